@@ -26,4 +26,18 @@
 #define SG_DEFAULT_CLOCK_LEEWAY_S	30
 #define SG_DEFAULT_TOKEN_CACHE_SIZE	65536
 
+/* Canonical request target and policy matching (canon.c, policy.c). */
+#define SG_MAX_TARGET_BYTES		8192	/* longer targets: 414 */
+#define SG_MAX_PATH_SEGMENTS		64	/* more segments: 400 */
+#define SG_POLICY_MAX_PARAMS		16	/* path parameters per template */
+#define SG_POLICY_MAX_SCOPES		1024	/* distinct scope names per policy */
+#define SG_POLICY_MAX_ACTIONS		65536
+
+/* JSON Schema: nesting bound for schema compilation and for validation
+ * (instance depth plus in-place subschemas), and PCRE2 limits per match so a
+ * hostile body cannot make a pattern backtrack for long. */
+#define SG_SCHEMA_MAX_DEPTH		256
+#define SG_SCHEMA_REGEX_MATCH_LIMIT	1000000
+#define SG_SCHEMA_REGEX_HEAP_LIMIT_KB	1024
+
 #endif

@@ -1,0 +1,215 @@
+/* accesslog.c: see accesslog.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct accesslog {
+	char *path;		/* NULL for stderr */
+	int fd;
+};
+
+struct out {
+	char *p;
+	char *end;		/* leaves room for the closing "}\n" */
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if ((size_t)(o->end - o->p) < n) {
+		n = (size_t)(o->end - o->p);
+	}
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+static void
+put_str(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+/* A JSON string, escaped; control bytes and quotes never leave raw. Bytes
+ * >= 0x80 are copied as they are: the log is for people and jq, and the
+ * values here come from a canonicalised request. */
+static void
+put_json_string(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (s == NULL) {
+		put_str(o, "null");
+		return;
+	}
+	put(o, "\"", 1);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		/* Keep room for the longest escape and the closing quote. */
+		if (o->end - o->p < 8)
+			break;
+		if (*c == '"' || *c == '\\') {
+			*o->p++ = '\\';
+			*o->p++ = (char)*c;
+		} else if (*c < 0x20 || *c == 0x7f) {
+			char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
+			put(o, esc, 6);
+		} else
+			*o->p++ = (char)*c;
+	}
+	put(o, "\"", 1);
+}
+
+static void
+put_key(struct out *o, const char *key)
+{
+	put(o, ",\"", 2);
+	put_str(o, key);
+	put(o, "\":", 2);
+}
+
+static void
+put_u64(struct out *o, uint64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+	put(o, num, (size_t)n);
+}
+
+size_t
+accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
+{
+	struct out o;
+	struct tm tm;
+	char ts[40];
+	size_t n;
+
+	if (size < 64)
+		return 0;
+	o.p = buf;
+	o.end = buf + size - 3;		/* "}\n" and a NUL */
+	gmtime_r(&e->time.tv_sec, &tm);
+	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - n, ".%06ldZ", e->time.tv_nsec / 1000);
+
+	put_str(&o, "{\"time\":");
+	put_json_string(&o, ts);
+	put_key(&o, "request_id");
+	put_json_string(&o, e->request_id);
+	put_key(&o, "client");
+	put_json_string(&o, e->client);
+	put_key(&o, "method");
+	put_json_string(&o, e->method);
+	put_key(&o, "path");
+	put_json_string(&o, e->path);
+	put_key(&o, "action");
+	put_json_string(&o, e->action);
+	put_key(&o, "decision");
+	put_json_string(&o, e->decision);
+	put_key(&o, "reason");
+	put_json_string(&o, e->reason);
+	put_key(&o, "status");
+	put_u64(&o, (uint64_t)(e->status > 0 ? e->status : 0));
+	put_key(&o, "subject");
+	put_json_string(&o, e->subject);
+	put_key(&o, "token_id");
+	put_json_string(&o, e->token_id);
+	put_key(&o, "scope");
+	put_json_string(&o, e->scope);
+	put_key(&o, "upstream_status");
+	if (e->upstream_status > 0)
+		put_u64(&o, (uint64_t)e->upstream_status);
+	else
+		put_str(&o, "null");
+	put_key(&o, "latency_us");
+	put_u64(&o, e->latency_us);
+	put_key(&o, "bytes_in");
+	put_u64(&o, e->bytes_in);
+	put_key(&o, "bytes_out");
+	put_u64(&o, e->bytes_out);
+	/* The reserve behind o.end always fits the closing. */
+	memcpy(o.p, "}\n", 3);
+	return (size_t)(o.p - buf) + 2;
+}
+
+static int
+open_path(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+struct accesslog *
+accesslog_open(const char *path, struct errlist *errs)
+{
+	struct accesslog *al = xcalloc(1, sizeof(*al));
+
+	if (strcmp(path, "-") == 0) {
+		al->fd = STDERR_FILENO;
+		return al;
+	}
+	al->path = xstrdup(path);
+	if ((al->fd = open_path(path)) == -1) {
+		errlist_add(errs, "%s: cannot open access log: %s", path, strerror(errno));
+		free(al->path);
+		free(al);
+		return NULL;
+	}
+	return al;
+}
+
+int
+accesslog_reopen(struct accesslog *al)
+{
+	int fd;
+
+	if (al->path == NULL)
+		return 0;
+	if ((fd = open_path(al->path)) == -1) {
+		log_warn("%s: reopening access log", al->path);
+		return -1;
+	}
+	/* dup2 swaps the file under concurrent writers without a window
+	 * where the descriptor is closed. */
+	if (dup2(fd, al->fd) == -1) {
+		log_warn("%s: dup2", al->path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+accesslog_write(struct accesslog *al, const struct accesslog_entry *e)
+{
+	char line[4096];
+	size_t n;
+
+	if (al == NULL)
+		return;
+	n = accesslog_format(e, line, sizeof(line));
+	/* One write per line: O_APPEND keeps lines from several workers
+	 * whole. A failed log write must not fail the request. */
+	if (write(al->fd, line, n) != (ssize_t)n)
+		log_debug("access log write failed");
+}
+
+void
+accesslog_close(struct accesslog *al)
+{
+	if (al == NULL)
+		return;
+	if (al->path != NULL) {
+		close(al->fd);
+		free(al->path);
+	}
+	free(al);
+}

@@ -1,0 +1,46 @@
+/* accesslog.h: one JSON line per request (DESIGN.md "Log"). The line is
+ * written by a direct formatter, not through a generic JSON builder,
+ * because it runs on every request. Never the token itself. */
+#ifndef SCOPEGATE_ACCESSLOG_H
+#define SCOPEGATE_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "errlist.h"
+
+/* All strings may be NULL (written as null). */
+struct accesslog_entry {
+	struct timespec time;		/* wall clock when the request arrived */
+	const char *request_id;
+	const char *client;		/* address:port */
+	const char *method;
+	const char *path;		/* without the query: queries may carry secrets */
+	const char *action;
+	const char *decision;		/* "allow" / "deny" / "error" */
+	const char *reason;
+	int status;			/* sent to the client */
+	const char *subject;
+	const char *token_id;
+	const char *scope;		/* the scope that matched */
+	int upstream_status;		/* 0 when nothing came back */
+	uint64_t latency_us;
+	uint64_t bytes_in;		/* request body bytes */
+	uint64_t bytes_out;		/* response body bytes */
+};
+
+/* Format one line (with the trailing newline) into buf. Returns the length
+ * written; the line is truncated (still valid JSON) when buf is too small. */
+size_t accesslog_format(const struct accesslog_entry *e, char *buf, size_t size);
+
+struct accesslog;
+
+/* Open "-" (stderr) or a file in append mode; NULL on error, reported. */
+struct accesslog *accesslog_open(const char *path, struct errlist *errs);
+/* Reopen the same path (after logrotate moved it); 0 or -1. */
+int accesslog_reopen(struct accesslog *al);
+void accesslog_write(struct accesslog *al, const struct accesslog_entry *e);
+void accesslog_close(struct accesslog *al);
+
+#endif

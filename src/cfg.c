@@ -1,0 +1,279 @@
+/* cfg.c: the JSON configuration file. Every key is declared in a table
+ * (name, type, required); values are range-checked; every problem is
+ * reported with the file and a JSON pointer, and nothing is half-applied:
+ * either the whole snapshot loads or cfg_load returns NULL. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "defaults.h"
+#include "jsonconf.h"
+#include "xmalloc.h"
+
+static const struct jsonconf_key top_keys[] = {
+	{"listeners", JC_ARRAY, 1},
+	{"upstream", JC_OBJECT, 1},
+	{"limits", JC_OBJECT, 0},
+	{"log", JC_OBJECT, 0},
+	{"shutdown_grace_ms", JC_INTEGER, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key listener_keys[] = {
+	{"address", JC_STRING, 1},
+	{"port", JC_INTEGER, 1},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key upstream_keys[] = {
+	{"url", JC_STRING, 1},
+	{"timeout_ms", JC_INTEGER, 0},
+	{"max_connections", JC_INTEGER, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key limits_keys[] = {
+	{"max_header_bytes", JC_INTEGER, 0},
+	{"max_body_bytes", JC_INTEGER, 0},
+	{"max_connections", JC_INTEGER, 0},
+	{"header_timeout_ms", JC_INTEGER, 0},
+	{"write_timeout_ms", JC_INTEGER, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key log_keys[] = {
+	{"access", JC_ANY, 0},		/* a path, "-" for stderr, or null for off */
+	{"debug", JC_BOOLEAN, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static int
+is_numeric_address(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
+}
+
+static void
+parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
+{
+	size_t i;
+	json_t *l;
+
+	if (json_array_size(arr) == 0) {
+		jsonconf_error(jc, "/listeners", "at least one listener is required");
+		return;
+	}
+	cf->listeners = xcalloc(json_array_size(arr), sizeof(*cf->listeners));
+	json_array_foreach(arr, i, l) {
+		char *ptr = jsonconf_ptr_index("/listeners", i);
+		const char *addr;
+		int64_t port;
+
+		if (jsonconf_check_object(jc, l, ptr, listener_keys) == 0 &&
+		    jsonconf_get_string(jc, l, ptr, "address", NULL, &addr) == 0 &&
+		    jsonconf_get_int(jc, l, ptr, "port", 0, 65535, 0, &port) == 0) {
+			if (!is_numeric_address(addr)) {
+				char *p = jsonconf_ptr_key(ptr, "address");
+				jsonconf_error(jc, p, "\"%s\" is not a numeric IPv4 or IPv6 address", addr);
+				free(p);
+			} else {
+				struct cfg_listener *cl = &cf->listeners[cf->nlisteners++];
+				cl->address = xstrdup(addr);
+				cl->port = (uint16_t)port;
+			}
+		}
+		free(ptr);
+	}
+}
+
+/* Accept http://host[:port] with nothing after it but an optional "/":
+ * the gateway forwards the client's path as is, so a path prefix here
+ * would silently change what the policy matched. */
+static void
+parse_upstream_url(struct jsonconf *jc, const char *url, struct cfg_upstream *up)
+{
+	const char *p = url, *host, *colon, *end;
+	const char *ptr = "/upstream/url";
+	long port = 80;
+
+	if (strncmp(p, "http://", 7) != 0) {
+		jsonconf_error(jc, ptr, "must start with http:// (https upstreams come with TLS support)");
+		return;
+	}
+	host = p + 7;
+	end = host + strcspn(host, "/?#");
+	if (*end != '\0' && strcmp(end, "/") != 0) {
+		jsonconf_error(jc, ptr, "must not have a path, query or fragment: the client's path is forwarded unchanged");
+		return;
+	}
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+		if (rb == NULL) {
+			jsonconf_error(jc, ptr, "unterminated IPv6 address");
+			return;
+		}
+		up->host = xstrndup(host + 1, (size_t)(rb - host - 1));
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+		if (rb + 1 < end && colon == NULL) {
+			jsonconf_error(jc, ptr, "unexpected characters after the IPv6 address");
+			return;
+		}
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		up->host = xstrndup(host, (size_t)((colon ? colon : end) - host));
+	}
+	if (up->host[0] == '\0') {
+		jsonconf_error(jc, ptr, "missing host");
+		return;
+	}
+	if (colon != NULL) {
+		char *e;
+		errno = 0;
+		port = strtol(colon + 1, &e, 10);
+		if (e != end || e == colon + 1 || errno != 0 || port < 1 || port > 65535) {
+			jsonconf_error(jc, ptr, "invalid port");
+			return;
+		}
+	}
+	up->port = (uint16_t)port;
+	up->url = xstrdup(url);
+}
+
+static void
+parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+{
+	const char *url;
+
+	if (jsonconf_check_object(jc, o, "/upstream", upstream_keys) != 0)
+		return;
+	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url)
+		parse_upstream_url(jc, url, &cf->upstream);
+	jsonconf_get_int(jc, o, "/upstream", "timeout_ms", 1, 3600 * 1000,
+	    SG_DEFAULT_UPSTREAM_TIMEOUT_MS, &cf->upstream.timeout_ms);
+	jsonconf_get_int(jc, o, "/upstream", "max_connections", 1, 65536,
+	    SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS, &cf->upstream.max_connections);
+}
+
+static void
+parse_limits(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+{
+	struct cfg_limits *l = &cf->limits;
+	static const json_t *empty;
+
+	if (o == NULL) {
+		if (empty == NULL)
+			empty = json_object();
+		o = empty;
+	} else if (jsonconf_check_object(jc, o, "/limits", limits_keys) != 0)
+		return;
+	jsonconf_get_int(jc, o, "/limits", "max_header_bytes", 256, 1024 * 1024,
+	    SG_DEFAULT_MAX_HEADER_BYTES, &l->max_header_bytes);
+	jsonconf_get_int(jc, o, "/limits", "max_body_bytes", 0, INT64_C(1) << 32,
+	    SG_DEFAULT_MAX_BODY_BYTES, &l->max_body_bytes);
+	jsonconf_get_int(jc, o, "/limits", "max_connections", 1, 1000000,
+	    SG_DEFAULT_MAX_CONNECTIONS, &l->max_connections);
+	jsonconf_get_int(jc, o, "/limits", "header_timeout_ms", 1, 3600 * 1000,
+	    SG_DEFAULT_HEADER_TIMEOUT_MS, &l->header_timeout_ms);
+	jsonconf_get_int(jc, o, "/limits", "write_timeout_ms", 1, 3600 * 1000,
+	    SG_DEFAULT_WRITE_TIMEOUT_MS, &l->write_timeout_ms);
+}
+
+static void
+parse_log(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+{
+	json_t *access;
+
+	cf->access_log = xstrdup("-");
+	if (o == NULL)
+		return;
+	if (jsonconf_check_object(jc, o, "/log", log_keys) != 0)
+		return;
+	jsonconf_get_bool(jc, o, "/log", "debug", 0, &cf->debug);
+	access = json_object_get(o, "access");
+	if (access == NULL)
+		return;
+	free(cf->access_log);
+	cf->access_log = NULL;
+	if (json_is_null(access))
+		return;
+	if (!json_is_string(access) || json_string_length(access) == 0 ||
+	    strlen(json_string_value(access)) != json_string_length(access)) {
+		jsonconf_error(jc, "/log/access", "must be a file path, \"-\" for stderr, or null");
+		return;
+	}
+	if (strcmp(json_string_value(access), "-") == 0)
+		cf->access_log = xstrdup("-");
+	else
+		cf->access_log = cfg_resolve_path(cf, json_string_value(access));
+}
+
+char *
+cfg_resolve_path(const struct cfg *cf, const char *p)
+{
+	char *out;
+
+	if (p[0] == '/')
+		return xstrdup(p);
+	xasprintf(&out, "%s/%s", cf->dir, p);
+	return out;
+}
+
+struct cfg *
+cfg_load(const char *path, struct errlist *errs)
+{
+	struct jsonconf jc = {.file = path, .errs = errs};
+	size_t nerr = errs->n;
+	struct cfg *cf;
+	json_t *root;
+	char *tmp;
+
+	if ((root = jsonconf_load_file(&jc, path)) == NULL)
+		return NULL;
+	cf = xcalloc(1, sizeof(*cf));
+	cf->path = xstrdup(path);
+	tmp = xstrdup(path);
+	cf->dir = xstrdup(dirname(tmp));
+	free(tmp);
+
+	if (jsonconf_check_object(&jc, root, "", top_keys) == 0) {
+		parse_listeners(&jc, json_object_get(root, "listeners"), cf);
+		parse_upstream(&jc, json_object_get(root, "upstream"), cf);
+	}
+	if (json_is_object(root)) {
+		json_t *limits = json_object_get(root, "limits");
+		json_t *log = json_object_get(root, "log");
+		parse_limits(&jc, json_is_object(limits) ? limits : NULL, cf);
+		parse_log(&jc, json_is_object(log) ? log : NULL, cf);
+		jsonconf_get_int(&jc, root, "", "shutdown_grace_ms", 0, 3600 * 1000,
+		    SG_DEFAULT_SHUTDOWN_GRACE_MS, &cf->shutdown_grace_ms);
+	}
+	json_decref(root);
+	if (errs->n != nerr) {
+		cfg_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
+void
+cfg_free(struct cfg *cf)
+{
+	if (cf == NULL)
+		return;
+	for (size_t i = 0; i < cf->nlisteners; i++)
+		free(cf->listeners[i].address);
+	free(cf->listeners);
+	free(cf->upstream.url);
+	free(cf->upstream.host);
+	free(cf->access_log);
+	free(cf->path);
+	free(cf->dir);
+	free(cf);
+}

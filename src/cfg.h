@@ -1,0 +1,55 @@
+/* cfg.h: the gateway's configuration, loaded strictly from one JSON file
+ * into an immutable snapshot. */
+#ifndef SCOPEGATE_CFG_H
+#define SCOPEGATE_CFG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "errlist.h"
+
+struct cfg_listener {
+	char *address;		/* numeric IPv4/IPv6 address */
+	uint16_t port;
+};
+
+struct cfg_upstream {
+	char *url;		/* as written */
+	char *host;		/* numeric address or name */
+	uint16_t port;
+	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
+	int64_t max_connections;	/* per worker keep-alive pool size */
+};
+
+struct cfg_limits {
+	int64_t max_header_bytes;
+	int64_t max_body_bytes;
+	int64_t max_connections;
+	int64_t header_timeout_ms;	/* client inactivity while reading a request, and keep-alive idle */
+	int64_t write_timeout_ms;	/* client inactivity while we write the response */
+};
+
+struct cfg {
+	char *path;		/* the file it was read from */
+	char *dir;		/* its folder, for relative paths */
+
+	struct cfg_listener *listeners;
+	size_t nlisteners;
+	struct cfg_upstream upstream;
+	struct cfg_limits limits;
+
+	char *access_log;	/* path, "-" for stderr, or NULL for off */
+	int debug;
+	int64_t shutdown_grace_ms;
+};
+
+/* Read and check path; NULL when anything is wrong, with every problem
+ * added to errs. */
+struct cfg *cfg_load(const char *path, struct errlist *errs);
+void cfg_free(struct cfg *cf);
+
+/* Resolve a path from the config relative to its folder; caller frees. */
+char *cfg_resolve_path(const struct cfg *cf, const char *p);
+
+#endif

@@ -1,0 +1,69 @@
+/* headers.c: see headers.h. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "headers.h"
+
+static int
+has_prefix_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int
+headers_is_hop_by_hop(const char *name)
+{
+	static const char *const hop[] = {
+		"Connection", "Keep-Alive", "TE", "Trailer", "Trailers",
+		"Transfer-Encoding", "Upgrade", NULL,
+	};
+
+	for (const char *const *h = hop; *h; h++)
+		if (strcasecmp(name, *h) == 0)
+			return 1;
+	/* Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, ... */
+	return has_prefix_ci(name, "Proxy-");
+}
+
+int
+headers_connection_names(const char *value, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = value;
+
+	while (*p) {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if ((size_t)(end - start) == nlen && nlen > 0 &&
+		    strncasecmp(start, name, nlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+headers_drop_from_client(const char *name)
+{
+	return headers_is_hop_by_hop(name) ||
+	    has_prefix_ci(name, "X-Scopegate-") ||
+	    has_prefix_ci(name, "X-Forwarded-") ||
+	    strcasecmp(name, "Forwarded") == 0 ||
+	    strcasecmp(name, "X-Request-Id") == 0 ||
+	    strcasecmp(name, "Content-Length") == 0;
+}
+
+int
+headers_drop_from_upstream(const char *name)
+{
+	return headers_is_hop_by_hop(name);
+}

@@ -1,0 +1,387 @@
+/* proxy.c: see proxy.h.
+ *
+ * Ownership: a proxy_req lives from the request callback until exactly one
+ * of (a) evhttp's on-complete callback after the answer was written, or
+ * (b) the client connection's close callback, calls proxy_finish(). The
+ * upstream request is cancelled in (b), so its callbacks never see a freed
+ * context. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "defaults.h"
+#include "headers.h"
+#include "log.h"
+#include "proxy.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+static void proxy_finish(struct proxy_req *pr);
+
+const char *
+proxy_method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "UNKNOWN";
+}
+
+static uint64_t
+elapsed_us(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000000u +
+	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000);
+}
+
+static void
+on_complete(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	proxy_finish(arg);
+}
+
+struct proxy_req *
+proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *req)
+{
+	struct proxy_req *pr = xcalloc(1, sizeof(*pr));
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const char *uri = evhttp_request_get_uri(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	pr->w = w;
+	pr->cc = cc;
+	pr->req = req;
+	clock_gettime(CLOCK_REALTIME, &pr->wall);
+	clock_gettime(CLOCK_MONOTONIC, &pr->mono);
+	snprintf(pr->request_id, sizeof(pr->request_id), "%016" PRIx64 "%016" PRIx64,
+	    w->id_prefix, ++w->id_seq);
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(pr->client_ip, sizeof(pr->client_ip), "%s", addr ? addr : "");
+	snprintf(pr->client, sizeof(pr->client),
+	    addr && strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr ? addr : "", (unsigned)port);
+	pr->method = proxy_method_name(evhttp_request_get_command(req));
+	if (uri != NULL)
+		pr->path = xstrndup(uri, strcspn(uri, "?"));
+	pr->decision = "allow";
+	pr->reason = "no policy";
+	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	cc->cur = pr;
+	evhttp_request_set_on_complete_cb(req, on_complete, pr);
+	/* While we answer, the connection's timer guards the writes. */
+	evhttp_connection_set_timeout_tv(evcon, &w->write_tv);
+	w->inflight++;
+	return pr;
+}
+
+/* Write the log line and free the context; see the ownership note. */
+static void
+proxy_finish(struct proxy_req *pr)
+{
+	struct accesslog_entry e = {
+		.time = pr->wall,
+		.request_id = pr->request_id,
+		.client = pr->client,
+		.method = pr->method,
+		.path = pr->path,
+		.action = pr->action,
+		.decision = pr->decision,
+		.reason = pr->reason,
+		.status = pr->status,
+		.upstream_status = pr->upstream_status,
+		.latency_us = elapsed_us(&pr->mono),
+		.bytes_in = pr->bytes_in,
+		.bytes_out = pr->bytes_out,
+	};
+	struct worker *w = pr->w;
+
+	if (pr->finished)
+		return;
+	pr->finished = 1;
+	accesslog_write(w->alog, &e);
+	if (pr->cc != NULL) {
+		pr->cc->cur = NULL;
+		/* Back to the keep-alive/header timer for the next request. */
+		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
+	}
+	if (pr->uc != NULL)
+		upstream_pool_put(w->pool, pr->uc);
+	free(pr->path);
+	free(pr);
+	worker_request_done(w);
+}
+
+static void
+add_common_reply_headers(struct proxy_req *pr, struct evkeyvalq *out)
+{
+	if (evhttp_find_header(out, "X-Request-Id") == NULL)
+		evhttp_add_header(out, "X-Request-Id", pr->request_id);
+	/* While draining, tell keep-alive clients to go elsewhere. */
+	if (pr->w->draining) {
+		evhttp_remove_header(out, "Connection");
+		evhttp_add_header(out, "Connection", "close");
+	}
+}
+
+/* Append s to buf as a JSON string. */
+static void
+append_json_string(struct evbuffer *buf, const char *s)
+{
+	evbuffer_add(buf, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(buf, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(buf, "\\u%04x", c);
+		else
+			evbuffer_add(buf, s, 1);
+	}
+	evbuffer_add(buf, "\"", 1);
+}
+
+void
+proxy_reply_error(struct proxy_req *pr, int status, const char *type,
+    const char *message, const char *www_auth)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
+	struct evbuffer *body = evbuffer_new();
+
+	if (body == NULL)
+		fatalx("evbuffer_new: out of memory");
+	evbuffer_add_printf(body, "{\"type\":");
+	append_json_string(body, type);
+	evbuffer_add_printf(body, ",\"message\":");
+	append_json_string(body, message);
+	evbuffer_add_printf(body, "}\n");
+	evhttp_clear_headers(out);
+	evhttp_add_header(out, "Content-Type", "application/json");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (www_auth != NULL)
+		evhttp_add_header(out, "WWW-Authenticate", www_auth);
+	add_common_reply_headers(pr, out);
+	pr->status = status;
+	pr->bytes_out = evbuffer_get_length(body);
+	pr->reply_started = 1;
+	evhttp_send_reply(pr->req, status, NULL, body);
+	evbuffer_free(body);
+}
+
+/* Upstream answered with a status line and headers: pass them on and
+ * start the streamed reply. */
+static int
+upstream_header_cb(struct evhttp_request *ureq, void *arg)
+{
+	struct proxy_req *pr = arg;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ureq);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
+	const char *conn = evhttp_find_header(in, "Connection");
+	struct evkeyval *kv;
+
+	pr->upstream_status = evhttp_request_get_response_code(ureq);
+	pr->status = pr->upstream_status;
+	TAILQ_FOREACH(kv, in, next) {
+		if (headers_drop_from_upstream(kv->key) ||
+		    (conn != NULL && headers_connection_names(conn, kv->key)))
+			continue;
+		evhttp_add_header(out, kv->key, kv->value);
+	}
+	add_common_reply_headers(pr, out);
+	pr->reply_started = 1;
+	evhttp_send_reply_start(pr->req, pr->status,
+	    evhttp_request_get_response_code_line(ureq));
+	return 0;
+}
+
+static struct bufferevent *
+upstream_bev(struct proxy_req *pr)
+{
+	return evhttp_connection_get_bufferevent(pr->uc->evcon);
+}
+
+/* The client took everything we had queued: read from the upstream again. */
+static void
+client_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	(void)evcon;
+	if (pr->paused && pr->ureq != NULL) {
+		pr->paused = 0;
+		bufferevent_enable(upstream_bev(pr), EV_READ);
+	}
+}
+
+/* A piece of the upstream's body: pass it on at once (SSE events must not
+ * wait), and stop reading from the upstream while the client is behind, so
+ * a large answer to a slow client does not pile up in memory. */
+static void
+upstream_chunk_cb(struct evhttp_request *ureq, void *arg)
+{
+	struct proxy_req *pr = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
+	struct evhttp_connection *cevcon = evhttp_request_get_connection(pr->req);
+
+	pr->bytes_out += evbuffer_get_length(in);
+	if (cevcon == NULL) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	evhttp_send_reply_chunk_with_cb(pr->req, in, client_drained_cb, pr);
+	if (evbuffer_get_length(bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(cevcon))) > SG_STREAM_HIGH_WATER) {
+		pr->paused = 1;
+		bufferevent_disable(upstream_bev(pr), EV_READ);
+	}
+}
+
+static void
+upstream_error_cb(enum evhttp_request_error err, void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	pr->upstream_error = (int)err + 1;
+}
+
+static void
+upstream_done_cb(struct evhttp_request *ureq, void *arg)
+{
+	struct proxy_req *pr = arg;
+	int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
+
+	pr->ureq = NULL;
+	if (pr->uc != NULL) {
+		upstream_pool_put(pr->w->pool, pr->uc);
+		pr->uc = NULL;
+	}
+	if (code != 0 && pr->upstream_error == 0) {
+		if (!pr->reply_started)	/* no header callback: cannot happen, but be safe */
+			upstream_header_cb(ureq, pr);
+		evhttp_send_reply_end(pr->req);
+		return;
+	}
+	if (!pr->reply_started) {
+		pr->decision = "error";
+		if (pr->upstream_error == EVREQ_HTTP_TIMEOUT + 1) {
+			pr->reason = "upstream_timeout";
+			log_warnx("request %s: upstream %s timed out", pr->request_id,
+			    upstream_pool_authority(pr->w->pool));
+			proxy_reply_error(pr, 504, "GatewayTimeout",
+			    "The upstream service did not answer in time", NULL);
+		} else {
+			pr->reason = "upstream_unavailable";
+			log_warnx("request %s: upstream %s failed (error %d)", pr->request_id,
+			    upstream_pool_authority(pr->w->pool), pr->upstream_error - 1);
+			proxy_reply_error(pr, 502, "BadGateway",
+			    "The upstream service could not be reached", NULL);
+		}
+		return;
+	}
+	/* The answer broke off after we started passing it on: the only
+	 * honest signal left is to abort the client's connection, never to
+	 * end the response as if it were complete. */
+	pr->reason = "upstream_aborted";
+	log_warnx("request %s: upstream response broke off after %" PRIu64 " bytes",
+	    pr->request_id, pr->bytes_out);
+	evhttp_connection_free(evhttp_request_get_connection(pr->req));
+}
+
+void
+proxy_client_closed(struct proxy_req *pr)
+{
+	if (pr->ureq != NULL) {
+		/* Cancelling resets the upstream connection; callbacks are
+		 * not called for a cancelled request. */
+		evhttp_cancel_request(pr->ureq);
+		pr->ureq = NULL;
+	}
+	if (pr->reason == NULL || strcmp(pr->reason, "upstream_aborted") != 0)
+		pr->reason = "client_closed";
+	if (!pr->reply_started)
+		pr->status = 499;	/* nginx's "client closed request" */
+	pr->cc = NULL;
+	/* Detached by evhttp (client EOF before we were done): it is ours to
+	 * free, which ending the reply does. Otherwise evhttp frees it. */
+	if (evhttp_request_get_connection(pr->req) == NULL)
+		evhttp_send_reply_end(pr->req);
+	proxy_finish(pr);
+}
+
+void
+proxy_forward(struct proxy_req *pr)
+{
+	struct evhttp_request *req = pr->req, *ureq;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *conn = evhttp_find_header(in, "Connection");
+	const char *host = evhttp_find_header(in, "Host");
+	struct evkeyval *kv;
+
+	ureq = evhttp_request_new(upstream_done_cb, pr);
+	if (ureq == NULL)
+		fatalx("evhttp_request_new: out of memory");
+	evhttp_request_set_header_cb(ureq, upstream_header_cb);
+	evhttp_request_set_chunked_cb(ureq, upstream_chunk_cb);
+	evhttp_request_set_error_cb(ureq, upstream_error_cb);
+
+	/* Our own framing: only end-to-end fields cross, then the fields
+	 * the gateway vouches for. */
+	out = evhttp_request_get_output_headers(ureq);
+	TAILQ_FOREACH(kv, in, next) {
+		if (headers_drop_from_client(kv->key) ||
+		    (conn != NULL && headers_connection_names(conn, kv->key)))
+			continue;
+		evhttp_add_header(out, kv->key, kv->value);
+	}
+	if (host == NULL)
+		evhttp_add_header(out, "Host", upstream_pool_authority(pr->w->pool));
+	evhttp_add_header(out, "X-Forwarded-For", pr->client_ip);
+	evhttp_add_header(out, "X-Forwarded-Proto", "http");
+	if (host != NULL)
+		evhttp_add_header(out, "X-Forwarded-Host", host);
+	evhttp_add_header(out, "X-Request-Id", pr->request_id);
+	if (evbuffer_get_length(body) > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
+	    evhttp_find_header(in, "Transfer-Encoding") != NULL) {
+		char len[24];
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+		evhttp_add_header(out, "Content-Length", len);
+		evbuffer_add_buffer(evhttp_request_get_output_buffer(ureq), body);
+	}
+
+	pr->uc = upstream_pool_get(pr->w->pool);
+	pr->ureq = ureq;
+	if (evhttp_make_request(pr->uc->evcon, ureq, evhttp_request_get_command(req),
+	    evhttp_request_get_uri(req)) != 0) {
+		/* evhttp freed the request. */
+		pr->ureq = NULL;
+		upstream_pool_put(pr->w->pool, pr->uc);
+		pr->uc = NULL;
+		pr->decision = "error";
+		pr->reason = "upstream_unavailable";
+		proxy_reply_error(pr, 502, "BadGateway",
+		    "The upstream service could not be reached", NULL);
+	}
+}

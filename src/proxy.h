@@ -1,0 +1,71 @@
+/* proxy.h: the life of one client request in the gateway: the per-request
+ * context, error replies, forwarding to the upstream and streaming the
+ * answer back, and the access-log line at the end. */
+#ifndef SCOPEGATE_PROXY_H
+#define SCOPEGATE_PROXY_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/http.h>
+
+#include "worker.h"
+
+struct upstream_conn;
+
+/* One per client connection that has sent a request; lets a close of the
+ * client's connection reach the request being served on it. */
+struct client_conn {
+	struct worker *w;
+	struct evhttp_connection *evcon;
+	struct proxy_req *cur;		/* request in progress, or NULL */
+};
+
+struct proxy_req {
+	struct worker *w;
+	struct client_conn *cc;
+	struct evhttp_request *req;	/* client side; owned by evhttp */
+	struct evhttp_request *ureq;	/* upstream side while in flight */
+	struct upstream_conn *uc;
+
+	struct timespec wall;		/* arrival, for the log */
+	struct timespec mono;		/* arrival, for the latency */
+	char request_id[33];
+	char client[64];		/* address:port */
+	char client_ip[48];
+	const char *method;
+	char *path;			/* path part of the target, for the log */
+
+	const char *action;
+	const char *decision;
+	const char *reason;
+	int status;
+	int upstream_status;
+	int upstream_error;		/* enum evhttp_request_error + 1, or 0 */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+
+	unsigned reply_started:1;	/* status line and headers are out */
+	unsigned paused:1;		/* upstream reads stopped for a slow client */
+	unsigned finished:1;
+};
+
+/* Create the context for a new request; never NULL. */
+struct proxy_req *proxy_req_new(struct worker *w, struct client_conn *cc,
+    struct evhttp_request *req);
+
+/* Answer with a Losant-shaped JSON error {"type","message"}. `www_auth`
+ * (may be NULL) becomes a WWW-Authenticate header. The request completes. */
+void proxy_reply_error(struct proxy_req *pr, int status, const char *type,
+    const char *message, const char *www_auth);
+
+/* Send the request to the upstream; the answer streams back and the
+ * request completes by itself. */
+void proxy_forward(struct proxy_req *pr);
+
+/* The client's connection went away (see struct client_conn). */
+void proxy_client_closed(struct proxy_req *pr);
+
+const char *proxy_method_name(enum evhttp_cmd_type t);
+
+#endif

@@ -76,9 +76,11 @@ parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
 		const char *addr;
 		int64_t port;
 
-		if (jsonconf_check_object(jc, l, ptr, listener_keys) == 0 &&
+		jsonconf_check_object(jc, l, ptr, listener_keys);
+		if (json_is_object(l) &&
 		    jsonconf_get_string(jc, l, ptr, "address", NULL, &addr) == 0 &&
-		    jsonconf_get_int(jc, l, ptr, "port", 0, 65535, 0, &port) == 0) {
+		    jsonconf_get_int(jc, l, ptr, "port", 0, 65535, 0, &port) == 0 &&
+		    addr != NULL && json_object_get(l, "port") != NULL) {
 			if (!is_numeric_address(addr)) {
 				char *p = jsonconf_ptr_key(ptr, "address");
 				jsonconf_error(jc, p, "\"%s\" is not a numeric IPv4 or IPv6 address", addr);
@@ -151,8 +153,7 @@ parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 {
 	const char *url;
 
-	if (jsonconf_check_object(jc, o, "/upstream", upstream_keys) != 0)
-		return;
+	jsonconf_check_object(jc, o, "/upstream", upstream_keys);
 	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url)
 		parse_upstream_url(jc, url, &cf->upstream);
 	jsonconf_get_int(jc, o, "/upstream", "timeout_ms", 1, 3600 * 1000,
@@ -171,8 +172,8 @@ parse_limits(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 		if (empty == NULL)
 			empty = json_object();
 		o = empty;
-	} else if (jsonconf_check_object(jc, o, "/limits", limits_keys) != 0)
-		return;
+	} else
+		jsonconf_check_object(jc, o, "/limits", limits_keys);
 	jsonconf_get_int(jc, o, "/limits", "max_header_bytes", 256, 1024 * 1024,
 	    SG_DEFAULT_MAX_HEADER_BYTES, &l->max_header_bytes);
 	jsonconf_get_int(jc, o, "/limits", "max_body_bytes", 0, INT64_C(1) << 32,
@@ -193,8 +194,7 @@ parse_log(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	cf->access_log = xstrdup("-");
 	if (o == NULL)
 		return;
-	if (jsonconf_check_object(jc, o, "/log", log_keys) != 0)
-		return;
+	jsonconf_check_object(jc, o, "/log", log_keys);
 	jsonconf_get_bool(jc, o, "/log", "debug", 0, &cf->debug);
 	access = json_object_get(o, "access");
 	if (access == NULL)
@@ -242,11 +242,15 @@ cfg_load(const char *path, struct errlist *errs)
 	cf->dir = xstrdup(dirname(tmp));
 	free(tmp);
 
-	if (jsonconf_check_object(&jc, root, "", top_keys) == 0) {
-		parse_listeners(&jc, json_object_get(root, "listeners"), cf);
-		parse_upstream(&jc, json_object_get(root, "upstream"), cf);
-	}
+	/* Go on after a problem so that every error is reported at once. */
+	jsonconf_check_object(&jc, root, "", top_keys);
 	if (json_is_object(root)) {
+		json_t *listeners = json_object_get(root, "listeners");
+		json_t *upstream = json_object_get(root, "upstream");
+		if (json_is_array(listeners))
+			parse_listeners(&jc, listeners, cf);
+		if (json_is_object(upstream))
+			parse_upstream(&jc, upstream, cf);
 		json_t *limits = json_object_get(root, "limits");
 		json_t *log = json_object_get(root, "log");
 		parse_limits(&jc, json_is_object(limits) ? limits : NULL, cf);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "errlist.h"
 #include "xmalloc.h"
@@ -26,6 +27,13 @@ errlist_add(struct errlist *el, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = xstrdup("(out of memory formatting error)");
 	va_end(ap);
+	/* Loaders may meet the same problem twice (a key's type is checked by
+	 * the key table and again by its getter): say it once. */
+	for (size_t i = 0; i < el->n; i++)
+		if (strcmp(el->msgs[i], msg) == 0) {
+			free(msg);
+			return;
+		}
 	if (el->n == el->cap) {
 		el->cap = el->cap ? el->cap * 2 : 8;
 		el->msgs = xreallocarray(el->msgs, el->cap, sizeof(*el->msgs));

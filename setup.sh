@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# setup.sh: the one set-up script. On a fresh Debian 12 machine, as root:
+#
+#   ./setup.sh run     install what is missing, build, and run the demo
+#                      gateway in front of the bundled example upstream
+#   ./setup.sh test    install what is missing, build, run the whole suite
+#
+# Other verbs: deps (install only), build, test-sanitizers (the suite in an
+# AddressSanitizer + UBSan build), distcheck.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build="$top/build"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+# Everything the build, the tests and the demo use, from Debian 12.
+packages=(
+	build-essential autoconf automake libtool pkg-config
+	libevent-dev libssl-dev libjansson-dev libcunit1-dev libpcre2-dev
+	openssl curl python3 procps
+	libtest-json-schema-acceptance-perl
+)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+deps() {
+	local missing=()
+	for p in "${packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup.sh: missing packages: ${missing[*]}" >&2
+		echo "setup.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+		exit 1
+	fi
+	say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [configure options...]
+build_in() {
+	local dir=$1
+	shift
+	say "building in $dir"
+	(cd "$top" && autoreconf -fi >/dev/null 2>&1) || (cd "$top" && autoreconf -fi)
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q --enable-werror "$@" && make -s -j"$jobs")
+}
+
+# check DIR: run the suite there and print one summary line.
+check_in() {
+	local dir=$1 rc=0
+	(cd "$dir" && make -s -j"$jobs" check) || rc=$?
+	local log="$dir/test-suite.log"
+	if [ -f "$log" ]; then
+		local pass fail skip
+		pass=$(sed -n 's/^# PASS: *//p' "$log")
+		fail=$(( $(sed -n 's/^# FAIL: *//p' "$log") + $(sed -n 's/^# ERROR: *//p' "$log") + $(sed -n 's/^# XPASS: *//p' "$log") ))
+		skip=$(sed -n 's/^# SKIP: *//p' "$log")
+		[ $rc -ne 0 ] && sed -n '/^FAIL\|^ERROR/,$p' "$log" | head -200 >&2
+		echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+	fi
+	return $rc
+}
+
+run_demo() {
+	local demo="$build/demo"
+	mkdir -p "$demo"
+	"$top/conf/demo-init.sh" "$top" "$build" "$demo"
+	say "starting the example upstream on 127.0.0.1:8081"
+	"$build/examples/example-upstream" --listen 127.0.0.1:8081 --quiet &
+	local up=$!
+	trap 'kill $up 2>/dev/null' EXIT
+	cat >&2 <<EOT
+
+scopegate demo: gateway on http://127.0.0.1:8080 in front of the example
+Losant Application Api Token service (127.0.0.1:8081). Try, in another shell:
+
+  curl -s http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens
+  curl -s http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens/5f1111111111111111111111
+  curl -s -X PATCH -H 'Content-Type: application/json' -d '{"status":"inactive"}' \\
+       http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens/5f1111111111111111111111
+  curl -sN http://127.0.0.1:8080/__test/sse?events=5\&interval_ms=500
+
+The access log (one JSON line per request) prints below. Ctrl-C stops both.
+
+EOT
+	"$build/scopegate" -f -c "$demo/scopegate.json"
+}
+
+verb=${1:-}
+case "$verb" in
+deps) deps ;;
+build) deps; build_in "$build" ;;
+run) deps; build_in "$build"; run_demo ;;
+test) deps; build_in "$build"; check_in "$build" ;;
+test-sanitizers) deps; build_in "$top/build-sanitizers" --enable-sanitizers; check_in "$top/build-sanitizers" ;;
+distcheck) deps; build_in "$build"; (cd "$build" && make -s distcheck) ;;
+*)
+	echo "usage: $0 run|test|test-sanitizers|distcheck|build|deps" >&2
+	exit 1
+	;;
+esac

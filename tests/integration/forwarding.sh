@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Forwarding core through the real daemon and the real example upstream:
+# exact forwarding of methods, paths, queries and bodies; header hygiene;
+# large bodies; streaming; upstream failures; keep-alive reuse; the access
+# log; SIGTERM drain.
+. "$(dirname "$0")/lib.sh"
+
+start_upstream up
+GW_PORT=$(free_port)
+UP_TIMEOUT_MS=700 write_config "$T/gw.json" '"limits": { "max_body_bytes": 2000000 }, "shutdown_grace_ms": 5000'
+start_gateway "$T/gw.json"
+GW="http://127.0.0.1:$GW_PORT"
+
+# --- methods, path, query and body byte-exact -------------------------------
+for m in GET DELETE; do
+	curl -s -o "$T/r.json" -X $m "$GW/__test/echo/a/b%20c?x=1&y=%2F&z" 
+	expect_eq "$m answered by upstream" "$m" "$(json_get "$T/r.json" 'd["method"]')"
+	expect_eq "$m uri byte-exact" "/__test/echo/a/b%20c?x=1&y=%2F&z" "$(json_get "$T/r.json" 'd["uri"]')"
+done
+for m in POST PATCH PUT; do
+	printf '{"name":"x","n":[1,2,3],"s":"\\u00e9 \\" q"}' > "$T/body"
+	curl -s -o "$T/r.json" -X $m -H 'Content-Type: application/json' --data-binary @"$T/body" "$GW/__test/echo/p?q=1"
+	expect_eq "$m method" "$m" "$(json_get "$T/r.json" 'd["method"]')"
+	expect_eq "$m body byte-exact" "$(cat "$T/body")" "$(json_get "$T/r.json" 'd["body"]')"
+	rec=$(last_line "$RECORD")
+	expect_eq "$m recorded uri" "/__test/echo/p?q=1" "$(json_get "$rec" 'd["uri"]')"
+	expect_eq "$m recorded Content-Length" "$(stat -c %s "$T/body")" \
+	    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="content-length"][0]')"
+done
+
+# A request body sent chunked reaches the upstream with our own framing.
+printf 'chunked-body-%.0s' $(seq 1 100) > "$T/cbody"
+curl -s -o "$T/r.json" -X POST -H 'Transfer-Encoding: chunked' --data-binary @"$T/cbody" "$GW/__test/echo/chunked"
+rec=$(last_line "$RECORD")
+expect_eq "chunked request body forwarded whole" "$(cat "$T/cbody")" "$(json_get "$rec" 'd["body"]')"
+expect_eq "chunked request re-framed with Content-Length" "[]" \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="transfer-encoding"]')"
+
+# --- header hygiene --------------------------------------------------------------
+curl -s -o "$T/r.json" -D "$T/h.txt" "$GW/__test/echo/hdr" \
+    -H 'Connection: keep-alive, X-Drop-Me' -H 'X-Drop-Me: 1' -H 'Keep-Alive: timeout=5' \
+    -H 'TE: trailers' -H 'Upgrade: websocket' -H 'Proxy-Authorization: Basic Zm9v' \
+    -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Forwarded-Host: evil.example' -H 'X-Forwarded-Proto: https' \
+    -H 'X-Scopegate-Subject: admin' -H 'x-scopegate-scopes: all.User' -H 'Forwarded: for=6.6.6.6' \
+    -H 'X-Request-Id: spoofed' -H 'X-Keep-Me: yes' -H 'Authorization: Bearer SECRET-TOKEN-VALUE'
+rec=$(last_line "$RECORD")
+names=$(json_get "$rec" '",".join(sorted(k.lower() for k,v in d["headers"]))')
+for h in connection x-drop-me keep-alive te upgrade proxy-authorization x-scopegate-subject \
+    x-scopegate-scopes forwarded; do
+	case ",$names," in
+	*",$h,"*) not_ok "$h must not reach the upstream" ;;
+	*) ok "$h stripped" ;;
+	esac
+done
+expect_eq "X-Forwarded-For set by the gateway" '["127.0.0.1"]' \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-for"]')"
+expect_eq "X-Forwarded-Proto set by the gateway" '["http"]' \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-proto"]')"
+expect_eq "X-Forwarded-Host is the client's Host" "[\"127.0.0.1:$GW_PORT\"]" \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-host"]')"
+rid=$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-request-id"][0]')
+check "X-Request-Id replaced by ours" test "$rid" != spoofed -a ${#rid} -eq 32
+expect_eq "X-Request-Id also on the response" "$rid" \
+    "$(sed -n 's/^X-Request-Id: *//Ip' "$T/h.txt" | tr -d '\r')"
+expect_eq "end-to-end headers pass" '["yes"]' \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-keep-me"]')"
+
+# --- access log --------------------------------------------------------------------
+sleep 0.1
+line=$(grep "\"$rid\"" "$T/access.log" | head -n 1)
+echo "$line" > "$T/logline.json"
+check "access log has the request" test -n "$line"
+expect_eq "log: method" GET "$(json_get "$T/logline.json" 'd["method"]')"
+expect_eq "log: path without query" /__test/echo/hdr "$(json_get "$T/logline.json" 'd["path"]')"
+expect_eq "log: status" 200 "$(json_get "$T/logline.json" 'd["status"]')"
+expect_eq "log: upstream status" 200 "$(json_get "$T/logline.json" 'd["upstream_status"]')"
+expect_eq "log: decision" allow "$(json_get "$T/logline.json" 'd["decision"]')"
+expect_eq "log: has every field" "action,bytes_in,bytes_out,client,decision,latency_us,method,path,reason,request_id,scope,status,subject,time,token_id,upstream_status" \
+    "$(json_get "$T/logline.json" '",".join(sorted(d))')"
+check "log: never the token" bash -c "! grep -q SECRET-TOKEN-VALUE '$T/access.log'"
+
+# --- bodies ----------------------------------------------------------------------------
+head -c 1500000 /dev/urandom | base64 -w0 > "$T/big.req"
+curl -s -o "$T/r.json" -X POST --data-binary @"$T/big.req" "$GW/__test/echo/bigreq"
+expect_eq "1.5 MB request body forwarded" "$(stat -c %s "$T/big.req")" "$(json_get "$T/r.json" 'd["body_length"]')"
+n0=$(record_count)
+head -c 2500000 /dev/zero > "$T/toobig.req"
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' -X POST --data-binary @"$T/toobig.req" "$GW/__test/echo/toobig")
+expect_eq "body over max_body_bytes refused" 413 "$code"
+expect_eq "oversized body not forwarded" "$n0" "$(record_count)"
+
+curl -s "http://127.0.0.1:$UP_PORT/__test/big?bytes=100000000" | sha256sum > "$T/direct.sum"
+curl -s "$GW/__test/big?bytes=100000000" -o "$T/viagw" -w '%{size_download}\n' > "$T/size"
+expect_eq "100 MB response streams through whole" 100000000 "$(cat "$T/size")"
+expect_eq "100 MB response byte-exact" "$(cut -d' ' -f1 "$T/direct.sum")" "$(sha256sum < "$T/viagw" | cut -d' ' -f1)"
+rm -f "$T/viagw"
+# Memory stays bounded with a slow reader: read 100 MB at 20 MB/s.
+curl -s --limit-rate 20M "$GW/__test/big?bytes=100000000" -o /dev/null &
+CPID=$!
+sleep 2.5
+rss=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
+wait $CPID
+check "gateway RSS bounded while streaming 100 MB to a slow client (${rss} kB < 64 MB)" test "$rss" -lt 65536
+
+# --- SSE: each event before the response ends -----------------------------------------
+python3 - "$GW_PORT" > "$T/sse.out" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /__test/sse?events=4&interval_ms=400 HTTP/1.1\r\nHost: x\r\n\r\n")
+t0 = time.time(); buf = b""; times = []
+while True:
+    d = s.recv(65536)
+    if not d: break
+    buf += d
+    while buf.count(b"data: event") > len(times):
+        times.append(time.time() - t0)
+    if buf.endswith(b"0\r\n\r\n"): break
+print(" ".join("%.2f" % t for t in times))
+PY
+read -r -a ts < "$T/sse.out"
+expect_eq "SSE: 4 events arrive" 4 "${#ts[@]}"
+check "SSE: first event arrives long before the last (${ts[*]})" \
+    python3 -c "import sys; t=[float(x) for x in sys.argv[1:]]; sys.exit(0 if len(t)==4 and t[0] < 0.5 and t[3]-t[0] > 1.0 else 1)" "${ts[@]}"
+
+# --- keep-alive towards the upstream -------------------------------------------------
+curl -s -X POST "http://127.0.0.1:$UP_PORT/__test/reset-stats" >/dev/null
+c0=$(curl -s "http://127.0.0.1:$UP_PORT/__test/stats" | json_get - 'd["connections"]')
+for i in $(seq 1 40); do curl -s -o /dev/null "$GW/__test/echo/ka$i"; done
+c1=$(curl -s "http://127.0.0.1:$UP_PORT/__test/stats" | json_get - 'd["connections"]')
+# The stats call itself opens one connection each time.
+used=$(( c1 - c0 - 1 ))
+check "40 requests reuse upstream connections (opened $used)" test "$used" -le 2
+
+# --- upstream failures -----------------------------------------------------------------
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' "$GW/__test/slow?ms=3000")
+expect_eq "slow upstream gives 504" 504 "$code"
+expect_eq "504 body in the Losant error shape" GatewayTimeout "$(json_get "$T/r.json" 'd["type"]')"
+check "504 body has a message" test -n "$(json_get "$T/r.json" 'd["message"]')"
+kill "$UP_PID"; wait "$UP_PID" 2>/dev/null
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' -D "$T/h.txt" "$GW/__test/echo/down")
+expect_eq "upstream down gives 502" 502 "$code"
+expect_eq "502 body in the Losant error shape" BadGateway "$(json_get "$T/r.json" 'd["type"]')"
+check "502 is application/json" grep -qi '^Content-Type: application/json' "$T/h.txt"
+
+# --- SIGTERM drains ----------------------------------------------------------------------
+start_upstream up2
+sed -i "s/\"http:\/\/127.0.0.1:[0-9]*\"/\"http:\/\/127.0.0.1:$UP_PORT\"/" "$T/gw.json"
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+UP_TIMEOUT_MS=5000 write_config "$T/gw.json" '"shutdown_grace_ms": 5000'
+start_gateway "$T/gw.json"
+curl -s -o "$T/slow.json" -w '%{http_code}' "$GW/__test/slow?ms=1500" > "$T/slow.code" &
+CPID=$!
+sleep 0.4
+kill -TERM "$GW_PID"
+sleep 0.3
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GW/__test/echo/after" || true)
+expect_eq "no new connections after SIGTERM" 000 "$code"
+wait $CPID
+expect_eq "in-flight request finishes during drain" 200 "$(cat "$T/slow.code")"
+wait "$GW_PID"
+expect_eq "gateway exits 0 after draining" 0 "$?"
+
+finish

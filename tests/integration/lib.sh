@@ -1,0 +1,137 @@
+# lib.sh: shared helpers for the integration tests. Each test script sources
+# it, starts the real daemon and the real example upstream on free loopback
+# ports, talks to them with curl, and asserts on the client's answer, on
+# what reached the upstream (its --record file) and on the access log.
+# Every process started here is stopped by PID on exit.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=.}"
+: "${SCOPEGATE:=$top_builddir/scopegate}"
+UPSTREAM_BIN="$top_builddir/examples/example-upstream"
+TOKEN_BIN="$top_builddir/scopegate-token"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/sgtest.XXXXXX")
+PIDS=()
+NPASS=0
+NFAIL=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "$NFAIL" -eq 0 ] && [ -z "${KEEP_TMP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# test files kept in $T" >&2
+	fi
+}
+trap cleanup EXIT
+
+ok() {
+	NPASS=$((NPASS + 1))
+	echo "ok - $*"
+}
+
+not_ok() {
+	NFAIL=$((NFAIL + 1))
+	echo "not ok - $*"
+}
+
+# check "description" command...: passes when the command succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# expect_eq "description" expected actual
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi
+}
+
+finish() {
+	echo "# $NPASS passed, $NFAIL failed"
+	[ "$NFAIL" -eq 0 ]
+	exit $?
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks one; the tiny window
+# before our daemon binds it is acceptable on loopback).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {
+	local port=$1 i
+	for i in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "# port $port never opened" >&2
+	return 1
+}
+
+# start_upstream NAME: starts the example upstream; sets UP_PORT and
+# UP_PID, records requests into $T/NAME.record.
+start_upstream() {
+	local name=${1:-up}
+	rm -f "$T/$name.port"
+	"$UPSTREAM_BIN" --listen 127.0.0.1:0 --port-file "$T/$name.port" \
+	    --record "$T/$name.record" --quiet 2>"$T/$name.err" &
+	UP_PID=$!
+	PIDS+=("$UP_PID")
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$T/$name.port" ] && break
+		sleep 0.05
+	done
+	UP_PORT=$(cat "$T/$name.port")
+	RECORD="$T/$name.record"
+	touch "$RECORD"
+}
+
+# start_gateway CONFIG: starts scopegate in the foreground mode; sets
+# GW_PID. The caller wrote CONFIG with port $GW_PORT.
+start_gateway() {
+	"$SCOPEGATE" -f -c "$1" 2>>"$T/gateway.err" &
+	GW_PID=$!
+	PIDS+=("$GW_PID")
+	wait_port "$GW_PORT"
+}
+
+# write_config FILE [extra top-level JSON members]: a config for
+# GW_PORT -> UP_PORT, access log in $T/access.log.
+write_config() {
+	local file=$1 extra=${2:-}
+	cat > "$file" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "upstream": { "url": "http://127.0.0.1:$UP_PORT", "timeout_ms": ${UP_TIMEOUT_MS:-5000} },
+  "log": { "access": "$T/access.log" }${extra:+,
+  $extra}
+}
+EOT
+}
+
+# Number of requests the upstream recorded so far.
+record_count() {
+	wc -l < "$RECORD" | tr -d ' '
+}
+
+# jq-like access with python: json_get FILE_OR_- EXPR (python expression
+# over `d`).
+json_get() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1]) if sys.argv[1]!="-" else sys.stdin); v=eval(sys.argv[2]); print(json.dumps(v) if not isinstance(v,str) else v)' "$@"
+}
+
+# The last line of a JSON-lines file, as a file.
+last_line() {
+	tail -n 1 "$1" > "$T/last.json"
+	echo "$T/last.json"
+}

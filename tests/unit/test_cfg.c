@@ -1,0 +1,157 @@
+/* test_cfg.c: the configuration loader, data-driven: every
+ * tests/data/config/bad/NAME.json must fail with exactly the errors listed
+ * (one expected substring per line, in order) in NAME.expect; every
+ * good/NAME.json must load. */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "cfg.h"
+#include "errlist.h"
+
+static char datadir[4096];
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+static void
+test_bad_cases(void)
+{
+	char dir[4200];
+	struct dirent *de;
+	DIR *d;
+	int ncases = 0;
+
+	snprintf(dir, sizeof(dir), "%s/bad", datadir);
+	CU_ASSERT_FATAL((d = opendir(dir)) != NULL);
+	while ((de = readdir(d)) != NULL) {
+		char path[4400], expect[4400], line[1024];
+		struct errlist errs;
+		struct cfg *cf;
+		size_t nexp = 0;
+		FILE *fp;
+
+		if (!has_suffix(de->d_name, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		snprintf(expect, sizeof(expect), "%.*s.expect", (int)(strlen(path) - 5), path);
+		errlist_init(&errs);
+		cf = cfg_load(path, &errs);
+		CU_ASSERT_PTR_NULL(cf);
+		cfg_free(cf);
+		CU_ASSERT_FATAL((fp = fopen(expect, "r")) != NULL);
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			if (nexp < errs.n && strstr(errs.msgs[nexp], line) == NULL) {
+				fprintf(stderr, "\n%s: error %zu is \"%s\", expected \"%s\"\n",
+				    de->d_name, nexp, errs.msgs[nexp], line);
+				CU_FAIL("error message mismatch");
+			}
+			nexp++;
+		}
+		fclose(fp);
+		if (nexp != errs.n) {
+			fprintf(stderr, "\n%s: %zu errors, expected %zu:\n", de->d_name, errs.n, nexp);
+			errlist_print(&errs, stderr);
+			CU_FAIL("error count mismatch");
+		}
+		errlist_free(&errs);
+		ncases++;
+	}
+	closedir(d);
+	CU_ASSERT(ncases >= 8);
+}
+
+static void
+test_good_full(void)
+{
+	char path[4400];
+	struct errlist errs;
+	struct cfg *cf;
+
+	snprintf(path, sizeof(path), "%s/good/full.json", datadir);
+	errlist_init(&errs);
+	cf = cfg_load(path, &errs);
+	errlist_print(&errs, stderr);
+	CU_ASSERT_FATAL(cf != NULL);
+	CU_ASSERT_EQUAL(cf->nlisteners, 2);
+	CU_ASSERT_STRING_EQUAL(cf->listeners[1].address, "::1");
+	CU_ASSERT_EQUAL(cf->listeners[1].port, 8443);
+	CU_ASSERT_STRING_EQUAL(cf->upstream.host, "::1");
+	CU_ASSERT_EQUAL(cf->upstream.port, 9000);
+	CU_ASSERT_EQUAL(cf->upstream.timeout_ms, 1500);
+	CU_ASSERT_EQUAL(cf->upstream.max_connections, 8);
+	CU_ASSERT_EQUAL(cf->limits.max_header_bytes, 8192);
+	CU_ASSERT_EQUAL(cf->limits.max_body_bytes, 65536);
+	CU_ASSERT_EQUAL(cf->limits.max_connections, 100);
+	CU_ASSERT_EQUAL(cf->limits.header_timeout_ms, 5000);
+	CU_ASSERT_EQUAL(cf->limits.write_timeout_ms, 7000);
+	CU_ASSERT_PTR_NULL(cf->access_log);
+	CU_ASSERT_EQUAL(cf->debug, 1);
+	CU_ASSERT_EQUAL(cf->shutdown_grace_ms, 0);
+	cfg_free(cf);
+	errlist_free(&errs);
+}
+
+static void
+test_good_defaults(void)
+{
+	char path[4400];
+	struct errlist errs;
+	struct cfg *cf;
+
+	snprintf(path, sizeof(path), "%s/good/minimal.json", datadir);
+	errlist_init(&errs);
+	cf = cfg_load(path, &errs);
+	CU_ASSERT_FATAL(cf != NULL);
+	CU_ASSERT_EQUAL(cf->upstream.port, 8081);
+	CU_ASSERT_STRING_EQUAL(cf->upstream.host, "127.0.0.1");
+	CU_ASSERT(cf->limits.max_header_bytes > 0);
+	CU_ASSERT(cf->limits.max_connections > 0);
+	CU_ASSERT_STRING_EQUAL(cf->access_log, "-");
+	cfg_free(cf);
+	errlist_free(&errs);
+}
+
+static void
+test_missing_file(void)
+{
+	struct errlist errs;
+
+	errlist_init(&errs);
+	CU_ASSERT_PTR_NULL(cfg_load("/nonexistent/scopegate.json", &errs));
+	CU_ASSERT_EQUAL(errs.n, 1);
+	CU_ASSERT(strstr(errs.msgs[0], "/nonexistent/scopegate.json: cannot open") != NULL);
+	errlist_free(&errs);
+}
+
+int
+main(void)
+{
+	const char *top = getenv("top_srcdir");
+	CU_pSuite s;
+	int fails;
+
+	snprintf(datadir, sizeof(datadir), "%s/tests/data/config", top ? top : ".");
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("cfg", NULL, NULL);
+	CU_add_test(s, "bad configurations fail with every error", test_bad_cases);
+	CU_add_test(s, "full configuration", test_good_full);
+	CU_add_test(s, "defaults", test_good_defaults);
+	CU_add_test(s, "missing file", test_missing_file);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = (int)CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}

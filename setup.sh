@@ -68,24 +68,31 @@ check_in() {
 
 run_demo() {
 	local demo="$build/demo"
-	mkdir -p "$demo"
 	"$top/conf/demo-init.sh" "$top" "$build" "$demo"
+	"$build/scopegate" -t -c "$demo/scopegate.json" >/dev/null
 	say "starting the example upstream on 127.0.0.1:8081"
 	"$build/examples/example-upstream" --listen 127.0.0.1:8081 --quiet &
 	local up=$!
 	trap 'kill $up 2>/dev/null' EXIT
+	local app=5f0c0c0c0c0c0c0c0c0c0c0c tok=5f1111111111111111111111
 	cat >&2 <<EOT
 
-scopegate demo: gateway on http://127.0.0.1:8080 in front of the example
-Losant Application Api Token service (127.0.0.1:8081). Try, in another shell:
+scopegate demo: the gateway on http://127.0.0.1:8080 enforces the Losant API
+policy (conf/policy.json, 273 actions) in front of the example Application
+Api Token service on 127.0.0.1:8081. Tokens are in $demo:
+reader.jwt (applicationApiToken.get, applicationApiTokens.get),
+admin.jwt (all.Application), other.jwt (device.get). In another shell:
 
-  curl -s http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens
-  curl -s http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens/5f1111111111111111111111
-  curl -s -X PATCH -H 'Content-Type: application/json' -d '{"status":"inactive"}' \\
-       http://127.0.0.1:8080/applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens/5f1111111111111111111111
-  curl -sN http://127.0.0.1:8080/__test/sse?events=5\&interval_ms=500
+  cd $demo
+  U=http://127.0.0.1:8080/applications/$app/tokens
+  curl -s \$U -H "Authorization: Bearer \$(cat reader.jwt)"              # 200
+  curl -s \$U/$tok -H "Authorization: Bearer \$(cat other.jwt)"         # 403
+  curl -s -X DELETE \$U/$tok -H "Authorization: Bearer \$(cat reader.jwt)"  # 403
+  curl -s -X DELETE \$U/$tok -H "Authorization: Bearer \$(cat admin.jwt)"   # 200
+  curl -s \$U                                                            # 401
+  $build/scopegate explain -c scopegate.json DELETE /applications/$app/tokens/$tok --scopes applicationApiToken.delete
 
-The access log (one JSON line per request) prints below. Ctrl-C stops both.
+One JSON access-log line per request prints below. Ctrl-C stops both.
 
 EOT
 	"$build/scopegate" -f -c "$demo/scopegate.json"

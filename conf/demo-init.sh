@@ -1,18 +1,36 @@
 #!/bin/sh
-# demo-init.sh TOP BUILD DEMO: write the demo configuration into DEMO (the
-# run command of setup.sh calls it). Existing files are kept, so a second
-# run reuses them.
+# demo-init.sh TOP BUILD DEMO: prepare the demo in DEMO (setup.sh run calls
+# it): an ES256 signing key pair made here, a configuration using the
+# shipped Losant policy, and a few signed tokens to call it with. Files
+# that exist are kept, so a second run reuses the same keys.
 set -eu
 top=$1
 build=$2
 demo=$3
 mkdir -p "$demo"
-if [ ! -f "$demo/scopegate.json" ]; then
-	cat > "$demo/scopegate.json" <<EOT
+umask 077
+if [ ! -f "$demo/signing.key" ]; then
+	openssl ecparam -name prime256v1 -genkey -noout -out "$demo/ec.tmp" 2>/dev/null
+	openssl pkcs8 -topk8 -nocrypt -in "$demo/ec.tmp" -out "$demo/signing.key"
+	openssl pkey -in "$demo/signing.key" -pubout -out "$demo/signing.pem" 2>/dev/null
+	rm -f "$demo/ec.tmp"
+fi
+cat > "$demo/scopegate.json" <<EOT
 {
   "listeners": [ { "address": "127.0.0.1", "port": 8080 } ],
   "upstream": { "url": "http://127.0.0.1:8081", "timeout_ms": 30000 },
+  "policy": "$top/conf/policy.json",
+  "tokens": {
+    "keys": [ { "file": "signing.pem", "kid": "demo", "algs": ["ES256"] } ],
+    "issuers": ["scopegate-demo"]
+  },
   "log": { "access": "-" }
 }
 EOT
-fi
+mint() {
+	"$build/scopegate-token" --key "$demo/signing.key" --alg ES256 --kid demo \
+	    --iss scopegate-demo --exp-in 86400 "$@"
+}
+mint --sub reader --jti demo-reader --scope "applicationApiToken.get applicationApiTokens.get" > "$demo/reader.jwt"
+mint --sub admin --jti demo-admin --scope "all.Application" > "$demo/admin.jwt"
+mint --sub other --jti demo-other --scope "device.get" > "$demo/other.jwt"

@@ -13,6 +13,9 @@
 #include "cfg.h"
 #include "defaults.h"
 #include "jsonconf.h"
+#include "log.h"
+#include "policy.h"
+#include "token_config.h"
 #include "xmalloc.h"
 
 static const struct jsonconf_key top_keys[] = {
@@ -21,6 +24,8 @@ static const struct jsonconf_key top_keys[] = {
 	{"limits", JC_OBJECT, 0},
 	{"log", JC_OBJECT, 0},
 	{"shutdown_grace_ms", JC_INTEGER, 0},
+	{"policy", JC_STRING, 0},
+	{"tokens", JC_OBJECT, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -214,6 +219,32 @@ parse_log(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 		cf->access_log = cfg_resolve_path(cf, json_string_value(access));
 }
 
+/* The policy file (its own errors name it) and the token keys. A policy
+ * with protected actions needs keys: without them every protected request
+ * would be refused, which is a configuration mistake, not a policy. */
+static void
+parse_policy_and_tokens(struct jsonconf *jc, const json_t *root, struct cfg *cf)
+{
+	const char *pp = NULL;
+	json_t *tokens = json_object_get(root, "tokens");
+
+	if (json_is_object(tokens))
+		cf->tokens = token_config_parse(jc, tokens, "/tokens", cf->dir);
+	if (jsonconf_get_string(jc, root, "", "policy", NULL, &pp) != 0 || pp == NULL)
+		return;
+	cf->policy_path = cfg_resolve_path(cf, pp);
+	struct jsonconf pjc = {.file = cf->policy_path, .errs = jc->errs};
+	cf->policy = policy_load(&pjc, cf->policy_path);
+	if (cf->policy == NULL || json_is_object(tokens))
+		return;
+	for (size_t i = 0; i < policy_action_count(cf->policy); i++) {
+		if (!policy_action_at(cf->policy, i)->public) {
+			jsonconf_error(jc, "/tokens", "required: the policy has protected actions");
+			return;
+		}
+	}
+}
+
 char *
 cfg_resolve_path(const struct cfg *cf, const char *p)
 {
@@ -258,6 +289,8 @@ cfg_load(const char *path, struct errlist *errs)
 		jsonconf_get_int(&jc, root, "", "shutdown_grace_ms", 0, 3600 * 1000,
 		    SG_DEFAULT_SHUTDOWN_GRACE_MS, &cf->shutdown_grace_ms);
 	}
+	if (json_is_object(root))
+		parse_policy_and_tokens(&jc, root, cf);
 	json_decref(root);
 	if (errs->n != nerr) {
 		cfg_free(cf);
@@ -277,6 +310,9 @@ cfg_free(struct cfg *cf)
 	free(cf->upstream.url);
 	free(cf->upstream.host);
 	free(cf->access_log);
+	policy_free(cf->policy);
+	token_config_free(cf->tokens);
+	free(cf->policy_path);
 	free(cf->path);
 	free(cf->dir);
 	free(cf);

@@ -30,6 +30,9 @@ struct cfg_limits {
 	int64_t write_timeout_ms;	/* client inactivity while we write the response */
 };
 
+struct policy;
+struct token_config;
+
 struct cfg {
 	char *path;		/* the file it was read from */
 	char *dir;		/* its folder, for relative paths */
@@ -38,6 +41,10 @@ struct cfg {
 	size_t nlisteners;
 	struct cfg_upstream upstream;
 	struct cfg_limits limits;
+
+	char *policy_path;		/* NULL: passthrough, every request forwarded */
+	struct policy *policy;
+	struct token_config *tokens;	/* NULL: no token can be valid */
 
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
 	int debug;

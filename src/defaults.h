@@ -39,5 +39,6 @@
 #define SG_SCHEMA_MAX_DEPTH		256
 #define SG_SCHEMA_REGEX_MATCH_LIMIT	1000000
 #define SG_SCHEMA_REGEX_HEAP_LIMIT_KB	1024
+#define SG_SCHEMA_MAX_DOCUMENTS		1024	/* loaded through $ref */
 
 #endif

@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "defaults.h"
 #include "errlist.h"
+#include "explain.h"
 #include "log.h"
 #include "worker.h"
 
@@ -29,6 +30,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: scopegate [-dft] [-c file]\n"
+	    "       scopegate explain [-c file] METHOD TARGET (--token T | --scopes a,b | --no-token)\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -t, --test         check the configuration and exit 0 (valid) or 1\n"
@@ -92,6 +94,8 @@ main(int argc, char **argv)
 	struct event *sigs[5];
 
 	memset(&rt, 0, sizeof(rt));
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:tfdhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': conffile = optarg; break;

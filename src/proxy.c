@@ -111,6 +111,9 @@ proxy_finish(struct proxy_req *pr)
 		.decision = pr->decision,
 		.reason = pr->reason,
 		.status = pr->status,
+		.subject = pr->subject,
+		.token_id = pr->token_id,
+		.scope = pr->scope,
 		.upstream_status = pr->upstream_status,
 		.latency_us = elapsed_us(&pr->mono),
 		.bytes_in = pr->bytes_in,
@@ -130,6 +133,8 @@ proxy_finish(struct proxy_req *pr)
 	if (pr->uc != NULL)
 		upstream_pool_put(w->pool, pr->uc);
 	free(pr->path);
+	free(pr->subject);
+	free(pr->token_id);
 	free(pr);
 	worker_request_done(w);
 }
@@ -177,7 +182,6 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 	evbuffer_add_printf(body, ",\"message\":");
 	append_json_string(body, message);
 	evbuffer_add_printf(body, "}\n");
-	evhttp_clear_headers(out);
 	evhttp_add_header(out, "Content-Type", "application/json");
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	if (www_auth != NULL)

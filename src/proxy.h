@@ -36,7 +36,10 @@ struct proxy_req {
 	const char *method;
 	char *path;			/* path part of the target, for the log */
 
-	const char *action;
+	const char *action;		/* points into the policy */
+	const char *scope;		/* points into the policy */
+	char *subject;
+	char *token_id;
 	const char *decision;
 	const char *reason;
 	int status;

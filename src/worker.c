@@ -18,7 +18,9 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "gate.h"
 #include "log.h"
+#include "token_config.h"
 #include "proxy.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -95,13 +97,13 @@ header_count(struct evkeyvalq *h, const char *name)
 	return n;
 }
 
-/* Refusals that do not depend on the policy: framing and the shape of
- * the target. Returns 0 when the request may go on. */
+/* Refusals that come before any routing: message framing. Returns 0 when
+ * the request may go on. (Target shape, Authorization and everything else
+ * is decided by gate_decide.) */
 static int
 check_framing(struct proxy_req *pr)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
-	const char *uri = evhttp_request_get_uri(pr->req);
 
 	/* RFC 9112 6.3: both framings at once is the classic smuggling
 	 * vector; so are two lengths. */
@@ -116,24 +118,44 @@ check_framing(struct proxy_req *pr)
 		proxy_reply_error(pr, 400, "BadRequest", "Duplicate Content-Length", NULL);
 		return -1;
 	}
-	if (uri == NULL || uri[0] != '/') {
-		pr->reason = "bad_target";
-		proxy_reply_error(pr, 400, "BadRequest", "Only origin-form request targets are accepted", NULL);
-		return -1;
-	}
-	for (const unsigned char *c = (const unsigned char *)uri; *c; c++) {
-		if (*c <= 0x20 || *c >= 0x7f) {
-			pr->reason = "bad_target";
-			proxy_reply_error(pr, 400, "BadRequest", "Control characters in the request target", NULL);
-			return -1;
-		}
-	}
-	if (header_count(in, "Authorization") > 1) {
-		pr->reason = "duplicate_authorization";
-		proxy_reply_error(pr, 400, "BadRequest", "More than one Authorization header", NULL);
-		return -1;
-	}
 	return 0;
+}
+
+/* Run the admission decision and either refuse or forward. */
+static void
+admit(struct worker *w, struct proxy_req *pr)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
+	const char *uri = evhttp_request_get_uri(pr->req);
+	struct gate_request rq = {
+		.method = pr->method,
+		.target = uri,
+		.target_len = strlen(uri),
+		.authorization = evhttp_find_header(in, "Authorization"),
+		.nauthorization = header_count(in, "Authorization"),
+		.now = time(NULL),
+	};
+	struct gate_decision d;
+
+	gate_decide(w->cf, w->tcache, &rq, &d);
+	pr->action = d.action != NULL ? d.action->name : NULL;
+	pr->reason = d.reason;
+	pr->scope = d.scope;
+	if (d.subject != NULL)
+		pr->subject = xstrdup(d.subject);
+	if (d.token_id != NULL)
+		pr->token_id = xstrdup(d.token_id);
+	if (d.allow) {
+		pr->decision = "allow";
+		proxy_forward(pr);
+	} else {
+		pr->decision = "deny";
+		if (d.allow_header[0] != '\0')
+			evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Allow",
+			    d.allow_header);
+		proxy_reply_error(pr, d.status, d.error_type, d.message, d.www_authenticate);
+	}
+	gate_decision_release(&d);
 }
 
 static void
@@ -172,7 +194,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		pr->decision = "deny";
 		return;
 	}
-	proxy_forward(pr);
+	admit(w, pr);
 }
 
 int
@@ -217,6 +239,8 @@ worker_init(struct worker *w, struct event_base *base, const struct cfg *cf,
 	}
 	w->accepting = 1;
 	w->pool = upstream_pool_new(base, &cf->upstream);
+	if (cf->tokens != NULL)
+		w->tcache = token_config_new_cache(cf->tokens);
 	return 0;
 }
 
@@ -230,6 +254,8 @@ worker_free(struct worker *w)
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	upstream_pool_free(w->pool);
+	if (w->tcache != NULL)
+		tokencache_free(w->tcache);
 	ptrmap_free(w->conns);
 	free(w->bound);
 	memset(w, 0, sizeof(*w));

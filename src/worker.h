@@ -13,6 +13,7 @@
 #include "accesslog.h"
 #include "cfg.h"
 #include "ptrmap.h"
+#include "tokencache.h"
 #include "upstream.h"
 
 struct worker {
@@ -21,6 +22,7 @@ struct worker {
 	const struct cfg *cf;		/* the snapshot requests are served with */
 	struct accesslog *alog;		/* shared; may be NULL */
 	struct upstream_pool *pool;
+	struct tokencache *tcache;	/* verified tokens, this worker's own */
 
 	struct evhttp_bound_socket **bound;
 	size_t nbound;

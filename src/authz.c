@@ -1,0 +1,97 @@
+/* authz.c: see authz.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "authz.h"
+
+static void
+deny(struct authz_decision *d, int status, const char *type,
+    const char *reason, const char *bearer_error)
+{
+	d->allow = 0;
+	d->status = status;
+	d->error_type = type;
+	d->reason = reason;
+	d->bearer_error = bearer_error;
+}
+
+/* Does the claim at the bind's dotted path equal the parameter value? */
+static int
+binding_holds(const struct policy_bind *b, const struct policy_param_value *v,
+    const json_t *claims)
+{
+	const json_t *cur = claims;
+
+	for (size_t k = 0; k < b->claim_depth && cur != NULL; k++)
+		cur = json_is_object(cur) ? json_object_get(cur, b->claim_path[k]) : NULL;
+	if (!json_is_string(cur))
+		return 0;
+	return json_string_length(cur) == v->len &&
+	    memcmp(json_string_value(cur), v->ptr, v->len) == 0;
+}
+
+void
+authz_decide(const struct policy_match *m, enum authz_token token,
+    const struct policy_scopeset *scopes, const json_t *claims,
+    struct authz_decision *out)
+{
+	const struct policy_action *a = m->action;
+
+	memset(out, 0, sizeof(*out));
+	if (m->status == POLICY_MATCH_METHOD_NOT_ALLOWED) {
+		deny(out, 405, "MethodNotAllowed", "method_not_allowed", NULL);
+		out->allowed_methods = m->allowed;
+		snprintf(out->message, sizeof(out->message), "Method not allowed");
+		return;
+	}
+	if (m->status != POLICY_MATCH_OK || a == NULL) {
+		deny(out, 404, "NotFound", "no_route", NULL);
+		snprintf(out->message, sizeof(out->message), "No such resource");
+		return;
+	}
+	if (a->public) {
+		out->allow = 1;
+		out->reason = "public";
+		return;
+	}
+	if (token != AUTHZ_TOKEN_VALID || scopes == NULL) {
+		int none = token == AUTHZ_TOKEN_NONE;
+		deny(out, 401, "Unauthorized", none ? "no_token" : "invalid_token",
+		    "invalid_token");
+		snprintf(out->message, sizeof(out->message), "%s",
+		    none ? "A bearer token is required" : "Invalid or expired token");
+		return;
+	}
+	if (m->bad_param >= 0 && (size_t)m->bad_param < a->nparams) {
+		size_t i = (size_t)m->bad_param;
+		deny(out, 400, "BadRequest", "bad_param", NULL);
+		snprintf(out->message, sizeof(out->message), "Invalid %s%s",
+		    a->param_names[i], a->param_types[i] == POLICY_PARAM_OBJECTID ?
+		    ": must be a 24-character hex id" : "");
+		return;
+	}
+	if (!policy_scopeset_intersects(&a->allow, scopes)) {
+		deny(out, 403, "Forbidden", "insufficient_scope", "insufficient_scope");
+		snprintf(out->message, sizeof(out->message),
+		    "Token scopes do not allow %s", a->name);
+		return;
+	}
+	for (size_t i = 0; i < a->nscopes; i++)
+		if (policy_scopeset_has(scopes, a->scope_ids[i])) {
+			out->scope = a->scopes[i];
+			break;
+		}
+	for (size_t i = 0; i < a->nbinds; i++) {
+		const struct policy_bind *b = &a->binds[i];
+		if (b->param >= m->nparams || !binding_holds(b, &m->params[b->param], claims)) {
+			deny(out, 403, "Forbidden", "binding_mismatch", NULL);
+			snprintf(out->message, sizeof(out->message),
+			    "Token is not valid for this %s", b->param_name);
+			return;
+		}
+	}
+	out->allow = 1;
+	out->reason = "scope";
+}

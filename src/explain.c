@@ -1,0 +1,142 @@
+/* explain.c: see explain.h. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cfg.h"
+#include "defaults.h"
+#include "errlist.h"
+#include "explain.h"
+#include "gate.h"
+#include "jwt.h"
+#include "policy.h"
+#include "xmalloc.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: scopegate explain [-c file] [--at UNIXTIME] METHOD TARGET\n"
+	    "                         (--token TOKEN | --scopes a,b,c | --no-token)\n"
+	    "Prints the decision as JSON; exit 0 when allowed, 1 when denied, 2 on error.\n");
+}
+
+/* Split "a,b,c" into a NULL-free array; empty items are dropped. */
+static char **
+split_scopes(char *list, size_t *n)
+{
+	char **out = xcalloc(strlen(list) + 1, sizeof(*out));
+	char *save = NULL;
+
+	*n = 0;
+	for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save))
+		out[(*n)++] = s;
+	return out;
+}
+
+int
+explain_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"token", required_argument, NULL, 'T'},
+		{"scopes", required_argument, NULL, 'S'},
+		{"no-token", no_argument, NULL, 'N'},
+		{"at", required_argument, NULL, 'A'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *conffile = SG_DEFAULT_CONFIG, *token = NULL;
+	char *scopes = NULL, *authz = NULL, **names = NULL;
+	int ch, mode = 0, rc = 2;
+	size_t nnames = 0;
+	struct gate_request rq;
+	struct gate_decision d;
+	struct errlist errs;
+	struct cfg *cf;
+	json_t *out;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.now = time(NULL);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conffile = optarg; break;
+		case 'T': token = optarg; mode++; break;
+		case 'S': scopes = optarg; mode++; break;
+		case 'N': mode++; break;
+		case 'A': rq.now = (time_t)strtoll(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 2 || mode != 1) {
+		usage(stderr);
+		return 2;
+	}
+	errlist_init(&errs);
+	if ((cf = cfg_load(conffile, &errs)) == NULL) {
+		errlist_print(&errs, stderr);
+		errlist_free(&errs);
+		return 2;
+	}
+	rq.method = argv[optind];
+	rq.target = argv[optind + 1];
+	rq.target_len = strlen(rq.target);
+	if (token != NULL) {
+		xasprintf(&authz, "Bearer %s", token);
+		rq.authorization = authz;
+		rq.nauthorization = 1;
+	} else if (scopes != NULL) {
+		names = split_scopes(scopes, &nnames);
+		rq.assume_scopes = (const char *const *)names;
+		rq.nassume = nnames;
+		rq.assume_token = 1;
+	}
+
+	gate_decide(cf, NULL, &rq, &d);
+	out = json_object();
+	json_object_set_new(out, "decision", json_string(d.allow ? "allow" : "deny"));
+	json_object_set_new(out, "status", json_integer(d.allow ? 200 : d.status));
+	json_object_set_new(out, "method", json_string(rq.method));
+	json_object_set_new(out, "target", json_string(rq.target));
+	json_object_set_new(out, "action", d.action ? json_string(d.action->name) : json_null());
+	json_object_set_new(out, "reason", json_string(d.reason ? d.reason : ""));
+	if (!d.allow)
+		json_object_set_new(out, "message", json_string(d.message));
+	json_object_set_new(out, "matched_scope", d.scope ? json_string(d.scope) : json_null());
+	if (d.action != NULL && cf->policy != NULL) {
+		size_t n;
+		const char *const *allowing = policy_scopes_allowing(cf->policy, d.action, &n);
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_string(allowing[i]));
+		json_object_set_new(out, "allowing_scopes", arr);
+		json_object_set_new(out, "public", json_boolean(d.action->public));
+	}
+	if (d.token_checked && token != NULL) {
+		json_object_set_new(out, "token", json_string(jwt_status_str(d.jwt)));
+		if (d.subject)
+			json_object_set_new(out, "subject", json_string(d.subject));
+		if (d.token_id)
+			json_object_set_new(out, "token_id", json_string(d.token_id));
+	}
+	if (d.allow_header[0])
+		json_object_set_new(out, "allow", json_string(d.allow_header));
+	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(out);
+	rc = d.allow ? 0 : 1;
+	gate_decision_release(&d);
+	free(names);
+	free(authz);
+	cfg_free(cf);
+	errlist_free(&errs);
+	return rc;
+}

@@ -1,0 +1,162 @@
+/* gate.c: see gate.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg.h"
+#include "gate.h"
+#include "token_config.h"
+#include "xmalloc.h"
+
+int
+gate_bearer_token(const char *auth, const char **token, size_t *len)
+{
+	const char *p;
+
+	if (auth == NULL || strncasecmp(auth, "Bearer", 6) != 0 || auth[6] != ' ')
+		return -1;
+	for (p = auth + 6; *p == ' '; p++)
+		;
+	*token = p;
+	/* token68 (RFC 7235): JWS compact tokens use only base64url and '.' */
+	for (; *p; p++) {
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.' || *p == '~' || *p == '+' || *p == '/' || *p == '='))
+			return -1;
+	}
+	*len = (size_t)(p - *token);
+	return *len > 0 ? 0 : -1;
+}
+
+static void
+deny(struct gate_decision *d, int status, const char *type, const char *reason,
+    const char *message)
+{
+	d->allow = 0;
+	d->status = status;
+	d->error_type = type;
+	d->reason = reason;
+	snprintf(d->message, sizeof(d->message), "%s", message);
+}
+
+static void
+free_scopeset(void *p)
+{
+	free(p);
+}
+
+/* The token's scopes as a bitset of this policy, memoized on the cached
+ * verification result so a repeated token costs no string work at all. */
+static const struct policy_scopeset *
+token_scopes(const struct policy *pol, struct jwt_result *r)
+{
+	if (r->user == NULL) {
+		struct policy_scopeset *s = xmalloc(sizeof(*s));
+		policy_scopeset_from_names(pol, r->scopes, r->nscopes, s);
+		r->user = s;
+		r->user_free = free_scopeset;
+	}
+	return r->user;
+}
+
+void
+gate_decide(const struct cfg *cf, struct tokencache *cache,
+    const struct gate_request *rq, struct gate_decision *d)
+{
+	enum canon_status cs;
+	enum authz_token tok = AUTHZ_TOKEN_NONE;
+	const struct policy_scopeset *scopes = NULL;
+	struct policy_scopeset assumed;
+	struct authz_decision ad;
+	enum policy_method m;
+
+	memset(d, 0, sizeof(*d));
+	d->jwt = JWT_OK;
+	cs = canon_target(rq->target, rq->target_len, &d->target);
+	if (cs != CANON_OK) {
+		deny(d, canon_status_http(cs), canon_status_http(cs) == 414 ?
+		    "URITooLong" : "BadRequest", canon_status_name(cs),
+		    canon_status_message(cs));
+		return;
+	}
+	if (rq->nauthorization > 1) {
+		deny(d, 400, "BadRequest", "duplicate_authorization",
+		    "More than one Authorization header");
+		return;
+	}
+	if (cf->policy == NULL) {
+		/* Passthrough mode: the operator configured no policy. */
+		d->allow = 1;
+		d->reason = "no policy";
+		return;
+	}
+	m = policy_method_parse(rq->method, strlen(rq->method));
+	policy_match(cf->policy, m, d->target.segs, d->target.nsegs, &d->match);
+
+	/* Only verify when the decision depends on it: a matched, protected
+	 * action. 404/405 and public routes never cost a signature. */
+	if (d->match.status == POLICY_MATCH_OK && !d->match.action->public) {
+		const char *t;
+		size_t tlen;
+
+		d->token_checked = 1;
+		if (rq->assume_token) {
+			policy_scopeset_from_names(cf->policy, rq->assume_scopes, rq->nassume, &assumed);
+			scopes = &assumed;
+			tok = AUTHZ_TOKEN_VALID;
+		} else if (rq->authorization == NULL) {
+			tok = AUTHZ_TOKEN_NONE;
+		} else if (gate_bearer_token(rq->authorization, &t, &tlen) != 0) {
+			tok = AUTHZ_TOKEN_INVALID;
+			d->jwt = JWT_MALFORMED;
+		} else if (cf->tokens == NULL) {
+			tok = AUTHZ_TOKEN_INVALID;
+			d->jwt = JWT_UNKNOWN_KID;
+		} else {
+			struct jwt_result *r = NULL;
+
+			d->jwt = token_verify(cf->tokens, cache, t, tlen, rq->now, &r);
+			if (d->jwt == JWT_OK) {
+				if (cache == NULL)
+					d->owned = r;
+				tok = AUTHZ_TOKEN_VALID;
+				scopes = token_scopes(cf->policy, r);
+				d->subject = r->sub;
+				d->token_id = r->token_id;
+				d->claims = r->payload;
+			} else
+				tok = AUTHZ_TOKEN_INVALID;
+		}
+	}
+
+	authz_decide(&d->match, tok, scopes, d->claims, &ad);
+	d->action = d->match.status == POLICY_MATCH_OK ? d->match.action : NULL;
+	d->allow = ad.allow;
+	d->status = ad.status;
+	d->error_type = ad.error_type;
+	d->reason = ad.reason;
+	d->scope = ad.scope;
+	snprintf(d->message, sizeof(d->message), "%s", ad.message);
+	/* The log says precisely why a token failed; the client only learns
+	 * that it did. */
+	if (tok == AUTHZ_TOKEN_INVALID && !ad.allow && ad.status == 401)
+		d->reason = jwt_status_str(d->jwt);
+	if (ad.bearer_error != NULL)
+		d->www_authenticate = strcmp(ad.bearer_error, "insufficient_scope") == 0 ?
+		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
+	if (ad.status == 405)
+		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
+}
+
+void
+gate_decision_release(struct gate_decision *d)
+{
+	if (d->owned != NULL) {
+		jwt_result_free(d->owned);
+		d->owned = NULL;
+	}
+}

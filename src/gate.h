@@ -1,0 +1,65 @@
+/* gate.h: the whole admission decision for one request, as a pure
+ * function of plain data: canonical target -> route -> token -> authz.
+ * The daemon's evhttp glue and the offline `scopegate explain` both call
+ * it, so what explain says is what the daemon does. */
+#ifndef SCOPEGATE_GATE_H
+#define SCOPEGATE_GATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "authz.h"
+#include "canon.h"
+#include "jwt.h"
+#include "policy.h"
+#include "tokencache.h"
+
+struct cfg;
+
+struct gate_request {
+	const char *method;		/* exact, case-sensitive */
+	const char *target;		/* raw request-target */
+	size_t target_len;
+	const char *authorization;	/* the Authorization value, or NULL */
+	int nauthorization;		/* how many Authorization fields came */
+	time_t now;
+	/* explain --scopes: take these scopes as a valid token's, skipping
+	 * verification. Never set by the daemon. */
+	const char *const *assume_scopes;
+	size_t nassume;
+	int assume_token;
+};
+
+struct gate_decision {
+	int allow;
+	int status;			/* HTTP status when denied */
+	const char *error_type;		/* Losant error type when denied */
+	char message[200];
+	const char *reason;		/* log token */
+	const char *www_authenticate;	/* header value, or NULL */
+	char allow_header[80];		/* 405: methods, "" otherwise */
+	const struct policy_action *action;
+	const char *scope;		/* matched scope */
+	/* From the verified token; they point into the token cache entry (or
+	 * the result below), valid until the next gate_decide on the same
+	 * cache: copy what must outlive that. */
+	const char *subject;
+	const char *token_id;
+	const json_t *claims;
+	enum jwt_status jwt;		/* JWT_OK when no token was needed */
+	int token_checked;
+	struct canon_target target;
+	struct policy_match match;
+	struct jwt_result *owned;	/* result to free when no cache was used */
+};
+
+/* Decide. cache may be NULL (explain). Call gate_decision_release after. */
+void gate_decide(const struct cfg *cf, struct tokencache *cache,
+    const struct gate_request *rq, struct gate_decision *d);
+void gate_decision_release(struct gate_decision *d);
+
+/* Extract the token from "Bearer <token>" (scheme case-insensitive, one or
+ * more spaces, nothing after the token). Returns 0 and the slice, or -1. */
+int gate_bearer_token(const char *authorization, const char **token, size_t *len);
+
+#endif

@@ -1,0 +1,19 @@
+/* policy_int.h: the inside of struct policy, shared by the loader
+ * (policy_load.c) and the runtime (policy.c); not for other modules. */
+#ifndef SCOPEGATE_POLICY_INT_H
+#define SCOPEGATE_POLICY_INT_H
+
+#include "policy.h"
+#include "route.h"
+
+struct policy {
+	struct policy_action *actions;
+	size_t nactions;
+	char **scope_names;		/* by id, in order of first use */
+	size_t nscopes;
+	size_t *scope_sorted;		/* ids sorted by name, for lookups */
+	struct route_tree *routes;	/* value: action index */
+	char *schemas_dir;		/* resolved, or NULL */
+};
+
+#endif

@@ -12,7 +12,9 @@
 
 #include "cfg.h"
 #include "defaults.h"
+#include "grant.h"
 #include "jsonconf.h"
+#include "jsonschema.h"
 #include "log.h"
 #include "policy.h"
 #include "token_config.h"
@@ -219,6 +221,35 @@ parse_log(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 		cf->access_log = cfg_resolve_path(cf, json_string_value(access));
 }
 
+/* Compile every action's body schema once (actions sharing a schema share
+ * the compiled form), so that a schema that does not compile fails the
+ * configuration check rather than a request. */
+static void
+compile_body_schemas(struct jsonconf *jc, struct cfg *cf)
+{
+	size_t nact = policy_action_count(cf->policy);
+	const char *dir = policy_schemas_dir(cf->policy);
+
+	cf->body_schema = xcalloc(nact ? nact : 1, sizeof(*cf->body_schema));
+	cf->schemas = xcalloc(nact ? nact : 1, sizeof(*cf->schemas));
+	for (size_t i = 0; i < nact; i++) {
+		const struct policy_action *a = policy_action_at(cf->policy, i);
+		struct jschema *js = NULL;
+		char *file;
+
+		if (a->body_schema == NULL || dir == NULL)
+			continue;
+		xasprintf(&file, "%s.json", a->body_schema);
+		for (size_t k = 0; k < cf->nschemas && js == NULL; k++)
+			if (strcmp(jschema_name(cf->schemas[k]), file) == 0)
+				js = cf->schemas[k];
+		if (js == NULL && (js = jschema_compile_file(dir, file, 0, jc->errs)) != NULL)
+			cf->schemas[cf->nschemas++] = js;
+		free(file);
+		cf->body_schema[i] = js;
+	}
+}
+
 /* The policy file (its own errors name it) and the token keys. A policy
  * with protected actions needs keys: without them every protected request
  * would be refused, which is a configuration mistake, not a policy. */
@@ -235,7 +266,11 @@ parse_policy_and_tokens(struct jsonconf *jc, const json_t *root, struct cfg *cf)
 	cf->policy_path = cfg_resolve_path(cf, pp);
 	struct jsonconf pjc = {.file = cf->policy_path, .errs = jc->errs};
 	cf->policy = policy_load(&pjc, cf->policy_path);
-	if (cf->policy == NULL || json_is_object(tokens))
+	if (cf->policy == NULL)
+		return;
+	compile_body_schemas(&pjc, cf);
+	cf->grants = grantmap_new(cf->policy);
+	if (json_is_object(tokens))
 		return;
 	for (size_t i = 0; i < policy_action_count(cf->policy); i++) {
 		if (!policy_action_at(cf->policy, i)->public) {
@@ -310,6 +345,11 @@ cfg_free(struct cfg *cf)
 	free(cf->upstream.url);
 	free(cf->upstream.host);
 	free(cf->access_log);
+	for (size_t i = 0; i < cf->nschemas; i++)
+		jschema_free(cf->schemas[i]);
+	free(cf->schemas);
+	free(cf->body_schema);
+	grantmap_free(cf->grants);
 	policy_free(cf->policy);
 	token_config_free(cf->tokens);
 	free(cf->policy_path);

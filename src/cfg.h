@@ -32,6 +32,8 @@ struct cfg_limits {
 
 struct policy;
 struct token_config;
+struct jschema;
+struct grantmap;
 
 struct cfg {
 	char *path;		/* the file it was read from */
@@ -45,6 +47,12 @@ struct cfg {
 	char *policy_path;		/* NULL: passthrough, every request forwarded */
 	struct policy *policy;
 	struct token_config *tokens;	/* NULL: no token can be valid */
+	/* Compiled request-body schemas: body_schema[i] for action i (NULL
+	 * when it takes no body), each compiled once in schemas[]. */
+	struct jschema **body_schema;
+	struct jschema **schemas;
+	size_t nschemas;
+	struct grantmap *grants;	/* token-creation escalation check */
 
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
 	int debug;

@@ -8,6 +8,8 @@
 
 #include "cfg.h"
 #include "gate.h"
+#include "grant.h"
+#include "jsonschema.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -61,6 +63,72 @@ token_scopes(const struct policy *pol, struct jwt_result *r)
 		r->user_free = free_scopeset;
 	}
 	return r->user;
+}
+
+/* application/json, with or without parameters (charset=utf-8). */
+static int
+is_json_media_type(const char *ct)
+{
+	static const char json[] = "application/json";
+
+	if (ct == NULL || strncasecmp(ct, json, sizeof(json) - 1) != 0)
+		return 0;
+	ct += sizeof(json) - 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Step 7 of the pipeline, for an allowed action: the body must be JSON
+ * that satisfies the action's schema, and a token-creating action may not
+ * grant more than the caller holds. Returns 0 to go on. */
+static int
+check_body(const struct cfg *cf, const struct gate_request *rq,
+    const struct policy_scopeset *caller, struct gate_decision *d)
+{
+	const struct policy_action *a = d->action;
+	const struct jschema *js = cf->body_schema ? cf->body_schema[a->index] : NULL;
+	struct jschema_error verr;
+	json_error_t jerr;
+	json_t *body;
+	int rc = -1;
+
+	if (js == NULL)
+		return 0;
+	if (!is_json_media_type(rq->content_type)) {
+		deny(d, 400, "BadRequest", "content_type", "Content-Type must be application/json");
+		return -1;
+	}
+	/* Duplicate keys are refused: the upstream's parser might keep the
+	 * other one. */
+	body = json_loadb(rq->body ? rq->body : "", rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL) {
+		deny(d, 400, "BadRequest", "body_json", "");
+		snprintf(d->message, sizeof(d->message), "Malformed JSON body: %d:%d: %s",
+		    jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (jschema_validate(js, body, &verr) != 0) {
+		deny(d, 400, "BadRequest", "body_schema", "");
+		snprintf(d->message, sizeof(d->message), "Request body invalid at %.100s: %.31s: %.60s",
+		    verr.instance_ptr[0] ? verr.instance_ptr : "/", verr.keyword, verr.message);
+		goto out;
+	}
+	if (a->creates_token && caller != NULL && cf->grants != NULL) {
+		char bad[120];
+		json_t *req = json_object_get(body, a->token_scope_field ? a->token_scope_field : "scope");
+		if (grantmap_check(cf->grants, caller, req, bad, sizeof(bad)) != 0) {
+			deny(d, 403, "Forbidden", "scope_escalation", "");
+			snprintf(d->message, sizeof(d->message),
+			    "Cannot grant scopes beyond your own: %s", bad);
+			d->www_authenticate = "Bearer error=\"insufficient_scope\"";
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(body);
+	return rc;
 }
 
 void
@@ -150,6 +218,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
+	if (d->allow && d->action != NULL)
+		check_body(cf, rq, scopes, d);
 }
 
 void

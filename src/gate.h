@@ -21,6 +21,9 @@ struct gate_request {
 	const char *target;		/* raw request-target */
 	size_t target_len;
 	const char *authorization;	/* the Authorization value, or NULL */
+	const char *content_type;	/* or NULL */
+	const char *body;		/* the whole request body (len bytes) */
+	size_t body_len;
 	int nauthorization;		/* how many Authorization fields came */
 	time_t now;
 	/* explain --scopes: take these scopes as a valid token's, skipping
@@ -34,7 +37,7 @@ struct gate_decision {
 	int allow;
 	int status;			/* HTTP status when denied */
 	const char *error_type;		/* Losant error type when denied */
-	char message[200];
+	char message[320];
 	const char *reason;		/* log token */
 	const char *www_authenticate;	/* header value, or NULL */
 	char allow_header[80];		/* 405: methods, "" otherwise */

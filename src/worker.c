@@ -132,11 +132,18 @@ admit(struct worker *w, struct proxy_req *pr)
 		.target = uri,
 		.target_len = strlen(uri),
 		.authorization = evhttp_find_header(in, "Authorization"),
+		.content_type = evhttp_find_header(in, "Content-Type"),
 		.nauthorization = header_count(in, "Authorization"),
 		.now = time(NULL),
 	};
+	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
 	struct gate_decision d;
 
+	/* Bodies are bounded by max_body_bytes: make it one piece for the
+	 * JSON parser (a no-op when it already is). */
+	rq.body_len = evbuffer_get_length(body);
+	if (rq.body_len > 0)
+		rq.body = (const char *)evbuffer_pullup(body, -1);
 	gate_decide(w->cf, w->tcache, &rq, &d);
 	pr->action = d.action != NULL ? d.action->name : NULL;
 	pr->reason = d.reason;

@@ -148,7 +148,33 @@ n0=$(record_count)
 expect_eq "lowercase method refused" 501 "$(call delete "$U/$TOK" "$DEL")"
 expect_eq "lowercase method: nothing forwarded" "$n0" "$(record_count)"
 # The example upstream has no /auth/user: its own 404 proves it got there.
-expect_forwarded "public action without a token" 404 POST "$GW/auth/user" "" -H 'Content-Type: application/json' -d '{"email":"a@b.c","password":"x"}'
+expect_forwarded "public action without a token" 404 POST "$GW/auth/user" "" -H 'Content-Type: application/json' -d '{"email":"a@b.c","password":"long-enough"}'
+expect_refused "public action: body still validated" 400 POST "$GW/auth/user" "" -H 'Content-Type: application/json' -d '{"email":"a@b.c","password":"short"}'
+
+# --- request bodies: JSON Schema, no escalation ----------------------------------
+TOK2=5f2222222222222222222222
+J=(-H 'Content-Type: application/json')
+expect_forwarded "PATCH valid body" 200 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d '{"name":"x","status":"inactive"}'
+expect_refused "PATCH status deleted" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d '{"status":"deleted"}'
+check "400 names the pointer and keyword" grep -q '/status: enum' "$T/r.json"
+expect_refused "PATCH empty name" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d '{"name":""}'
+expect_refused "PATCH additional property" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d '{"owner":"x"}'
+check "400 names additionalProperties" grep -q '/owner: additionalProperties' "$T/r.json"
+expect_refused "PATCH non-JSON body" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d 'name=x'
+expect_refused "PATCH duplicate keys" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}" -d '{"name":"a","name":"b"}'
+expect_refused "PATCH without JSON content type" 400 PATCH "$U/$TOK2" "$PAT" -H 'Content-Type: text/plain' -d '{"name":"x"}'
+expect_refused "PATCH with an empty body" 400 PATCH "$U/$TOK2" "$PAT" "${J[@]}"
+POSTER=$(mint "$KEYS/ec256.key" ES256 jwks-es256 --scope "applicationApiTokens.post")
+expect_refused "create a token with more power than the caller" 403 POST "$U" "$POSTER" "${J[@]}" \
+    -d '{"name":"t","scope":["all.Application"]}'
+check "403 names the escalating scope" grep -q 'all.Application' "$T/r.json"
+expect_forwarded "create a token with the caller's own scope" 201 POST "$U" "$POSTER" "${J[@]}" \
+    -d '{"name":"t","scope":["applicationApiTokens.post"]}'
+expect_refused "one escalating scope among grantable ones" 403 POST "$U" "$POSTER" "${J[@]}" \
+    -d '{"name":"t","scope":["applicationApiTokens.post","applicationApiToken.delete"]}'
+ADMIN=$(mint "$KEYS/ec256.key" ES256 jwks-es256 --scope "all.Application")
+expect_forwarded "an all.Application caller may grant applicationApiToken.*" 201 POST "$U" "$ADMIN" "${J[@]}" \
+    -d '{"name":"t","scope":["applicationApiToken.*"]}'
 
 # --- the decision is in the log ---------------------------------------------------
 python3 - "$T/access.log" > "$T/logcheck" <<'PY'

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "defaults.h"
@@ -28,6 +29,14 @@ static const struct jsonconf_key top_keys[] = {
 	{"shutdown_grace_ms", JC_INTEGER, 0},
 	{"policy", JC_STRING, 0},
 	{"tokens", JC_OBJECT, 0},
+	{"workers", JC_INTEGER, 0},
+	{"admin", JC_OBJECT, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key admin_keys[] = {
+	{"address", JC_STRING, 1},
+	{"port", JC_INTEGER, 1},
 	{NULL, JC_ANY, 0},
 };
 
@@ -280,6 +289,30 @@ parse_policy_and_tokens(struct jsonconf *jc, const json_t *root, struct cfg *cf)
 	}
 }
 
+/* The admin listener serves health, readiness, metrics and revocations;
+ * it is meant for loopback, and a non-loopback address is refused so that
+ * it cannot be exposed by accident. */
+static void
+parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+{
+	const char *addr = NULL;
+	int64_t port = 0;
+
+	if (o == NULL)
+		return;
+	jsonconf_check_object(jc, o, "/admin", admin_keys);
+	if (jsonconf_get_string(jc, o, "/admin", "address", NULL, &addr) != 0 || addr == NULL ||
+	    jsonconf_get_int(jc, o, "/admin", "port", 1, 65535, 0, &port) != 0)
+		return;
+	if (strcmp(addr, "127.0.0.1") != 0 && strcmp(addr, "::1") != 0 &&
+	    strncmp(addr, "127.", 4) != 0) {
+		jsonconf_error(jc, "/admin/address", "must be a loopback address");
+		return;
+	}
+	cf->admin.address = xstrdup(addr);
+	cf->admin.port = (uint16_t)port;
+}
+
 char *
 cfg_resolve_path(const struct cfg *cf, const char *p)
 {
@@ -303,6 +336,7 @@ cfg_load(const char *path, struct errlist *errs)
 	if ((root = jsonconf_load_file(&jc, path)) == NULL)
 		return NULL;
 	cf = xcalloc(1, sizeof(*cf));
+	cf->refcnt = 1;
 	cf->path = xstrdup(path);
 	tmp = xstrdup(path);
 	cf->dir = xstrdup(dirname(tmp));
@@ -323,6 +357,12 @@ cfg_load(const char *path, struct errlist *errs)
 		parse_log(&jc, json_is_object(log) ? log : NULL, cf);
 		jsonconf_get_int(&jc, root, "", "shutdown_grace_ms", 0, 3600 * 1000,
 		    SG_DEFAULT_SHUTDOWN_GRACE_MS, &cf->shutdown_grace_ms);
+		jsonconf_get_int(&jc, root, "", "workers", 0, 256, 0, &cf->workers);
+		if (cf->workers == 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+			cf->workers = n > 0 ? n : 1;
+		}
+		parse_admin(&jc, json_object_get(root, "admin"), cf);
 	}
 	if (json_is_object(root))
 		parse_policy_and_tokens(&jc, root, cf);
@@ -353,7 +393,34 @@ cfg_free(struct cfg *cf)
 	policy_free(cf->policy);
 	token_config_free(cf->tokens);
 	free(cf->policy_path);
+	free(cf->admin.address);
 	free(cf->path);
 	free(cf->dir);
 	free(cf);
+}
+
+struct cfg *
+cfg_ref(struct cfg *cf)
+{
+	__atomic_add_fetch(&cf->refcnt, 1, __ATOMIC_RELAXED);
+	return cf;
+}
+
+void
+cfg_unref(struct cfg *cf)
+{
+	if (cf != NULL && __atomic_sub_fetch(&cf->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+		cfg_free(cf);
+}
+
+int
+cfg_same_listeners(const struct cfg *a, const struct cfg *b)
+{
+	if (a->nlisteners != b->nlisteners)
+		return 0;
+	for (size_t i = 0; i < a->nlisteners; i++)
+		if (a->listeners[i].port != b->listeners[i].port ||
+		    strcmp(a->listeners[i].address, b->listeners[i].address) != 0)
+			return 0;
+	return 1;
 }

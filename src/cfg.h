@@ -35,7 +35,17 @@ struct token_config;
 struct jschema;
 struct grantmap;
 
+struct cfg_admin {
+	char *address;		/* NULL: no admin listener */
+	uint16_t port;
+};
+
+/* A configuration snapshot: immutable once loaded, shared read-only by
+ * every worker thread and every request in flight, freed when the last
+ * reference goes (cfg_ref / cfg_unref). */
 struct cfg {
+	int refcnt;		/* atomic */
+	uint64_t generation;	/* set by the runtime when published */
 	char *path;		/* the file it was read from */
 	char *dir;		/* its folder, for relative paths */
 
@@ -57,12 +67,19 @@ struct cfg {
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
 	int debug;
 	int64_t shutdown_grace_ms;
+	int64_t workers;	/* event loops (threads); 0 in the file = one per core */
+	struct cfg_admin admin;
 };
 
 /* Read and check path; NULL when anything is wrong, with every problem
  * added to errs. */
 struct cfg *cfg_load(const char *path, struct errlist *errs);
 void cfg_free(struct cfg *cf);
+struct cfg *cfg_ref(struct cfg *cf);
+void cfg_unref(struct cfg *cf);
+
+/* Non-zero when b listens on exactly the same sockets as a. */
+int cfg_same_listeners(const struct cfg *a, const struct cfg *b);
 
 /* Resolve a path from the config relative to its folder; caller frees. */
 char *cfg_resolve_path(const struct cfg *cf, const char *p);

@@ -33,6 +33,8 @@ log_set_debug(int debug)
 	log_debug_on = debug;
 }
 
+static void vlog(int, const char *, va_list, int) __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(int pri, const char *fmt, va_list ap, int with_errno)
 {

@@ -8,22 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "accesslog.h"
 #include "cfg.h"
 #include "defaults.h"
 #include "errlist.h"
 #include "explain.h"
 #include "log.h"
-#include "worker.h"
-
-struct runtime {
-	struct event_base *base;
-	struct cfg *cf;
-	struct accesslog *alog;
-	struct worker worker;
-};
+#include "runtime.h"
 
 static void
 usage(FILE *fp)
@@ -39,40 +30,9 @@ usage(FILE *fp)
 	    "  -h, --help         this text\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
-	    "Signals: TERM/INT drain in-flight requests and exit; USR1 reopens the access log.\n",
+	    "Signals: TERM/INT drain in-flight requests and exit; HUP reloads the configuration,\n"
+	    "policy and keys; USR1 reopens the access log.\n",
 	    SG_DEFAULT_CONFIG);
-}
-
-static void
-on_stop(evutil_socket_t sig, short what, void *arg)
-{
-	struct runtime *rt = arg;
-
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	worker_drain(&rt->worker);
-}
-
-static void
-on_usr1(evutil_socket_t sig, short what, void *arg)
-{
-	struct runtime *rt = arg;
-
-	(void)sig;
-	(void)what;
-	if (rt->alog != NULL && accesslog_reopen(rt->alog) == 0)
-		log_info("access log reopened");
-}
-
-static void
-on_hup(evutil_socket_t sig, short what, void *arg)
-{
-	(void)sig;
-	(void)what;
-	(void)arg;
-	/* Live reload arrives with the worker/snapshot work; until then say
-	 * so instead of pretending. */
-	log_warnx("SIGHUP: configuration reload is not supported yet; restart to apply changes");
 }
 
 int
@@ -88,12 +48,11 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *conffile = SG_DEFAULT_CONFIG;
-	int test = 0, foreground = 0, debug = 0, ch, rc = 1;
-	struct runtime rt;
+	int test = 0, foreground = 0, debug = 0, ch;
+	struct accesslog *alog = NULL;
 	struct errlist errs;
-	struct event *sigs[5];
+	struct cfg *cf;
 
-	memset(&rt, 0, sizeof(rt));
 	if (argc > 1 && strcmp(argv[1], "explain") == 0)
 		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:tfdhV", longopts, NULL)) != -1) {
@@ -114,8 +73,8 @@ main(int argc, char **argv)
 
 	log_init(1, debug);
 	errlist_init(&errs);
-	rt.cf = cfg_load(conffile, &errs);
-	if (rt.cf == NULL) {
+	cf = cfg_load(conffile, &errs);
+	if (cf == NULL) {
 		errlist_print(&errs, stderr);
 		fprintf(stderr, "scopegate: %s: %zu error(s), configuration not loaded\n",
 		    conffile, errs.n);
@@ -124,48 +83,26 @@ main(int argc, char **argv)
 	}
 	if (test) {
 		printf("scopegate: %s: configuration OK\n", conffile);
-		cfg_free(rt.cf);
+		cfg_free(cf);
 		return 0;
 	}
-	if (rt.cf->debug)
+	if (cf->debug)
 		log_set_debug(1);
-	if (rt.cf->access_log != NULL &&
-	    (rt.alog = accesslog_open(rt.cf->access_log, &errs)) == NULL) {
+	if (cf->access_log != NULL && (alog = accesslog_open(cf->access_log, &errs)) == NULL) {
 		errlist_print(&errs, stderr);
-		goto out;
+		errlist_free(&errs);
+		cfg_free(cf);
+		return 1;
 	}
+	errlist_free(&errs);
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
-		log_init(0, debug || rt.cf->debug);
+		log_init(0, debug || cf->debug);
 	}
-	signal(SIGPIPE, SIG_IGN);
 	log_bridge_libevent();
-	if ((rt.base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	if (worker_init(&rt.worker, rt.base, rt.cf, rt.alog) != 0)
-		goto out;
-
-	sigs[0] = evsignal_new(rt.base, SIGTERM, on_stop, &rt);
-	sigs[1] = evsignal_new(rt.base, SIGINT, on_stop, &rt);
-	sigs[2] = evsignal_new(rt.base, SIGUSR1, on_usr1, &rt);
-	sigs[3] = evsignal_new(rt.base, SIGHUP, on_hup, &rt);
-	sigs[4] = NULL;
-	for (int i = 0; sigs[i]; i++)
-		evsignal_add(sigs[i], NULL);
-
-	log_info("scopegate %s started, upstream %s", PACKAGE_VERSION, rt.cf->upstream.url);
-	event_base_dispatch(rt.base);
-	log_info("stopped");
-	rc = 0;
-	for (int i = 0; sigs[i]; i++)
-		event_free(sigs[i]);
-out:
-	worker_free(&rt.worker);
-	if (rt.base != NULL)
-		event_base_free(rt.base);
-	accesslog_close(rt.alog);
-	cfg_free(rt.cf);
-	errlist_free(&errs);
+	/* The runtime owns cf from here. */
+	int rc = runtime_run(conffile, cf, alog);
+	accesslog_close(alog);
 	return rc;
 }

@@ -73,6 +73,7 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	ev_uint16_t port = 0;
 
 	pr->w = w;
+	pr->cf = cfg_ref(w->cf);
 	pr->cc = cc;
 	pr->req = req;
 	clock_gettime(CLOCK_REALTIME, &pr->wall);
@@ -135,6 +136,7 @@ proxy_finish(struct proxy_req *pr)
 	free(pr->path);
 	free(pr->subject);
 	free(pr->token_id);
+	cfg_unref(pr->cf);
 	free(pr);
 	worker_request_done(w);
 }

@@ -23,6 +23,7 @@ struct client_conn {
 
 struct proxy_req {
 	struct worker *w;
+	struct cfg *cf;			/* the snapshot this request is served with (ref) */
 	struct client_conn *cc;
 	struct evhttp_request *req;	/* client side; owned by evhttp */
 	struct evhttp_request *ureq;	/* upstream side while in flight */

@@ -99,3 +99,12 @@ upstream_pool_authority(const struct upstream_pool *pool)
 {
 	return pool->authority;
 }
+
+int
+upstream_pool_idle(const struct upstream_pool *pool)
+{
+	for (size_t i = 0; i < pool->n; i++)
+		if (pool->conns[i].busy > 0)
+			return 0;
+	return 1;
+}

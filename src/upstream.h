@@ -24,6 +24,9 @@ void upstream_pool_free(struct upstream_pool *pool);
 struct upstream_conn *upstream_pool_get(struct upstream_pool *pool);
 void upstream_pool_put(struct upstream_pool *pool, struct upstream_conn *uc);
 
+/* Non-zero when no request uses any of the pool's connections. */
+int upstream_pool_idle(const struct upstream_pool *pool);
+
 /* "host:port" for Host headers and logs. */
 const char *upstream_pool_authority(const struct upstream_pool *pool);
 

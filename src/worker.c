@@ -22,6 +22,7 @@
 #include "log.h"
 #include "token_config.h"
 #include "proxy.h"
+#include "runtime.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -144,7 +145,7 @@ admit(struct worker *w, struct proxy_req *pr)
 	rq.body_len = evbuffer_get_length(body);
 	if (rq.body_len > 0)
 		rq.body = (const char *)evbuffer_pullup(body, -1);
-	gate_decide(w->cf, w->tcache, &rq, &d);
+	gate_decide(pr->cf, w->tcache, &rq, &d);
 	pr->action = d.action != NULL ? d.action->name : NULL;
 	pr->reason = d.reason;
 	pr->scope = d.scope;
@@ -204,67 +205,192 @@ request_cb(struct evhttp_request *req, void *arg)
 	admit(w, pr);
 }
 
-int
-worker_init(struct worker *w, struct event_base *base, const struct cfg *cf,
-    struct accesslog *alog)
+/* Apply the parts of a snapshot that live in this worker's objects. */
+static void
+apply_limits(struct worker *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->base = base;
-	w->cf = cf;
-	w->alog = alog;
-	w->conns = ptrmap_new();
-	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) != sizeof(w->id_prefix))
-		w->id_prefix = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	const struct cfg *cf = w->cf;
+
 	ms_to_tv(cf->limits.header_timeout_ms, &w->header_tv);
 	ms_to_tv(cf->limits.write_timeout_ms, &w->write_tv);
-
-	if ((w->http = evhttp_new(base)) == NULL) {
-		log_warnx("evhttp_new failed");
-		return -1;
-	}
 	evhttp_set_max_headers_size(w->http, cf->limits.max_header_bytes);
 	evhttp_set_max_body_size(w->http, cf->limits.max_body_bytes);
 	evhttp_set_timeout_tv(w->http, &w->header_tv);
+}
+
+static int
+bind_listeners(struct worker *w)
+{
+	const struct cfg *cf = w->cf;
+
+	w->bound = xcalloc(cf->nlisteners, sizeof(*w->bound));
+	for (size_t i = 0; i < cf->nlisteners; i++) {
+		const struct cfg_listener *l = &cf->listeners[i];
+		struct sockaddr_storage ss;
+		int sslen = sizeof(ss);
+		char spec[80];
+		struct evconnlistener *lev;
+		struct evhttp_bound_socket *b;
+
+		snprintf(spec, sizeof(spec), strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
+		    l->address, (unsigned)l->port);
+		if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
+			log_warnx("cannot parse listener address %s", spec);
+			return -1;
+		}
+		lev = evconnlistener_new_bind(w->base, NULL, NULL,
+		    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+		    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss, sslen);
+		if (lev == NULL) {
+			log_warn("cannot listen on %s", spec);
+			return -1;
+		}
+		if ((b = evhttp_bind_listener(w->http, lev)) == NULL) {
+			evconnlistener_free(lev);
+			log_warnx("cannot serve HTTP on %s", spec);
+			return -1;
+		}
+		w->bound[w->nbound++] = b;
+		if (w->index == 0)
+			log_info("listening on %s", spec);
+	}
+	w->accepting = 1;
+	return 0;
+}
+
+/* The runtime published a new snapshot: switch to it for new requests.
+ * Requests in flight keep the snapshot they started with. */
+static void
+take_snapshot(struct worker *w)
+{
+	struct cfg *old = w->cf, *cf = runtime_acquire(w->rt);
+
+	if (cf == old) {
+		cfg_unref(cf);
+		return;
+	}
+	w->cf = cf;
+	apply_limits(w);
+	if (strcmp(cf->upstream.url, old->upstream.url) != 0 ||
+	    cf->upstream.timeout_ms != old->upstream.timeout_ms ||
+	    cf->upstream.max_connections != old->upstream.max_connections) {
+		/* Requests in flight hold connections of the old pool. */
+		w->retired = xreallocarray(w->retired, w->nretired + 1, sizeof(*w->retired));
+		w->retired[w->nretired++] = w->pool;
+		w->pool = upstream_pool_new(w->base, &cf->upstream);
+	}
+	if (w->tcache == NULL && cf->tokens != NULL)
+		w->tcache = token_config_new_cache(cf->tokens);
+	cfg_unref(old);
+}
+
+static void drain(struct worker *w);
+
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int cmd = __atomic_exchange_n(&w->cmd, 0, __ATOMIC_ACQ_REL);
+
+	(void)fd;
+	(void)what;
+	if (cmd & WORKER_CMD_RELOAD)
+		take_snapshot(w);
+	if (cmd & WORKER_CMD_DRAIN)
+		drain(w);
+}
+
+int
+worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
+    struct accesslog *alog)
+{
+	memset(w, 0, sizeof(*w));
+	w->rt = rt;
+	w->index = index;
+	w->cf = cfg_ref(cf);
+	w->alog = alog;
+	w->conns = ptrmap_new();
+	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) != sizeof(w->id_prefix))
+		w->id_prefix = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16) ^ index;
+
+	if ((w->base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		return -1;
+	}
+	if ((w->http = evhttp_new(w->base)) == NULL) {
+		log_warnx("evhttp_new failed");
+		return -1;
+	}
+	apply_limits(w);
 	/* TRACE and CONNECT are never proxied: evhttp answers them 501. */
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(w->http, "application/json");
 	evhttp_set_gencb(w->http, request_cb, w);
-
-	w->bound = xcalloc(cf->nlisteners, sizeof(*w->bound));
-	for (size_t i = 0; i < cf->nlisteners; i++) {
-		const struct cfg_listener *l = &cf->listeners[i];
-		struct evhttp_bound_socket *b;
-
-		if ((b = evhttp_bind_socket_with_handle(w->http, l->address, l->port)) == NULL) {
-			log_warn("cannot listen on %s port %u", l->address, (unsigned)l->port);
-			return -1;
-		}
-		w->bound[w->nbound++] = b;
-		log_info("listening on %s port %u", l->address, (unsigned)l->port);
-	}
-	w->accepting = 1;
-	w->pool = upstream_pool_new(base, &cf->upstream);
+	if (bind_listeners(w) != 0)
+		return -1;
+	w->pool = upstream_pool_new(w->base, &cf->upstream);
 	if (cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
+	w->notify_ev = event_new(w->base, -1, EV_PERSIST, notify_cb, w);
+	event_add(w->notify_ev, NULL);
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	runtime_worker_exited(w->rt);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w)
+{
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		log_warn("pthread_create");
+		return -1;
+	}
+	w->started = 1;
 	return 0;
 }
 
 void
-worker_free(struct worker *w)
+worker_notify(struct worker *w, int cmd)
 {
+	__atomic_fetch_or(&w->cmd, cmd, __ATOMIC_ACQ_REL);
+	/* event_active is thread-safe once evthread_use_pthreads() ran. */
+	event_active(w->notify_ev, EV_READ, 0);
+}
+
+void
+worker_join(struct worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	if (w->notify_ev != NULL)
+		event_free(w->notify_ev);
 	if (w->drain_timer != NULL)
 		event_free(w->drain_timer);
 	/* Frees every client connection: their close callbacks run now,
-	 * while the pool and the map still exist. */
+	 * while the pools and the map still exist. */
 	if (w->http != NULL)
 		evhttp_free(w->http);
 	upstream_pool_free(w->pool);
+	for (size_t i = 0; i < w->nretired; i++)
+		upstream_pool_free(w->retired[i]);
+	free(w->retired);
 	if (w->tcache != NULL)
 		tokencache_free(w->tcache);
 	ptrmap_free(w->conns);
 	free(w->bound);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	cfg_unref(w->cf);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -275,12 +401,15 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("shutdown grace period over with %zu request(s) in flight", w->inflight);
+	log_warnx("worker %zu: shutdown grace period over with %zu request(s) in flight",
+	    w->index, w->inflight);
 	event_base_loopexit(w->base, NULL);
 }
 
-void
-worker_drain(struct worker *w)
+/* Stop accepting, let in-flight requests finish within the grace period,
+ * then leave the loop. */
+static void
+drain(struct worker *w)
 {
 	struct timeval tv;
 
@@ -294,10 +423,23 @@ worker_drain(struct worker *w)
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
-	log_info("draining %zu request(s)", w->inflight);
+	log_info("worker %zu: draining %zu request(s)", w->index, w->inflight);
 	ms_to_tv(w->cf->shutdown_grace_ms, &tv);
 	w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
 	evtimer_add(w->drain_timer, &tv);
+}
+
+/* Free retired pools whose last request finished. */
+static void
+sweep_retired(struct worker *w)
+{
+	for (size_t i = 0; i < w->nretired;) {
+		if (upstream_pool_idle(w->retired[i])) {
+			upstream_pool_free(w->retired[i]);
+			w->retired[i] = w->retired[--w->nretired];
+		} else
+			i++;
+	}
 }
 
 void
@@ -305,6 +447,8 @@ worker_request_done(struct worker *w)
 {
 	if (w->inflight > 0)
 		w->inflight--;
+	if (w->nretired > 0)
+		sweep_retired(w);
 	if (w->draining && w->inflight == 0)
 		event_base_loopexit(w->base, NULL);
 }

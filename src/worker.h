@@ -1,14 +1,16 @@
-/* worker.h: one event loop with its HTTP server, its upstream pool and its
- * bookkeeping. Issue 6 runs one per core; everything a request needs is
- * reached from its worker, so there are no hidden globals. */
+/* worker.h: one event loop (thread) with its HTTP server, its upstream
+ * pool, its token cache and its bookkeeping. Workers share only the
+ * read-only configuration snapshot, the access log and the runtime. */
 #ifndef SCOPEGATE_WORKER_H
 #define SCOPEGATE_WORKER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "accesslog.h"
 #include "cfg.h"
@@ -16,12 +18,25 @@
 #include "tokencache.h"
 #include "upstream.h"
 
+struct runtime;
+
+/* Commands another thread posts to a worker (worker_notify). */
+#define WORKER_CMD_RELOAD	0x1	/* take the runtime's current snapshot */
+#define WORKER_CMD_DRAIN	0x2	/* stop accepting, finish, leave the loop */
+
 struct worker {
+	struct runtime *rt;
+	size_t index;
+	pthread_t thread;
+	int started;
+
 	struct event_base *base;
 	struct evhttp *http;
-	const struct cfg *cf;		/* the snapshot requests are served with */
+	struct cfg *cf;			/* snapshot for new requests; we hold a ref */
 	struct accesslog *alog;		/* shared; may be NULL */
 	struct upstream_pool *pool;
+	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
+	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 
 	struct evhttp_bound_socket **bound;
@@ -32,6 +47,8 @@ struct worker {
 	size_t inflight;		/* requests not yet completed */
 	int draining;
 	struct event *drain_timer;
+	struct event *notify_ev;
+	int cmd;			/* WORKER_CMD_* bits, atomic */
 
 	uint64_t id_prefix;		/* random, per worker */
 	uint64_t id_seq;
@@ -39,14 +56,18 @@ struct worker {
 	struct timeval write_tv;
 };
 
-/* Bind the listeners and set up the HTTP server. 0 or -1 (logged). */
-int worker_init(struct worker *w, struct event_base *base, const struct cfg *cf,
+/* Set up the worker's loop, HTTP server and listeners (SO_REUSEPORT, so
+ * every worker binds the same addresses and the kernel spreads
+ * connections). Called on the main thread; takes a reference to cf.
+ * 0 or -1 (logged). */
+int worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
     struct accesslog *alog);
-void worker_free(struct worker *w);
-
-/* Stop accepting, let in-flight requests finish within the configured
- * grace period, then leave the event loop. */
-void worker_drain(struct worker *w);
+/* Run the loop in a new thread. 0 or -1. */
+int worker_start(struct worker *w);
+/* From any thread: post WORKER_CMD_* bits. */
+void worker_notify(struct worker *w, int cmd);
+/* Wait for the thread, then free everything. */
+void worker_join(struct worker *w);
 
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);

@@ -1,0 +1,165 @@
+/* runtime.c: see runtime.h. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "errlist.h"
+#include "log.h"
+#include "runtime.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+struct cfg *
+runtime_acquire(struct runtime *rt)
+{
+	struct cfg *cf;
+
+	pthread_mutex_lock(&rt->lock);
+	cf = cfg_ref(rt->current);
+	pthread_mutex_unlock(&rt->lock);
+	return cf;
+}
+
+int
+runtime_reload(struct runtime *rt)
+{
+	struct errlist errs;
+	struct cfg *cf, *old;
+
+	errlist_init(&errs);
+	log_info("reloading %s", rt->conffile);
+	if ((cf = cfg_load(rt->conffile, &errs)) == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("reload: %s", errs.msgs[i]);
+		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
+		    errs.n, (unsigned long long)rt->generation);
+		errlist_free(&errs);
+		rt->reloads_failed++;
+		return -1;
+	}
+	errlist_free(&errs);
+	old = runtime_acquire(rt);
+	/* Sockets are bound once per worker at start; changing them live
+	 * would mean a moment with fewer listeners. Say so; apply the rest. */
+	if (!cfg_same_listeners(old, cf))
+		log_warnx("reload: listener changes are not applied live; restart to apply them");
+	if ((old->access_log == NULL) != (cf->access_log == NULL) ||
+	    (old->access_log && strcmp(old->access_log, cf->access_log) != 0))
+		log_warnx("reload: access log path changes are not applied live; restart to apply them");
+	if (old->workers != cf->workers)
+		log_warnx("reload: the worker count is not changed live; restart to apply it");
+	cfg_unref(old);
+
+	pthread_mutex_lock(&rt->lock);
+	cf->generation = ++rt->generation;
+	old = rt->current;
+	rt->current = cf;
+	pthread_mutex_unlock(&rt->lock);
+	cfg_unref(old);
+	for (size_t i = 0; i < rt->nworkers; i++)
+		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
+	rt->reloads_ok++;
+	log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
+	return 0;
+}
+
+void
+runtime_worker_exited(struct runtime *rt)
+{
+	if (__atomic_sub_fetch(&rt->running, 1, __ATOMIC_ACQ_REL) == 0)
+		event_base_loopexit(rt->base, NULL);
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	(void)what;
+	log_info("signal %d: draining and stopping", (int)sig);
+	for (size_t i = 0; i < rt->nworkers; i++)
+		worker_notify(&rt->workers[i], WORKER_CMD_DRAIN);
+}
+
+static void
+on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	(void)sig;
+	(void)what;
+	if (rt->alog != NULL && accesslog_reopen(rt->alog) == 0)
+		log_info("access log reopened");
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	runtime_reload(arg);
+}
+
+int
+runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
+{
+	struct runtime rt;
+	struct event *sigs[4];
+	size_t n = (size_t)cf->workers;
+	int rc = 1;
+
+	memset(&rt, 0, sizeof(rt));
+	rt.conffile = conffile;
+	rt.alog = alog;
+	rt.current = cf;
+	rt.generation = cf->generation = 1;
+	pthread_mutex_init(&rt.lock, NULL);
+	/* Must come before any event_base exists: it makes the bases
+	 * lockable so that other threads may wake a worker. */
+	if (evthread_use_pthreads() != 0)
+		fatalx("evthread_use_pthreads failed");
+	signal(SIGPIPE, SIG_IGN);
+	if ((rt.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+
+	rt.workers = xcalloc(n, sizeof(*rt.workers));
+	for (size_t i = 0; i < n; i++) {
+		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
+			rt.nworkers = i + 1;
+			goto out;
+		}
+	}
+	rt.nworkers = n;
+
+	sigs[0] = evsignal_new(rt.base, SIGTERM, on_stop, &rt);
+	sigs[1] = evsignal_new(rt.base, SIGINT, on_stop, &rt);
+	sigs[2] = evsignal_new(rt.base, SIGUSR1, on_usr1, &rt);
+	sigs[3] = evsignal_new(rt.base, SIGHUP, on_hup, &rt);
+	for (int i = 0; i < 4; i++)
+		evsignal_add(sigs[i], NULL);
+
+	rt.running = (int)n;
+	for (size_t i = 0; i < n; i++)
+		if (worker_start(&rt.workers[i]) != 0)
+			fatalx("cannot start worker %zu", i);
+	log_info("scopegate %s started: %zu worker(s), upstream %s", PACKAGE_VERSION, n,
+	    cf->upstream.url);
+	event_base_dispatch(rt.base);
+	log_info("stopped");
+	rc = 0;
+	for (int i = 0; i < 4; i++)
+		event_free(sigs[i]);
+out:
+	for (size_t i = 0; i < rt.nworkers; i++)
+		worker_join(&rt.workers[i]);
+	free(rt.workers);
+	event_base_free(rt.base);
+	cfg_unref(rt.current);
+	pthread_mutex_destroy(&rt.lock);
+	return rc;
+}

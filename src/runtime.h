@@ -1,0 +1,46 @@
+/* runtime.h: the process: the current configuration snapshot, the worker
+ * threads, and the main thread's loop that handles signals (stop, reload,
+ * reopen logs) and the admin listener. */
+#ifndef SCOPEGATE_RUNTIME_H
+#define SCOPEGATE_RUNTIME_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "accesslog.h"
+#include "cfg.h"
+
+struct worker;
+
+struct runtime {
+	const char *conffile;
+	struct event_base *base;	/* main thread */
+	pthread_mutex_t lock;		/* guards current */
+	struct cfg *current;		/* the snapshot new requests get */
+	uint64_t generation;
+	struct accesslog *alog;
+	struct worker *workers;
+	size_t nworkers;
+	int running;			/* workers still in their loop (atomic) */
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
+};
+
+/* Start everything from an already loaded configuration (ownership of cf
+ * passes to the runtime) and serve until stopped. Returns the exit status. */
+int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog);
+
+/* The current snapshot, with a reference the caller drops (cfg_unref). */
+struct cfg *runtime_acquire(struct runtime *rt);
+
+/* Load the configuration again and publish it, or keep the current one and
+ * log every error. Returns 0 or -1. */
+int runtime_reload(struct runtime *rt);
+
+/* A worker left its loop (called on that worker's thread). */
+void runtime_worker_exited(struct runtime *rt);
+
+#endif

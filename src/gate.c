@@ -186,8 +186,16 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 			d->jwt = JWT_UNKNOWN_KID;
 		} else {
 			struct jwt_result *r = NULL;
+			struct tokencache_stats before, after;
 
+			if (cache != NULL)
+				tokencache_get_stats(cache, &before);
 			d->jwt = token_verify(cf->tokens, cache, t, tlen, rq->now, &r);
+			d->jwt_verified = 1;
+			if (cache != NULL) {
+				tokencache_get_stats(cache, &after);
+				d->cache_hit = after.hits > before.hits;
+			}
 			if (d->jwt == JWT_OK) {
 				if (cache == NULL)
 					d->owned = r;

@@ -50,7 +50,9 @@ struct gate_decision {
 	const char *token_id;
 	const json_t *claims;
 	enum jwt_status jwt;		/* JWT_OK when no token was needed */
-	int token_checked;
+	int token_checked;		/* the action needed a token */
+	int jwt_verified;		/* a bearer token went through token_verify */
+	int cache_hit;			/* ... and the cache answered */
 	struct canon_target target;
 	struct policy_match match;
 	struct jwt_result *owned;	/* result to free when no cache was used */

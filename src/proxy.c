@@ -23,6 +23,7 @@
 #include "defaults.h"
 #include "headers.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -89,6 +90,7 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 		pr->path = xstrndup(uri, strcspn(uri, "?"));
 	pr->decision = "allow";
 	pr->reason = "no policy";
+	pr->action_idx = METRICS_ACTION_NONE;
 	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	cc->cur = pr;
 	evhttp_request_set_on_complete_cb(req, on_complete, pr);
@@ -126,6 +128,8 @@ proxy_finish(struct proxy_req *pr)
 		return;
 	pr->finished = 1;
 	accesslog_write(w->alog, &e);
+	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
+	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
 	if (pr->cc != NULL) {
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
@@ -292,12 +296,14 @@ upstream_done_cb(struct evhttp_request *ureq, void *arg)
 	if (!pr->reply_started) {
 		pr->decision = "error";
 		if (pr->upstream_error == EVREQ_HTTP_TIMEOUT + 1) {
+			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_TIMEOUT);
 			pr->reason = "upstream_timeout";
 			log_warnx("request %s: upstream %s timed out", pr->request_id,
 			    upstream_pool_authority(pr->w->pool));
 			proxy_reply_error(pr, 504, "GatewayTimeout",
 			    "The upstream service did not answer in time", NULL);
 		} else {
+			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 			pr->reason = "upstream_unavailable";
 			log_warnx("request %s: upstream %s failed (error %d)", pr->request_id,
 			    upstream_pool_authority(pr->w->pool), pr->upstream_error - 1);
@@ -309,6 +315,7 @@ upstream_done_cb(struct evhttp_request *ureq, void *arg)
 	/* The answer broke off after we started passing it on: the only
 	 * honest signal left is to abort the client's connection, never to
 	 * end the response as if it were complete. */
+	metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_ABORTED);
 	pr->reason = "upstream_aborted";
 	log_warnx("request %s: upstream response broke off after %" PRIu64 " bytes",
 	    pr->request_id, pr->bytes_out);
@@ -385,6 +392,7 @@ proxy_forward(struct proxy_req *pr)
 		pr->ureq = NULL;
 		upstream_pool_put(pr->w->pool, pr->uc);
 		pr->uc = NULL;
+		metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 		pr->decision = "error";
 		pr->reason = "upstream_unavailable";
 		proxy_reply_error(pr, 502, "BadGateway",

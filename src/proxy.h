@@ -37,6 +37,7 @@ struct proxy_req {
 	const char *method;
 	char *path;			/* path part of the target, for the log */
 
+	size_t action_idx;		/* METRICS_ACTION_NONE when none matched */
 	const char *action;		/* points into the policy */
 	const char *scope;		/* points into the policy */
 	char *subject;

@@ -6,11 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+#include <event2/http.h>
 #include <event2/thread.h>
 
+#include "admin.h"
 #include "errlist.h"
 #include "log.h"
 #include "runtime.h"
+#include "sdnotify.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -32,6 +36,7 @@ runtime_reload(struct runtime *rt)
 	struct cfg *cf, *old;
 
 	errlist_init(&errs);
+	sdnotify_reloading();
 	log_info("reloading %s", rt->conffile);
 	if ((cf = cfg_load(rt->conffile, &errs)) == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -39,7 +44,9 @@ runtime_reload(struct runtime *rt)
 		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
 		    errs.n, (unsigned long long)rt->generation);
 		errlist_free(&errs);
-		rt->reloads_failed++;
+		metrics_reload_done(&rt->mg, 0);
+		sdnotify_status("reload failed; serving generation %llu", (unsigned long long)rt->generation);
+		sdnotify_ready();
 		return -1;
 	}
 	errlist_free(&errs);
@@ -63,9 +70,38 @@ runtime_reload(struct runtime *rt)
 	cfg_unref(old);
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
-	rt->reloads_ok++;
+	metrics_reload_done(&rt->mg, 1);
+	metrics_set_generation(&rt->mg, cf->generation);
 	log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
+	sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
+	sdnotify_ready();
 	return 0;
+}
+
+char *
+runtime_metrics_text(struct runtime *rt)
+{
+	const struct metrics_shard **shards = xcalloc(rt->nworkers ? rt->nworkers : 1,
+	    sizeof(*shards));
+	char *text;
+
+	for (size_t i = 0; i < rt->nworkers; i++)
+		shards[i] = rt->workers[i].metrics;
+	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
+	free(shards);
+	return text;
+}
+
+void
+runtime_admin_revocations(struct runtime *rt, struct evhttp_request *req)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	(void)rt;
+	evbuffer_add_printf(b, "{\"type\":\"NotFound\",\"message\":\"No revocation store is configured\"}\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+	evhttp_send_reply(req, 404, NULL, b);
+	evbuffer_free(b);
 }
 
 void
@@ -82,6 +118,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: draining and stopping", (int)sig);
+	sdnotify_stopping();
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_DRAIN);
 }
@@ -118,6 +155,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	rt.alog = alog;
 	rt.current = cf;
 	rt.generation = cf->generation = 1;
+	rt.mg.version = PACKAGE_VERSION;
+	metrics_set_generation(&rt.mg, 1);
 	pthread_mutex_init(&rt.lock, NULL);
 	/* Must come before any event_base exists: it makes the bases
 	 * lockable so that other threads may wake a worker. */
@@ -143,18 +182,26 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	for (int i = 0; i < 4; i++)
 		evsignal_add(sigs[i], NULL);
 
+	int admin_failed;
+	rt.admin = admin_start(&rt, &admin_failed);
+	if (admin_failed)
+		goto out;
+
 	rt.running = (int)n;
 	for (size_t i = 0; i < n; i++)
 		if (worker_start(&rt.workers[i]) != 0)
 			fatalx("cannot start worker %zu", i);
 	log_info("scopegate %s started: %zu worker(s), upstream %s", PACKAGE_VERSION, n,
 	    cf->upstream.url);
+	sdnotify_status("serving, generation %llu", (unsigned long long)rt.generation);
+	sdnotify_ready();
 	event_base_dispatch(rt.base);
 	log_info("stopped");
 	rc = 0;
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 out:
+	admin_free(rt.admin);
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
 	free(rt.workers);

@@ -12,6 +12,7 @@
 
 #include "accesslog.h"
 #include "cfg.h"
+#include "metrics.h"
 
 struct worker;
 
@@ -25,8 +26,8 @@ struct runtime {
 	struct worker *workers;
 	size_t nworkers;
 	int running;			/* workers still in their loop (atomic) */
-	uint64_t reloads_ok;
-	uint64_t reloads_failed;
+	struct metrics_globals mg;	/* reloads, generation (main thread) */
+	struct admin *admin;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf
@@ -39,6 +40,14 @@ struct cfg *runtime_acquire(struct runtime *rt);
 /* Load the configuration again and publish it, or keep the current one and
  * log every error. Returns 0 or -1. */
 int runtime_reload(struct runtime *rt);
+
+/* The Prometheus text of every worker's metrics; the caller frees. */
+char *runtime_metrics_text(struct runtime *rt);
+
+struct evhttp_request;
+/* The admin revocation endpoints (GET/POST /revocations, DELETE
+ * /revocations/{id}). */
+void runtime_admin_revocations(struct runtime *rt, struct evhttp_request *req);
 
 /* A worker left its loop (called on that worker's thread). */
 void runtime_worker_exited(struct runtime *rt);

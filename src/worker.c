@@ -55,6 +55,7 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 	struct worker *w = cc->w;
 
 	ptrmap_del(w->conns, evcon);
+	metrics_connection_closed(w->metrics);
 	if (cc->cur != NULL)
 		proxy_client_closed(cc->cur);
 	free(cc);
@@ -77,6 +78,7 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	cc->w = w;
 	cc->evcon = evcon;
 	ptrmap_put(w->conns, evcon, cc);
+	metrics_connection_opened(w->metrics);
 	evhttp_connection_set_closecb(evcon, client_closed_cb, cc);
 	/* At the limit, leave new connections in the kernel's backlog, as
 	 * HAProxy does with maxconn, instead of accepting and dropping. */
@@ -146,6 +148,11 @@ admit(struct worker *w, struct proxy_req *pr)
 	if (rq.body_len > 0)
 		rq.body = (const char *)evbuffer_pullup(body, -1);
 	gate_decide(pr->cf, w->tcache, &rq, &d);
+	if (d.token_checked && d.jwt_verified) {
+		metrics_token_verified(w->metrics, d.jwt);
+		metrics_token_cache(w->metrics, d.cache_hit);
+	}
+	pr->action_idx = d.action != NULL ? d.action->index : METRICS_ACTION_NONE;
 	pr->action = d.action != NULL ? d.action->name : NULL;
 	pr->reason = d.reason;
 	pr->scope = d.scope;
@@ -305,6 +312,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
     struct accesslog *alog)
 {
 	memset(w, 0, sizeof(*w));
+	w->metrics = metrics_shard_new();
 	w->rt = rt;
 	w->index = index;
 	w->cf = cfg_ref(cf);
@@ -391,6 +399,7 @@ worker_join(struct worker *w)
 	if (w->base != NULL)
 		event_base_free(w->base);
 	cfg_unref(w->cf);
+	metrics_shard_free(w->metrics);
 	memset(w, 0, sizeof(*w));
 }
 

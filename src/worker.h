@@ -14,6 +14,7 @@
 
 #include "accesslog.h"
 #include "cfg.h"
+#include "metrics.h"
 #include "ptrmap.h"
 #include "tokencache.h"
 #include "upstream.h"
@@ -38,6 +39,7 @@ struct worker {
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
+	struct metrics_shard *metrics;	/* written by this worker only */
 
 	struct evhttp_bound_socket **bound;
 	size_t nbound;

@@ -57,7 +57,8 @@ for i in 1 2 3 4 5 6; do urls+=(-o /dev/null "$U/$TOK"); done
 curl -s -H "Authorization: Bearer $GOOD" "${urls[@]}"
 for i in 1 2 3; do curl -s -o /dev/null -H "Authorization: Bearer $OTHER" "$U/$TOK"; done
 for i in 1 2; do curl -s -o /dev/null "$U/$TOK"; done
-curl -s -o /dev/null -H "Authorization: Bearer ${GOOD%?}A" "$U/$TOK"
+BADSIG=$(python3 -c 'import sys; h,p,s=sys.argv[1].split("."); print(h+"."+p+"."+("B" if s[0]=="A" else "A")+s[1:])' "$GOOD")
+curl -s -o /dev/null -H "Authorization: Bearer $BADSIG" "$U/$TOK"
 curl -s "$A/metrics" > "$T/metrics.txt"
 metric() {
 	python3 - "$T/metrics.txt" "$1" <<'PY'

@@ -19,6 +19,8 @@ packages=(
 	libevent-dev libssl-dev libjansson-dev libcunit1-dev libpcre2-dev
 	openssl curl python3 procps
 	libtest-json-schema-acceptance-perl
+	libhiredis-dev redis-server
+	groff-base man-db
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

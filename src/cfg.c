@@ -18,6 +18,8 @@
 #include "jsonschema.h"
 #include "log.h"
 #include "policy.h"
+#include "revoke.h"
+#include "tls.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -31,6 +33,7 @@ static const struct jsonconf_key top_keys[] = {
 	{"tokens", JC_OBJECT, 0},
 	{"workers", JC_INTEGER, 0},
 	{"admin", JC_OBJECT, 0},
+	{"revocations", JC_OBJECT, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -43,11 +46,13 @@ static const struct jsonconf_key admin_keys[] = {
 static const struct jsonconf_key listener_keys[] = {
 	{"address", JC_STRING, 1},
 	{"port", JC_INTEGER, 1},
+	{"tls", JC_OBJECT, 0},
 	{NULL, JC_ANY, 0},
 };
 
 static const struct jsonconf_key upstream_keys[] = {
 	{"url", JC_STRING, 1},
+	{"tls", JC_OBJECT, 0},
 	{"timeout_ms", JC_INTEGER, 0},
 	{"max_connections", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
@@ -103,8 +108,14 @@ parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
 				free(p);
 			} else {
 				struct cfg_listener *cl = &cf->listeners[cf->nlisteners++];
+				json_t *tls = json_object_get(l, "tls");
 				cl->address = xstrdup(addr);
 				cl->port = (uint16_t)port;
+				if (json_is_object(tls)) {
+					char *tp = jsonconf_ptr_key(ptr, "tls");
+					cl->tls = tls_listener_config_parse(jc, tls, tp, cf->dir);
+					free(tp);
+				}
 			}
 		}
 		free(ptr);
@@ -121,11 +132,16 @@ parse_upstream_url(struct jsonconf *jc, const char *url, struct cfg_upstream *up
 	const char *ptr = "/upstream/url";
 	long port = 80;
 
-	if (strncmp(p, "http://", 7) != 0) {
-		jsonconf_error(jc, ptr, "must start with http:// (https upstreams come with TLS support)");
+	if (strncmp(p, "https://", 8) == 0) {
+		up->https = 1;
+		port = 443;
+		host = p + 8;
+	} else if (strncmp(p, "http://", 7) == 0)
+		host = p + 7;
+	else {
+		jsonconf_error(jc, ptr, "must start with http:// or https://");
 		return;
 	}
-	host = p + 7;
 	end = host + strcspn(host, "/?#");
 	if (*end != '\0' && strcmp(end, "/") != 0) {
 		jsonconf_error(jc, ptr, "must not have a path, query or fragment: the client's path is forwarded unchanged");
@@ -172,6 +188,15 @@ parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	jsonconf_check_object(jc, o, "/upstream", upstream_keys);
 	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url)
 		parse_upstream_url(jc, url, &cf->upstream);
+	json_t *tls = json_object_get(o, "tls");
+	if (cf->upstream.https) {
+		/* Verification against the system store by default. */
+		json_t *empty = json_object();
+		cf->upstream.tls = tls_client_config_parse(jc, json_is_object(tls) ? tls : empty,
+		    "/upstream/tls", cf->dir);
+		json_decref(empty);
+	} else if (tls != NULL)
+		jsonconf_error(jc, "/upstream/tls", "only for an https:// upstream");
 	jsonconf_get_int(jc, o, "/upstream", "timeout_ms", 1, 3600 * 1000,
 	    SG_DEFAULT_UPSTREAM_TIMEOUT_MS, &cf->upstream.timeout_ms);
 	jsonconf_get_int(jc, o, "/upstream", "max_connections", 1, 65536,
@@ -363,6 +388,9 @@ cfg_load(const char *path, struct errlist *errs)
 			cf->workers = n > 0 ? n : 1;
 		}
 		parse_admin(&jc, json_object_get(root, "admin"), cf);
+		json_t *rv = json_object_get(root, "revocations");
+		cf->revocations = revoke_config_parse(&jc, json_is_object(rv) ? rv : NULL,
+		    "/revocations", cf->dir);
 	}
 	if (json_is_object(root))
 		parse_policy_and_tokens(&jc, root, cf);
@@ -379,9 +407,12 @@ cfg_free(struct cfg *cf)
 {
 	if (cf == NULL)
 		return;
-	for (size_t i = 0; i < cf->nlisteners; i++)
+	for (size_t i = 0; i < cf->nlisteners; i++) {
 		free(cf->listeners[i].address);
+		tls_listener_config_free(cf->listeners[i].tls);
+	}
 	free(cf->listeners);
+	tls_client_config_free(cf->upstream.tls);
 	free(cf->upstream.url);
 	free(cf->upstream.host);
 	free(cf->access_log);
@@ -394,6 +425,7 @@ cfg_free(struct cfg *cf)
 	token_config_free(cf->tokens);
 	free(cf->policy_path);
 	free(cf->admin.address);
+	revoke_config_free(cf->revocations);
 	free(cf->path);
 	free(cf->dir);
 	free(cf);
@@ -420,6 +452,7 @@ cfg_same_listeners(const struct cfg *a, const struct cfg *b)
 		return 0;
 	for (size_t i = 0; i < a->nlisteners; i++)
 		if (a->listeners[i].port != b->listeners[i].port ||
+		    (a->listeners[i].tls == NULL) != (b->listeners[i].tls == NULL) ||
 		    strcmp(a->listeners[i].address, b->listeners[i].address) != 0)
 			return 0;
 	return 1;

@@ -9,17 +9,23 @@
 
 #include "errlist.h"
 
+struct tls_listener_config;
+struct tls_client_config;
+
 struct cfg_listener {
 	char *address;		/* numeric IPv4/IPv6 address */
 	uint16_t port;
+	struct tls_listener_config *tls;	/* NULL: plain HTTP */
 };
 
 struct cfg_upstream {
 	char *url;		/* as written */
+	int https;
 	char *host;		/* numeric address or name */
 	uint16_t port;
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
 	int64_t max_connections;	/* per worker keep-alive pool size */
+	struct tls_client_config *tls;	/* https:// upstream, else NULL */
 };
 
 struct cfg_limits {
@@ -34,6 +40,7 @@ struct policy;
 struct token_config;
 struct jschema;
 struct grantmap;
+struct revoke_config;
 
 struct cfg_admin {
 	char *address;		/* NULL: no admin listener */
@@ -63,6 +70,7 @@ struct cfg {
 	struct jschema **schemas;
 	size_t nschemas;
 	struct grantmap *grants;	/* token-creation escalation check */
+	struct revoke_config *revocations;	/* always set (defaults: memory only) */
 
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
 	int debug;

@@ -41,4 +41,36 @@
 #define SG_SCHEMA_REGEX_HEAP_LIMIT_KB	1024
 #define SG_SCHEMA_MAX_DOCUMENTS		1024	/* loaded through $ref */
 
+/* Tokens: keys tried for a token without "kid" (bounds the signature
+ * work one request can cause). */
+#define SG_DEFAULT_MAX_UNTAGGED_TRIES	4
+
+/* Revocation store (revoke.c, revoke_redis.c). */
+#define SG_REVOKE_MAX_ID_BYTES		256	/* longer token ids are refused */
+#define SG_DEFAULT_REVOKE_JOURNAL	"/var/lib/scopegate/revocations.journal"
+#define SG_DEFAULT_REVOKE_RETENTION_S	(30 * 24 * 3600)	/* when exp is unknown */
+#define SG_REVOKE_MAX_RETENTION_S	(10LL * 366 * 24 * 3600)
+#define SG_DEFAULT_REVOKE_REDIS_KEY	"scopegate:revoked"
+#define SG_DEFAULT_REVOKE_REDIS_CHANNEL	"scopegate:revocations"
+#define SG_REVOKE_REDIS_BACKOFF_MIN_MS	100	/* reconnect delay, doubling */
+#define SG_REVOKE_REDIS_BACKOFF_MAX_MS	5000
+#define SG_REVOKE_REDIS_TIMEOUT_MS	5000	/* connect / PING answer */
+#define SG_REVOKE_REDIS_PING_MS		1000
+
+/* TLS (tls.c, tls_client.c, tls_config.c). Cipher defaults follow
+ * Mozilla's "intermediate" profile: TLS 1.2 and 1.3, AEAD suites only. */
+#define SG_TLS_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define SG_TLS_CIPHERSUITES	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
+	"TLS_CHACHA20_POLY1305_SHA256"
+#define SG_TLS_GROUPS			"X25519:P-256:P-384"
+#define SG_TLS_SESSION_CACHE_SIZE	20480	/* sessions per listener */
+#define SG_TLS_SESSION_TIMEOUT_S	3600
+#define SG_TLS_TICKET_KEY_ROTATE_S	(12 * 3600)	/* previous key kept one period */
+#define SG_TLS_VERIFY_DEPTH		8
+#define SG_TLS_MAX_CERTIFICATES		64	/* per listener */
+#define SG_TLS_MAX_NAMES		1024	/* per certificate entry */
+
 #endif

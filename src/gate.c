@@ -10,6 +10,7 @@
 #include "gate.h"
 #include "grant.h"
 #include "jsonschema.h"
+#include "revoke.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -196,7 +197,15 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 				tokencache_get_stats(cache, &after);
 				d->cache_hit = after.hits > before.hits;
 			}
-			if (d->jwt == JWT_OK) {
+			if (d->jwt == JWT_OK && r->token_id != NULL && rq->revocations != NULL &&
+			    revoke_is_revoked(rq->revocations, r->token_id, strlen(r->token_id))) {
+				/* Checked on every request, after the cache: a
+				 * revocation takes effect on the very next one. */
+				d->revoked = 1;
+				tok = AUTHZ_TOKEN_INVALID;
+				if (cache == NULL)
+					jwt_result_free(r);
+			} else if (d->jwt == JWT_OK) {
 				if (cache == NULL)
 					d->owned = r;
 				tok = AUTHZ_TOKEN_VALID;
@@ -220,7 +229,7 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	/* The log says precisely why a token failed; the client only learns
 	 * that it did. */
 	if (tok == AUTHZ_TOKEN_INVALID && !ad.allow && ad.status == 401)
-		d->reason = jwt_status_str(d->jwt);
+		d->reason = d->revoked ? "revoked" : jwt_status_str(d->jwt);
 	if (ad.bearer_error != NULL)
 		d->www_authenticate = strcmp(ad.bearer_error, "insufficient_scope") == 0 ?
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";

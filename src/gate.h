@@ -14,6 +14,8 @@
 #include "policy.h"
 #include "tokencache.h"
 
+struct revoke_store;
+
 struct cfg;
 
 struct gate_request {
@@ -26,6 +28,7 @@ struct gate_request {
 	size_t body_len;
 	int nauthorization;		/* how many Authorization fields came */
 	time_t now;
+	const struct revoke_store *revocations;	/* or NULL */
 	/* explain --scopes: take these scopes as a valid token's, skipping
 	 * verification. Never set by the daemon. */
 	const char *const *assume_scopes;
@@ -53,6 +56,7 @@ struct gate_decision {
 	int token_checked;		/* the action needed a token */
 	int jwt_verified;		/* a bearer token went through token_verify */
 	int cache_hit;			/* ... and the cache answered */
+	int revoked;			/* a valid token whose id is revoked */
 	struct canon_target target;
 	struct policy_match match;
 	struct jwt_result *owned;	/* result to free when no cache was used */

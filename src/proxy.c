@@ -24,6 +24,8 @@
 #include "headers.h"
 #include "log.h"
 #include "metrics.h"
+#include "runtime.h"
+#include "tls.h"
 #include "proxy.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -220,6 +222,12 @@ upstream_header_cb(struct evhttp_request *ureq, void *arg)
 		evhttp_add_header(out, kv->key, kv->value);
 	}
 	add_common_reply_headers(pr, out);
+	/* Before the client hears of a successful token deletion or
+	 * deactivation, the revocation is on disk (synced). */
+	if (pr->revoke.op != REVOKE_OP_NONE &&
+	    revoke_learn_apply(pr->w->rt->revocations, &pr->revoke, pr->upstream_status) != REVOKE_OK)
+		log_warnx("request %s: could not record the token lifecycle change for %s",
+		    pr->request_id, pr->revoke.id);
 	pr->reply_started = 1;
 	evhttp_send_reply_start(pr->req, pr->status,
 	    evhttp_request_get_response_code_line(ureq));
@@ -281,12 +289,17 @@ upstream_done_cb(struct evhttp_request *ureq, void *arg)
 {
 	struct proxy_req *pr = arg;
 	int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
+	struct evhttp_connection *uevcon = pr->uc ? pr->uc->evcon : NULL;
+	char tlswhy[256];
+	const char *why = NULL;
 
 	pr->ureq = NULL;
 	if (pr->uc != NULL) {
 		upstream_pool_put(pr->w->pool, pr->uc);
 		pr->uc = NULL;
 	}
+	if ((code == 0 || pr->upstream_error != 0) && uevcon != NULL)
+		why = tls_upstream_error(uevcon, tlswhy, sizeof(tlswhy));
 	if (code != 0 && pr->upstream_error == 0) {
 		if (!pr->reply_started)	/* no header callback: cannot happen, but be safe */
 			upstream_header_cb(ureq, pr);
@@ -302,6 +315,13 @@ upstream_done_cb(struct evhttp_request *ureq, void *arg)
 			    upstream_pool_authority(pr->w->pool));
 			proxy_reply_error(pr, 504, "GatewayTimeout",
 			    "The upstream service did not answer in time", NULL);
+		} else if (why != NULL) {
+			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
+			pr->reason = "upstream_tls";
+			log_warnx("request %s: upstream %s TLS: %s", pr->request_id,
+			    upstream_pool_authority(pr->w->pool), why);
+			proxy_reply_error(pr, 502, "BadGateway",
+			    "The upstream service could not be reached securely", NULL);
 		} else {
 			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 			pr->reason = "upstream_unavailable";
@@ -372,7 +392,7 @@ proxy_forward(struct proxy_req *pr)
 	if (host == NULL)
 		evhttp_add_header(out, "Host", upstream_pool_authority(pr->w->pool));
 	evhttp_add_header(out, "X-Forwarded-For", pr->client_ip);
-	evhttp_add_header(out, "X-Forwarded-Proto", "http");
+	evhttp_add_header(out, "X-Forwarded-Proto", pr->tls ? "https" : "http");
 	if (host != NULL)
 		evhttp_add_header(out, "X-Forwarded-Host", host);
 	evhttp_add_header(out, "X-Request-Id", pr->request_id);

@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "revoke.h"
 #include "worker.h"
 
 struct upstream_conn;
@@ -49,7 +50,9 @@ struct proxy_req {
 	int upstream_error;		/* enum evhttp_request_error + 1, or 0 */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	struct revoke_intent revoke;	/* what a 2xx answer revokes or reinstates */
 
+	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */
 	unsigned paused:1;		/* upstream reads stopped for a slow client */
 	unsigned finished:1;

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <jansson.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -14,7 +17,10 @@
 #include "errlist.h"
 #include "log.h"
 #include "runtime.h"
+#include "revoke.h"
+#include "revoke_redis.h"
 #include "sdnotify.h"
+#include "tls.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -55,6 +61,12 @@ runtime_reload(struct runtime *rt)
 	 * would mean a moment with fewer listeners. Say so; apply the rest. */
 	if (!cfg_same_listeners(old, cf))
 		log_warnx("reload: listener changes are not applied live; restart to apply them");
+	else
+		/* Tickets issued before the reload still resume after it. */
+		for (size_t i = 0; i < cf->nlisteners; i++)
+			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
+				tls_server_inherit_ticket_keys(cf->listeners[i].tls->server,
+				    old->listeners[i].tls->server);
 	if ((old->access_log == NULL) != (cf->access_log == NULL) ||
 	    (old->access_log && strcmp(old->access_log, cf->access_log) != 0))
 		log_warnx("reload: access log path changes are not applied live; restart to apply them");
@@ -95,13 +107,45 @@ runtime_metrics_text(struct runtime *rt)
 void
 runtime_admin_revocations(struct runtime *rt, struct evhttp_request *req)
 {
-	struct evbuffer *b = evbuffer_new();
+	const char *uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evbuffer *b;
+	json_t *reply = NULL;
+	int status;
 
-	(void)rt;
-	evbuffer_add_printf(b, "{\"type\":\"NotFound\",\"message\":\"No revocation store is configured\"}\n");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-	evhttp_send_reply(req, 404, NULL, b);
+	if (strcmp(uri, "/revocations") == 0 && m == EVHTTP_REQ_GET)
+		status = revoke_admin_list(rt->revocations, &reply);
+	else if (strcmp(uri, "/revocations") == 0 && m == EVHTTP_REQ_POST)
+		status = revoke_admin_post(rt->revocations,
+		    (const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in), &reply);
+	else if (strncmp(uri, "/revocations/", 13) == 0 && m == EVHTTP_REQ_DELETE)
+		status = revoke_admin_delete(rt->revocations, uri + 13, strlen(uri + 13), &reply);
+	else {
+		status = 404;
+		reply = json_pack("{s:s,s:s}", "type", "NotFound", "message", "No such admin endpoint");
+	}
+	b = evbuffer_new();
+	if (reply != NULL) {
+		char *text = json_dumps(reply, JSON_COMPACT);
+		evbuffer_add_printf(b, "%s\n", text ? text : "{}");
+		free(text);
+		json_decref(reply);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		    "application/json");
+	}
+	evhttp_send_reply(req, status, NULL, b);
 	evbuffer_free(b);
+}
+
+static void
+compact_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	(void)fd;
+	(void)what;
+	revoke_compact(rt->revocations, time(NULL));
 }
 
 void
@@ -166,6 +210,28 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	if ((rt.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 
+	{
+		struct errlist errs;
+		errlist_init(&errs);
+		rt.revocations = revoke_store_open(cf->revocations, &errs);
+		if (rt.revocations == NULL) {
+			for (size_t i = 0; i < errs.n; i++)
+				log_warnx("%s", errs.msgs[i]);
+			errlist_free(&errs);
+			goto out;
+		}
+		errlist_free(&errs);
+		/* Its own thread: workers only queue changes for it. */
+		if (cf->revocations->redis_host != NULL &&
+		    (rt.redis = revoke_redis_start(rt.revocations)) == NULL) {
+			log_warnx("cannot start the Redis link");
+			goto out;
+		}
+		struct timeval hour = {3600, 0};
+		rt.compact_timer = event_new(rt.base, -1, EV_PERSIST, compact_cb, &rt);
+		event_add(rt.compact_timer, &hour);
+	}
+
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -205,6 +271,10 @@ out:
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
 	free(rt.workers);
+	if (rt.compact_timer != NULL)
+		event_free(rt.compact_timer);
+	revoke_redis_free(rt.redis);
+	revoke_store_close(rt.revocations);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
 	pthread_mutex_destroy(&rt.lock);

@@ -28,6 +28,11 @@ struct runtime {
 	int running;			/* workers still in their loop (atomic) */
 	struct metrics_globals mg;	/* reloads, generation (main thread) */
 	struct admin *admin;
+	/* Revoked token ids: opened once at start (a changed "revocations"
+	 * section needs a restart), shared by every worker. */
+	struct revoke_store *revocations;
+	struct revoke_redis *redis;
+	struct event *compact_timer;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf

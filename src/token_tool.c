@@ -190,11 +190,12 @@ main(int argc, char **argv)
 	if (raw_payload != NULL)
 		pl = xstrdup(raw_payload);
 	else {
-		if (!no_iat)
+		/* A --claim given explicitly wins over the computed times. */
+		if (!no_iat && json_object_get(payload, "iat") == NULL)
 			json_object_set_new(payload, "iat", json_integer(now + iat_off));
-		if (!no_exp)
+		if (!no_exp && json_object_get(payload, "exp") == NULL)
 			json_object_set_new(payload, "exp", json_integer(now + exp_in));
-		if (has_nbf)
+		if (has_nbf && json_object_get(payload, "nbf") == NULL)
 			json_object_set_new(payload, "nbf", json_integer(now + nbf_in));
 		if (json_array_size(aud) == 1)
 			json_object_set(payload, "aud", json_array_get(aud, 0));

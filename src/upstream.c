@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "tls.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -17,6 +18,7 @@ struct upstream_pool {
 	uint16_t port;
 	char authority[300];
 	struct timeval timeout;
+	struct tls_client *tls;		/* https upstream: shared, refcounted */
 	struct upstream_conn *conns;
 	size_t n;
 	size_t max;
@@ -35,6 +37,8 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	pool->timeout.tv_sec = cu->timeout_ms / 1000;
 	pool->timeout.tv_usec = (cu->timeout_ms % 1000) * 1000;
 	pool->max = (size_t)cu->max_connections;
+	if (cu->tls != NULL)
+		pool->tls = tls_client_ref(cu->tls->client);
 	pool->conns = xcalloc(pool->max, sizeof(*pool->conns));
 	return pool;
 }
@@ -48,6 +52,8 @@ upstream_pool_free(struct upstream_pool *pool)
 		evhttp_connection_free(pool->conns[i].evcon);
 	free(pool->conns);
 	free(pool->host);
+	if (pool->tls != NULL)
+		tls_client_free(pool->tls);
 	free(pool);
 }
 
@@ -56,7 +62,9 @@ pool_add(struct upstream_pool *pool)
 {
 	struct upstream_conn *uc = &pool->conns[pool->n];
 
-	uc->evcon = evhttp_connection_base_new(pool->base, NULL, pool->host, pool->port);
+	uc->evcon = pool->tls != NULL ?
+	    tls_upstream_connection_new(pool->tls, pool->base, pool->host, pool->port) :
+	    evhttp_connection_base_new(pool->base, NULL, pool->host, pool->port);
 	if (uc->evcon == NULL)
 		fatalx("cannot create upstream connection to %s", pool->authority);
 	/* One timer covers connect and each wait for the upstream; when it
@@ -107,4 +115,10 @@ upstream_pool_idle(const struct upstream_pool *pool)
 		if (pool->conns[i].busy > 0)
 			return 0;
 	return 1;
+}
+
+int
+upstream_pool_is_tls(const struct upstream_pool *pool)
+{
+	return pool->tls != NULL;
 }

@@ -24,6 +24,8 @@ void upstream_pool_free(struct upstream_pool *pool);
 struct upstream_conn *upstream_pool_get(struct upstream_pool *pool);
 void upstream_pool_put(struct upstream_pool *pool, struct upstream_conn *uc);
 
+int upstream_pool_is_tls(const struct upstream_pool *pool);
+
 /* Non-zero when no request uses any of the pool's connections. */
 int upstream_pool_idle(const struct upstream_pool *pool);
 

@@ -20,6 +20,8 @@
 
 #include "gate.h"
 #include "log.h"
+#include "revoke.h"
+#include "tls.h"
 #include "token_config.h"
 #include "proxy.h"
 #include "runtime.h"
@@ -38,8 +40,11 @@ set_accepting(struct worker *w, int on)
 {
 	if (w->accepting == on || w->draining)
 		return;
-	for (size_t i = 0; i < w->nbound; i++) {
-		struct evconnlistener *l = evhttp_bound_socket_get_listener(w->bound[i]);
+	for (size_t i = 0; i < w->nhs; i++) {
+		struct evconnlistener *l;
+		if (w->hs[i].bound == NULL)
+			continue;
+		l = evhttp_bound_socket_get_listener(w->hs[i].bound);
 		if (on)
 			evconnlistener_enable(l);
 		else
@@ -56,6 +61,8 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
+	/* libevent frees the SSL without a close_notify; send it. */
+	tls_connection_close_notify(evcon);
 	if (cc->cur != NULL)
 		proxy_client_closed(cc->cur);
 	free(cc);
@@ -138,6 +145,7 @@ admit(struct worker *w, struct proxy_req *pr)
 		.content_type = evhttp_find_header(in, "Content-Type"),
 		.nauthorization = header_count(in, "Authorization"),
 		.now = time(NULL),
+		.revocations = w->rt->revocations,
 	};
 	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
 	struct gate_decision d;
@@ -151,7 +159,13 @@ admit(struct worker *w, struct proxy_req *pr)
 	if (d.token_checked && d.jwt_verified) {
 		metrics_token_verified(w->metrics, d.jwt);
 		metrics_token_cache(w->metrics, d.cache_hit);
+		if (d.revoked)
+			metrics_token_revoked(w->metrics);
 	}
+	/* Token lifecycle effects: decide now what a success answer will
+	 * mean (the body goes to the upstream next). */
+	if (d.allow && d.action != NULL && d.action->neffects > 0)
+		revoke_learn_plan(&d.match, rq.body, rq.body_len, &pr->revoke);
 	pr->action_idx = d.action != NULL ? d.action->index : METRICS_ACTION_NONE;
 	pr->action = d.action != NULL ? d.action->name : NULL;
 	pr->reason = d.reason;
@@ -188,7 +202,8 @@ reply_plain_error(struct evhttp_request *req, int status, const char *type, cons
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_http *wh = arg;
+	struct worker *w = wh->w;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct client_conn *cc;
 	struct proxy_req *pr;
@@ -199,6 +214,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	pr = proxy_req_new(w, cc, req);
+	pr->tls = wh->tls != NULL;
 	if (w->draining) {
 		pr->decision = "deny";
 		pr->reason = "draining";
@@ -220,9 +236,11 @@ apply_limits(struct worker *w)
 
 	ms_to_tv(cf->limits.header_timeout_ms, &w->header_tv);
 	ms_to_tv(cf->limits.write_timeout_ms, &w->write_tv);
-	evhttp_set_max_headers_size(w->http, cf->limits.max_header_bytes);
-	evhttp_set_max_body_size(w->http, cf->limits.max_body_bytes);
-	evhttp_set_timeout_tv(w->http, &w->header_tv);
+	for (size_t i = 0; i < w->nhs; i++) {
+		evhttp_set_max_headers_size(w->hs[i].http, cf->limits.max_header_bytes);
+		evhttp_set_max_body_size(w->hs[i].http, cf->limits.max_body_bytes);
+		evhttp_set_timeout_tv(w->hs[i].http, &w->header_tv);
+	}
 }
 
 static int
@@ -230,7 +248,7 @@ bind_listeners(struct worker *w)
 {
 	const struct cfg *cf = w->cf;
 
-	w->bound = xcalloc(cf->nlisteners, sizeof(*w->bound));
+	w->hs = xcalloc(cf->nlisteners, sizeof(*w->hs));
 	for (size_t i = 0; i < cf->nlisteners; i++) {
 		const struct cfg_listener *l = &cf->listeners[i];
 		struct sockaddr_storage ss;
@@ -252,14 +270,31 @@ bind_listeners(struct worker *w)
 			log_warn("cannot listen on %s", spec);
 			return -1;
 		}
-		if ((b = evhttp_bind_listener(w->http, lev)) == NULL) {
+		struct worker_http *wh = &w->hs[w->nhs++];
+		wh->w = w;
+		if ((wh->http = evhttp_new(w->base)) == NULL) {
+			evconnlistener_free(lev);
+			log_warnx("evhttp_new failed");
+			return -1;
+		}
+		/* TRACE and CONNECT are never proxied: evhttp answers them 501. */
+		evhttp_set_allowed_methods(wh->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+		    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+		evhttp_set_default_content_type(wh->http, "application/json");
+		evhttp_set_gencb(wh->http, request_cb, wh);
+		if (l->tls != NULL) {
+			wh->tls = tls_server_ref(l->tls->server);
+			evhttp_set_bevcb(wh->http, tls_server_bevcb, wh->tls);
+		}
+		if ((b = evhttp_bind_listener(wh->http, lev)) == NULL) {
 			evconnlistener_free(lev);
 			log_warnx("cannot serve HTTP on %s", spec);
 			return -1;
 		}
-		w->bound[w->nbound++] = b;
+		wh->bound = b;
 		if (w->index == 0)
-			log_info("listening on %s", spec);
+			log_info("listening on %s%s", spec, l->tls ? " (TLS)" : "");
 	}
 	w->accepting = 1;
 	return 0;
@@ -278,6 +313,18 @@ take_snapshot(struct worker *w)
 	}
 	w->cf = cf;
 	apply_limits(w);
+	/* New certificates for new connections; a listener that changed
+	 * shape keeps its old ones (the runtime said a restart is needed). */
+	if (cfg_same_listeners(old, cf)) {
+		for (size_t i = 0; i < w->nhs; i++) {
+			struct tls_listener_config *tl = cf->listeners[i].tls;
+			if (tl == NULL || w->hs[i].tls == NULL)
+				continue;
+			tls_server_free(w->hs[i].tls);
+			w->hs[i].tls = tls_server_ref(tl->server);
+			evhttp_set_bevcb(w->hs[i].http, tls_server_bevcb, w->hs[i].tls);
+		}
+	}
 	if (strcmp(cf->upstream.url, old->upstream.url) != 0 ||
 	    cf->upstream.timeout_ms != old->upstream.timeout_ms ||
 	    cf->upstream.max_connections != old->upstream.max_connections) {
@@ -325,19 +372,9 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 		log_warnx("event_base_new failed");
 		return -1;
 	}
-	if ((w->http = evhttp_new(w->base)) == NULL) {
-		log_warnx("evhttp_new failed");
-		return -1;
-	}
-	apply_limits(w);
-	/* TRACE and CONNECT are never proxied: evhttp answers them 501. */
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(w->http, "application/json");
-	evhttp_set_gencb(w->http, request_cb, w);
 	if (bind_listeners(w) != 0)
 		return -1;
+	apply_limits(w);
 	w->pool = upstream_pool_new(w->base, &cf->upstream);
 	if (cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
@@ -386,8 +423,13 @@ worker_join(struct worker *w)
 		event_free(w->drain_timer);
 	/* Frees every client connection: their close callbacks run now,
 	 * while the pools and the map still exist. */
-	if (w->http != NULL)
-		evhttp_free(w->http);
+	for (size_t i = 0; i < w->nhs; i++) {
+		if (w->hs[i].http != NULL)
+			evhttp_free(w->hs[i].http);
+		if (w->hs[i].tls != NULL)
+			tls_server_free(w->hs[i].tls);
+	}
+	free(w->hs);
 	upstream_pool_free(w->pool);
 	for (size_t i = 0; i < w->nretired; i++)
 		upstream_pool_free(w->retired[i]);
@@ -395,7 +437,6 @@ worker_join(struct worker *w)
 	if (w->tcache != NULL)
 		tokencache_free(w->tcache);
 	ptrmap_free(w->conns);
-	free(w->bound);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	cfg_unref(w->cf);
@@ -424,9 +465,11 @@ drain(struct worker *w)
 
 	if (w->draining)
 		return;
-	for (size_t i = 0; i < w->nbound; i++)
-		evhttp_del_accept_socket(w->http, w->bound[i]);
-	w->nbound = 0;
+	for (size_t i = 0; i < w->nhs; i++) {
+		if (w->hs[i].bound != NULL)
+			evhttp_del_accept_socket(w->hs[i].http, w->hs[i].bound);
+		w->hs[i].bound = NULL;
+	}
 	w->draining = 1;
 	if (w->inflight == 0) {
 		event_base_loopexit(w->base, NULL);

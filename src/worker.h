@@ -20,6 +20,17 @@
 #include "upstream.h"
 
 struct runtime;
+struct tls_server;
+struct worker;
+
+/* One HTTP server per listener: libevent 2.1 sets the TLS hook per evhttp,
+ * not per socket. */
+struct worker_http {
+	struct worker *w;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;	/* NULL once draining */
+	struct tls_server *tls;			/* our reference, or NULL */
+};
 
 /* Commands another thread posts to a worker (worker_notify). */
 #define WORKER_CMD_RELOAD	0x1	/* take the runtime's current snapshot */
@@ -32,7 +43,8 @@ struct worker {
 	int started;
 
 	struct event_base *base;
-	struct evhttp *http;
+	struct worker_http *hs;		/* one per listener */
+	size_t nhs;
 	struct cfg *cf;			/* snapshot for new requests; we hold a ref */
 	struct accesslog *alog;		/* shared; may be NULL */
 	struct upstream_pool *pool;
@@ -41,8 +53,6 @@ struct worker {
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 	struct metrics_shard *metrics;	/* written by this worker only */
 
-	struct evhttp_bound_socket **bound;
-	size_t nbound;
 	int accepting;
 
 	struct ptrmap *conns;		/* evhttp_connection -> struct client_conn */

@@ -1,0 +1,645 @@
+/* tls.c: see tls.h. The listener side: SSL_CTXs, SNI, ALPN, session cache
+ * and ticket keys, and the evhttp bufferevent hook. */
+#include "config.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include <event2/bufferevent_ssl.h>
+
+#include "defaults.h"
+#include "log.h"
+#include "tls.h"
+#include "tls_int.h"
+#include "xmalloc.h"
+
+#define TICKET_NAME_LEN	16
+#define TICKET_KEY_LEN	32
+
+struct ticket_key {
+	unsigned char name[TICKET_NAME_LEN];
+	unsigned char aes[TICKET_KEY_LEN];
+	unsigned char hmac[TICKET_KEY_LEN];
+	time_t created;
+	int valid;
+};
+
+struct tls_server {
+	int refs;			/* atomic */
+	SSL_CTX **ctxs;			/* [0] is the default */
+	size_t nctx;
+	char **names;			/* SNI patterns, config order */
+	size_t *name_ctx;		/* index into ctxs for each name */
+	size_t nnames;
+
+	pthread_mutex_t tk_lock;
+	struct ticket_key tk[2];	/* [0] current, [1] previous */
+};
+
+/*
+ * Listener side.
+ */
+
+/* Each SSL made by tls_server_bevcb holds a reference to its server,
+ * dropped when OpenSSL frees the SSL.
+ *
+ * libevent 2.1 frees an SSL without SSL_shutdown(), and OpenSSL then drops
+ * the session from the server cache as "not closed properly", so no
+ * session-id resumption would ever work. Since TLS 1.1 (RFC 4346 7.2.1) an
+ * unclean close no longer forbids resumption; like nginx's quiet shutdown,
+ * mark a connection that completed its handshake as shut down. This runs
+ * inside SSL_free() before the session is looked at. */
+static void
+srv_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	SSL *ssl = parent;
+
+	if (ssl != NULL && SSL_is_init_finished(ssl))
+		SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (ptr != NULL)
+		tls_server_free(ptr);
+}
+
+static int srv_index = -1;	/* on SSL: a reference to the server */
+static int ctx_index = -1;	/* on SSL_CTX: its server, no reference */
+static pthread_once_t srv_once = PTHREAD_ONCE_INIT;
+
+static void
+srv_index_init(void)
+{
+	srv_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, srv_ex_free);
+	ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int
+srv_ex_index(void)
+{
+	pthread_once(&srv_once, srv_index_init);
+	return srv_index;
+}
+
+static int
+ctx_ex_index(void)
+{
+	pthread_once(&srv_once, srv_index_init);
+	return ctx_index;
+}
+
+/* Fill one ticket key from the random generator. 0 or -1. */
+static int
+ticket_key_new(struct ticket_key *k)
+{
+	if (RAND_bytes(k->name, sizeof(k->name)) != 1 ||
+	    RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
+	    RAND_bytes(k->hmac, sizeof(k->hmac)) != 1) {
+		ERR_clear_error();
+		OPENSSL_cleanse(k, sizeof(*k));
+		return -1;
+	}
+	k->created = time(NULL);
+	k->valid = 1;
+	return 0;
+}
+
+/* Rotate with tk_lock held. */
+static int
+rotate_locked(struct tls_server *ts)
+{
+	struct ticket_key k;
+
+	if (ticket_key_new(&k) != 0)
+		return -1;
+	OPENSSL_cleanse(&ts->tk[1], sizeof(ts->tk[1]));
+	ts->tk[1] = ts->tk[0];
+	ts->tk[0] = k;
+	OPENSSL_cleanse(&k, sizeof(k));
+	return 0;
+}
+
+int
+tls_rotate_ticket_keys(struct tls_server *ts)
+{
+	int rc;
+
+	pthread_mutex_lock(&ts->tk_lock);
+	rc = rotate_locked(ts);
+	pthread_mutex_unlock(&ts->tk_lock);
+	if (rc != 0)
+		log_warnx("tls: cannot make a new session ticket key");
+	return rc;
+}
+
+void
+tls_server_inherit_ticket_keys(struct tls_server *next, struct tls_server *prev)
+{
+	struct ticket_key k;
+
+	if (next == NULL || prev == NULL || next == prev)
+		return;
+	pthread_mutex_lock(&prev->tk_lock);
+	k = prev->tk[0];
+	pthread_mutex_unlock(&prev->tk_lock);
+	/* The old current key becomes the new previous one: old tickets
+	 * still resume, and are renewed under the new key. */
+	pthread_mutex_lock(&next->tk_lock);
+	if (k.valid) {
+		OPENSSL_cleanse(&next->tk[1], sizeof(next->tk[1]));
+		next->tk[1] = k;
+	}
+	pthread_mutex_unlock(&next->tk_lock);
+	OPENSSL_cleanse(&k, sizeof(k));
+}
+
+/* Session ticket encryption and decryption with our rotating keys
+ * (AES-256-CBC + HMAC-SHA256, the layout OpenSSL itself uses). Returns 1
+ * (ok), 2 (ok, but issue a fresh ticket), 0 (unknown key: full handshake)
+ * or -1. */
+static int
+ticket_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_CIPHER_CTX *cctx,
+    EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_server *ts = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index());
+	struct ticket_key k;
+	OSSL_PARAM params[3];
+	int rc = -1, slot = -1;
+
+	if (ts == NULL)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	pthread_mutex_lock(&ts->tk_lock);
+	if (enc) {
+		if (!ts->tk[0].valid ||
+		    time(NULL) - ts->tk[0].created >= SG_TLS_TICKET_KEY_ROTATE_S)
+			(void)rotate_locked(ts);
+		if (ts->tk[0].valid) {
+			k = ts->tk[0];
+			slot = 0;
+		}
+	} else {
+		for (int i = 0; i < 2; i++)
+			if (ts->tk[i].valid &&
+			    memcmp(ts->tk[i].name, key_name, TICKET_NAME_LEN) == 0) {
+				k = ts->tk[i];
+				slot = i;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&ts->tk_lock);
+	if (slot < 0) {
+		rc = enc ? -1 : 0;
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac,
+	    sizeof(k.hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (enc) {
+		if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1)
+			goto out;
+		memcpy(key_name, k.name, TICKET_NAME_LEN);
+		if (EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1 ||
+		    EVP_MAC_CTX_set_params(hctx, params) != 1)
+			goto out;
+		rc = 1;
+	} else {
+		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv) != 1 ||
+		    EVP_MAC_CTX_set_params(hctx, params) != 1)
+			goto out;
+		rc = slot == 0 ? 1 : 2;
+	}
+out:
+	if (rc < 0)
+		ERR_clear_error();
+	OPENSSL_cleanse(&k, sizeof(k));
+	return rc;
+}
+
+/* Switch to the context whose names match the client's SNI; without a
+ * match (or without SNI) the default context serves. */
+static int
+sni_cb(SSL *ssl, int *al, void *arg)
+{
+	struct tls_server *ts = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	long i;
+
+	(void)al;
+	if (host == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if ((i = tls_name_choose((const char *const *)ts->names, ts->nnames, host)) < 0)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_get_SSL_CTX(ssl) != ts->ctxs[ts->name_ctx[i]] &&
+	    SSL_set_SSL_CTX(ssl, ts->ctxs[ts->name_ctx[i]]) == NULL) {
+		ERR_clear_error();
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN: we speak HTTP/1.1 only; per RFC 7301 a client that offers
+ * protocols but not this one gets a no_application_protocol alert. */
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char protos[] = "\x08http/1.1";
+	unsigned char *sel = NULL;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, protos, sizeof(protos) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* The session id context: sessions made under one client-certificate
+ * policy (mode and CA file contents) must not resume under another, e.g.
+ * after a reload that made client certificates required. */
+static void
+session_id_context(const struct tls_listener_config *lc, unsigned char out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[4096];
+	unsigned int n = 32;
+	FILE *fp;
+	size_t got;
+
+	memset(out, 0, 32);
+	memcpy(out, "scopegate", 9);
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	EVP_DigestUpdate(md, "scopegate", 9);
+	EVP_DigestUpdate(md, &lc->client_auth, sizeof(lc->client_auth));
+	if (lc->client_ca != NULL && (fp = fopen(lc->client_ca, "r")) != NULL) {
+		while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
+			EVP_DigestUpdate(md, buf, got);
+		fclose(fp);
+	}
+	EVP_DigestFinal_ex(md, out, &n);
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+}
+
+/* Settings every context of a listener shares (the SNI callback may move
+ * a connection to any of them). 0, or -1 after reporting. */
+static int
+ctx_common(struct tls_server *ts, SSL_CTX *ctx, const struct tls_listener_config *lc,
+    const unsigned char sid[32], struct errlist *errs)
+{
+	char e[128];
+	int mode = SSL_VERIFY_NONE;
+
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    (lc->tickets ? 0 : SSL_OP_NO_TICKET));
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_min_proto_version(ctx, lc->min_version) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+		tls_report(errs, lc->errfile, lc->errptr, "min_version", "%s",
+		    tls_openssl_error(e, sizeof(e), "unsupported protocol version"));
+		return -1;
+	}
+	if (SSL_CTX_set_cipher_list(ctx, lc->ciphers) != 1) {
+		tls_report(errs, lc->errfile, lc->errptr, "ciphers", "no usable cipher in \"%s\" (%s)",
+		    lc->ciphers, tls_openssl_error(e, sizeof(e), "bad list"));
+		return -1;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, lc->ciphersuites) != 1) {
+		tls_report(errs, lc->errfile, lc->errptr, "ciphersuites",
+		    "no usable TLS 1.3 suite in \"%s\" (%s)", lc->ciphersuites,
+		    tls_openssl_error(e, sizeof(e), "bad list"));
+		return -1;
+	}
+	if (SSL_CTX_set1_groups_list(ctx, SG_TLS_GROUPS) != 1 ||
+	    SSL_CTX_set_dh_auto(ctx, 1) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid, 32) != 1) {
+		tls_report(errs, lc->errfile, lc->errptr, NULL, "cannot set up TLS: %s",
+		    tls_openssl_error(e, sizeof(e), "internal error"));
+		return -1;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	if (lc->session_cache_size > 0) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, lc->session_cache_size);
+	} else
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_timeout(ctx, SG_TLS_SESSION_TIMEOUT_S);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (lc->tickets)
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, ts);
+
+	if (lc->client_auth != TLS_CLIENT_AUTH_NONE) {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, lc->client_ca, NULL) != 1) {
+			tls_report(errs, lc->errfile, lc->errptr, "client_ca",
+			    "%s: cannot load CA certificates (%s)", lc->client_ca,
+			    tls_openssl_error(e, sizeof(e), "unreadable"));
+			return -1;
+		}
+		if ((names = SSL_load_client_CA_file(lc->client_ca)) == NULL) {
+			tls_report(errs, lc->errfile, lc->errptr, "client_ca",
+			    "%s: no CA certificate found", lc->client_ca);
+			ERR_clear_error();
+			return -1;
+		}
+		SSL_CTX_set_client_CA_list(ctx, names);
+		mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+		if (lc->client_auth == TLS_CLIENT_AUTH_REQUIRED)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify_depth(ctx, SG_TLS_VERIFY_DEPTH);
+	}
+	SSL_CTX_set_verify(ctx, mode, NULL);
+	return 0;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* The DNS names of a certificate (subjectAltName, else the common name),
+ * appended to *names. */
+static void
+cert_dns_names(X509 *x, char ***names, size_t *n)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	char cn[256];
+
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const unsigned char *d;
+		int len;
+
+		if (g->type != GEN_DNS)
+			continue;
+		d = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		if (len <= 0 || memchr(d, '\0', (size_t)len) != NULL)
+			continue;
+		*names = xreallocarray(*names, *n + 1, sizeof(**names));
+		(*names)[(*n)++] = xstrndup((const char *)d, (size_t)len);
+	}
+	if (gens == NULL && X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, cn, sizeof(cn)) > 0) {
+		*names = xreallocarray(*names, *n + 1, sizeof(**names));
+		(*names)[(*n)++] = xstrdup(cn);
+	}
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+}
+
+static int
+strptrcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A canonical key for a set of names: sorted, lowercased, joined. */
+static char *
+names_key(char **names, size_t n)
+{
+	char **v = xcalloc(n + 1, sizeof(*v));
+	size_t len = 1;
+	char *key;
+
+	for (size_t i = 0; i < n; i++) {
+		v[i] = names[i];
+		len += strlen(names[i]) + 1;
+	}
+	qsort(v, n, sizeof(*v), strptrcmp);
+	key = xcalloc(1, len);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && strcmp(v[i], v[i - 1]) == 0)
+			continue;
+		strcat(key, v[i]);
+		strcat(key, ",");
+	}
+	free(v);
+	return key;
+}
+
+static const char *
+key_type_name(EVP_PKEY *pk)
+{
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA: return "RSA";
+	case EVP_PKEY_RSA_PSS: return "RSA-PSS";
+	case EVP_PKEY_EC: return "ECDSA";
+	case EVP_PKEY_ED25519: return "Ed25519";
+	case EVP_PKEY_ED448: return "Ed448";
+	}
+	return NULL;
+}
+
+/* Warn (not fail: a reload must not stop serving because of it) about a
+ * certificate outside its validity period. */
+static void
+warn_validity(const char *path, X509 *x)
+{
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		log_warnx("tls: %s: certificate has expired", path);
+	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+		log_warnx("tls: %s: certificate is not valid yet", path);
+}
+
+struct tls_server *
+tls_server_new(const struct tls_listener_config *lc, struct errlist *errs)
+{
+	struct tls_server *ts = xcalloc(1, sizeof(*ts));
+	unsigned char sid[32];
+	char **keys = xcalloc(lc->ncerts + 1, sizeof(*keys));
+	size_t *group = xcalloc(lc->ncerts + 1, sizeof(*group));
+	size_t nerr = errs->n;
+	char why[1024], e[128];
+
+	ts->refs = 1;
+	pthread_mutex_init(&ts->tk_lock, NULL);
+	ts->ctxs = xcalloc(lc->ncerts + 1, sizeof(*ts->ctxs));
+	session_id_context(lc, sid);
+	if (lc->ncerts == 0) {
+		tls_report(errs, lc->errfile, lc->errptr, "certificates",
+		    "at least one certificate is required");
+		goto out;
+	}
+	for (size_t i = 0; i < lc->ncerts; i++) {
+		const struct tls_cert_config *cc = &lc->certs[i];
+		STACK_OF(X509) *chain = NULL;
+		X509 *leaf = NULL;
+		EVP_PKEY *pk = NULL;
+		char **names = NULL, sub[64];
+		size_t nnames = 0, g;
+		SSL_CTX *ctx;
+		const char *kt;
+
+		snprintf(sub, sizeof(sub), "certificates/%zu", i);
+		if (tls_load_chain(cc->cert, &leaf, &chain, why, sizeof(why)) != 0) {
+			tls_report(errs, lc->errfile, lc->errptr, sub, "%s", why);
+			goto next;
+		}
+		if ((pk = tls_load_private_key(cc->key, why, sizeof(why))) == NULL) {
+			tls_report(errs, lc->errfile, lc->errptr, sub, "%s", why);
+			goto next;
+		}
+		if (X509_check_private_key(leaf, pk) != 1) {
+			ERR_clear_error();
+			tls_report(errs, lc->errfile, lc->errptr, sub,
+			    "%s: private key does not match the certificate %s", cc->key, cc->cert);
+			goto next;
+		}
+		if ((kt = key_type_name(pk)) == NULL) {
+			tls_report(errs, lc->errfile, lc->errptr, sub,
+			    "%s: unsupported key type", cc->key);
+			goto next;
+		}
+		warn_validity(cc->cert, leaf);
+		if (cc->names != NULL) {
+			for (size_t j = 0; j < cc->nnames; j++) {
+				names = xreallocarray(names, nnames + 1, sizeof(*names));
+				names[nnames++] = xstrdup(cc->names[j]);
+			}
+		} else
+			cert_dns_names(leaf, &names, &nnames);
+		for (size_t j = 0; j < nnames; j++)
+			lower(names[j]);
+		keys[i] = names_key(names, nnames);
+		/* Entries with the same names share a context, so that an RSA
+		 * and an ECDSA certificate for one site sit side by side and
+		 * the handshake picks what the client supports. */
+		for (g = 0; g < i; g++)
+			if (keys[g] != NULL && strcmp(keys[g], keys[i]) == 0)
+				break;
+		if (g < i) {
+			group[i] = group[g];
+			ctx = ts->ctxs[group[i]];
+		} else {
+			group[i] = ts->nctx;
+			if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+				tls_report(errs, lc->errfile, lc->errptr, sub, "SSL_CTX_new: %s",
+				    tls_openssl_error(e, sizeof(e), "failed"));
+				goto next;
+			}
+			ts->ctxs[ts->nctx++] = ctx;
+			SSL_CTX_set_ex_data(ctx, ctx_ex_index(), ts);
+			if (ctx_common(ts, ctx, lc, sid, errs) != 0)
+				goto next;
+			for (size_t j = 0; j < nnames; j++) {
+				ts->names = xreallocarray(ts->names, ts->nnames + 1, sizeof(*ts->names));
+				ts->name_ctx = xreallocarray(ts->name_ctx, ts->nnames + 1,
+				    sizeof(*ts->name_ctx));
+				ts->names[ts->nnames] = xstrdup(names[j]);
+				ts->name_ctx[ts->nnames++] = group[i];
+			}
+		}
+		/* override 0: a second certificate of the same key type for
+		 * the same names is refused, not silently replacing the first. */
+		if (SSL_CTX_use_cert_and_key(ctx, leaf, pk, chain, 0) != 1) {
+			tls_report(errs, lc->errfile, lc->errptr, sub,
+			    "%s: cannot use this %s certificate (%s); is there another %s "
+			    "certificate for the same names?", cc->cert, kt,
+			    tls_openssl_error(e, sizeof(e), "refused"), kt);
+			goto next;
+		}
+next:
+		for (size_t j = 0; j < nnames; j++)
+			free(names[j]);
+		free(names);
+		EVP_PKEY_free(pk);
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+	}
+	if (errs->n == nerr && ticket_key_new(&ts->tk[0]) != 0)
+		tls_report(errs, lc->errfile, lc->errptr, NULL, "cannot make a session ticket key");
+out:
+	for (size_t i = 0; i < lc->ncerts; i++)
+		free(keys[i]);
+	free(keys);
+	free(group);
+	OPENSSL_cleanse(sid, sizeof(sid));
+	if (errs->n != nerr) {
+		tls_server_free(ts);
+		ts = NULL;
+	}
+	return ts;
+}
+
+struct tls_server *
+tls_server_ref(struct tls_server *ts)
+{
+	__atomic_add_fetch(&ts->refs, 1, __ATOMIC_RELAXED);
+	return ts;
+}
+
+void
+tls_server_free(struct tls_server *ts)
+{
+	if (ts == NULL || __atomic_sub_fetch(&ts->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (size_t i = 0; i < ts->nctx; i++)
+		SSL_CTX_free(ts->ctxs[i]);
+	free(ts->ctxs);
+	for (size_t i = 0; i < ts->nnames; i++)
+		free(ts->names[i]);
+	free(ts->names);
+	free(ts->name_ctx);
+	OPENSSL_cleanse(ts->tk, sizeof(ts->tk));
+	pthread_mutex_destroy(&ts->tk_lock);
+	free(ts);
+}
+
+SSL_CTX *
+tls_server_ctx(const struct tls_server *ts)
+{
+	return ts->ctxs[0];
+}
+
+struct bufferevent *
+tls_server_bevcb(struct event_base *base, void *arg)
+{
+	struct tls_server *ts = arg;
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(ts->ctxs[0])) == NULL) {
+		ERR_clear_error();
+		log_warnx("tls: SSL_new failed");
+		return NULL;
+	}
+	if (SSL_set_ex_data(ssl, srv_ex_index(), tls_server_ref(ts)) != 1) {
+		tls_server_free(ts);
+		SSL_free(ssl);
+		ERR_clear_error();
+		log_warnx("tls: SSL_set_ex_data failed");
+		return NULL;
+	}
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("tls: cannot create an OpenSSL bufferevent");
+		return NULL;
+	}
+	/* Clients commonly close without close_notify; that is an end of
+	 * stream to evhttp, not an error. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}

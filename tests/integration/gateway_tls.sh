@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# TLS through the real gateway: an HTTPS listener (RSA and ECDSA side by
+# side) in front of the example upstream, checked with curl --cacert and
+# openssl s_client (versions, ALPN, resumption, what reached the upstream),
+# and an https upstream (tests/tls_echo_server with a certificate for
+# upstream.test) verified by CA and name; a wrong name is a 502 with the
+# reason in the log.
+. "$(dirname "$0")/lib.sh"
+
+ECHO="$top_builddir/tests/tls_echo_server"
+PKI="$T/pki"
+mkdir -p "$PKI"
+cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
+chmod 600 "$PKI"/*.key	# git does not keep modes
+
+start_upstream up
+GW_PORT=$(free_port)
+cat > "$T/gw.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT,
+    "tls": { "certificates": [ { "cert": "pki/server-rsa.pem", "key": "pki/server-rsa.key" },
+                               { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ] } } ],
+  "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
+  "log": { "access": "$T/access.log" }
+}
+EOT
+start_gateway "$T/gw.json"
+G="https://localhost:$GW_PORT"
+
+code=$(curl -s -o "$T/r.json" -w '%{http_code} %{http_version}' --cacert "$PKI/ca.pem" \
+    --resolve "localhost:$GW_PORT:127.0.0.1" "$G/__test/echo/tls?q=1")
+expect_eq "curl --cacert through the TLS listener" "200 1.1" "$code"
+rec=$(last_line "$RECORD")
+expect_eq "X-Forwarded-Proto https reaches the upstream" '["https"]' \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-proto"]')"
+expect_eq "path and query forwarded" "/__test/echo/tls?q=1" "$(json_get "$rec" 'd["uri"]')"
+check "curl without the CA is refused" bash -c "! curl -s -o /dev/null --resolve localhost:$GW_PORT:127.0.0.1 $G/__test/echo/x"
+
+sclient() {
+	printf 'GET /__test/echo/s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+	    timeout 10 openssl s_client -connect "127.0.0.1:$GW_PORT" -servername localhost \
+	    -ign_eof -CAfile "$PKI/ca.pem" "$@" 2>&1
+}
+out=$(sclient -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')
+check "TLS 1.1 refused" bash -c "! grep -q '^HTTP/1.1 200' <<<\"\$1\"" _ "$out"
+out=$(sclient -tls1_2)
+check "TLS 1.2 accepted" grep -q '^HTTP/1.1 200' <<<"$out"
+out=$(sclient -tls1_3 -alpn http/1.1)
+check "TLS 1.3 accepted" grep -q '^HTTP/1.1 200' <<<"$out"
+check "ALPN http/1.1" grep -q 'ALPN protocol: http/1.1' <<<"$out"
+out=$(sclient -tls1_2 -sigalgs ECDSA+SHA256 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)
+check "ECDSA certificate for an ECDSA-only client" grep -q 'Peer signature type: ECDSA' <<<"$out"
+out=$(sclient -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256)
+check "RSA certificate for an RSA-only client" grep -qi 'Peer signature type: RSA' <<<"$out"
+sclient -tls1_2 -sess_out "$T/sess" >/dev/null
+out=$(sclient -tls1_2 -sess_in "$T/sess")
+check "TLS 1.2 session resumed" grep -q '^Reused' <<<"$out"
+
+# --- https upstream ---------------------------------------------------------------
+cat > "$T/upstream-tls.json" <<EOT
+{ "certificates": [ { "cert": "pki/upstream.pem", "key": "pki/upstream.key" } ] }
+EOT
+"$ECHO" "$T/upstream-tls.json" 0 > "$T/echo.out" 2> "$T/echo.err" &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+	EPORT=$(awk '/^port /{print $2}' "$T/echo.out" 2>/dev/null)
+	[ -n "$EPORT" ] && break
+	sleep 0.05
+done
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+upstream_cfg() {	# SERVER_NAME
+	cat > "$T/gw2.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "upstream": { "url": "https://127.0.0.1:$EPORT", "timeout_ms": 3000,
+                "tls": { "ca": "pki/ca.pem", "server_name": "$1" } },
+  "log": { "access": "$T/access2.log" }
+}
+EOT
+}
+upstream_cfg upstream.test
+start_gateway "$T/gw2.json"
+expect_eq "https upstream verified by CA and name" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/anything")"
+for i in 1 2 3; do curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/again$i"; done
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+upstream_cfg wrong.test
+start_gateway "$T/gw2.json"
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' "http://127.0.0.1:$GW_PORT/anything")
+expect_eq "wrong upstream name: 502" 502 "$code"
+expect_eq "502 in the Losant error shape" BadGateway "$(json_get "$T/r.json" 'd["type"]')"
+check "the log says why" grep -q 'TLS: .*hostname mismatch' "$T/gateway.err"
+check "access log reason upstream_tls" grep -q '"reason":"upstream_tls"' "$T/access2.log"
+finish

@@ -1,0 +1,1079 @@
+/* test_revoke.c: the revocation store: journal format and replay (torn
+ * tail, corrupt line), compaction, reinstatement, the ids file, hostile
+ * ids, the lock against a second process, a SIGKILL right after
+ * revoke_add, the config section, the operator functions, learning from
+ * policy effects, the listener and concurrent lookups. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include "errlist.h"
+#include "jsonconf.h"
+#include "policy.h"
+#include "revoke.h"
+#include "xmalloc.h"
+
+static char tmpdir[] = "/tmp/test_revoke.XXXXXX";
+static int file_seq;
+
+/* A fresh path in the test folder. */
+static char *
+tpath(const char *name)
+{
+	char *p;
+
+	xasprintf(&p, "%s/%d-%s", tmpdir, ++file_seq, name);
+	return p;
+}
+
+static void
+write_file(const char *path, const char *content)
+{
+	FILE *fp = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fputs(content, fp);
+	fclose(fp);
+}
+
+/* The file's content (caller frees), "" when absent. */
+static char *
+read_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = xcalloc(1, 1 << 20);
+
+	if (fp != NULL) {
+		size_t n = fread(buf, 1, (1 << 20) - 1, fp);
+		buf[n] = '\0';
+		fclose(fp);
+	}
+	return buf;
+}
+
+static size_t
+count_lines(const char *path)
+{
+	char *s = read_file(path);
+	size_t n = 0;
+
+	for (char *p = s; *p; p++)
+		n += *p == '\n';
+	free(s);
+	return n;
+}
+
+static struct revoke_config
+mkconfig(const char *journal, const char *ids)
+{
+	struct revoke_config rc = {
+		.journal = (char *)journal,
+		.ids_file = (char *)ids,
+		.retention_s = 1000,
+		.redis_key = (char *)"k",
+		.redis_channel = (char *)"c",
+	};
+	return rc;
+}
+
+static struct revoke_store *
+open_store(const char *journal, const char *ids, struct errlist *errs)
+{
+	struct revoke_config rc = mkconfig(journal, ids);
+
+	return revoke_store_open(&rc, errs);
+}
+
+static int
+is_rev(const struct revoke_store *st, const char *id)
+{
+	return revoke_is_revoked(st, id, strlen(id));
+}
+
+static enum revoke_result
+add(struct revoke_store *st, const char *id, int64_t exp)
+{
+	return revoke_add(st, id, strlen(id), exp);
+}
+
+static enum revoke_result
+rem(struct revoke_store *st, const char *id)
+{
+	return revoke_remove(st, id, strlen(id));
+}
+
+/* Does some message of el contain needle? */
+static int
+errs_have(const struct errlist *el, const char *needle)
+{
+	for (size_t i = 0; i < el->n; i++)
+		if (strstr(el->msgs[i], needle) != NULL)
+			return 1;
+	return 0;
+}
+
+struct collect {
+	size_t n;
+	char ops[16];
+	char ids[16][64];
+	int64_t exps[16];
+};
+
+static int
+collect_cb(void *arg, const struct revoke_event *ev)
+{
+	struct collect *c = arg;
+
+	if (c->n < 16) {
+		c->ops[c->n] = ev->op;
+		snprintf(c->ids[c->n], sizeof(c->ids[0]), "%.*s", (int)ev->len, ev->id);
+		c->exps[c->n] = ev->expires_at;
+	}
+	c->n++;
+	return 0;
+}
+
+static int
+parse(const char *s, struct collect *c, size_t *used, struct errlist *el)
+{
+	memset(c, 0, sizeof(*c));
+	return revoke_journal_parse(s, strlen(s), "j", collect_cb, c, used, el);
+}
+
+static void
+test_ids(void)
+{
+	char big[SG_REVOKE_MAX_ID_BYTES + 2];
+
+	memset(big, 'a', sizeof(big));
+	CU_ASSERT_TRUE(revoke_id_valid("abc-DEF_123.~!", 14));
+	CU_ASSERT_TRUE(revoke_id_valid(big, SG_REVOKE_MAX_ID_BYTES));
+	CU_ASSERT_FALSE(revoke_id_valid(big, SG_REVOKE_MAX_ID_BYTES + 1));
+	CU_ASSERT_FALSE(revoke_id_valid("", 0));
+	CU_ASSERT_FALSE(revoke_id_valid(NULL, 3));
+	CU_ASSERT_FALSE(revoke_id_valid("a b", 3));
+	CU_ASSERT_FALSE(revoke_id_valid("a\tb", 3));
+	CU_ASSERT_FALSE(revoke_id_valid("a\nb", 3));
+	CU_ASSERT_FALSE(revoke_id_valid("a\0b", 3));
+	CU_ASSERT_FALSE(revoke_id_valid("a\x7f", 2));
+	CU_ASSERT_FALSE(revoke_id_valid("caf\xc3\xa9", 5));
+}
+
+static void
+test_parse(void)
+{
+	struct collect c;
+	struct errlist el;
+	struct revoke_event ev;
+	size_t used;
+
+	errlist_init(&el);
+	CU_ASSERT_EQUAL(parse("+ a 10\n- a\n+ b 9223372036854775807\n", &c, &used, &el), 0);
+	CU_ASSERT_EQUAL(c.n, 3);
+	CU_ASSERT_EQUAL(used, 35);
+	CU_ASSERT_EQUAL(c.ops[0], '+');
+	CU_ASSERT_STRING_EQUAL(c.ids[0], "a");
+	CU_ASSERT_EQUAL(c.exps[0], 10);
+	CU_ASSERT_EQUAL(c.ops[1], '-');
+	CU_ASSERT_EQUAL(c.exps[2], INT64_MAX);
+
+	/* Torn tail: complete lines are used, the rest is left. */
+	CU_ASSERT_EQUAL(parse("+ a 10\n+ b 2", &c, &used, &el), 0);
+	CU_ASSERT_EQUAL(c.n, 1);
+	CU_ASSERT_EQUAL(used, 7);
+	CU_ASSERT_EQUAL(parse("+ a 10\n- ", &c, &used, &el), 0);
+	CU_ASSERT_EQUAL(used, 7);
+	CU_ASSERT_EQUAL(el.n, 0);
+
+	/* A corrupt complete line: error with its line number. */
+	CU_ASSERT_EQUAL(parse("+ a 10\n+ b\n+ c 3\n", &c, &used, &el), -1);
+	CU_ASSERT_EQUAL(el.n, 1);
+	CU_ASSERT_TRUE(errs_have(&el, "j:2:"));
+	CU_ASSERT_EQUAL(c.n, 1);
+	errlist_free(&el);
+
+	/* Each malformed line alone: refused, reported at line 1. */
+	static const char *bad[] = {
+		"\n", "+ a\n", "+ a 1 2\n", "+  a 1\n", "+ a  1\n", "* a 1\n", "+a 1\n",
+		"- a 1\n", "-\n", "+ a -1\n", "+ a 01\n", "+ a 1x\n", "+ a 9223372036854775808\n",
+		"+ a 1\r\n", "+ a\t1\n", "+ caf\xc3\xa9 1\n", "+ \x01 1\n", "- a b\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errlist_init(&el);
+		CU_ASSERT_EQUAL(parse(bad[i], &c, &used, &el), -1);
+		CU_ASSERT_EQUAL(el.n, 1);
+		CU_ASSERT_TRUE(errs_have(&el, "j:1: "));
+		CU_ASSERT_EQUAL(c.n, 0);
+		errlist_free(&el);
+	}
+
+	CU_ASSERT_EQUAL(revoke_event_parse("+ x 0", 5, &ev), 0);
+	CU_ASSERT_EQUAL(ev.expires_at, 0);
+	CU_ASSERT_EQUAL(revoke_event_parse("- x", 3, &ev), 0);
+	CU_ASSERT_EQUAL(ev.op, '-');
+	CU_ASSERT_EQUAL(ev.len, 1);
+	CU_ASSERT_NOT_EQUAL(revoke_event_parse("- x\n", 4, &ev), 0);
+}
+
+static void
+test_replay(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	time_t now = time(NULL);
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "+ a %lld\n+ b %lld\n- a\n+ c %lld\n+ a %lld\n",
+	    (long long)now + 100, (long long)now + 100, (long long)now + 100,
+	    (long long)now + 200);
+	write_file(j, buf);
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_TRUE(is_rev(st, "a"));
+	CU_ASSERT_TRUE(is_rev(st, "b"));
+	CU_ASSERT_TRUE(is_rev(st, "c"));
+	CU_ASSERT_FALSE(is_rev(st, "d"));
+	CU_ASSERT_TRUE(revoke_is_revoked(st, "ab", 1));	/* the length counts */
+	CU_ASSERT_FALSE(revoke_is_revoked(st, "ab", 2));
+	CU_ASSERT_EQUAL(revoke_count(st), 3);
+	/* The dead lines were compacted away at open. */
+	CU_ASSERT_EQUAL(count_lines(j), 3);
+	revoke_store_close(st);
+
+	/* Empty and missing journals open empty (and are created). */
+	free(j);
+	j = tpath("new-journal");
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(revoke_count(st), 0);
+	CU_ASSERT_FALSE(is_rev(st, "a"));
+	CU_ASSERT_EQUAL(access(j, F_OK), 0);
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_torn_tail(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	char buf[256], *s;
+	struct stat sb;
+	long long exp = (long long)time(NULL) + 1000;
+
+	snprintf(buf, sizeof(buf), "+ a %lld\n+ b %lld", exp, exp);
+	write_file(j, buf);
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_TRUE(is_rev(st, "a"));
+	CU_ASSERT_FALSE(is_rev(st, "b"));
+	/* Truncated to the last complete line. */
+	CU_ASSERT_EQUAL(stat(j, &sb), 0);
+	snprintf(buf, sizeof(buf), "+ a %lld\n", exp);
+	CU_ASSERT_EQUAL((size_t)sb.st_size, strlen(buf));
+	/* Appending afterwards yields a clean journal. */
+	CU_ASSERT_EQUAL(add(st, "c", exp), REVOKE_OK);
+	revoke_store_close(st);
+	s = read_file(j);
+	snprintf(buf, sizeof(buf), "+ a %lld\n+ c %lld\n", exp, exp);
+	CU_ASSERT_STRING_EQUAL(s, buf);
+	free(s);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_TRUE(is_rev(st, "c"));
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_corrupt_middle(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	char expect[512], *before, *after;
+
+	write_file(j, "+ a 99999999999\n+ b x\n+ c 99999999999\n");
+	before = read_file(j);
+	errlist_init(&el);
+	CU_ASSERT_PTR_NULL(open_store(j, NULL, &el));
+	CU_ASSERT_EQUAL(el.n, 1);
+	snprintf(expect, sizeof(expect), "%s:2: ", j);
+	CU_ASSERT_TRUE(errs_have(&el, expect));
+	/* Nothing was rewritten, and the lock was released. */
+	after = read_file(j);
+	CU_ASSERT_STRING_EQUAL(before, after);
+	free(before);
+	free(after);
+	errlist_free(&el);
+
+	/* A corrupt last line that is complete is not a torn write. */
+	errlist_init(&el);
+	write_file(j, "+ a 99999999999\n+ b\n");
+	CU_ASSERT_PTR_NULL(open_store(j, NULL, &el));
+	snprintf(expect, sizeof(expect), "%s:2: ", j);
+	CU_ASSERT_TRUE(errs_have(&el, expect));
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_compaction(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	time_t now = time(NULL);
+	uint64_t g;
+	char *s, buf[256];
+
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(add(st, "keep1", now + 1000), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "gone", now + 10), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "keep2", now + 5000), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "gone2", now + 50), REVOKE_OK);
+	CU_ASSERT_EQUAL(rem(st, "gone2"), REVOKE_OK);
+	CU_ASSERT_EQUAL(count_lines(j), 5);
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(revoke_compact(st, now + 100), 0);
+	CU_ASSERT_NOT_EQUAL(revoke_generation(st), g);
+	CU_ASSERT_TRUE(is_rev(st, "keep1"));
+	CU_ASSERT_TRUE(is_rev(st, "keep2"));
+	CU_ASSERT_FALSE(is_rev(st, "gone"));
+	CU_ASSERT_EQUAL(revoke_count(st), 2);
+	CU_ASSERT_EQUAL(count_lines(j), 2);
+	s = read_file(j);
+	snprintf(buf, sizeof(buf), "+ keep1 %lld\n", (long long)now + 1000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, buf));
+	free(s);
+	/* No temporary file is left behind. */
+	s = NULL;
+	xasprintf(&s, "%s.tmp", j);
+	CU_ASSERT_NOT_EQUAL(access(s, F_OK), 0);
+	free(s);
+	/* The journal still takes appends after the rename. */
+	CU_ASSERT_EQUAL(add(st, "later", now + 3000), REVOKE_OK);
+	CU_ASSERT_EQUAL(count_lines(j), 3);
+	/* Nothing to do: nothing changes. */
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(revoke_compact(st, now + 100), 0);
+	CU_ASSERT_EQUAL(revoke_generation(st), g);
+	revoke_store_close(st);
+
+	/* Expired entries are dropped at open. */
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(revoke_count(st), 3);
+	CU_ASSERT_EQUAL(add(st, "past", now - 5), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "past"));	/* until compacted */
+	revoke_store_close(st);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_FALSE(is_rev(st, "past"));
+	CU_ASSERT_TRUE(is_rev(st, "later"));
+	CU_ASSERT_EQUAL(count_lines(j), 3);
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_autocompact(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	time_t now = time(NULL);
+
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	/* Each later expiry is a new line; past the slack the journal is
+	 * rewritten on its own. */
+	for (int i = 1; i <= 1100; i++)
+		CU_ASSERT_EQUAL(add(st, "again", now + 1000 + i), REVOKE_OK);
+	CU_ASSERT_TRUE(count_lines(j) < 100);
+	CU_ASSERT_TRUE(is_rev(st, "again"));
+	revoke_store_close(st);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_TRUE(is_rev(st, "again"));
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_reinstate(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	time_t now = time(NULL);
+	uint64_t g;
+	json_t *l;
+
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(add(st, "t1", now + 500), REVOKE_OK);
+	CU_ASSERT_NOT_EQUAL(revoke_generation(st), g);
+	CU_ASSERT_TRUE(is_rev(st, "t1"));
+	/* Revoking again with an earlier expiry keeps the later one and
+	 * writes nothing. */
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(add(st, "t1", now + 100), REVOKE_OK);
+	CU_ASSERT_EQUAL(revoke_generation(st), g);
+	CU_ASSERT_EQUAL(count_lines(j), 1);
+	l = revoke_list_json(st);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(l, "revocations"), 0), "expires_at")), now + 500);
+	json_decref(l);
+
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(rem(st, "t1"), REVOKE_OK);
+	CU_ASSERT_NOT_EQUAL(revoke_generation(st), g);
+	CU_ASSERT_FALSE(is_rev(st, "t1"));
+	CU_ASSERT_EQUAL(rem(st, "t1"), REVOKE_NOT_FOUND);
+	CU_ASSERT_EQUAL(rem(st, "bad id"), REVOKE_INVALID_ID);
+	CU_ASSERT_EQUAL(count_lines(j), 2);
+	CU_ASSERT_EQUAL(add(st, "t2", 0), REVOKE_OK);
+	revoke_store_close(st);
+
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_FALSE(is_rev(st, "t1"));
+	CU_ASSERT_TRUE(is_rev(st, "t2"));
+	/* 0 means the configured retention (1000 s here). */
+	l = revoke_list_json(st);
+	{
+		json_int_t e = json_integer_value(json_object_get(json_array_get(
+		    json_object_get(l, "revocations"), 0), "expires_at"));
+		CU_ASSERT_TRUE(e >= now + 1000 && e <= time(NULL) + 1000);
+	}
+	json_decref(l);
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_ids_file(void)
+{
+	char *j = tpath("journal"), *ids = tpath("ids"), *bad = tpath("bad-ids");
+	struct errlist el;
+	struct revoke_store *st;
+	json_t *l, *e;
+	char expect[512];
+
+	write_file(ids, "# revoked for good\n\n  fixed-1  \nfixed-2 # leaked in a log\r\n"
+	    "\t# indented comment\nshared\n");
+	errlist_init(&el);
+	st = open_store(j, ids, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_TRUE(is_rev(st, "fixed-1"));
+	CU_ASSERT_TRUE(is_rev(st, "fixed-2"));
+	CU_ASSERT_TRUE(is_rev(st, "shared"));
+	CU_ASSERT_FALSE(is_rev(st, "#"));
+	CU_ASSERT_FALSE(is_rev(st, "leaked"));
+	CU_ASSERT_EQUAL(revoke_count(st), 3);
+	/* Read-only: cannot be reinstated, and never compacted. */
+	CU_ASSERT_EQUAL(rem(st, "fixed-1"), REVOKE_READONLY);
+	CU_ASSERT_EQUAL(add(st, "shared", time(NULL) + 10), REVOKE_OK);
+	CU_ASSERT_EQUAL(revoke_count(st), 3);
+	CU_ASSERT_EQUAL(revoke_compact(st, time(NULL) + 100000), 0);
+	CU_ASSERT_TRUE(is_rev(st, "fixed-1"));
+	CU_ASSERT_TRUE(is_rev(st, "shared"));
+	CU_ASSERT_EQUAL(count_lines(j), 0);
+	l = revoke_list_json(st);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(l, "count")), 3);
+	e = json_array_get(json_object_get(l, "revocations"), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "id")), "fixed-1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "source")), "file");
+	CU_ASSERT_TRUE(json_is_null(json_object_get(e, "expires_at")));
+	json_decref(l);
+	revoke_store_close(st);
+
+	/* Bad lines are all reported with file:line. */
+	write_file(bad, "ok\nnot ok\n" "caf\xc3\xa9\nfine # c\n");
+	CU_ASSERT_PTR_NULL(open_store(j, bad, &el));
+	CU_ASSERT_EQUAL(el.n, 2);
+	snprintf(expect, sizeof(expect), "%s:2: ", bad);
+	CU_ASSERT_TRUE(errs_have(&el, expect));
+	snprintf(expect, sizeof(expect), "%s:3: ", bad);
+	CU_ASSERT_TRUE(errs_have(&el, expect));
+	errlist_free(&el);
+
+	/* A missing file is an error. */
+	errlist_init(&el);
+	CU_ASSERT_PTR_NULL(open_store(j, "/nonexistent/ids", &el));
+	CU_ASSERT_TRUE(errs_have(&el, "/nonexistent/ids"));
+	errlist_free(&el);
+	free(j);
+	free(ids);
+	free(bad);
+}
+
+static void
+test_hostile_ids(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	char big[SG_REVOKE_MAX_ID_BYTES + 1];
+	static const char *bad[] = { "", "a b", "a\nb", "a\rb", "\x1b[31m", "caf\xc3\xa9",
+		"x\x7f" };
+
+	memset(big, 'z', sizeof(big));
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(add(st, bad[i], 0), REVOKE_INVALID_ID);
+		CU_ASSERT_FALSE(is_rev(st, bad[i]));
+	}
+	CU_ASSERT_EQUAL(revoke_add(st, "a\0b", 3, 0), REVOKE_INVALID_ID);
+	CU_ASSERT_EQUAL(revoke_add(st, big, sizeof(big), 0), REVOKE_INVALID_ID);
+	CU_ASSERT_FALSE(revoke_is_revoked(st, big, sizeof(big)));
+	CU_ASSERT_EQUAL(revoke_add(st, big, sizeof(big) - 1, 0), REVOKE_OK);
+	CU_ASSERT_TRUE(revoke_is_revoked(st, big, sizeof(big) - 1));
+	/* A journal-injection attempt: nothing reached the file but the
+	 * one valid line. */
+	CU_ASSERT_EQUAL(add(st, "x 1\n+ y", 0), REVOKE_INVALID_ID);
+	CU_ASSERT_EQUAL(count_lines(j), 1);
+	/* Many ids: the table grows and keeps them all. */
+	for (int i = 0; i < 5000; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "many-%d", i);
+		revoke_add_remote(st, id, strlen(id), time(NULL) + 100);
+	}
+	CU_ASSERT_EQUAL(revoke_count(st), 5001);
+	for (int i = 0; i < 5000; i += 7) {
+		char id[32];
+		snprintf(id, sizeof(id), "many-%d", i);
+		CU_ASSERT_TRUE(is_rev(st, id));
+		CU_ASSERT_EQUAL(rem(st, id), REVOKE_OK);
+		CU_ASSERT_FALSE(is_rev(st, id));
+	}
+	for (int i = 1; i < 5000; i += 7) {
+		char id[32];
+		snprintf(id, sizeof(id), "many-%d", i);
+		CU_ASSERT_TRUE(is_rev(st, id));
+	}
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+static void
+test_lock(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *a, *b;
+
+	errlist_init(&el);
+	a = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	b = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NULL(b);
+	CU_ASSERT_TRUE(errs_have(&el, "in use by another process"));
+	revoke_store_close(b);
+	revoke_store_close(a);
+	errlist_free(&el);
+	errlist_init(&el);
+	b = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL(b);
+	revoke_store_close(b);
+	errlist_free(&el);
+	free(j);
+}
+
+/* A process revokes and is SIGKILLed the moment revoke_add returns; the
+ * next open must see the id. */
+static void
+test_crash(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_TRUE_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct errlist cel;
+		errlist_init(&cel);
+		st = open_store(j, NULL, &cel);
+		if (st == NULL)
+			_exit(3);
+		if (add(st, "crash-victim", 0) != REVOKE_OK)
+			_exit(4);
+		kill(getpid(), SIGKILL);
+		_exit(5);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_TRUE(is_rev(st, "crash-victim"));
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+/* Parse a "revocations" section; NULL on error. */
+static struct revoke_config *
+config(const char *text, struct errlist *el)
+{
+	struct jsonconf jc = { .file = "cfg.json", .errs = el };
+	json_t *v = text ? jsonconf_load_buffer(&jc, text, strlen(text)) : NULL;
+	struct revoke_config *rc;
+
+	if (text != NULL && v == NULL)
+		return NULL;
+	rc = revoke_config_parse(&jc, v, "/revocations", "/etc/sg");
+	json_decref(v);
+	return rc;
+}
+
+static void
+test_config(void)
+{
+	struct errlist el;
+	struct revoke_config *rc;
+
+	errlist_init(&el);
+	rc = config(NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
+	CU_ASSERT_PTR_NULL(rc->journal);
+	CU_ASSERT_PTR_NULL(rc->redis_host);
+	CU_ASSERT_EQUAL(rc->retention_s, SG_DEFAULT_REVOKE_RETENTION_S);
+	CU_ASSERT_STRING_EQUAL(rc->redis_key, SG_DEFAULT_REVOKE_REDIS_KEY);
+	CU_ASSERT_STRING_EQUAL(rc->redis_channel, SG_DEFAULT_REVOKE_REDIS_CHANNEL);
+	revoke_config_free(rc);
+
+	rc = config("{\"journal\": \"state/rev.journal\", \"ids_file\": \"/abs/ids\", "
+	    "\"retention_s\": 60, \"redis\": \"redis://10.0.0.1:6380/2\", "
+	    "\"redis_key\": \"k1\", \"redis_channel\": \"c1\"}", &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
+	CU_ASSERT_STRING_EQUAL(rc->journal, "/etc/sg/state/rev.journal");
+	CU_ASSERT_STRING_EQUAL(rc->ids_file, "/abs/ids");
+	CU_ASSERT_EQUAL(rc->retention_s, 60);
+	CU_ASSERT_STRING_EQUAL(rc->redis_host, "10.0.0.1");
+	CU_ASSERT_EQUAL(rc->redis_port, 6380);
+	CU_ASSERT_EQUAL(rc->redis_db, 2);
+	CU_ASSERT_STRING_EQUAL(rc->redis_key, "k1");
+	CU_ASSERT_STRING_EQUAL(rc->redis_channel, "c1");
+	{
+		struct revoke_config *d = revoke_config_dup(rc);
+		CU_ASSERT_STRING_EQUAL(d->redis_host, "10.0.0.1");
+		CU_ASSERT_PTR_NOT_EQUAL(d->redis_host, rc->redis_host);
+		revoke_config_free(d);
+	}
+	revoke_config_free(rc);
+
+	rc = config("{\"redis\": \"redis://[::1]\"}", &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
+	CU_ASSERT_STRING_EQUAL(rc->redis_host, "::1");
+	CU_ASSERT_EQUAL(rc->redis_port, 6379);
+	revoke_config_free(rc);
+	CU_ASSERT_EQUAL(el.n, 0);
+
+	/* Every problem, at its pointer. */
+	CU_ASSERT_PTR_NULL(config("{\"journal\": \"\", \"retention_s\": 0, \"redis\": "
+	    "\"http://x\", \"redis_key\": \"a b\", \"bogus\": 1}", &el));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/bogus"));
+	errlist_free(&el);
+	errlist_init(&el);
+	CU_ASSERT_PTR_NULL(config("{\"journal\": \"\", \"retention_s\": 0, \"redis\": "
+	    "\"http://x\", \"redis_key\": \"a b\"}", &el));
+	CU_ASSERT_EQUAL(el.n, 4);
+	CU_ASSERT_TRUE(errs_have(&el, "cfg.json: /revocations/journal: "));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/retention_s: "));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis: "));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis_key: "));
+	errlist_free(&el);
+
+	static const char *bad_urls[] = { "redis://", "redis://h:0", "redis://h:70000",
+		"redis://h:x", "redis://u:p@h", "redis://h/x", "redis://[::1", "redis://h:1x",
+		"redis://h?x", "redis://[zz]" };
+	for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+		char buf[128];
+		errlist_init(&el);
+		snprintf(buf, sizeof(buf), "{\"redis\": \"%s\"}", bad_urls[i]);
+		CU_ASSERT_PTR_NULL(config(buf, &el));
+		CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis: "));
+		errlist_free(&el);
+	}
+	errlist_init(&el);
+	CU_ASSERT_PTR_NULL(config("{\"journal\": 3}", &el));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/journal"));
+	errlist_free(&el);
+}
+
+static void
+test_admin(void)
+{
+	char *j = tpath("journal"), *ids = tpath("ids");
+	struct errlist el;
+	struct revoke_store *st;
+	json_t *r = NULL;
+	char body[128];
+
+	write_file(ids, "from-file\n");
+	errlist_init(&el);
+	st = open_store(j, ids, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+
+#define POST(s) revoke_admin_post(st, (s), strlen(s), &r)
+	CU_ASSERT_EQUAL(POST("{\"id\": \"op-1\"}"), 201);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "id")), "op-1");
+	json_decref(r);
+	CU_ASSERT_TRUE(is_rev(st, "op-1"));
+	snprintf(body, sizeof(body), "{\"id\": \"op-2\", \"expires_at\": %lld}",
+	    (long long)time(NULL) + 77);
+	CU_ASSERT_EQUAL(POST(body), 201);
+	json_decref(r);
+	CU_ASSERT_TRUE(is_rev(st, "op-2"));
+	static const char *bad[] = { "", "[]", "{", "{\"id\": 3}", "{\"id\": \"a b\"}",
+		"{\"id\": \"\"}", "{\"id\": \"x\", \"expires_at\": -1}",
+		"{\"id\": \"x\", \"expires_at\": \"1\"}", "{\"id\": \"x\", \"other\": 1}",
+		"{\"id\": \"x\", \"id\": \"y\"}", "{\"id\": \"x\\u0000y\"}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(POST(bad[i]), 400);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "type")),
+		    "BadRequest");
+		json_decref(r);
+	}
+	CU_ASSERT_FALSE(is_rev(st, "x"));
+	CU_ASSERT_EQUAL(revoke_admin_post(st, NULL, 0, &r), 400);
+	json_decref(r);
+#undef POST
+
+	CU_ASSERT_EQUAL(revoke_admin_list(st, &r), 200);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(r, "count")), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(
+	    json_object_get(r, "revocations"), 1), "id")), "op-1");
+	json_decref(r);
+
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "op-1", 4, &r), 204);
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_FALSE(is_rev(st, "op-1"));
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "op-1", 4, &r), 404);
+	json_decref(r);
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "op%2D2", 6, &r), 204);	/* %2D is '-' */
+	CU_ASSERT_FALSE(is_rev(st, "op-2"));
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "from-file", 9, &r), 409);
+	json_decref(r);
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "a%20b", 5, &r), 400);
+	json_decref(r);
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "a%2", 3, &r), 400);
+	json_decref(r);
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "a%zz", 4, &r), 400);
+	json_decref(r);
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+	free(ids);
+}
+
+/* A matched action with one effect on its second parameter. */
+static void
+fake_match(struct policy_action *a, struct policy_effect *e, struct policy_match *m,
+    enum policy_effect_on on, const char *param)
+{
+	memset(a, 0, sizeof(*a));
+	memset(m, 0, sizeof(*m));
+	e->on = on;
+	e->param = 1;
+	e->param_name = "apiTokenId";
+	a->name = (char *)"applicationApiToken.x";
+	a->effects = e;
+	a->neffects = 1;
+	a->nparams = 2;
+	m->status = POLICY_MATCH_OK;
+	m->action = a;
+	m->nparams = 2;
+	m->params[0].ptr = "5f0000000000000000000001";
+	m->params[0].len = 24;
+	m->params[1].ptr = param;
+	m->params[1].len = strlen(param);
+}
+
+static enum revoke_op
+plan(enum policy_effect_on on, const char *param, const char *body,
+    struct revoke_intent *in)
+{
+	struct policy_action a;
+	struct policy_effect e;
+	struct policy_match m;
+
+	fake_match(&a, &e, &m, on, param);
+	return revoke_learn_plan(&m, body, body ? strlen(body) : 0, in);
+}
+
+static void
+test_learn(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	struct revoke_intent in;
+	struct policy_match none;
+
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "tok-del", NULL, &in), REVOKE_OP_REVOKE);
+	CU_ASSERT_STRING_EQUAL(in.id, "tok-del");
+	CU_ASSERT_EQUAL(in.len, 7);
+	/* Only a 2xx answer counts. */
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 404), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "tok-del"));
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 500), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "tok-del"));
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "tok-del"));
+	CU_ASSERT_EQUAL(count_lines(j), 1);
+
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_PATCH_STATUS, "tok-p",
+	    "{\"status\": \"inactive\", \"description\": \"x\"}", &in), REVOKE_OP_REVOKE);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "tok-p"));
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_PATCH_STATUS, "tok-p", "{\"status\":\"active\"}",
+	    &in), REVOKE_OP_REINSTATE);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 400), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "tok-p"));
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 204), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "tok-p"));
+	/* Reinstating what is not revoked is fine. */
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+
+	static const char *nothing[] = { NULL, "", "{\"status\": \"pending\"}",
+		"{\"description\": \"x\"}", "{\"status\": false}", "[\"inactive\"]",
+		"{\"status\": \"inactive\"", "{\"status\":\"inactive\",\"status\":\"active\"}",
+		"{\"status\": \"INACTIVE\"}" };
+	for (size_t i = 0; i < sizeof(nothing) / sizeof(nothing[0]); i++) {
+		CU_ASSERT_EQUAL(plan(POLICY_EFFECT_PATCH_STATUS, "tok-q", nothing[i], &in),
+		    REVOKE_OP_NONE);
+		CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	}
+	CU_ASSERT_FALSE(is_rev(st, "tok-q"));
+
+	/* The parameter is percent-decoded; ids that cannot be stored are
+	 * not planned. */
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "a%7Eb", NULL, &in), REVOKE_OP_REVOKE);
+	CU_ASSERT_STRING_EQUAL(in.id, "a~b");
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "a%20b", NULL, &in), REVOKE_OP_NONE);
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "a%2", NULL, &in), REVOKE_OP_NONE);
+
+	/* No match, no action: nothing. */
+	memset(&none, 0, sizeof(none));
+	none.status = POLICY_MATCH_NO_ROUTE;
+	CU_ASSERT_EQUAL(revoke_learn_plan(&none, NULL, 0, &in), REVOKE_OP_NONE);
+	CU_ASSERT_EQUAL(revoke_learn_plan(NULL, NULL, 0, &in), REVOKE_OP_NONE);
+	CU_ASSERT_EQUAL(revoke_learn_apply(NULL, &in, 200), REVOKE_OK);
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+struct heard {
+	int n;
+	char op;
+	char id[64];
+	int64_t exp;
+};
+
+static void
+listener(void *arg, char op, const char *id, size_t len, int64_t exp)
+{
+	struct heard *h = arg;
+
+	h->n++;
+	h->op = op;
+	snprintf(h->id, sizeof(h->id), "%.*s", (int)len, id);
+	h->exp = exp;
+}
+
+static void
+test_listener(void)
+{
+	struct errlist el;
+	struct revoke_store *st;
+	struct heard h = { 0 };
+	struct revoke_entry *v;
+	size_t n;
+
+	errlist_init(&el);
+	st = open_store(NULL, NULL, &el);	/* memory only */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	revoke_store_set_listener(st, listener, &h);
+	CU_ASSERT_EQUAL(add(st, "l1", 12345678901), REVOKE_OK);
+	CU_ASSERT_EQUAL(h.n, 1);
+	CU_ASSERT_EQUAL(h.op, '+');
+	CU_ASSERT_STRING_EQUAL(h.id, "l1");
+	CU_ASSERT_EQUAL(h.exp, 12345678901);
+	CU_ASSERT_EQUAL(rem(st, "l1"), REVOKE_OK);
+	CU_ASSERT_EQUAL(h.n, 2);
+	CU_ASSERT_EQUAL(h.op, '-');
+	/* Changes from peers are not echoed back. */
+	CU_ASSERT_EQUAL(revoke_add_remote(st, "r1", 2, 12345678901), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "r1"));
+	CU_ASSERT_EQUAL(revoke_remove_remote(st, "r1", 2), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "r1"));
+	CU_ASSERT_EQUAL(h.n, 2);
+	CU_ASSERT_EQUAL(add(st, "s1", 12345678901), REVOKE_OK);
+	revoke_store_set_listener(st, NULL, NULL);
+	CU_ASSERT_EQUAL(add(st, "s2", 12345678901), REVOKE_OK);
+	CU_ASSERT_EQUAL(h.n, 3);
+
+	n = revoke_snapshot(st, &v);
+	CU_ASSERT_EQUAL(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_TRUE(strcmp(v[i].id, "s1") == 0 || strcmp(v[i].id, "s2") == 0);
+		CU_ASSERT_EQUAL(v[i].expires_at, 12345678901);
+	}
+	revoke_snapshot_free(v, n);
+	revoke_store_close(st);
+	errlist_free(&el);
+}
+
+struct reader_arg {
+	struct revoke_store *st;
+	volatile int *stop;
+	long hits;
+	int bad;
+};
+
+static void *
+reader(void *p)
+{
+	struct reader_arg *a = p;
+
+	while (!*a->stop) {
+		/* "base" is revoked before the readers start and never
+		 * removed: a miss would be a broken table. */
+		if (!revoke_is_revoked(a->st, "base", 4))
+			a->bad = 1;
+		a->hits += revoke_is_revoked(a->st, "w-10", 4);
+	}
+	return NULL;
+}
+
+static void
+test_concurrent(void)
+{
+	struct errlist el;
+	struct revoke_store *st;
+	struct reader_arg args[4];
+	pthread_t th[4];
+	volatile int stop = 0;
+	uint64_t g0;
+
+	errlist_init(&el);
+	st = open_store(NULL, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(add(st, "base", 0), REVOKE_OK);
+	g0 = revoke_generation(st);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct reader_arg){ .st = st, .stop = &stop };
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, reader, &args[i]), 0);
+	}
+	/* Enough adds to grow the table several times under the readers. */
+	for (int i = 0; i < 2000; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "w-%d", i);
+		CU_ASSERT_EQUAL(add(st, id, 0), REVOKE_OK);
+		if (i % 3 == 0)
+			CU_ASSERT_EQUAL(rem(st, id), REVOKE_OK);
+	}
+	stop = 1;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_FALSE(args[i].bad);
+	}
+	CU_ASSERT_EQUAL(revoke_generation(st) - g0, 2000 + 667);
+	CU_ASSERT_TRUE(is_rev(st, "w-10"));
+	CU_ASSERT_FALSE(is_rev(st, "w-9"));
+	CU_ASSERT_TRUE(is_rev(st, "w-1999"));
+	revoke_store_close(st);
+	errlist_free(&el);
+}
+
+static int
+cleanup_tmp(void)
+{
+	char *cmd;
+
+	if (getenv("KEEP_TMP") != NULL)
+		return 0;
+	xasprintf(&cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	free(cmd);
+	return 0;
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned fails;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("revoke", NULL, cleanup_tmp);
+	CU_add_test(s, "id rules", test_ids);
+	CU_add_test(s, "journal line parser", test_parse);
+	CU_add_test(s, "replay", test_replay);
+	CU_add_test(s, "torn tail is dropped and truncated", test_torn_tail);
+	CU_add_test(s, "corrupt middle line refused with file:line", test_corrupt_middle);
+	CU_add_test(s, "compaction keeps unexpired entries", test_compaction);
+	CU_add_test(s, "automatic compaction", test_autocompact);
+	CU_add_test(s, "reinstate and retention", test_reinstate);
+	CU_add_test(s, "ids file", test_ids_file);
+	CU_add_test(s, "hostile ids", test_hostile_ids);
+	CU_add_test(s, "one process per journal", test_lock);
+	CU_add_test(s, "SIGKILL right after revoke_add", test_crash);
+	CU_add_test(s, "config section", test_config);
+	CU_add_test(s, "operator functions", test_admin);
+	CU_add_test(s, "learning from policy effects", test_learn);
+	CU_add_test(s, "listener and remote changes", test_listener);
+	CU_add_test(s, "concurrent lookups", test_concurrent);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails != 0;
+}

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "defaults.h"
 #include "keys.h"
 
 enum jwt_status {
@@ -57,7 +58,7 @@ struct jwt_opts {
 	const char *id_claim;		/* dotted path; "jti" by default */
 };
 
-#define JWT_DEFAULT_MAX_UNTAGGED_TRIES	4
+#define JWT_DEFAULT_MAX_UNTAGGED_TRIES	SG_DEFAULT_MAX_UNTAGGED_TRIES
 
 /* Fill opts with the defaults (defaults.h). */
 void jwt_opts_init(struct jwt_opts *o);

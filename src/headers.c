@@ -54,7 +54,15 @@ headers_connection_names(const char *value, const char *name)
 int
 headers_drop_from_client(const char *name)
 {
+	/* Method overrides would let the upstream act on another method
+	 * than the one authorized; names with '_' are read as '-' by
+	 * CGI-style upstreams (X_Forwarded_For), as nginx drops them. */
 	return headers_is_hop_by_hop(name) ||
+	    strchr(name, '_') != NULL ||
+	    strcasecmp(name, "X-HTTP-Method-Override") == 0 ||
+	    strcasecmp(name, "X-HTTP-Method") == 0 ||
+	    strcasecmp(name, "X-Method-Override") == 0 ||
+	    strcasecmp(name, "Expect") == 0 ||
 	    has_prefix_ci(name, "X-Scopegate-") ||
 	    has_prefix_ci(name, "X-Forwarded-") ||
 	    strcasecmp(name, "Forwarded") == 0 ||

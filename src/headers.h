@@ -15,8 +15,9 @@ int headers_connection_names(const char *connection_value, const char *name);
 
 /* Fields a client may not send through: hop-by-hop, the gateway's own
  * namespace (X-Scopegate-*), X-Forwarded-*, Forwarded, X-Request-Id (we
- * set them) and the framing fields the gateway recomputes (Content-Length,
- * Transfer-Encoding). Returns non-zero to drop. */
+ * set them), the framing fields the gateway recomputes (Content-Length,
+ * Transfer-Encoding), Expect (the body is already read), method overrides
+ * and names with '_'. Returns non-zero to drop. */
 int headers_drop_from_client(const char *name);
 
 /* Fields of an upstream response that are not passed to the client:

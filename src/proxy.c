@@ -196,6 +196,9 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 		evhttp_add_header(out, "WWW-Authenticate", www_auth);
 	add_common_reply_headers(pr, out);
 	pr->status = status;
+	/* No body for HEAD: a client would read it as the next response. */
+	if (evhttp_request_get_command(pr->req) == EVHTTP_REQ_HEAD)
+		evbuffer_drain(body, evbuffer_get_length(body));
 	pr->bytes_out = evbuffer_get_length(body);
 	pr->reply_started = 1;
 	evhttp_send_reply(pr->req, status, NULL, body);

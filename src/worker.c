@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
@@ -107,27 +108,83 @@ header_count(struct evkeyvalq *h, const char *name)
 	return n;
 }
 
-/* Refusals that come before any routing: message framing. Returns 0 when
- * the request may go on. (Target shape, Authorization and everything else
- * is decided by gate_decide.) */
+static int
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return 0;
+	return 1;
+}
+
+static int
+framing_refuse(struct proxy_req *pr, int status, const char *type, const char *message)
+{
+	/* The bytes after a request we could not frame cannot be trusted to
+	 * start a request: never read another one on this connection. */
+	pr->reason = "framing";
+	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
+	proxy_reply_error(pr, status, type, message, NULL);
+	return -1;
+}
+
+/* Refusals that come before any routing: message framing, checked on what
+ * libevent parsed. These are the gateway's own checks, stricter than
+ * libevent's parser (RFC 9112 section 6): anything two parsers could read
+ * differently is refused and the connection closed. Returns 0 when the
+ * request may go on. (The target, Authorization and the rest are decided
+ * by gate_decide.) */
 static int
 check_framing(struct proxy_req *pr)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
+	struct evhttp_request *req = pr->req;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	int ncl = 0, nte = 0, te_ok = 1;
+	struct evkeyval *kv;
+	const char *cl = NULL;
 
+	if (req->major != 1 || req->minor > 1)
+		return framing_refuse(pr, 505, "HTTPVersionNotSupported",
+		    "Only HTTP/1.0 and HTTP/1.1 are supported");
+	TAILQ_FOREACH(kv, in, next) {
+		if (!is_token(kv->key))
+			return framing_refuse(pr, 400, "BadRequest", "Invalid header field name");
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			ncl++;
+			cl = kv->value;
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			const char *v = kv->value;
+			size_t n;
+			nte++;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			n = strlen(v);
+			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
+				te_ok = 0;
+		}
+	}
 	/* RFC 9112 6.3: both framings at once is the classic smuggling
 	 * vector; so are two lengths. */
-	if (header_count(in, "Transfer-Encoding") > 0 && header_count(in, "Content-Length") > 0) {
-		pr->reason = "framing";
-		proxy_reply_error(pr, 400, "BadRequest",
-		    "Content-Length and Transfer-Encoding together are not allowed", NULL);
-		return -1;
-	}
-	if (header_count(in, "Content-Length") > 1) {
-		pr->reason = "framing";
-		proxy_reply_error(pr, 400, "BadRequest", "Duplicate Content-Length", NULL);
-		return -1;
-	}
+	if (nte > 0 && ncl > 0)
+		return framing_refuse(pr, 400, "BadRequest",
+		    "Content-Length and Transfer-Encoding together are not allowed");
+	if (ncl > 1)
+		return framing_refuse(pr, 400, "BadRequest", "Duplicate Content-Length");
+	if (cl != NULL && (cl[0] == '\0' || strspn(cl, "0123456789") != strlen(cl)))
+		return framing_refuse(pr, 400, "BadRequest", "Invalid Content-Length");
+	if (nte > 1 || !te_ok || (nte > 0 && req->minor == 0))
+		return framing_refuse(pr, 501, "NotImplemented",
+		    "Only the chunked transfer coding is supported");
+	/* libevent reads no body for HEAD: a body there would be taken for
+	 * the next request. */
+	if ((nte > 0 || (cl != NULL && strspn(cl, "0") != strlen(cl))) &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		return framing_refuse(pr, 400, "BadRequest", "A body is not allowed with HEAD");
 	return 0;
 }
 

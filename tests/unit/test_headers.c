@@ -36,6 +36,8 @@ static void
 test_client_drop(void)
 {
 	static const char *const drop[] = {"X-Forwarded-For", "x-forwarded-host",
+	    "X-HTTP-Method-Override", "x-http-method", "X-Method-Override", "X_Forwarded_For",
+	    "Expect",
 	    "X-Forwarded-Proto", "X-Scopegate-Subject", "x-scopegate-", "Forwarded",
 	    "X-Request-Id", "Content-Length", "Transfer-Encoding", "Connection", NULL};
 	static const char *const keep[] = {"Authorization", "Content-Type", "X-Forwarded",

@@ -79,9 +79,11 @@ run_demo() {
 	local app=5f0c0c0c0c0c0c0c0c0c0c0c tok=5f1111111111111111111111
 	cat >&2 <<EOT
 
-scopegate demo: the gateway on http://127.0.0.1:8080 enforces the Losant API
-policy (conf/policy.json, 273 actions) in front of the example Application
-Api Token service on 127.0.0.1:8081. Tokens are in $demo:
+scopegate demo: the gateway on http://127.0.0.1:8080 and https://localhost:8443
+(self-signed: $demo/tls.pem) enforces the Losant API policy
+(conf/policy.json, 273 actions) in front of the example Application Api Token
+service on 127.0.0.1:8081; admin (health, metrics, revocations) on
+http://127.0.0.1:9901. Tokens are in $demo:
 reader.jwt (applicationApiToken.get, applicationApiTokens.get),
 admin.jwt (all.Application), other.jwt (device.get). In another shell:
 
@@ -92,6 +94,8 @@ admin.jwt (all.Application), other.jwt (device.get). In another shell:
   curl -s -X DELETE \$U/$tok -H "Authorization: Bearer \$(cat reader.jwt)"  # 403
   curl -s -X DELETE \$U/$tok -H "Authorization: Bearer \$(cat admin.jwt)"   # 200
   curl -s \$U                                                            # 401
+  curl -s --cacert tls.pem https://localhost:8443/applications/$app/tokens -H "Authorization: Bearer \$(cat reader.jwt)"
+  curl -s http://127.0.0.1:9901/metrics | grep scopegate_requests_total
   $build/scopegate explain -c scopegate.json DELETE /applications/$app/tokens/$tok --scopes applicationApiToken.delete
 
 One JSON access-log line per request prints below. Ctrl-C stops both.

@@ -15,9 +15,19 @@ if [ ! -f "$demo/signing.key" ]; then
 	openssl pkey -in "$demo/signing.key" -pubout -out "$demo/signing.pem" 2>/dev/null
 	rm -f "$demo/ec.tmp"
 fi
+if [ ! -f "$demo/tls.key" ]; then
+	# A self-signed certificate for the demo's HTTPS listener.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -keyout "$demo/tls.key" -out "$demo/tls.pem" -days 825 -subj "/CN=localhost" \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+fi
 cat > "$demo/scopegate.json" <<EOT
 {
-  "listeners": [ { "address": "127.0.0.1", "port": 8080 } ],
+  "listeners": [ { "address": "127.0.0.1", "port": 8080 },
+                 { "address": "127.0.0.1", "port": 8443,
+                   "tls": { "certificates": [ { "cert": "tls.pem", "key": "tls.key" } ] } } ],
+  "admin": { "address": "127.0.0.1", "port": 9901 },
+  "revocations": { "journal": "revocations.journal" },
   "upstream": { "url": "http://127.0.0.1:8081", "timeout_ms": 30000 },
   "policy": "$top/conf/policy.json",
   "tokens": {

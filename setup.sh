@@ -30,6 +30,8 @@ deps() {
 	for p in "${packages[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
+	# The official Losant JS client test needs node and npm (any source).
+	command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup.sh: missing packages: ${missing[*]}" >&2

@@ -135,6 +135,12 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 	put_u64(&o, e->bytes_in);
 	put_key(&o, "bytes_out");
 	put_u64(&o, e->bytes_out);
+	if (e->client_cert_subject != NULL) {
+		put_key(&o, "client_cert_subject");
+		put_json_string(&o, e->client_cert_subject);
+		put_key(&o, "client_cert_sha256");
+		put_json_string(&o, e->client_cert_sha256);
+	}
 	/* The reserve behind o.end always fits the closing. */
 	memcpy(o.p, "}\n", 3);
 	return (size_t)(o.p - buf) + 2;

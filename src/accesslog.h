@@ -28,6 +28,9 @@ struct accesslog_entry {
 	uint64_t latency_us;
 	uint64_t bytes_in;		/* request body bytes */
 	uint64_t bytes_out;		/* response body bytes */
+	/* Verified client certificate (mTLS); written only when present. */
+	const char *client_cert_subject;
+	const char *client_cert_sha256;
 };
 
 /* Format one line (with the trailing newline) into buf. Returns the length

@@ -123,6 +123,8 @@ proxy_finish(struct proxy_req *pr)
 		.latency_us = elapsed_us(&pr->mono),
 		.bytes_in = pr->bytes_in,
 		.bytes_out = pr->bytes_out,
+		.client_cert_subject = pr->cc ? pr->cc->cert_subject : NULL,
+		.client_cert_sha256 = pr->cc ? pr->cc->cert_sha256 : NULL,
 	};
 	struct worker *w = pr->w;
 

@@ -20,6 +20,8 @@ struct client_conn {
 	struct worker *w;
 	struct evhttp_connection *evcon;
 	struct proxy_req *cur;		/* request in progress, or NULL */
+	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
+	char *cert_sha256;
 };
 
 struct proxy_req {

@@ -66,6 +66,8 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 	tls_connection_close_notify(evcon);
 	if (cc->cur != NULL)
 		proxy_client_closed(cc->cur);
+	free(cc->cert_subject);
+	free(cc->cert_sha256);
 	free(cc);
 	if (ptrmap_count(w->conns) < (size_t)w->cf->limits.max_connections)
 		set_accepting(w, 1);
@@ -85,6 +87,14 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	cc = xcalloc(1, sizeof(*cc));
 	cc->w = w;
 	cc->evcon = evcon;
+	/* mTLS: who the verified client certificate names, once per
+	 * connection, for the access log. */
+	SSL *ssl = tls_connection_ssl(evcon);
+	struct tls_peer_info peer;
+	if (ssl != NULL && tls_peer_info(ssl, &peer) == 0 && peer.present && peer.verified) {
+		cc->cert_subject = xstrdup(peer.subject);
+		cc->cert_sha256 = xstrdup(peer.fingerprint);
+	}
 	ptrmap_put(w->conns, evcon, cc);
 	metrics_connection_opened(w->metrics);
 	evhttp_connection_set_closecb(evcon, client_closed_cb, cc);

@@ -56,6 +56,28 @@ sclient -tls1_2 -sess_out "$T/sess" >/dev/null
 out=$(sclient -tls1_2 -sess_in "$T/sess")
 check "TLS 1.2 session resumed" grep -q '^Reused' <<<"$out"
 
+# --- mTLS: client certificates required, identity in the access log --------------
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+cp "$top_srcdir/tests/data/tls/client.sha256" "$PKI/"
+cat > "$T/gw-mtls.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT,
+    "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ],
+             "client_auth": "required", "client_ca": "pki/client-ca.pem" } } ],
+  "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
+  "log": { "access": "$T/access-mtls.log" }
+}
+EOT
+start_gateway "$T/gw-mtls.json"
+check "mTLS required: no client certificate, no request" bash -c "! curl -s -o /dev/null --cacert $PKI/ca.pem --resolve localhost:$GW_PORT:127.0.0.1 $G/__test/echo/m"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" \
+    --key "$PKI/client.key" --resolve "localhost:$GW_PORT:127.0.0.1" "$G/__test/echo/m")
+expect_eq "mTLS required: with a client certificate" 200 "$code"
+sleep 0.2
+expect_eq "access log has the client certificate fingerprint" "$(tr -d ' \n' < "$PKI/client.sha256" | tr 'A-F' 'a-f' | sed 's/.*=//; s/://g')" \
+    "$(json_get "$(last_line "$T/access-mtls.log")" 'd.get("client_cert_sha256")')"
+check "access log has the client certificate subject" grep -q '"client_cert_subject":"[^"]*CN=' "$T/access-mtls.log"
+
 # --- https upstream ---------------------------------------------------------------
 cat > "$T/upstream-tls.json" <<EOT
 { "certificates": [ { "cert": "pki/upstream.pem", "key": "pki/upstream.key" } ] }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,7 +385,11 @@ cfg_load(const char *path, struct errlist *errs)
 		    SG_DEFAULT_SHUTDOWN_GRACE_MS, &cf->shutdown_grace_ms);
 		jsonconf_get_int(&jc, root, "", "workers", 0, 256, 0, &cf->workers);
 		if (cf->workers == 0) {
-			long n = sysconf(_SC_NPROCESSORS_ONLN);
+			/* The cores this process may run on (taskset, cgroup
+			 * cpusets), not all the machine's. */
+			cpu_set_t set;
+			long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) :
+			    sysconf(_SC_NPROCESSORS_ONLN);
 			cf->workers = n > 0 ? n : 1;
 		}
 		parse_admin(&jc, json_object_get(root, "admin"), cf);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -14,6 +15,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
@@ -87,6 +89,12 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	cc = xcalloc(1, sizeof(*cc));
 	cc->w = w;
 	cc->evcon = evcon;
+	/* Answers go out in several writes (headers, then body pieces); with
+	 * Nagle on, a keep-alive client's delayed ACK stalls each one. */
+	int one = 1;
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* mTLS: who the verified client certificate names, once per
 	 * connection, for the access log. */
 	SSL *ssl = tls_connection_ssl(evcon);

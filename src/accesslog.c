@@ -80,25 +80,50 @@ static void
 put_u64(struct out *o, uint64_t v)
 {
 	char num[24];
-	int n = snprintf(num, sizeof(num), "%" PRIu64, v);
-	put(o, num, (size_t)n);
+	char *p = num + sizeof(num);
+
+	/* A line per request: no printf machinery for plain decimals. */
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	put(o, p, (size_t)(num + sizeof(num) - p));
+}
+
+/* "2026-11-29T05:27:31" for sec, formatted once per second per thread. */
+static const char *
+second_stamp(time_t sec)
+{
+	static __thread time_t cached = (time_t)-1;
+	static __thread char stamp[32];
+
+	if (sec != cached) {
+		struct tm tm;
+		gmtime_r(&sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached = sec;
+	}
+	return stamp;
 }
 
 size_t
 accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 {
 	struct out o;
-	struct tm tm;
 	char ts[40];
 	size_t n;
+	long us = e->time.tv_nsec / 1000;
 
 	if (size < 64)
 		return 0;
 	o.p = buf;
 	o.end = buf + size - 3;		/* "}\n" and a NUL */
-	gmtime_r(&e->time.tv_sec, &tm);
-	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%06ldZ", e->time.tv_nsec / 1000);
+	n = strlen(strcpy(ts, second_stamp(e->time.tv_sec)));
+	ts[n++] = '.';
+	for (int i = 5; i >= 0; i--, us /= 10)
+		ts[n + (size_t)i] = (char)('0' + us % 10);
+	ts[n + 6] = 'Z';
+	ts[n + 7] = '\0';
 
 	put_str(&o, "{\"time\":");
 	put_json_string(&o, ts);

@@ -14,6 +14,12 @@
 #include "token_config.h"
 #include "xmalloc.h"
 
+/* The token68 alphabet (RFC 7235 2.1). */
+static const unsigned char token68[256] = {
+	['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1, ['='] = 1,
+};
+
 int
 gate_bearer_token(const char *auth, const char **token, size_t *len)
 {
@@ -25,12 +31,9 @@ gate_bearer_token(const char *auth, const char **token, size_t *len)
 		;
 	*token = p;
 	/* token68 (RFC 7235): JWS compact tokens use only base64url and '.' */
-	for (; *p; p++) {
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-		    *p == '.' || *p == '~' || *p == '+' || *p == '/' || *p == '='))
+	for (; *p; p++)
+		if (!token68[(unsigned char)*p])
 			return -1;
-	}
 	*len = (size_t)(p - *token);
 	return *len > 0 ? 0 : -1;
 }

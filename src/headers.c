@@ -15,16 +15,24 @@ has_prefix_ci(const char *s, const char *prefix)
 int
 headers_is_hop_by_hop(const char *name)
 {
-	static const char *const hop[] = {
-		"Connection", "Keep-Alive", "TE", "Trailer", "Trailers",
-		"Transfer-Encoding", "Upgrade", NULL,
-	};
-
-	for (const char *const *h = hop; *h; h++)
-		if (strcasecmp(name, *h) == 0)
+	/* Called for every field in both directions: dispatch on the length
+	 * first so most names cost one strlen and no comparison. */
+	switch (strlen(name)) {
+	case 2:
+		return strcasecmp(name, "TE") == 0;
+	case 7:
+		return strcasecmp(name, "Trailer") == 0 || strcasecmp(name, "Upgrade") == 0;
+	case 8:
+		return strcasecmp(name, "Trailers") == 0;
+	case 10:
+		return strcasecmp(name, "Connection") == 0 || strcasecmp(name, "Keep-Alive") == 0;
+	case 17:
+		if (strcasecmp(name, "Transfer-Encoding") == 0)
 			return 1;
+		break;
+	}
 	/* Proxy-Connection, Proxy-Authorization, Proxy-Authenticate, ... */
-	return has_prefix_ci(name, "Proxy-");
+	return (name[0] == 'P' || name[0] == 'p') && has_prefix_ci(name, "Proxy-");
 }
 
 int

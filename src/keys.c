@@ -116,11 +116,38 @@ keys_new(void)
 	return ks;
 }
 
+/*
+ * Per-key verification templates. Setting up a verification from scratch
+ * (EVP_DigestVerifyInit, EVP_MAC_init) costs more than hashing a token:
+ * OpenSSL 3 fetches the digest, builds a provider context from the key and
+ * sets the padding every time. So it is done once per key and algorithm
+ * when the key is added, and each verification works on a copy. Copying
+ * (EVP_MD_CTX_copy_ex, EVP_MAC_CTX_dup) only reads the source and takes
+ * references with atomic counters, so one template serves every thread.
+ */
+struct keys_prep {
+	EVP_MD_CTX *verify[KEYS_ALG_COUNT];	/* DigestVerify-initialised */
+	EVP_MAC_CTX *mac[KEYS_ALG_COUNT];	/* HMAC keyed with the secret */
+};
+
+static void
+prep_free(struct keys_prep *p)
+{
+	if (p == NULL)
+		return;
+	for (int a = 0; a < KEYS_ALG_COUNT; a++) {
+		EVP_MD_CTX_free(p->verify[a]);
+		EVP_MAC_CTX_free(p->mac[a]);
+	}
+	free(p);
+}
+
 static void
 entry_free(struct keys_entry *k)
 {
 	if (k == NULL)
 		return;
+	prep_free(k->prep);
 	free(k->kid);
 	EVP_PKEY_free(k->pkey);
 	if (k->secret != NULL) {
@@ -143,9 +170,84 @@ keys_free(struct keys *ks)
 	free(ks);
 }
 
+static int set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg);
+
+/* A DigestVerify context for key and alg that copies correctly, or NULL.
+ * The digest is fetched here once (not EVP_sha256(), which OpenSSL 3
+ * resolves again on every initialisation). */
+static EVP_MD_CTX *
+prep_verify(const struct keys_entry *k, enum keys_alg alg)
+{
+	EVP_MD_CTX *mctx = NULL, *probe = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_MD *md = NULL;
+
+	if (algs_table[alg].digest != NULL &&
+	    (md = EVP_MD_fetch(NULL, algs_table[alg].digest, NULL)) == NULL)
+		goto fail;
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(mctx, &pctx, md, NULL, k->pkey) != 1 ||
+	    !set_rsa_padding(pctx, alg))
+		goto fail;
+	/* Not every provider can duplicate its signature context: find out
+	 * now rather than on the first token. */
+	if ((probe = EVP_MD_CTX_new()) == NULL || EVP_MD_CTX_copy_ex(probe, mctx) != 1)
+		goto fail;
+	EVP_MD_CTX_free(probe);
+	EVP_MD_free(md);
+	return mctx;
+fail:
+	ERR_clear_error();
+	EVP_MD_CTX_free(probe);
+	EVP_MD_CTX_free(mctx);
+	EVP_MD_free(md);
+	return NULL;
+}
+
+/* An HMAC context for alg keyed with the secret of k, or NULL. */
+static EVP_MAC_CTX *
+prep_mac(EVP_MAC *mac, const struct keys_entry *k, enum keys_alg alg)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)algs_table[alg].digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL ||
+	    EVP_MAC_init(ctx, k->secret, k->secret_len, params) != 1) {
+		ERR_clear_error();
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Prepare the templates of every algorithm k may verify. A template that
+ * cannot be made is left NULL: keys_verify then sets up from scratch, so a
+ * provider without context duplication still works, only slower. */
+static void
+prep_entry(const struct keys *ks, struct keys_entry *k)
+{
+	struct keys_prep *p = xcalloc(1, sizeof(*p));
+
+	for (int a = 0; a < KEYS_ALG_COUNT; a++) {
+		if (!(k->algs & KEYS_ALG_BIT(a)) || algs_table[a].kind != k->kind)
+			continue;
+		if (k->kind == KEYS_KIND_HMAC)
+			p->mac[a] = prep_mac(ks->hmac, k, (enum keys_alg)a);
+		else
+			p->verify[a] = prep_verify(k, (enum keys_alg)a);
+	}
+	k->prep = p;
+}
+
+/* Add k to ks, preparing its verification templates. */
 static void
 keys_append(struct keys *ks, struct keys_entry *k)
 {
+	if (k->prep == NULL)
+		prep_entry(ks, k);
 	ks->v = xreallocarray(ks->v, ks->n + 1, sizeof(*ks->v));
 	ks->v[ks->n++] = k;
 }
@@ -667,28 +769,46 @@ keys_load_jwks_file(struct keys *ks, const char *path, unsigned algs,
 	return rc;
 }
 
-/* Convert a raw R||S signature (2 * n bytes) to DER. Returns the DER
- * length (buffer in *der, OPENSSL_free it) or -1. */
-static int
-ecdsa_raw_to_der(const unsigned char *sig, size_t n, unsigned char **der)
-{
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)n, NULL);
-	BIGNUM *s = BN_bin2bn(sig + n, (int)n, NULL);
-	int len = -1;
+/* Largest DER ECDSA-Sig-Value for P-521 (66-byte R and S): a SEQUENCE
+ * with a two-byte length around two INTEGERs of up to 67 bytes. */
+#define KEYS_ECDSA_DER_MAX	(3 + 2 * (2 + 67))
 
-	*der = NULL;
-	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
-		BN_free(r);
-		BN_free(s);
-		goto out;
+/* Append the DER INTEGER for the unsigned big-endian v (n bytes) at out:
+ * leading zeros dropped, one zero byte put back when the top bit is set.
+ * Returns the bytes written. */
+static size_t
+der_uint(const unsigned char *v, size_t n, unsigned char *out)
+{
+	size_t o = 0;
+
+	while (n > 1 && v[0] == 0) {
+		v++;
+		n--;
 	}
-	len = i2d_ECDSA_SIG(es, der);
-out:
-	ECDSA_SIG_free(es);
-	if (len <= 0)
-		ERR_clear_error();
-	return len > 0 ? len : -1;
+	out[o++] = 0x02;
+	out[o++] = (unsigned char)(n + (v[0] & 0x80 ? 1 : 0));
+	if (v[0] & 0x80)
+		out[o++] = 0;
+	memcpy(out + o, v, n);
+	return o + n;
+}
+
+/* Convert a raw R||S signature (2 * n bytes, n <= 66) to DER into der
+ * (KEYS_ECDSA_DER_MAX bytes), as i2d_ECDSA_SIG would. Returns its length. */
+static size_t
+ecdsa_raw_to_der(const unsigned char *sig, size_t n, unsigned char *der)
+{
+	unsigned char body[KEYS_ECDSA_DER_MAX];
+	size_t blen, o = 0;
+
+	blen = der_uint(sig, n, body);
+	blen += der_uint(sig + n, n, body + blen);
+	der[o++] = 0x30;
+	if (blen >= 0x80)
+		der[o++] = 0x81;	/* at most 138 bytes: one length byte */
+	der[o++] = (unsigned char)blen;
+	memcpy(der + o, body, blen);
+	return o + blen;
 }
 
 /* HMAC of msg with secret into out (at least EVP_MAX_MD_SIZE bytes).
@@ -732,12 +852,46 @@ set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg)
 	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg_md(alg)) > 0;
 }
 
+/* Verify with a copy of a prepared template (see struct keys_prep).
+ * Returns 1, 0 or -1 as keys_verify. */
+static int
+verify_prepared(const struct keys_entry *key, enum keys_alg alg,
+    const unsigned char *msg, size_t msglen, const unsigned char *sig,
+    size_t siglen)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	EVP_MAC_CTX *cctx = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	size_t outl = 0;
+	int rc = -1;
+
+	if (key->kind == KEYS_KIND_HMAC) {
+		if ((cctx = EVP_MAC_CTX_dup(key->prep->mac[alg])) == NULL ||
+		    EVP_MAC_update(cctx, msg, msglen) != 1 ||
+		    EVP_MAC_final(cctx, mac, &outl, sizeof(mac)) != 1)
+			goto out;
+		rc = outl == siglen && CRYPTO_memcmp(mac, sig, siglen) == 0;
+		OPENSSL_cleanse(mac, sizeof(mac));
+		goto out;
+	}
+	if ((mctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_MD_CTX_copy_ex(mctx, key->prep->verify[alg]) != 1)
+		goto out;
+	rc = EVP_DigestVerify(mctx, sig, siglen, msg, msglen) == 1;
+out:
+	if (rc != 1)
+		ERR_clear_error();
+	EVP_MAC_CTX_free(cctx);
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
 int
 keys_verify(const struct keys *ks, const struct keys_entry *key,
     enum keys_alg alg, const unsigned char *msg, size_t msglen,
     const unsigned char *sig, size_t siglen)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned char mac[EVP_MAX_MD_SIZE], der[KEYS_ECDSA_DER_MAX];
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *mctx = NULL;
 	int rc = 0, n;
@@ -745,6 +899,17 @@ keys_verify(const struct keys *ks, const struct keys_entry *key,
 	if ((unsigned)alg >= KEYS_ALG_COUNT || !(key->algs & KEYS_ALG_BIT(alg)) ||
 	    algs_table[alg].kind != key->kind)
 		return 0;
+	if (key->kind == KEYS_KIND_EC) {
+		/* Only the fixed-size raw form is a JWS signature; a DER
+		 * signature has another length and is refused here. */
+		if (siglen != 2 * algs_table[alg].ec_coord)
+			return 0;
+		siglen = ecdsa_raw_to_der(sig, algs_table[alg].ec_coord, der);
+		sig = der;
+	}
+	if (key->prep != NULL && (key->prep->mac[alg] != NULL ||
+	    key->prep->verify[alg] != NULL))
+		return verify_prepared(key, alg, msg, msglen, sig, siglen);
 	if (key->kind == KEYS_KIND_HMAC) {
 		if ((n = hmac_compute(ks->hmac, alg, key->secret, key->secret_len,
 		    msg, msglen, mac)) < 0)
@@ -752,16 +917,6 @@ keys_verify(const struct keys *ks, const struct keys_entry *key,
 		rc = (size_t)n == siglen && CRYPTO_memcmp(mac, sig, siglen) == 0;
 		OPENSSL_cleanse(mac, sizeof(mac));
 		return rc;
-	}
-	if (key->kind == KEYS_KIND_EC) {
-		/* Only the fixed-size raw form is a JWS signature; a DER
-		 * signature has another length and is refused here. */
-		if (siglen != 2 * algs_table[alg].ec_coord)
-			return 0;
-		if ((n = ecdsa_raw_to_der(sig, algs_table[alg].ec_coord, &der)) < 0)
-			return 0;
-		sig = der;
-		siglen = (size_t)n;
 	}
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(mctx, &pctx, alg_md(alg), NULL, key->pkey) != 1 ||
@@ -774,7 +929,6 @@ out:
 	if (rc != 1)
 		ERR_clear_error();
 	EVP_MD_CTX_free(mctx);
-	OPENSSL_free(der);
 	return rc;
 }
 

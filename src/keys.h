@@ -45,6 +45,9 @@ enum keys_kind {
 /* RSA moduli below this are refused (RFC 7518 section 3.3). */
 #define KEYS_RSA_MIN_BITS	2048
 
+/* Verification state prepared when a key is added (private to keys.c). */
+struct keys_prep;
+
 /* One verification key. */
 struct keys_entry {
 	char *kid;			/* NULL when the key has none */
@@ -54,6 +57,8 @@ struct keys_entry {
 	unsigned char *secret;		/* HMAC secret, wiped on free */
 	size_t secret_len;
 	char *source;			/* file (and JWKS index) for messages */
+	struct keys_prep *prep;		/* per-algorithm templates; only read
+					 * (copied) once the key is in a set */
 };
 
 /* An ordered set of keys; immutable after loading. */

@@ -72,8 +72,8 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	struct proxy_req *pr = xcalloc(1, sizeof(*pr));
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const char *uri = evhttp_request_get_uri(req);
-	char *addr = NULL;
-	ev_uint16_t port = 0;
+	static const char hex[] = "0123456789abcdef";
+	uint64_t hi = w->id_prefix, lo = ++w->id_seq;
 
 	pr->w = w;
 	pr->cf = cfg_ref(w->cf);
@@ -81,12 +81,14 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->req = req;
 	clock_gettime(CLOCK_REALTIME, &pr->wall);
 	clock_gettime(CLOCK_MONOTONIC, &pr->mono);
-	snprintf(pr->request_id, sizeof(pr->request_id), "%016" PRIx64 "%016" PRIx64,
-	    w->id_prefix, ++w->id_seq);
-	evhttp_connection_get_peer(evcon, &addr, &port);
-	snprintf(pr->client_ip, sizeof(pr->client_ip), "%s", addr ? addr : "");
-	snprintf(pr->client, sizeof(pr->client),
-	    addr && strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr ? addr : "", (unsigned)port);
+	/* 32 hex digits: the worker's random prefix, then its sequence. */
+	for (int i = 15; i >= 0; i--, hi >>= 4, lo >>= 4) {
+		pr->request_id[i] = hex[hi & 15];
+		pr->request_id[16 + i] = hex[lo & 15];
+	}
+	pr->request_id[32] = '\0';
+	pr->client = cc->client;
+	pr->client_ip = cc->client_ip;
 	pr->method = proxy_method_name(evhttp_request_get_command(req));
 	if (uri != NULL)
 		pr->path = xstrndup(uri, strcspn(uri, "?"));
@@ -368,14 +370,28 @@ proxy_client_closed(struct proxy_req *pr)
 	proxy_finish(pr);
 }
 
+/* Is name listed in the request's Connection field(s)? */
+static int
+named_by_connection(const struct proxy_req *pr, struct evkeyvalq *in, const char *name)
+{
+	struct evkeyval *kv;
+
+	if (pr->n_connection <= 1)
+		return headers_connection_names(pr->h_connection, name);
+	TAILQ_FOREACH(kv, in, next)
+		if (strcasecmp(kv->key, "Connection") == 0 && headers_connection_names(kv->value, name))
+			return 1;
+	return 0;
+}
+
 void
 proxy_forward(struct proxy_req *pr)
 {
 	struct evhttp_request *req = pr->req, *ureq;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
-	const char *conn = evhttp_find_header(in, "Connection");
-	const char *host = evhttp_find_header(in, "Host");
+	const char *conn = pr->h_connection;
+	const char *host = pr->h_host;
 	struct evkeyval *kv;
 
 	ureq = evhttp_request_new(upstream_done_cb, pr);
@@ -390,7 +406,7 @@ proxy_forward(struct proxy_req *pr)
 	out = evhttp_request_get_output_headers(ureq);
 	TAILQ_FOREACH(kv, in, next) {
 		if (headers_drop_from_client(kv->key) ||
-		    (conn != NULL && headers_connection_names(conn, kv->key)))
+		    (conn != NULL && named_by_connection(pr, in, kv->key)))
 			continue;
 		evhttp_add_header(out, kv->key, kv->value);
 	}
@@ -401,8 +417,7 @@ proxy_forward(struct proxy_req *pr)
 	if (host != NULL)
 		evhttp_add_header(out, "X-Forwarded-Host", host);
 	evhttp_add_header(out, "X-Request-Id", pr->request_id);
-	if (evbuffer_get_length(body) > 0 || evhttp_find_header(in, "Content-Length") != NULL ||
-	    evhttp_find_header(in, "Transfer-Encoding") != NULL) {
+	if (evbuffer_get_length(body) > 0 || pr->h_framed) {
 		char len[24];
 		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
 		evhttp_add_header(out, "Content-Length", len);

@@ -20,6 +20,8 @@ struct client_conn {
 	struct worker *w;
 	struct evhttp_connection *evcon;
 	struct proxy_req *cur;		/* request in progress, or NULL */
+	char client[64];		/* peer address:port, formatted once */
+	char client_ip[48];
 	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
 	char *cert_sha256;
 };
@@ -35,10 +37,19 @@ struct proxy_req {
 	struct timespec wall;		/* arrival, for the log */
 	struct timespec mono;		/* arrival, for the latency */
 	char request_id[33];
-	char client[64];		/* address:port */
-	char client_ip[48];
+	const char *client;		/* the connection's, see struct client_conn */
+	const char *client_ip;
 	const char *method;
 	char *path;			/* path part of the target, for the log */
+	/* Request fields found in one pass over the headers (check_framing);
+	 * they point into evhttp's header list. */
+	const char *h_authorization;
+	int n_authorization;
+	const char *h_content_type;
+	const char *h_host;
+	const char *h_connection;	/* the first; n_connection counts them */
+	int n_connection;
+	int h_framed;			/* Content-Length or Transfer-Encoding came */
 
 	size_t action_idx;		/* METRICS_ACTION_NONE when none matched */
 	const char *action;		/* points into the policy */

@@ -89,6 +89,12 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	cc = xcalloc(1, sizeof(*cc));
 	cc->w = w;
 	cc->evcon = evcon;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(cc->client_ip, sizeof(cc->client_ip), "%s", addr ? addr : "");
+	snprintf(cc->client, sizeof(cc->client), addr && strchr(addr, ':') ? "[%s]:%u" : "%s:%u",
+	    addr ? addr : "", (unsigned)port);
 	/* Answers go out in several writes (headers, then body pieces); with
 	 * Nagle on, a keep-alive client's delayed ACK stalls each one. */
 	int one = 1;
@@ -111,19 +117,6 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	if (ptrmap_count(w->conns) >= (size_t)w->cf->limits.max_connections)
 		set_accepting(w, 0);
 	return cc;
-}
-
-/* Count header fields named `name`. */
-static int
-header_count(struct evkeyvalq *h, const char *name)
-{
-	struct evkeyval *kv;
-	int n = 0;
-
-	TAILQ_FOREACH(kv, h, next)
-		if (strcasecmp(kv->key, name) == 0)
-			n++;
-	return n;
 }
 
 static int
@@ -170,7 +163,20 @@ check_framing(struct proxy_req *pr)
 	TAILQ_FOREACH(kv, in, next) {
 		if (!is_token(kv->key))
 			return framing_refuse(pr, 400, "BadRequest", "Invalid header field name");
-		if (strcasecmp(kv->key, "Content-Length") == 0) {
+		/* The fields later steps need, found in this one pass. */
+		if (strcasecmp(kv->key, "Authorization") == 0) {
+			pr->h_authorization = kv->value;
+			pr->n_authorization++;
+		} else if (strcasecmp(kv->key, "Content-Type") == 0)
+			pr->h_content_type = kv->value;
+		else if (strcasecmp(kv->key, "Host") == 0)
+			pr->h_host = kv->value;
+		else if (strcasecmp(kv->key, "Connection") == 0) {
+			if (pr->h_connection == NULL)
+				pr->h_connection = kv->value;
+			pr->n_connection++;
+		}
+		else if (strcasecmp(kv->key, "Content-Length") == 0) {
 			ncl++;
 			cl = kv->value;
 		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
@@ -188,6 +194,7 @@ check_framing(struct proxy_req *pr)
 	}
 	/* RFC 9112 6.3: both framings at once is the classic smuggling
 	 * vector; so are two lengths. */
+	pr->h_framed = nte > 0 || ncl > 0;
 	if (nte > 0 && ncl > 0)
 		return framing_refuse(pr, 400, "BadRequest",
 		    "Content-Length and Transfer-Encoding together are not allowed");
@@ -210,15 +217,14 @@ check_framing(struct proxy_req *pr)
 static void
 admit(struct worker *w, struct proxy_req *pr)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
 	const char *uri = evhttp_request_get_uri(pr->req);
 	struct gate_request rq = {
 		.method = pr->method,
 		.target = uri,
 		.target_len = strlen(uri),
-		.authorization = evhttp_find_header(in, "Authorization"),
-		.content_type = evhttp_find_header(in, "Content-Type"),
-		.nauthorization = header_count(in, "Authorization"),
+		.authorization = pr->h_authorization,
+		.content_type = pr->h_content_type,
+		.nauthorization = pr->n_authorization,
 		.now = time(NULL),
 		.revocations = w->rt->revocations,
 	};

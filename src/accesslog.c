@@ -39,42 +39,57 @@ put_str(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
+/* Bytes that need no escaping in a JSON string. */
+static const unsigned char json_plain[256] = {
+	/* all printable ASCII but '"' (0x22) and '\\' (0x5c), and 8-bit */
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+};
+
 /* A JSON string, escaped; control bytes and quotes never leave raw. Bytes
  * >= 0x80 are copied as they are: the log is for people and jq, and the
- * values here come from a canonicalised request. */
+ * values here come from a canonicalised request. Runs of plain bytes are
+ * copied at once. */
 static void
 put_json_string(struct out *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *c = (const unsigned char *)s;
 
 	if (s == NULL) {
-		put_str(o, "null");
+		put(o, "null", 4);
 		return;
 	}
 	put(o, "\"", 1);
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+	while (*c) {
+		const unsigned char *run = c;
+
+		while (json_plain[*c])
+			c++;
+		if (c > run) {
+			/* Keep room for the closing quote. */
+			size_t n = (size_t)(c - run), room = (size_t)(o->end - o->p);
+			if (room < 2)
+				break;
+			put(o, (const char *)run, n < room - 1 ? n : room - 1);
+			continue;
+		}
 		/* Keep room for the longest escape and the closing quote. */
 		if (o->end - o->p < 8)
 			break;
 		if (*c == '"' || *c == '\\') {
 			*o->p++ = '\\';
 			*o->p++ = (char)*c;
-		} else if (*c < 0x20 || *c == 0x7f) {
+		} else {
 			char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
 			put(o, esc, 6);
-		} else
-			*o->p++ = (char)*c;
+		}
+		c++;
 	}
 	put(o, "\"", 1);
 }
 
-static void
-put_key(struct out *o, const char *key)
-{
-	put(o, ",\"", 2);
-	put_str(o, key);
-	put(o, "\":", 2);
-}
+/* ,"key": for a literal key, without strlen. */
+#define put_key(o, key) put((o), ",\"" key "\":", sizeof(key) + 3)
 
 static void
 put_u64(struct out *o, uint64_t v)

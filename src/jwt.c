@@ -75,9 +75,11 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
     size_t *payload_len, enum keys_alg *alg_out, const struct keys_entry **key_out)
 {
 	const char *dot1, *dot2, *alg_name, *kid = NULL;
-	unsigned char *hdr = NULL, *pl = NULL, *sig = NULL;
+	unsigned char *hdr = NULL, *pl = NULL, *sig = NULL, *scratch = NULL;
+	unsigned char stackbuf[1024];
 	const struct keys_entry *cand[16];
-	size_t hlen, plen = 0, slen, ncand = 0, tries;
+	size_t hlen, plen = 0, slen, hcap, scap, ncand = 0, tries;
+	ssize_t n;
 	enum jwt_status st = JWT_MALFORMED;
 	int kid_seen = 0, internal = 0;
 	enum keys_alg alg;
@@ -96,9 +98,21 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	    memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL ||
 	    dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		goto out;
-	if ((hdr = b64url_decode_alloc(token, (size_t)(dot1 - token), &hlen)) == NULL ||
-	    (pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL ||
-	    (sig = b64url_decode_alloc(dot2 + 1, (size_t)(token + len - dot2 - 1), &slen)) == NULL)
+	/* The header and signature are only needed here: decode both into
+	 * one scratch buffer, on the stack when they fit (they nearly always
+	 * do). The payload is returned, so it gets its own allocation. */
+	hcap = B64URL_DECODED_MAX((size_t)(dot1 - token));
+	scap = B64URL_DECODED_MAX((size_t)(token + len - dot2 - 1));
+	hdr = hcap + scap <= sizeof(stackbuf) ? stackbuf :
+	    (scratch = xmalloc(hcap + scap));
+	sig = hdr + hcap;
+	if ((n = b64url_decode(token, (size_t)(dot1 - token), hdr, hcap)) < 0)
+		goto out;
+	hlen = (size_t)n;
+	if ((n = b64url_decode(dot2 + 1, (size_t)(token + len - dot2 - 1), sig, scap)) < 0)
+		goto out;
+	slen = (size_t)n;
+	if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
 		goto out;
 	if ((h = parse_object(hdr, hlen)) == NULL)
 		goto out;
@@ -159,8 +173,7 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	if (st != JWT_OK && internal)
 		st = JWT_INTERNAL;
 out:
-	free(hdr);
-	free(sig);
+	free(scratch);
 	if (st == JWT_OK) {
 		*header = h;
 		*payload = pl;

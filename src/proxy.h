@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "reqscan.h"
 #include "revoke.h"
 #include "worker.h"
 
@@ -24,6 +25,13 @@ struct client_conn {
 	char client_ip[48];
 	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
 	char *cert_sha256;
+	/* The raw-bytes guard (worker.c). */
+	struct reqscan scan;
+	uint64_t received;		/* bytes added to the input buffer so far */
+	struct event *deadline;		/* the current request head must be complete by then */
+	unsigned injecting:1;
+	unsigned refused:1;
+	unsigned over_limit:1;
 };
 
 struct proxy_req {

@@ -26,6 +26,7 @@ struct runtime {
 	struct worker *workers;
 	size_t nworkers;
 	int running;			/* workers still in their loop (atomic) */
+	int connections;		/* client connections (atomic, all workers) */
 	struct metrics_globals mg;	/* reloads, generation (main thread) */
 	struct admin *admin;
 	/* Revoked token ids: opened once at start (a changed "revocations"

@@ -12,9 +12,9 @@ struct entry {
 	struct entry *hnext;		/* bucket chain */
 	struct entry *prev, *next;	/* LRU list, head = most recent */
 	uint64_t hash;
-	char *token;
 	size_t len;
 	struct jwt_result *res;
+	char token[];			/* len bytes, same allocation */
 };
 
 struct tokencache {
@@ -92,7 +92,6 @@ entry_remove(struct tokencache *c, struct entry *e)
 	lru_unlink(c, e);
 	c->count--;
 	jwt_result_free(e->res);
-	free(e->token);
 	free(e);
 }
 
@@ -160,9 +159,9 @@ tokencache_insert(struct tokencache *c, const char *token, size_t len,
 		entry_remove(c, c->tail);
 		c->stats.evicted++;
 	}
-	e = xcalloc(1, sizeof(*e));
+	/* One allocation per entry: fresh tokens arrive at request rate. */
+	e = xmalloc(sizeof(*e) + len);
 	e->hash = h;
-	e->token = xmalloc(len ? len : 1);
 	memcpy(e->token, token, len);
 	e->len = len;
 	e->res = r;

@@ -27,6 +27,7 @@
 #include "tls.h"
 #include "token_config.h"
 #include "proxy.h"
+#include "reqscan.h"
 #include "runtime.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -39,24 +40,6 @@ ms_to_tv(int64_t ms, struct timeval *tv)
 }
 
 static void
-set_accepting(struct worker *w, int on)
-{
-	if (w->accepting == on || w->draining)
-		return;
-	for (size_t i = 0; i < w->nhs; i++) {
-		struct evconnlistener *l;
-		if (w->hs[i].bound == NULL)
-			continue;
-		l = evhttp_bound_socket_get_listener(w->hs[i].bound);
-		if (on)
-			evconnlistener_enable(l);
-		else
-			evconnlistener_disable(l);
-	}
-	w->accepting = on;
-}
-
-static void
 client_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct client_conn *cc = arg;
@@ -64,6 +47,9 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
+	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
+	if (cc->deadline != NULL)
+		event_free(cc->deadline);
 	/* libevent frees the SSL without a close_notify; send it. */
 	tls_connection_close_notify(evcon);
 	if (cc->cur != NULL)
@@ -71,12 +57,13 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 	free(cc->cert_subject);
 	free(cc->cert_sha256);
 	free(cc);
-	if (ptrmap_count(w->conns) < (size_t)w->cf->limits.max_connections)
-		set_accepting(w, 1);
 }
 
-/* The connection record for evcon, created on its first request. NULL when
- * the connection is over the limit. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The connection record for evcon, created when its first bytes arrive
+ * (client_input_cb) and counted against max_connections across all
+ * workers until the connection closes. */
 static struct client_conn *
 client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 {
@@ -84,11 +71,15 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 
 	if (cc != NULL)
 		return cc;
-	if (ptrmap_count(w->conns) >= (size_t)w->cf->limits.max_connections)
-		return NULL;
 	cc = xcalloc(1, sizeof(*cc));
 	cc->w = w;
 	cc->evcon = evcon;
+	reqscan_init(&cc->scan, (size_t)w->cf->limits.max_header_bytes,
+	    (uint64_t)w->cf->limits.max_body_bytes);
+	cc->deadline = evtimer_new(w->base, deadline_cb, cc);
+	if (__atomic_add_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL) >
+	    w->cf->limits.max_connections)
+		cc->over_limit = 1;
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 	evhttp_connection_get_peer(evcon, &addr, &port);
@@ -112,10 +103,6 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	ptrmap_put(w->conns, evcon, cc);
 	metrics_connection_opened(w->metrics);
 	evhttp_connection_set_closecb(evcon, client_closed_cb, cc);
-	/* At the limit, leave new connections in the kernel's backlog, as
-	 * HAProxy does with maxconn, instead of accepting and dropping. */
-	if (ptrmap_count(w->conns) >= (size_t)w->cf->limits.max_connections)
-		set_accepting(w, 0);
 	return cc;
 }
 
@@ -268,16 +255,201 @@ admit(struct worker *w, struct proxy_req *pr)
 	gate_decision_release(&d);
 }
 
-static void
-reply_plain_error(struct evhttp_request *req, int status, const char *type, const char *msg)
-{
-	struct evbuffer *b = evbuffer_new();
+static char refusal_secret[33];
 
-	evbuffer_add_printf(b, "{\"type\":\"%s\",\"message\":\"%s\"}\n", type, msg);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-	evhttp_send_reply(req, status, NULL, b);
-	evbuffer_free(b);
+/* The per-process secret that marks the guard's synthetic refusal; a
+ * client cannot know it (and X-Scopegate-* fields are never forwarded). */
+static const char *
+guard_secret(void)
+{
+	if (refusal_secret[0] == '\0') {
+		unsigned char r[16];
+		if (getrandom(r, sizeof(r), 0) != sizeof(r))
+			fatalx("getrandom failed");
+		for (size_t i = 0; i < sizeof(r); i++)
+			snprintf(refusal_secret + 2 * i, 3, "%02x", r[i]);
+	}
+	return refusal_secret;
+}
+
+/*
+ * The raw-bytes guard. libevent's parser accepts what a gateway must not
+ * (obsolete line folding, NUL in a value, "0x" chunk sizes, chunk data
+ * without its CRLF) and never shows it: the header list it builds has the
+ * folds joined and the NULs cut. So every connection's input buffer gets a
+ * callback that runs the strict scanner (reqscan.c) over the bytes as they
+ * arrive, before evhttp parses them. A refused head is replaced, in the
+ * buffer, by what makes evhttp deliver a request carrying the refusal
+ * (X-Scopegate-Refusal: SECRET STATUS MESSAGE), which request_cb answers
+ * in order, as JSON, closing the connection. A refusal inside a chunked
+ * body is replaced by a chunk size evhttp cannot parse (evhttp answers
+ * 413 and closes). The same scanner state times each request head: one
+ * that is not complete within header_timeout_ms closes the connection,
+ * however slowly its bytes trickle in.
+ */
+static void
+replace_unseen(struct client_conn *cc, struct evbuffer *buf, size_t keep, const char *with)
+{
+	struct evbuffer *prefix = evbuffer_new();
+
+	cc->injecting = 1;
+	if (keep > 0)
+		evbuffer_remove_buffer(buf, prefix, keep);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	evbuffer_add_buffer(buf, prefix);
+	evbuffer_add(buf, with, strlen(with));
+	cc->injecting = 0;
+	evbuffer_free(prefix);
+}
+
+static void
+guard_refuse(struct client_conn *cc, struct evbuffer *buf, int status, const char *message)
+{
+	uint64_t unseen_from = cc->received - evbuffer_get_length(buf);
+	char text[256];
+
+	cc->refused = 1;
+	event_del(cc->deadline);
+	log_info("%s: refused before routing: %d %s", cc->client, status, message);
+	if (cc->scan.refused_in_body && cc->scan.head_start < unseen_from) {
+		/* evhttp is in the middle of this request's body, where no
+		 * answer can be slipped in: nothing more of it is parsed, and
+		 * the connection is closed (deferred: evhttp frees it). */
+		replace_unseen(cc, buf, 0, "");
+		bufferevent_trigger_event(evhttp_connection_get_bufferevent(cc->evcon),
+		    BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	}
+	if (cc->scan.head_start >= unseen_from) {
+		/* evhttp has not seen this request: keep what came before it,
+		 * then a whole synthetic request instead. */
+		snprintf(text, sizeof(text), "GET /.scopegate-refused HTTP/1.1\r\n"
+		    "X-Scopegate-Refusal: %s %d %s\r\nConnection: close\r\n\r\n",
+		    guard_secret(), status, message);
+		replace_unseen(cc, buf, (size_t)(cc->scan.head_start - unseen_from), text);
+	} else {
+		/* evhttp has read the request line and some fields (always
+		 * whole lines): end the head with the marker field. */
+		snprintf(text, sizeof(text), "X-Scopegate-Refusal: %s %d %s\r\n"
+		    "Connection: close\r\n\r\n", guard_secret(), status, message);
+		replace_unseen(cc, buf, 0, text);
+	}
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn *cc = arg;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(cc->evcon);
+
+	(void)fd;
+	(void)what;
+	if (!reqscan_in_head(&cc->scan) || cc->refused)
+		return;
+	log_info("%s: request header not complete within the header timeout: closing", cc->client);
+	cc->refused = 1;
+	/* Deferred: evhttp frees the connection (and this timer) later. */
+	bufferevent_trigger_event(bev, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static __thread struct worker *this_worker;
+
+static void
+client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct bufferevent *bev = arg;
+	struct worker *w = this_worker;
+	struct client_conn *cc;
+	void *evcon = NULL;
+	size_t len, at;
+
+	if (info->n_added == 0 || w == NULL)
+		return;
+	bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+	if (evcon == NULL)
+		return;
+	cc = client_conn_get(w, evcon);
+	if (cc->injecting)
+		return;
+	cc->received += info->n_added;
+	len = evbuffer_get_length(buf);
+	if (cc->refused) {
+		/* Nothing after a refusal is ever parsed. */
+		replace_unseen(cc, buf, len - info->n_added, "");
+		return;
+	}
+	if (cc->over_limit) {
+		cc->scan.head_start = cc->received - len;
+		guard_refuse(cc, buf, 503, "Too many connections");
+		return;
+	}
+	at = len - info->n_added;
+	while (at < len) {
+		struct evbuffer_ptr pos;
+		struct evbuffer_iovec v;
+		int in_head, done;
+		enum reqscan_result res;
+		size_t n;
+
+		evbuffer_ptr_set(buf, &pos, at, EVBUFFER_PTR_SET);
+		if (evbuffer_peek(buf, (ev_ssize_t)(len - at), &pos, &v, 1) < 1)
+			break;
+		if (v.iov_len > len - at)
+			v.iov_len = len - at;
+		n = reqscan_feed_some(&cc->scan, v.iov_base, v.iov_len, &in_head, &done, &res);
+		if (res != REQSCAN_MORE) {
+			guard_refuse(cc, buf, cc->scan.status, cc->scan.message);
+			return;
+		}
+		if (in_head && !event_pending(cc->deadline, EV_TIMEOUT, NULL) && !done)
+			event_add(cc->deadline, &w->header_tv);
+		if (done)
+			event_del(cc->deadline);
+		at += n;
+		if (n == 0)
+			break;
+	}
+}
+
+/* Every client connection: plain or TLS, with the guard on its input. */
+static struct bufferevent *
+client_bevcb(struct event_base *base, void *arg)
+{
+	struct worker_http *wh = arg;
+	struct bufferevent *bev = wh->tls != NULL ? tls_server_bevcb(base, wh->tls) :
+	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev != NULL)
+		evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, bev);
+	return bev;
+}
+
+/* The guard replaced a refused request by one that carries the refusal:
+ * answer it, in order, and close. Returns 1 when it was one. */
+static int
+guard_refusal(struct proxy_req *pr)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(pr->req),
+	    "X-Scopegate-Refusal");
+	const char *secret = guard_secret();
+	size_t slen = strlen(secret);
+	char *end;
+	long status;
+
+	if (v == NULL || strncmp(v, secret, slen) != 0 || v[slen] != ' ')
+		return 0;
+	status = strtol(v + slen + 1, &end, 10);
+	if (status < 400 || status > 599 || *end != ' ')
+		return 0;
+	pr->decision = "deny";
+	pr->reason = status == 503 ? "connection_limit" : status == 431 ? "header_too_large" :
+	    status == 413 ? "body_too_large" : "framing";
+	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
+	proxy_reply_error(pr, (int)status, status == 503 ? "ServiceUnavailable" :
+	    status == 413 ? "PayloadTooLarge" : status == 431 ? "RequestHeaderFieldsTooLarge" :
+	    status == 501 ? "NotImplemented" : status == 505 ? "HTTPVersionNotSupported" :
+	    "BadRequest", end + 1, NULL);
+	return 1;
 }
 
 static void
@@ -289,13 +461,11 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct client_conn *cc;
 	struct proxy_req *pr;
 
-	if ((cc = client_conn_get(w, evcon)) == NULL) {
-		log_warnx("connection limit (%lld) reached", (long long)w->cf->limits.max_connections);
-		reply_plain_error(req, 503, "ServiceUnavailable", "Too many connections");
-		return;
-	}
+	cc = client_conn_get(w, evcon);
 	pr = proxy_req_new(w, cc, req);
 	pr->tls = wh->tls != NULL;
+	if (guard_refusal(pr))
+		return;
 	if (w->draining) {
 		pr->decision = "deny";
 		pr->reason = "draining";
@@ -364,10 +534,9 @@ bind_listeners(struct worker *w)
 		    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 		evhttp_set_default_content_type(wh->http, "application/json");
 		evhttp_set_gencb(wh->http, request_cb, wh);
-		if (l->tls != NULL) {
+		if (l->tls != NULL)
 			wh->tls = tls_server_ref(l->tls->server);
-			evhttp_set_bevcb(wh->http, tls_server_bevcb, wh->tls);
-		}
+		evhttp_set_bevcb(wh->http, client_bevcb, wh);
 		if ((b = evhttp_bind_listener(wh->http, lev)) == NULL) {
 			evconnlistener_free(lev);
 			log_warnx("cannot serve HTTP on %s", spec);
@@ -377,7 +546,6 @@ bind_listeners(struct worker *w)
 		if (w->index == 0)
 			log_info("listening on %s%s", spec, l->tls ? " (TLS)" : "");
 	}
-	w->accepting = 1;
 	return 0;
 }
 
@@ -403,7 +571,6 @@ take_snapshot(struct worker *w)
 				continue;
 			tls_server_free(w->hs[i].tls);
 			w->hs[i].tls = tls_server_ref(tl->server);
-			evhttp_set_bevcb(w->hs[i].http, tls_server_bevcb, w->hs[i].tls);
 		}
 	}
 	if (strcmp(cf->upstream.url, old->upstream.url) != 0 ||
@@ -469,6 +636,7 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	this_worker = w;
 	event_base_dispatch(w->base);
 	runtime_worker_exited(w->rt);
 	return NULL;

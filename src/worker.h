@@ -53,7 +53,6 @@ struct worker {
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 	struct metrics_shard *metrics;	/* written by this worker only */
 
-	int accepting;
 
 	struct ptrmap *conns;		/* evhttp_connection -> struct client_conn */
 	size_t inflight;		/* requests not yet completed */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
+#include <openssl/hmac.h>
 
 #include "errlist.h"
 #include "jsonconf.h"
@@ -462,6 +463,195 @@ test_config_errors(void)
 	errlist_free(&el);
 }
 
+/* ---- verification paths (prepared templates, DER conversion) ---- */
+
+/* keys_verify through the prepared templates and, with the templates
+ * hidden, through the set-up-every-time path; both must agree. Returns
+ * the common answer, or 99 when they differ. */
+static int
+verify_both(const struct keys *ks, struct keys_entry *k, enum keys_alg alg,
+    const unsigned char *msg, size_t msglen, const unsigned char *sig,
+    size_t siglen)
+{
+	struct keys_prep *prep = k->prep;
+	int a, b;
+
+	CU_ASSERT_PTR_NOT_NULL(prep);
+	a = keys_verify(ks, k, alg, msg, msglen, sig, siglen);
+	k->prep = NULL;
+	b = keys_verify(ks, k, alg, msg, msglen, sig, siglen);
+	k->prep = prep;
+	return a == b ? a : 99;
+}
+
+static void
+test_hmac_against_openssl(void)
+{
+	static const size_t lens[] = { 64, 65, 100, 127, 128, 129, 131, 300, 4096 };
+	static const enum keys_alg hs[] = { KEYS_ALG_HS256, KEYS_ALG_HS384, KEYS_ALG_HS512 };
+	static const char *const rfc4231_6[] = {
+		"60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+		"4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c6"
+		"0c2ef6ab4030fe8296248df163f44952",
+		"80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f352"
+		"6b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598",
+	};
+	const char *msg6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+	unsigned char secret[4096], msg[333], mac[EVP_MAX_MD_SIZE];
+	struct keys *ks = keys_new();
+	struct errlist el;
+	unsigned maclen;
+	int n = 0;
+
+	errlist_init(&el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ks);
+	for (size_t i = 0; i < sizeof(secret); i++)
+		secret[i] = (unsigned char)(i * 7 + 3);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)(i * 13 + 1);
+	/* Keys shorter than, equal to and longer than the 64- and 128-byte
+	 * blocks (a longer key is hashed first, RFC 2104), and messages of
+	 * every length around a block: the prepared HMAC must agree with
+	 * OpenSSL's HMAC() byte for byte. */
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(keys_add_hmac(ks, "mem", NULL, KEYS_ALGS_HMAC,
+		    secret, lens[i], &el), 0);
+		struct keys_entry *k = ks->v[ks->n - 1];
+		for (size_t a = 0; a < 3; a++) {
+			const EVP_MD *md = a == 0 ? EVP_sha256() : a == 1 ? EVP_sha384() : EVP_sha512();
+			for (size_t m = 0; m <= sizeof(msg); m += 37) {
+				CU_ASSERT_PTR_NOT_NULL_FATAL(HMAC(md, secret, (int)lens[i],
+				    msg, m, mac, &maclen));
+				CU_ASSERT_EQUAL(verify_both(ks, k, hs[a], msg, m, mac, maclen), 1);
+				mac[maclen - 1] ^= 1;
+				CU_ASSERT_EQUAL(verify_both(ks, k, hs[a], msg, m, mac, maclen), 0);
+				mac[maclen - 1] ^= 1;
+				CU_ASSERT_EQUAL(verify_both(ks, k, hs[a], msg, m, mac, maclen - 1), 0);
+				n++;
+			}
+		}
+	}
+	CU_ASSERT(n > 200);
+	/* RFC 4231 test case 6: 131 bytes of 0xaa. */
+	memset(secret, 0xaa, 131);
+	CU_ASSERT_EQUAL_FATAL(keys_add_hmac(ks, "rfc4231", NULL, KEYS_ALGS_HMAC,
+	    secret, 131, &el), 0);
+	for (size_t a = 0; a < 3; a++) {
+		size_t len = strlen(rfc4231_6[a]) / 2;
+		for (size_t i = 0; i < len; i++) {
+			unsigned v;
+			sscanf(rfc4231_6[a] + 2 * i, "%2x", &v);
+			mac[i] = (unsigned char)v;
+		}
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[ks->n - 1], hs[a],
+		    (const unsigned char *)msg6, strlen(msg6), mac, len), 1);
+	}
+	errlist_free(&el);
+	keys_free(ks);
+}
+
+/* Sign with key file priv for alg until signatures whose R or S starts
+ * with a zero byte (shortened INTEGER) and with the top bit set (INTEGER
+ * with a 0x00 prefix) have been seen, checking every one through both
+ * paths, and tampered copies as refused. */
+static void
+check_ecdsa_forms(const char *priv, const char *pub, enum keys_alg alg, size_t n)
+{
+	char *pp = data_path(priv), *pk = data_path(pub);
+	struct keys *ks = keys_new();
+	struct keys_signer *s;
+	struct errlist el;
+	unsigned char *sig, msg[32];
+	size_t siglen;
+	int zero = 0, high = 0, both_zero = 0;
+
+	errlist_init(&el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ks);
+	s = keys_signer_load(pp, alg, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(keys_load_pem(ks, pk, NULL, 0, &el), 0);
+	/* Bounded: with random signatures, all forms show up within a few
+	 * hundred (the rarest, zero then top bit, has odds 1/256 per try). */
+	for (int i = 0; i < 10000 && !(n == 66 ? zero : zero && high && both_zero); i++) {
+		snprintf((char *)msg, sizeof(msg), "message %d", i);
+		CU_ASSERT_EQUAL_FATAL(keys_signer_sign(s, msg, sizeof(msg), &sig, &siglen), 0);
+		CU_ASSERT_EQUAL_FATAL(siglen, 2 * n);
+		zero |= sig[0] == 0 || sig[n] == 0;
+		both_zero |= (sig[0] == 0 && sig[1] >= 0x80) ||
+		    (sig[n] == 0 && sig[n + 1] >= 0x80);
+		high |= sig[0] >= 0x80 || sig[n] >= 0x80;
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], alg, msg, sizeof(msg), sig, siglen), 1);
+		sig[siglen - 1] ^= 1;
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], alg, msg, sizeof(msg), sig, siglen), 0);
+		free(sig);
+	}
+	/* P-521 coordinates are 66 bytes for 521 bits: the top bit is never
+	 * set, and a zero first byte is common. */
+	CU_ASSERT(zero);
+	CU_ASSERT(n == 66 ? !high : high && both_zero);
+	keys_signer_free(s);
+	keys_free(ks);
+	errlist_free(&el);
+	free(pp);
+	free(pk);
+}
+
+static void
+test_ecdsa_der_conversion(void)
+{
+	check_ecdsa_forms("ec256.key", "ec256.pem", KEYS_ALG_ES256, 32);
+	check_ecdsa_forms("ec521.key", "ec521.pem", KEYS_ALG_ES512, 66);
+}
+
+/* Every asymmetric kind verifies through a prepared template, and agrees
+ * with the unprepared path on good and bad signatures. */
+static void
+test_prepared_asymmetric(void)
+{
+	static const struct { const char *priv, *pub; enum keys_alg alg; } c[] = {
+		{ "rsa.key", "rsa.pem", KEYS_ALG_RS256 },
+		{ "rsa.key", "rsa.pem", KEYS_ALG_RS512 },
+		{ "rsa.key", "rsa.pem", KEYS_ALG_PS256 },
+		{ "rsa.key", "rsa.pem", KEYS_ALG_PS384 },
+		{ "ec384.key", "ec384.pem", KEYS_ALG_ES384 },
+		{ "ed25519.key", "ed25519.pem", KEYS_ALG_EDDSA },
+	};
+	const unsigned char msg[] = "eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9";
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *pp = data_path(c[i].priv), *pk = data_path(c[i].pub);
+		struct keys *ks = keys_new();
+		struct keys_signer *s;
+		struct errlist el;
+		unsigned char *sig;
+		size_t siglen;
+
+		errlist_init(&el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ks);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s = keys_signer_load(pp, c[i].alg, &el));
+		/* RSA pins every RS and PS algorithm: one template each. */
+		CU_ASSERT_EQUAL_FATAL(keys_load_pem(ks, pk, NULL,
+		    keys_alg_kind(c[i].alg) == KEYS_KIND_RSA ? 0x1f8 : 0, &el), 0);
+		CU_ASSERT_EQUAL_FATAL(keys_signer_sign(s, msg, sizeof(msg) - 1, &sig, &siglen), 0);
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], c[i].alg, msg, sizeof(msg) - 1,
+		    sig, siglen), 1);
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], c[i].alg, msg, sizeof(msg) - 2,
+		    sig, siglen), 0);
+		if (keys_alg_kind(c[i].alg) == KEYS_KIND_RSA)	/* another padding */
+			CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], c[i].alg < KEYS_ALG_PS256 ?
+			    c[i].alg + 3 : c[i].alg - 3, msg, sizeof(msg) - 1, sig, siglen), 0);
+		sig[0] ^= 0x40;
+		CU_ASSERT_EQUAL(verify_both(ks, ks->v[0], c[i].alg, msg, sizeof(msg) - 1,
+		    sig, siglen), 0);
+		free(sig);
+		keys_signer_free(s);
+		keys_free(ks);
+		errlist_free(&el);
+		free(pp);
+		free(pk);
+	}
+}
+
 int
 main(void)
 {
@@ -479,6 +669,9 @@ main(void)
 	CU_add_test(s, "JWKS skips, all errors", test_jwks_skips_and_all_errors);
 	CU_add_test(s, "tokens config", test_config_ok);
 	CU_add_test(s, "tokens config errors", test_config_errors);
+	CU_add_test(s, "prepared HMAC against HMAC()", test_hmac_against_openssl);
+	CU_add_test(s, "ECDSA raw to DER", test_ecdsa_der_conversion);
+	CU_add_test(s, "prepared RSA, EC, Ed25519", test_prepared_asymmetric);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

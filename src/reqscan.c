@@ -1,0 +1,454 @@
+/* reqscan.c: see reqscan.h. The grammar is RFC 9112's, taken strictly:
+ *   request-line = method SP request-target SP "HTTP/1." ("0" / "1") CRLF
+ *   field-line   = token ":" OWS value OWS CRLF   (no obs-fold, no NUL/CTL)
+ *   chunk        = 1*HEXDIG [ ";" ext ] CRLF data CRLF
+ * Line ends must be CRLF; a bare CR or LF is refused. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "reqscan.h"
+
+enum {
+	S_IDLE,			/* between requests (CRLFs before a request are tolerated) */
+	S_LINE,			/* request line */
+	S_NAME,			/* field name */
+	S_VALUE,		/* field value */
+	S_BODY,			/* Content-Length body */
+	S_CHUNK_SIZE,
+	S_CHUNK_DATA,
+	S_CHUNK_CR,		/* CRLF after chunk data */
+	S_CHUNK_LF,
+	S_TRAILER_NAME,
+	S_TRAILER_VALUE,
+	S_REFUSED,
+};
+
+static enum reqscan_result reqscan_step(struct reqscan *s, const unsigned char *p,
+    size_t avail, size_t *ip);
+
+static enum reqscan_result
+refuse(struct reqscan *s, int status, const char *message)
+{
+	s->refused_in_body = reqscan_in_body(s);
+	s->state = S_REFUSED;
+	s->status = status;
+	s->message = message;
+	return REQSCAN_REFUSE;
+}
+
+void
+reqscan_init(struct reqscan *s, size_t max_head, uint64_t max_body)
+{
+	memset(s, 0, sizeof(*s));
+	s->state = S_IDLE;
+	s->max_head = max_head;
+	s->max_body = max_body;
+	s->line_start = 1;
+}
+
+int
+reqscan_in_head(const struct reqscan *s)
+{
+	return s->in_head;
+}
+
+int
+reqscan_in_body(const struct reqscan *s)
+{
+	return s->state == S_BODY || s->state == S_CHUNK_SIZE || s->state == S_CHUNK_DATA ||
+	    s->state == S_CHUNK_CR || s->state == S_CHUNK_LF || s->state == S_TRAILER_NAME ||
+	    s->state == S_TRAILER_VALUE;
+}
+
+static int
+is_tchar(unsigned char c)
+{
+	/* RFC 9110 token characters. */
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void
+new_head(struct reqscan *s)
+{
+	int requests = s->requests;
+	size_t max_head = s->max_head;
+	uint64_t max_body = s->max_body, pos = s->pos;
+
+	memset(s, 0, sizeof(*s));
+	s->requests = requests;
+	s->max_head = max_head;
+	s->max_body = max_body;
+	s->pos = pos;
+	s->head_start = pos;
+	s->state = S_LINE;
+	s->in_head = 1;
+}
+
+/* A Content-Length or Transfer-Encoding field is complete. */
+static enum reqscan_result
+end_framing_field(struct reqscan *s)
+{
+	const char *v = s->value;
+	size_t n = s->value_len;
+
+	/* Trim OWS at the end (the start was skipped already). */
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (s->value_kind == 1) {
+		uint64_t cl = 0;
+
+		if (++s->ncl > 1)
+			return refuse(s, 400, "More than one Content-Length");
+		if (n == 0 || s->value_overflow)
+			return refuse(s, 400, "Invalid Content-Length");
+		for (size_t i = 0; i < n; i++) {
+			if (v[i] < '0' || v[i] > '9' || i >= 18)
+				return refuse(s, 400, "Invalid Content-Length");
+			cl = cl * 10 + (uint64_t)(v[i] - '0');
+		}
+		s->content_length = cl;
+	} else if (s->value_kind == 2) {
+		/* Exactly one coding, "chunked": every other coding means the
+		 * upstream and we could disagree on where the body ends. */
+		if (++s->nte > 1 || s->value_overflow || n != 7 || strncasecmp(v, "chunked", 7) != 0)
+			s->te_bad = 1;
+		else
+			s->te_chunked = 1;
+	}
+	return REQSCAN_MORE;
+}
+
+/* The empty line after the fields: decide how the body is framed. */
+static enum reqscan_result
+end_head(struct reqscan *s)
+{
+	int http10;
+
+	s->in_head = 0;
+	s->requests++;
+	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive: anything
+	 * else is a malformed request line; a well-formed other version is
+	 * answered 505. */
+	if (s->version_long || s->version_len != 8 || strncmp(s->version, "HTTP/", 5) != 0 ||
+	    s->version[5] < '0' || s->version[5] > '9' || s->version[6] != '.' ||
+	    s->version[7] < '0' || s->version[7] > '9')
+		return refuse(s, 400, "Malformed request line");
+	if (s->version[5] != '1' || (s->version[7] != '0' && s->version[7] != '1'))
+		return refuse(s, 505, "Only HTTP/1.0 and HTTP/1.1 are supported");
+	http10 = s->version[7] == '0';
+	if (s->nte > 0 && s->ncl > 0)
+		return refuse(s, 400, "Content-Length and Transfer-Encoding together are not allowed");
+	if (s->nte > 0 && (s->te_bad || http10))
+		return refuse(s, 501, "Only the chunked transfer coding is supported");
+	/* libevent reads no body for HEAD: a body there would be taken for
+	 * the next request. */
+	if ((s->nte > 0 || s->content_length > 0) &&
+	    (strcmp(s->method, "HEAD") == 0 || strcmp(s->method, "TRACE") == 0))
+		return refuse(s, 400, "A body is not allowed with this method");
+	if (s->content_length > s->max_body)
+		return refuse(s, 413, "Request body too large");
+	if (s->nte > 0) {
+		s->state = S_CHUNK_SIZE;
+		s->body_total = 0;
+		s->chunk_digits = 0;
+		s->chunk_ext = 0;
+		s->remaining = 0;
+	} else if (s->content_length > 0) {
+		s->state = S_BODY;
+		s->remaining = s->content_length;
+	} else
+		s->state = S_IDLE;
+	s->line_start = 1;
+	return REQSCAN_MORE;
+}
+
+/* CR LF handling shared by the line states: returns 1 when c ended a
+ * line, 0 when c is an ordinary byte, -1 after a refusal. */
+static int
+line_end(struct reqscan *s, unsigned char c)
+{
+	if (s->cr) {
+		s->cr = 0;
+		if (c != '\n') {
+			refuse(s, 400, "Bare CR in the request");
+			return -1;
+		}
+		return 1;
+	}
+	if (c == '\r') {
+		s->cr = 1;
+		return 2;	/* swallowed, wait for LF */
+	}
+	if (c == '\n') {
+		refuse(s, 400, "Line ends must be CRLF");
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
+    int *in_head, int *head_done, enum reqscan_result *res)
+{
+	size_t i;
+
+	*head_done = 0;
+	*res = REQSCAN_MORE;
+	if (s->state == S_REFUSED) {
+		*res = REQSCAN_REFUSE;
+		return 0;
+	}
+	/* A request starts with this byte: the run is a head. */
+	if (n > 0 && s->state == S_IDLE && !s->cr && p[0] != '\r' && p[0] != '\n') {
+		new_head(s);
+		s->head_bytes = 0;
+	}
+	*in_head = s->in_head;
+	for (i = 0; i < n; i++) {
+		int was = s->in_head;
+
+		/* Not in a head: stop before the byte that starts one. */
+		if (!was && s->state == S_IDLE && !s->cr && p[i] != '\r' && p[i] != '\n')
+			break;
+		if (reqscan_step(s, p + i, n - i, &i) != REQSCAN_MORE) {
+			*res = REQSCAN_REFUSE;
+			return i;
+		}
+		if (was && !s->in_head) {
+			*head_done = 1;
+			return i + 1;
+		}
+	}
+	return i;
+}
+
+enum reqscan_result
+reqscan_feed(struct reqscan *s, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s->state == S_REFUSED)
+			return REQSCAN_REFUSE;
+		if (reqscan_step(s, p + i, n - i, &i) != REQSCAN_MORE)
+			return REQSCAN_REFUSE;
+	}
+	return s->state == S_REFUSED ? REQSCAN_REFUSE : REQSCAN_MORE;
+}
+
+/* One byte (or, in a body, a run of bytes: *i advances past all but the
+ * last of them). */
+static enum reqscan_result
+reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip)
+{
+	{
+		unsigned char c = p[0];
+		size_t n = avail, i = 0;
+		int le;
+
+		if (s->state == S_REFUSED)
+			return REQSCAN_REFUSE;
+		s->pos++;
+		if (s->in_head && ++s->head_bytes > s->max_head)
+			return refuse(s, 431, "Request header fields too large");
+
+		switch (s->state) {
+		case S_IDLE:
+			/* RFC 9112 2.2: tolerate empty lines before a request. */
+			if ((le = line_end(s, c)) < 0)
+				return REQSCAN_REFUSE;
+			if (le)
+				break;
+			new_head(s);
+			s->head_start = s->pos - 1;
+			s->head_bytes = 1;
+			/* fall through: c is the request line's first byte */
+			/* FALLTHROUGH */
+		case S_LINE:
+			if ((le = line_end(s, c)) < 0)
+				return REQSCAN_REFUSE;
+			if (le == 2)
+				break;
+			if (le == 1) {
+				if (s->spaces != 2 || s->method_len == 0)
+					return refuse(s, 400, "Malformed request line");
+				s->state = S_NAME;
+				s->line_start = 1;
+				s->name_len = 0;
+				s->seen_colon = 0;
+				break;
+			}
+			if (c == ' ') {
+				if (++s->spaces > 2)
+					return refuse(s, 400, "Malformed request line");
+				break;
+			}
+			if (c < 0x21 || c == 0x7f)
+				return refuse(s, 400, "Control character in the request line");
+			if (s->spaces == 0) {
+				if (!is_tchar(c) || s->method_len + 1 >= sizeof(s->method))
+					return refuse(s, 400, "Malformed method");
+				s->method[s->method_len++] = (char)c;
+			} else if (s->spaces == 2) {
+				if (s->version_len + 1 >= sizeof(s->version))
+					s->version_long = 1;
+				else
+					s->version[s->version_len++] = (char)c;
+			}
+			break;
+
+		case S_NAME:
+		case S_TRAILER_NAME:
+			if ((le = line_end(s, c)) < 0)
+				return REQSCAN_REFUSE;
+			if (le == 2)
+				break;
+			if (le == 1) {
+				if (s->name_len != 0)
+					return refuse(s, 400, "Field line without a colon");
+				if (s->state == S_TRAILER_NAME) {
+					s->state = S_IDLE;
+					break;
+				}
+				if (end_head(s) != REQSCAN_MORE)
+					return REQSCAN_REFUSE;
+				break;
+			}
+			if (s->name_len == 0 && (c == ' ' || c == '\t'))
+				return refuse(s, 400, "Obsolete line folding is not accepted");
+			if (c == ':') {
+				if (s->name_len == 0)
+					return refuse(s, 400, "Empty field name");
+				s->name[s->name_len < sizeof(s->name) ? s->name_len : sizeof(s->name) - 1] = '\0';
+				s->value_kind = 0;
+				if (s->state == S_NAME) {
+					if (s->name_len == 14 && strcasecmp(s->name, "Content-Length") == 0)
+						s->value_kind = 1;
+					else if (s->name_len == 17 && strcasecmp(s->name, "Transfer-Encoding") == 0)
+						s->value_kind = 2;
+				}
+				s->value_len = 0;
+				s->value_overflow = 0;
+				s->state = s->state == S_NAME ? S_VALUE : S_TRAILER_VALUE;
+				break;
+			}
+			if (!is_tchar(c))
+				return refuse(s, 400, "Invalid character in a field name");
+			if (s->name_len < sizeof(s->name) - 1)
+				s->name[s->name_len] = (char)c;
+			s->name_len++;
+			break;
+
+		case S_VALUE:
+		case S_TRAILER_VALUE:
+			if ((le = line_end(s, c)) < 0)
+				return REQSCAN_REFUSE;
+			if (le == 2)
+				break;
+			if (le == 1) {
+				if (end_framing_field(s) != REQSCAN_MORE)
+					return REQSCAN_REFUSE;
+				s->state = s->state == S_VALUE ? S_NAME : S_TRAILER_NAME;
+				s->name_len = 0;
+				break;
+			}
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return refuse(s, 400, "Control character in a field value");
+			if (s->value_kind != 0) {
+				if (s->value_len == 0 && (c == ' ' || c == '\t'))
+					break;	/* leading OWS */
+				if (s->value_len < sizeof(s->value))
+					s->value[s->value_len++] = (char)c;
+				else
+					s->value_overflow = 1;
+			}
+			break;
+
+		case S_BODY: {
+			size_t take = n - i;
+			if (take > s->remaining)
+				take = (size_t)s->remaining;
+			s->remaining -= take;
+			*ip += take - 1;
+			s->pos += take - 1;
+			if (s->remaining == 0)
+				s->state = S_IDLE;
+			break;
+		}
+
+		case S_CHUNK_SIZE:
+			if ((le = line_end(s, c)) < 0)
+				return REQSCAN_REFUSE;
+			if (le == 2)
+				break;
+			if (le == 1) {
+				if (s->chunk_digits == 0)
+					return refuse(s, 400, "Invalid chunk size");
+				if (s->remaining == 0) {
+					s->state = S_TRAILER_NAME;
+					s->name_len = 0;
+				} else
+					s->state = S_CHUNK_DATA;
+				break;
+			}
+			if (s->chunk_ext) {
+				if ((c < 0x20 && c != '\t') || c == 0x7f)
+					return refuse(s, 400, "Invalid chunk extension");
+				break;
+			}
+			if (c == ';' && s->chunk_digits > 0) {
+				s->chunk_ext = 1;
+				break;
+			}
+			if (hexval(c) < 0 || s->chunk_digits >= 15)
+				return refuse(s, 400, "Invalid chunk size");
+			s->remaining = s->remaining * 16 + (uint64_t)hexval(c);
+			s->chunk_digits++;
+			if (s->body_total + s->remaining > s->max_body)
+				return refuse(s, 413, "Request body too large");
+			break;
+
+		case S_CHUNK_DATA: {
+			size_t take = n - i;
+			if (take > s->remaining)
+				take = (size_t)s->remaining;
+			s->remaining -= take;
+			s->body_total += take;
+			*ip += take - 1;
+			s->pos += take - 1;
+			if (s->remaining == 0)
+				s->state = S_CHUNK_CR;
+			break;
+		}
+
+		case S_CHUNK_CR:
+			if (c != '\r')
+				return refuse(s, 400, "Chunk data must end with CRLF");
+			s->state = S_CHUNK_LF;
+			break;
+
+		case S_CHUNK_LF:
+			if (c != '\n')
+				return refuse(s, 400, "Chunk data must end with CRLF");
+			s->state = S_CHUNK_SIZE;
+			s->chunk_digits = 0;
+			s->chunk_ext = 0;
+			s->remaining = 0;
+			break;
+		}
+	}
+	return s->state == S_REFUSED ? REQSCAN_REFUSE : REQSCAN_MORE;
+}

@@ -1,0 +1,163 @@
+/* test_reqscan.c: the raw-bytes request scanner, with the byte sequences
+ * that libevent 2.1's parser would let through, fed whole and one byte at
+ * a time. */
+#include "config.h"
+
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "reqscan.h"
+
+struct rcase {
+	const char *name;
+	const char *bytes;
+	size_t len;		/* 0: strlen */
+	int status;		/* 0: accepted */
+};
+
+#define R(name, bytes, status) {name, bytes, 0, status}
+
+static const struct rcase cases[] = {
+	R("simple GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	R("HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", 0),
+	R("leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	R("pipelined", "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n", 0),
+	R("content-length body", "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0),
+	R("chunked body", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0),
+	R("chunk extension", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\n\r\n", 0),
+	R("trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n", 0),
+	R("TE case and spaces", "POST / HTTP/1.1\r\nTransfer-Encoding:  Chunked \r\n\r\n0\r\n\r\n", 0),
+	R("obs-text in a value", "GET / HTTP/1.1\r\nX: caf\xc3\xa9\r\n\r\n", 0),
+	R("obs-fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
+	R("obs-fold with tab", "GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", 400),
+	R("bare LF", "GET / HTTP/1.1\nHost: a\n\n", 400),
+	R("bare CR", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400),
+	R("space before colon", "GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\nhello", 400),
+	R("empty field name", "GET / HTTP/1.1\r\n: a\r\n\r\n", 400),
+	R("field without colon", "GET / HTTP/1.1\r\nnocolon\r\n\r\n", 400),
+	R("control char in value", "GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", 400),
+	R("DEL in value", "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 400),
+	R("two CL", "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400),
+	R("CL list", "POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\nx", 400),
+	R("CL plus", "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\nx", 400),
+	R("CL empty", "POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", 400),
+	R("CL huge", "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+	R("CL and TE", "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+	R("TE identity", "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 501),
+	R("TE gzip, chunked", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+	R("TE twice", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+	R("TE xchunked", "POST / HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n", 501),
+	R("TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+	R("chunk 0x", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400),
+	R("chunk negative", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400),
+	R("chunk huge", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", 413),
+	R("chunk over the body limit", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n", 413),
+	R("chunk data without CRLF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n", 400),
+	R("empty chunk size", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400),
+	R("body on HEAD", "HEAD / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400),
+	R("CL over the limit", "POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
+	R("HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", 505),
+	R("HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 505),
+	R("lowercase version", "GET / http/1.1\r\n\r\n", 400),
+	R("no version", "GET /\r\n\r\n", 400),
+	R("two spaces", "GET  / HTTP/1.1\r\n\r\n", 400),
+	R("extra word", "GET / HTTP/1.1 x\r\n\r\n", 400),
+	R("tab separator", "GET\t/ HTTP/1.1\r\n\r\n", 400),
+	R("NUL in target", "GET /a\0b HTTP/1.1\r\n\r\n", 400),
+	R("smuggled request after CL", "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
+};
+
+static int
+scan(const char *bytes, size_t len, int bytewise, struct reqscan *s)
+{
+	reqscan_init(s, 4096, 1024 * 1024);
+	if (!bytewise)
+		return reqscan_feed(s, (const unsigned char *)bytes, len) == REQSCAN_MORE ? 0 : s->status;
+	for (size_t i = 0; i < len; i++)
+		if (reqscan_feed(s, (const unsigned char *)bytes + i, 1) != REQSCAN_MORE)
+			return s->status;
+	return 0;
+}
+
+static void
+test_cases(void)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct rcase *c = &cases[i];
+		size_t len = c->len ? c->len : strlen(c->bytes);
+		struct reqscan s;
+
+		/* The NUL case is written with an embedded \0: measure it. */
+		if (strcmp(c->name, "NUL in target") == 0)
+			len = sizeof("GET /a\0b HTTP/1.1\r\n\r\n") - 1;
+		for (int bytewise = 0; bytewise <= 1; bytewise++) {
+			int got = scan(c->bytes, len, bytewise, &s);
+			if (got != c->status)
+				fprintf(stderr, "\n%s (%s): got %d, want %d\n", c->name,
+				    bytewise ? "bytewise" : "whole", got, c->status);
+			CU_ASSERT_EQUAL(got, c->status);
+		}
+	}
+}
+
+/* feed_some stops at head boundaries and says which bytes are a head. */
+static void
+test_feed_some(void)
+{
+	static const char two[] = "GET /a HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET";
+	const unsigned char *p = (const unsigned char *)two;
+	size_t len = sizeof(two) - 1, at = 0;
+	struct reqscan s;
+	int in_head, done, heads = 0, pieces = 0;
+	enum reqscan_result res;
+
+	reqscan_init(&s, 4096, 1024);
+	while (at < len) {
+		size_t n = reqscan_feed_some(&s, p + at, len - at, &in_head, &done, &res);
+		CU_ASSERT_EQUAL_FATAL(res, REQSCAN_MORE);
+		CU_ASSERT_FATAL(n > 0);
+		if (done) {
+			heads++;
+			CU_ASSERT(in_head);
+		}
+		at += n;
+		pieces++;
+	}
+	CU_ASSERT_EQUAL(heads, 2);
+	CU_ASSERT(reqscan_in_head(&s));	/* "GET" of a third request */
+	CU_ASSERT_EQUAL(s.head_start, len - 3);
+	CU_ASSERT_EQUAL(pieces, 4);
+}
+
+static void
+test_head_limit(void)
+{
+	char big[6000];
+	struct reqscan s;
+
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	memset(big + 19, 'a', sizeof(big) - 19);
+	reqscan_init(&s, 4096, 1024);
+	CU_ASSERT_EQUAL(reqscan_feed(&s, (const unsigned char *)big, sizeof(big)), REQSCAN_REFUSE);
+	CU_ASSERT_EQUAL(s.status, 431);
+}
+
+int
+main(void)
+{
+	CU_pSuite su;
+	int fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	su = CU_add_suite("reqscan", NULL, NULL);
+	CU_add_test(su, "hostile and valid byte sequences", test_cases);
+	CU_add_test(su, "head boundaries", test_feed_some);
+	CU_add_test(su, "head size limit", test_head_limit);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = (int)CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}

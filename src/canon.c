@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chars.h"
 #include "canon.h"
 
 /* ALPHA DIGIT - . _ ~ (RFC 3986 2.3). */
@@ -40,18 +41,6 @@ is_querychar(unsigned char c)
 	return c > 0x20 && c < 0x7f && c != '#' && c != '\\' && c != '%';
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the escape at p[0..2] (p[0] == '%') within end; -1 if malformed. */
 static int
 escape_at(const char *p, const char *end)
@@ -60,8 +49,8 @@ escape_at(const char *p, const char *end)
 
 	if (end - p < 3)
 		return -1;
-	if ((hi = hexval((unsigned char)p[1])) < 0 ||
-	    (lo = hexval((unsigned char)p[2])) < 0)
+	if ((hi = chars_hexval((unsigned char)p[1])) < 0 ||
+	    (lo = chars_hexval((unsigned char)p[2])) < 0)
 		return -1;
 	return hi << 4 | lo;
 }

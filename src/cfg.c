@@ -342,12 +342,7 @@ parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 char *
 cfg_resolve_path(const struct cfg *cf, const char *p)
 {
-	char *out;
-
-	if (p[0] == '/')
-		return xstrdup(p);
-	xasprintf(&out, "%s/%s", cf->dir, p);
-	return out;
+	return jsonconf_resolve_path(cf->dir, p);
 }
 
 struct cfg *

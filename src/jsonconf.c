@@ -236,3 +236,14 @@ jsonconf_get_string(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	*out = json_string_value(v);
 	return 0;
 }
+
+char *
+jsonconf_resolve_path(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
+		return xstrdup(path);
+	xasprintf(&out, "%s/%s", base_dir, path);
+	return out;
+}

@@ -63,4 +63,8 @@ int jsonconf_get_string(struct jsonconf *jc, const json_t *obj, const char *ptr,
 
 const char *jsonconf_type_name(enum jsonconf_type t);
 
+/* A path from a configuration file, resolved against base_dir (the file's
+ * folder) unless absolute or base_dir is NULL/empty; the caller frees. */
+char *jsonconf_resolve_path(const char *base_dir, const char *path);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chars.h"
 #include "defaults.h"
 #include "jsonconf.h"
 #include "jsonschema_int.h"
@@ -237,18 +238,6 @@ id_find(struct cctx *cc, const char *uri)
 	return NULL;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode in place; -1 on a bad escape or an encoded NUL. */
 static int
 pct_decode(char *s)
@@ -257,7 +246,7 @@ pct_decode(char *s)
 
 	for (; *s; s++) {
 		if (*s == '%') {
-			int h = hexval((unsigned char)s[1]), l = h < 0 ? -1 : hexval((unsigned char)s[2]);
+			int h = chars_hexval((unsigned char)s[1]), l = h < 0 ? -1 : chars_hexval((unsigned char)s[2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return -1;
 			*o++ = (char)(h * 16 + l);

@@ -685,10 +685,8 @@ resolve_schemas_dir(struct loader *ld, const json_t *root, const char *basedir)
 		jsonconf_error(ld->jc, "/schemas_dir", "must not be empty");
 		return;
 	}
-	if (dir[0] == '/')
-		ld->p->schemas_dir = xstrdup(dir);
-	else if (basedir != NULL)
-		xasprintf(&ld->p->schemas_dir, "%s/%s", basedir, dir);
+	if (dir[0] == '/' || basedir != NULL)
+		ld->p->schemas_dir = jsonconf_resolve_path(basedir, dir);
 	else
 		jsonconf_error(ld->jc, "/schemas_dir", "relative path but no base "
 		    "directory to resolve it");

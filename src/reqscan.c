@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "chars.h"
 #include "reqscan.h"
 
 enum {
@@ -60,26 +61,6 @@ reqscan_in_body(const struct reqscan *s)
 	return s->state == S_BODY || s->state == S_CHUNK_SIZE || s->state == S_CHUNK_DATA ||
 	    s->state == S_CHUNK_CR || s->state == S_CHUNK_LF || s->state == S_TRAILER_NAME ||
 	    s->state == S_TRAILER_VALUE;
-}
-
-static int
-is_tchar(unsigned char c)
-{
-	/* RFC 9110 token characters. */
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void
@@ -299,7 +280,7 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 			if (c < 0x21 || c == 0x7f)
 				return refuse(s, 400, "Control character in the request line");
 			if (s->spaces == 0) {
-				if (!is_tchar(c) || s->method_len + 1 >= sizeof(s->method))
+				if (!chars_is_tchar(c) || s->method_len + 1 >= sizeof(s->method))
 					return refuse(s, 400, "Malformed method");
 				s->method[s->method_len++] = (char)c;
 			} else if (s->spaces == 2) {
@@ -345,7 +326,7 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 				s->state = s->state == S_NAME ? S_VALUE : S_TRAILER_VALUE;
 				break;
 			}
-			if (!is_tchar(c))
+			if (!chars_is_tchar(c))
 				return refuse(s, 400, "Invalid character in a field name");
 			if (s->name_len < sizeof(s->name) - 1)
 				s->name[s->name_len] = (char)c;
@@ -413,9 +394,9 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 				s->chunk_ext = 1;
 				break;
 			}
-			if (hexval(c) < 0 || s->chunk_digits >= 15)
+			if (chars_hexval(c) < 0 || s->chunk_digits >= 15)
 				return refuse(s, 400, "Invalid chunk size");
-			s->remaining = s->remaining * 16 + (uint64_t)hexval(c);
+			s->remaining = s->remaining * 16 + (uint64_t)chars_hexval(c);
 			s->chunk_digits++;
 			if (s->body_total + s->remaining > s->max_body)
 				return refuse(s, 413, "Request body too large");

@@ -19,17 +19,6 @@ static const struct jsonconf_key revoke_keys[] = {
 	{ NULL, 0, 0 },
 };
 
-static char *
-resolve_path(const char *base_dir, const char *path)
-{
-	char *out;
-
-	if (path[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
-		return xstrdup(path);
-	xasprintf(&out, "%s/%s", base_dir, path);
-	return out;
-}
-
 /* Parse "redis://host[:port][/db]" (host may be a bracketed IPv6
  * address) into rc. 0 or -1 with *why set. */
 static int
@@ -136,7 +125,7 @@ get_path(struct jsonconf *jc, const json_t *obj, const char *ptr, const char *ke
 	if (v[0] == '\0')
 		key_error(jc, ptr, key, "empty path");
 	else
-		*out = resolve_path(base_dir, v);
+		*out = jsonconf_resolve_path(base_dir, v);
 }
 
 struct revoke_config *

@@ -40,18 +40,6 @@ static const struct jsonconf_key client_keys[] = {
 	{NULL, JC_ANY, 0},
 };
 
-/* p resolved against base_dir unless absolute; caller frees. */
-static char *
-resolve(const char *base_dir, const char *p)
-{
-	char *out;
-
-	if (p[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
-		return xstrdup(p);
-	xasprintf(&out, "%s/%s", base_dir, p);
-	return out;
-}
-
 /* A string member that names a file: resolved, or NULL (absent or after
  * reporting). An empty string is an error. */
 static char *
@@ -68,7 +56,7 @@ get_path(struct jsonconf *jc, const json_t *obj, const char *ptr, const char *ke
 		free(p);
 		return NULL;
 	}
-	return resolve(base_dir, v);
+	return jsonconf_resolve_path(base_dir, v);
 }
 
 /* A "names" array of SNI patterns, lowercased. 0 or -1. */

@@ -40,18 +40,6 @@ static const struct jsonconf_key key_keys[] = {
 	{ NULL, 0, 0 },
 };
 
-/* Resolve a configured path against base_dir; the caller frees. */
-static char *
-resolve_path(const char *base_dir, const char *path)
-{
-	char *out;
-
-	if (path[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
-		return xstrdup(path);
-	xasprintf(&out, "%s/%s", base_dir, path);
-	return out;
-}
-
 /* Parse a string or an array of non-empty strings into a new vector. */
 static int
 parse_strings(struct jsonconf *jc, const json_t *obj, const char *ptr,
@@ -168,7 +156,7 @@ parse_key(struct jsonconf *jc, struct keys *ks, const json_t *k, const char *ptr
 		free(p);
 		goto out;
 	}
-	path = resolve_path(base_dir, file ? file : jwks);
+	path = jsonconf_resolve_path(base_dir, file ? file : jwks);
 	if (jwks != NULL)
 		rc = keys_load_jwks_file(ks, path, algs, &el);
 	else if (type != NULL && strcmp(type, "hmac") == 0)

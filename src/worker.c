@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "chars.h"
 #include "gate.h"
 #include "log.h"
 #include "revoke.h"
@@ -112,8 +113,7 @@ is_token(const char *s)
 	if (*s == '\0')
 		return 0;
 	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+		if (!chars_is_tchar((unsigned char)*s))
 			return 0;
 	return 1;
 }

@@ -221,6 +221,17 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		}
 	}
 
+	/* Bindings may name the client certificate as a claim: only for
+	 * actions that bind, a view of the token's claims with "mtls" set
+	 * from the TLS layer (which overrides any such token claim). */
+	if (d->match.status == POLICY_MATCH_OK && d->match.action->nbinds > 0 &&
+	    tok == AUTHZ_TOKEN_VALID && rq->tls_fingerprint != NULL) {
+		d->bind_claims = json_is_object(d->claims) ? json_copy((json_t *)d->claims) : json_object();
+		json_object_set_new(d->bind_claims, "mtls", json_pack("{s:s,s:s}",
+		    "subject", rq->tls_subject ? rq->tls_subject : "",
+		    "fingerprint", rq->tls_fingerprint));
+		d->claims = d->bind_claims;
+	}
 	authz_decide(&d->match, tok, scopes, d->claims, &ad);
 	d->action = d->match.status == POLICY_MATCH_OK ? d->match.action : NULL;
 	d->allow = ad.allow;
@@ -245,6 +256,10 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 void
 gate_decision_release(struct gate_decision *d)
 {
+	if (d->bind_claims != NULL) {
+		json_decref(d->bind_claims);
+		d->bind_claims = NULL;
+	}
 	if (d->owned != NULL) {
 		jwt_result_free(d->owned);
 		d->owned = NULL;

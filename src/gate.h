@@ -29,6 +29,10 @@ struct gate_request {
 	int nauthorization;		/* how many Authorization fields came */
 	time_t now;
 	const struct revoke_store *revocations;	/* or NULL */
+	/* The verified client certificate (mTLS), or NULL: policy bindings
+	 * see them as the claims mtls.subject and mtls.fingerprint. */
+	const char *tls_subject;
+	const char *tls_fingerprint;
 	/* explain --scopes: take these scopes as a valid token's, skipping
 	 * verification. Never set by the daemon. */
 	const char *const *assume_scopes;
@@ -60,6 +64,7 @@ struct gate_decision {
 	struct canon_target target;
 	struct policy_match match;
 	struct jwt_result *owned;	/* result to free when no cache was used */
+	json_t *bind_claims;		/* claims + mtls, built for bindings only */
 };
 
 /* Decide. cache may be NULL (explain). Call gate_decision_release after. */

@@ -214,6 +214,8 @@ admit(struct worker *w, struct proxy_req *pr)
 		.nauthorization = pr->n_authorization,
 		.now = time(NULL),
 		.revocations = w->rt->revocations,
+		.tls_subject = pr->cc ? pr->cc->cert_subject : NULL,
+		.tls_fingerprint = pr->cc ? pr->cc->cert_sha256 : NULL,
 	};
 	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
 	struct gate_decision d;

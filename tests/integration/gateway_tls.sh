@@ -78,6 +78,36 @@ expect_eq "access log has the client certificate fingerprint" "$(tr -d ' \n' < "
     "$(json_get "$(last_line "$T/access-mtls.log")" 'd.get("client_cert_sha256")')"
 check "access log has the client certificate subject" grep -q '"client_cert_subject":"[^"]*CN=' "$T/access-mtls.log"
 
+# The certificate bound in the policy like a claim (mtls.fingerprint).
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+KEYS="$top_srcdir/tests/data/keys"
+cat > "$T/bind-policy.json" <<EOT
+{ "actions": [ { "action": "cert.get", "method": "GET", "path": "/certs/{fingerprint}",
+    "scopes": ["cert.read"], "params": { "fingerprint": "string" },
+    "bind": [ { "param": "fingerprint", "claim": "mtls.fingerprint" } ] } ] }
+EOT
+python3 - "$T/gw-mtls.json" "$T/bind-policy.json" "$KEYS/ec256.pem" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["policy"] = sys.argv[2]
+c["tokens"] = {"keys": [{"file": sys.argv[3], "kid": "e1"}]}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+start_gateway "$T/gw-mtls.json"
+BT=$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid e1 --exp-in 600 --scope cert.read)
+FP=$(tr -d ' \n' < "$PKI/client.sha256")
+mcurl() {
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/client.pem" \
+	    --key "$PKI/client.key" --resolve "localhost:$GW_PORT:127.0.0.1" \
+	    -H "Authorization: Bearer $BT" "$G/certs/$1"
+}
+n0=$(record_count)
+expect_eq "mTLS binding: another certificate's fingerprint is refused" 403 "$(mcurl "$(echo "$FP" | tr 'a-f0-9' '0-9a-f')")"
+expect_eq "mTLS binding: nothing forwarded" "$n0" "$(record_count)"
+# The example upstream has no /certs route: its 404 proves the request got there.
+expect_eq "mTLS binding: the client's own fingerprint is forwarded" 404 "$(mcurl "$FP")"
+expect_eq "mTLS binding: forwarded once" "$((n0 + 1))" "$(record_count)"
+
 # --- https upstream ---------------------------------------------------------------
 cat > "$T/upstream-tls.json" <<EOT
 { "certificates": [ { "cert": "pki/upstream.pem", "key": "pki/upstream.key" } ] }

@@ -6,7 +6,8 @@
 #   ./setup.sh test    install what is missing, build, run the whole suite
 #
 # Other verbs: deps (install only), build, test-sanitizers (the suite in an
-# AddressSanitizer + UBSan build), distcheck.
+# AddressSanitizer + UBSan build), test-valgrind (the daemon's integration
+# tests under valgrind memcheck), distcheck.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +21,7 @@ packages=(
 	openssl curl python3 procps
 	libtest-json-schema-acceptance-perl
 	libhiredis-dev redis-server
-	groff-base man-db
+	groff-base man-db valgrind
 )
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -113,9 +114,10 @@ build) deps; build_in "$build" ;;
 run) deps; build_in "$build"; run_demo ;;
 test) deps; build_in "$build"; check_in "$build" ;;
 test-sanitizers) deps; build_in "$top/build-sanitizers" --enable-sanitizers; check_in "$top/build-sanitizers" ;;
+test-valgrind) deps; build_in "$build"; (cd "$build" && make -s check-valgrind) ;;
 distcheck) deps; build_in "$build"; (cd "$build" && make -s distcheck) ;;
 *)
-	echo "usage: $0 run|test|test-sanitizers|distcheck|build|deps" >&2
+	echo "usage: $0 run|test|test-sanitizers|test-valgrind|distcheck|build|deps" >&2
 	exit 1
 	;;
 esac

@@ -100,7 +100,11 @@ CPID=$!
 sleep 2.5
 rss=$(awk '/VmRSS/ {print $2}' /proc/$GW_PID/status)
 wait $CPID
-check "gateway RSS bounded while streaming 100 MB to a slow client (${rss} kB < 64 MB)" test "$rss" -lt 65536
+if [ -n "${UNDER_VALGRIND:-}" ]; then
+	echo "# RSS bound not checked under valgrind (its own memory: ${rss} kB)"
+else
+	check "gateway RSS bounded while streaming 100 MB to a slow client (${rss} kB < 64 MB)" test "$rss" -lt 65536
+fi
 
 # --- SSE: each event before the response ends -----------------------------------------
 python3 - "$GW_PORT" > "$T/sse.out" <<'PY'

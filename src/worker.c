@@ -609,6 +609,9 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
     struct accesslog *alog)
 {
 	memset(w, 0, sizeof(*w));
+	/* Made here, on the main thread before any worker runs, so that every
+	 * thread sees the same secret. */
+	(void)guard_secret();
 	w->metrics = metrics_shard_new();
 	w->rt = rt;
 	w->index = index;

@@ -348,10 +348,14 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!reqscan_in_head(&cc->scan) || cc->refused)
 		return;
-	log_info("%s: request header not complete within the header timeout: closing", cc->client);
-	cc->refused = 1;
-	/* Deferred: evhttp frees the connection (and this timer) later. */
-	bufferevent_trigger_event(bev, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+	/* What evhttp holds of the head is completed by the refusal marker
+	 * (or replaced by a whole synthetic request), answered 408 in order. */
+	/* Outside a read, the bufferevent keeps the end of its input buffer
+	 * frozen: open it for the marker. */
+	evbuffer_unfreeze(bufferevent_get_input(bev), 0);
+	guard_refuse(cc, bufferevent_get_input(bev), 408, "Request header not received in time");
+	evbuffer_freeze(bufferevent_get_input(bev), 0);
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 }
 
 static __thread struct worker *this_worker;
@@ -445,9 +449,10 @@ guard_refusal(struct proxy_req *pr)
 		return 0;
 	pr->decision = "deny";
 	pr->reason = status == 503 ? "connection_limit" : status == 431 ? "header_too_large" :
-	    status == 413 ? "body_too_large" : "framing";
+	    status == 413 ? "body_too_large" : status == 408 ? "header_timeout" : "framing";
 	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
-	proxy_reply_error(pr, (int)status, status == 503 ? "ServiceUnavailable" :
+	proxy_reply_error(pr, (int)status, status == 408 ? "RequestTimeout" :
+	    status == 503 ? "ServiceUnavailable" :
 	    status == 413 ? "PayloadTooLarge" : status == 431 ? "RequestHeaderFieldsTooLarge" :
 	    status == 501 ? "NotImplemented" : status == 505 ? "HTTPVersionNotSupported" :
 	    "BadRequest", end + 1, NULL);

@@ -546,6 +546,32 @@ kmatch slowloris/opened "slowloris connections were all accepted" 'opened=300 .*
 # A request head must be complete within the header timeout however slowly
 # it trickles (nginx client_header_timeout, HAProxy timeout http-request):
 # allow up to 3 s for a 1 s timeout.
+# A trickled head past the deadline gets a 408 in the Losant error shape.
+got=$(timeout 10 python3 - "$GW_PORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /applications HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+t0 = time.time()
+while time.time() - t0 < 1.8:
+    try:
+        s.sendall(b"a")
+    except OSError:
+        break
+    time.sleep(0.2)
+s.settimeout(2)
+data = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+except Exception:
+    pass
+print(data.split(b"\r\n")[0].decode(errors="replace"), b'"type":"RequestTimeout"' in data)
+PY
+)
+kmatch slowloris/408 "a trickled head past header_timeout_ms: 408 RequestTimeout, JSON" 'HTTP/1.1 408 .* True' "$got"
 kmatch slowloris/deadline "trickling connections closed by a header deadline (< 3 s)" \
     'opened=300 closed=300 first=[0-9.]+ last=(0|1|2)\.[0-9]+' "$(cat "$T/slowloris.out")"
 check "the slow-client gateway is still running" kill -0 "$GW_PID"

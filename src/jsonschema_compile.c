@@ -53,6 +53,27 @@ struct cctx {
 static struct jnode *compile_node(struct cctx *cc, const json_t *s, const char *base,
     const char *docname, const char *ptr, int depth);
 
+/* Report "docname: ptr: message": an error, or with warn a warning after
+ * which the keyword is ignored. */
+static void
+cc_vreport(struct cctx *cc, int warn, const char *docname, const char *ptr,
+    const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void
+cc_vreport(struct cctx *cc, int warn, const char *docname, const char *ptr,
+    const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	errlist_add(cc->errs, warn ? "%s: %s: warning: %s (ignored)" : "%s: %s: %s", docname,
+	    ptr[0] ? ptr : "/", msg ? msg : "(out of memory)");
+	free(msg);
+	if (!warn)
+		cc->nerr++;
+}
+
 static void
 cc_error(struct cctx *cc, const char *docname, const char *ptr, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -61,16 +82,10 @@ static void
 cc_error(struct cctx *cc, const char *docname, const char *ptr, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	cc_vreport(cc, 0, docname, ptr, fmt, ap);
 	va_end(ap);
-	errlist_add(cc->errs, "%s: %s: %s", docname, ptr[0] ? ptr : "/",
-	    msg ? msg : "(out of memory)");
-	free(msg);
-	cc->nerr++;
 }
 
 /* A defect in a keyword's value: an error, or in lenient mode a warning
@@ -83,21 +98,10 @@ static void
 cc_defect(struct cctx *cc, const char *docname, const char *ptr, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	cc_vreport(cc, (cc->opts->flags & JSCHEMA_LENIENT) != 0, docname, ptr, fmt, ap);
 	va_end(ap);
-	if (cc->opts->flags & JSCHEMA_LENIENT) {
-		errlist_add(cc->errs, "%s: %s: warning: %s (ignored)", docname, ptr[0] ? ptr : "/",
-		    msg ? msg : "(out of memory)");
-	} else {
-		errlist_add(cc->errs, "%s: %s: %s", docname, ptr[0] ? ptr : "/",
-		    msg ? msg : "(out of memory)");
-		cc->nerr++;
-	}
-	free(msg);
 }
 
 static size_t

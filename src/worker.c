@@ -62,9 +62,9 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 
-/* The connection record for evcon, created when its first bytes arrive
- * (client_input_cb) and counted against max_connections across all
- * workers until the connection closes. */
+/* The connection record for evcon, created right after the accept
+ * (attach_cb) and counted against max_connections across all workers
+ * until the connection closes. */
 static struct client_conn *
 client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 {
@@ -417,16 +417,55 @@ client_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void 
 	}
 }
 
+/*
+ * Connections are counted from their accept, so that one that never sends
+ * a byte still takes its place under max_connections. libevent 2.1 has no
+ * accept hook: client_bevcb runs inside evhttp's accept, before the
+ * connection object exists. It keeps a reference on the new bufferevent
+ * and wakes attach_cb, which runs once evhttp's accept has returned and
+ * finds the connection through the bufferevent's callback argument. The
+ * reference keeps the memory valid even if evhttp gave the connection up
+ * in between (then the callbacks are cleared and it is skipped).
+ */
+static void
+attach_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	size_t n = w->naccepted;
+
+	(void)fd;
+	(void)what;
+	w->naccepted = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct bufferevent *bev = w->accepted[i];
+		void *evcon = NULL;
+
+		bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
+		if (evcon != NULL)
+			(void)client_conn_get(w, evcon);
+		bufferevent_decref(bev);
+	}
+}
+
 /* Every client connection: plain or TLS, with the guard on its input. */
 static struct bufferevent *
 client_bevcb(struct event_base *base, void *arg)
 {
 	struct worker_http *wh = arg;
+	struct worker *w = wh->w;
 	struct bufferevent *bev = wh->tls != NULL ? tls_server_bevcb(base, wh->tls) :
 	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 
-	if (bev != NULL)
-		evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, bev);
+	if (bev == NULL)
+		return NULL;
+	evbuffer_add_cb(bufferevent_get_input(bev), client_input_cb, bev);
+	if (w->naccepted == w->accepted_cap) {
+		w->accepted_cap = w->accepted_cap ? 2 * w->accepted_cap : 16;
+		w->accepted = xreallocarray(w->accepted, w->accepted_cap, sizeof(*w->accepted));
+	}
+	bufferevent_incref(bev);
+	w->accepted[w->naccepted++] = bev;
+	event_active(w->attach_ev, EV_READ, 0);
 	return bev;
 }
 
@@ -638,6 +677,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 		w->tcache = token_config_new_cache(cf->tokens);
 	w->notify_ev = event_new(w->base, -1, EV_PERSIST, notify_cb, w);
 	event_add(w->notify_ev, NULL);
+	w->attach_ev = event_new(w->base, -1, 0, attach_cb, w);
 	return 0;
 }
 
@@ -689,6 +729,11 @@ worker_join(struct worker *w)
 			tls_server_free(w->hs[i].tls);
 	}
 	free(w->hs);
+	for (size_t i = 0; i < w->naccepted; i++)
+		bufferevent_decref(w->accepted[i]);
+	free(w->accepted);
+	if (w->attach_ev != NULL)
+		event_free(w->attach_ev);
 	upstream_pool_free(w->pool);
 	for (size_t i = 0; i < w->nretired; i++)
 		upstream_pool_free(w->retired[i]);

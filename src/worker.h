@@ -55,6 +55,9 @@ struct worker {
 
 
 	struct ptrmap *conns;		/* evhttp_connection -> struct client_conn */
+	struct bufferevent **accepted;	/* new connections, referenced until attach_cb */
+	size_t naccepted, accepted_cap;
+	struct event *attach_ev;
 	size_t inflight;		/* requests not yet completed */
 	int draining;
 	struct event *drain_timer;

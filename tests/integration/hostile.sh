@@ -14,9 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 
 KNOWN_FAILURES=(
-	# None at present. (A connection that never sends a byte is not counted
-	# toward max_connections: libevent 2.1 has no accept hook; evhttp's
-	# idle timeout closes it.)
+	# None at present.
 )
 
 RAWHTTP="$top_srcdir/tests/integration/rawhttp.py"
@@ -619,6 +617,19 @@ r=$(curl -s -o /dev/null -m 1 -w '%{http_code}' -H "Authorization: Bearer $GETTO
 kmatch idle-limit "at the limit with 60 idle connections, a new client waits or gets 503" '000|503' "$r"
 wait "$IL_PID"
 kexpect idle-limit/after "once the idle connections are gone, a new client is served" 200 \
+    "$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")"
+# Connections that never send a byte count from their accept: with 50
+# silent ones open, the 51st client gets 503 (not a free slot).
+NCASES=$((NCASES + 1))
+timeout 30 python3 "$RAWHTTP" --port "$GW_PORT" --slowloris 50 --silent --trickle 200 --duration 3 > "$T/silent.out" &
+SI_PID=$!
+PIDS+=("$SI_PID")
+sleep 1
+r=$(curl -s -o /dev/null -m 2 -w '%{http_code}' -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")
+kexpect silent-limit "at the limit with 50 connections that sent nothing, a new client gets 503" 503 "$r"
+wait "$SI_PID"
+kmatch silent-limit/opened "the 50 silent connections were accepted and held" 'opened=50 closed=0 .*' "$(cat "$T/silent.out")"
+kexpect silent-limit/after "once the silent connections are gone, a new client is served" 200 \
     "$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")"
 check "the limited gateway is still running" kill -0 "$LIMIT_PID"
 

@@ -206,7 +206,8 @@ def mode_single(a):
 
 
 def mode_slowloris(a):
-    req = decode_piece(a.request) if a.request else \
+    # --silent: connect and send nothing at all.
+    req = b"" if a.silent else decode_piece(a.request) if a.request else \
         b"GET /applications HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100000
     socks = []
     for _ in range(a.slowloris):
@@ -223,7 +224,7 @@ def mode_slowloris(a):
         for s in socks:
             if s in closed_at:
                 continue
-            if not send_all(s, req[pos[s]:pos[s] + 1]):
+            if req and not send_all(s, req[pos[s]:pos[s] + 1]):
                 closed_at[s] = time.monotonic() - start
                 continue
             pos[s] += 1
@@ -299,6 +300,7 @@ def main():
     ap.add_argument("--time", action="store_true")
     ap.add_argument("--out")
     ap.add_argument("--slowloris", type=int)
+    ap.add_argument("--silent", action="store_true")
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--request")
     ap.add_argument("--conns", type=int)

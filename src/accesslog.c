@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "accesslog.h"
@@ -16,6 +17,14 @@
 struct accesslog {
 	char *path;		/* NULL for stderr */
 	int fd;
+	int regular;		/* a regular file: batched writes stay whole */
+};
+
+/* A worker's lines not yet written (accesslog_batch_*). */
+struct accesslog_batch {
+	struct accesslog *al;
+	size_t len;
+	char buf[ACCESSLOG_BATCH_BYTES];
 };
 
 struct out {
@@ -192,6 +201,14 @@ open_path(const char *path)
 	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }
 
+static int
+is_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 struct accesslog *
 accesslog_open(const char *path, struct errlist *errs)
 {
@@ -199,6 +216,7 @@ accesslog_open(const char *path, struct errlist *errs)
 
 	if (strcmp(path, "-") == 0) {
 		al->fd = STDERR_FILENO;
+		al->regular = is_regular(al->fd);
 		return al;
 	}
 	al->path = xstrdup(path);
@@ -208,6 +226,7 @@ accesslog_open(const char *path, struct errlist *errs)
 		free(al);
 		return NULL;
 	}
+	al->regular = is_regular(al->fd);
 	return al;
 }
 
@@ -236,7 +255,7 @@ accesslog_reopen(struct accesslog *al)
 void
 accesslog_write(struct accesslog *al, const struct accesslog_entry *e)
 {
-	char line[4096];
+	char line[ACCESSLOG_LINE_MAX];
 	size_t n;
 
 	if (al == NULL)
@@ -246,6 +265,64 @@ accesslog_write(struct accesslog *al, const struct accesslog_entry *e)
 	 * whole. A failed log write must not fail the request. */
 	if (write(al->fd, line, n) != (ssize_t)n)
 		log_debug("access log write failed");
+}
+
+struct accesslog_batch *
+accesslog_batch_new(struct accesslog *al)
+{
+	struct accesslog_batch *b = xmalloc(sizeof(*b));
+
+	b->al = al;
+	b->len = 0;
+	return b;
+}
+
+int
+accesslog_batch_add(struct accesslog_batch *b, const struct accesslog_entry *e)
+{
+	int was_empty = b->len == 0;
+
+	/* A pipe or socket (stderr under systemd) keeps only writes of up to
+	 * PIPE_BUF whole against the other workers': one line at a time. */
+	if (!b->al->regular) {
+		accesslog_write(b->al, e);
+		return 0;
+	}
+	if (sizeof(b->buf) - b->len < ACCESSLOG_LINE_MAX)
+		accesslog_batch_flush(b);
+	b->len += accesslog_format(e, b->buf + b->len, sizeof(b->buf) - b->len);
+	return was_empty;
+}
+
+void
+accesslog_batch_flush(struct accesslog_batch *b)
+{
+	const char *p = b->buf;
+	size_t left = b->len;
+
+	/* O_APPEND on a regular file: each write lands whole at the end,
+	 * after or before another worker's, never inside it. */
+	while (left > 0) {
+		ssize_t n = write(b->al->fd, p, left);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			log_debug("access log write failed");
+			break;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	b->len = 0;
+}
+
+void
+accesslog_batch_free(struct accesslog_batch *b)
+{
+	if (b == NULL)
+		return;
+	accesslog_batch_flush(b);
+	free(b);
 }
 
 void

@@ -44,6 +44,26 @@ struct accesslog *accesslog_open(const char *path, struct errlist *errs);
 /* Reopen the same path (after logrotate moved it); 0 or -1. */
 int accesslog_reopen(struct accesslog *al);
 void accesslog_write(struct accesslog *al, const struct accesslog_entry *e);
+
+/* The longest line accesslog_format writes (longer fields are cut). */
+#define ACCESSLOG_LINE_MAX	4096
+#define ACCESSLOG_BATCH_BYTES	(16 * ACCESSLOG_LINE_MAX)
+
+/*
+ * A worker's batch of lines: one write(2) for all the requests one pass of
+ * its event loop completed, instead of one per request. The caller flushes
+ * at the end of that pass (an event made active when accesslog_batch_add
+ * returns 1) and before exiting; a full batch flushes itself. When the log
+ * is not a regular file (stderr to a pipe or the journal), lines are
+ * written one by one as before, so they stay whole.
+ */
+struct accesslog_batch;
+struct accesslog_batch *accesslog_batch_new(struct accesslog *al);
+/* Returns 1 when the batch was empty before (schedule a flush). */
+int accesslog_batch_add(struct accesslog_batch *b, const struct accesslog_entry *e);
+void accesslog_batch_flush(struct accesslog_batch *b);
+/* Flushes, then frees; NULL is fine. */
+void accesslog_batch_free(struct accesslog_batch *b);
 void accesslog_close(struct accesslog *al);
 
 #endif

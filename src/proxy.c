@@ -133,7 +133,7 @@ proxy_finish(struct proxy_req *pr)
 	if (pr->finished)
 		return;
 	pr->finished = 1;
-	accesslog_write(w->alog, &e);
+	worker_log(w, &e);
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
 	if (pr->cc != NULL) {

@@ -47,6 +47,8 @@ struct worker {
 	size_t nhs;
 	struct cfg *cf;			/* snapshot for new requests; we hold a ref */
 	struct accesslog *alog;		/* shared; may be NULL */
+	struct accesslog_batch *alb;	/* this worker's unwritten lines, or NULL */
+	struct event *log_flush_ev;
 	struct upstream_pool *pool;
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
@@ -82,6 +84,9 @@ int worker_start(struct worker *w);
 void worker_notify(struct worker *w, int cmd);
 /* Wait for the thread, then free everything. */
 void worker_join(struct worker *w);
+
+/* Log one request (batched: written at the end of this loop pass). */
+void worker_log(struct worker *w, const struct accesslog_entry *e);
 
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);

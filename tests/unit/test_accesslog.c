@@ -2,7 +2,12 @@
  * escapes hostile values, and stays valid when truncated. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <jansson.h>
@@ -92,6 +97,103 @@ test_truncation(void)
 	}
 }
 
+/* Count the lines of path, each of which must be a JSON object. */
+static size_t
+count_json_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	size_t n = 0;
+
+	CU_ASSERT_FATAL(f != NULL);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = parse(line, strlen(line));
+		CU_ASSERT(json_is_object(j));
+		json_decref(j);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A batch writes nothing until flushed (or full), then whole lines. */
+static void
+test_batch_file(void)
+{
+	char path[] = "/tmp/test_accesslog.XXXXXX";
+	int fd = mkstemp(path);
+	struct errlist errs;
+	struct accesslog *al;
+	struct accesslog_batch *b;
+	static char longpath[3000];
+	struct accesslog_entry e = { .method = "GET", .path = "/a", .status = 200 };
+
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	errlist_init(&errs);
+	al = accesslog_open(path, &errs);
+	CU_ASSERT_FATAL(al != NULL);
+	b = accesslog_batch_new(al);
+	CU_ASSERT(accesslog_batch_add(b, &e) == 1);
+	CU_ASSERT(accesslog_batch_add(b, &e) == 0);
+	CU_ASSERT(accesslog_batch_add(b, &e) == 0);
+	CU_ASSERT(file_size(path) == 0);
+	accesslog_batch_flush(b);
+	CU_ASSERT(count_json_lines(path) == 3);
+	CU_ASSERT(accesslog_batch_add(b, &e) == 1);
+	/* Long lines: the batch fills and writes itself out. */
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	e.path = longpath;
+	for (int i = 0; i < 100; i++)
+		accesslog_batch_add(b, &e);
+	CU_ASSERT(file_size(path) > 3 * 4096);
+	accesslog_batch_free(b);
+	CU_ASSERT(count_json_lines(path) == 104);
+	accesslog_close(al);
+	errlist_free(&errs);
+	unlink(path);
+}
+
+/* Not a regular file (a pipe, like stderr under systemd): line by line. */
+static void
+test_batch_fifo(void)
+{
+	char dir[] = "/tmp/test_accesslog.XXXXXX", path[64], buf[8192];
+	struct errlist errs;
+	struct accesslog *al;
+	struct accesslog_batch *b;
+	struct accesslog_entry e = { .method = "GET", .path = "/fifo", .status = 200 };
+	int rfd;
+	ssize_t n;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/log", dir);
+	CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	CU_ASSERT_FATAL(rfd >= 0);
+	errlist_init(&errs);
+	al = accesslog_open(path, &errs);
+	CU_ASSERT_FATAL(al != NULL);
+	b = accesslog_batch_new(al);
+	CU_ASSERT(accesslog_batch_add(b, &e) == 0);
+	n = read(rfd, buf, sizeof(buf));
+	CU_ASSERT(n > 0 && buf[n - 1] == '\n' && memmem(buf, (size_t)n, "/fifo", 5) != NULL);
+	accesslog_batch_free(b);
+	accesslog_close(al);
+	errlist_free(&errs);
+	close(rfd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -104,6 +206,8 @@ main(void)
 	CU_add_test(s, "fields", test_fields);
 	CU_add_test(s, "hostile values and nulls", test_hostile_and_null);
 	CU_add_test(s, "truncation", test_truncation);
+	CU_add_test(s, "batch to a file", test_batch_file);
+	CU_add_test(s, "batch to a pipe", test_batch_fifo);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -21,6 +21,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "defaults.h"
+#include "forward.h"
 #include "headers.h"
 #include "log.h"
 #include "metrics.h"
@@ -370,29 +371,23 @@ proxy_client_closed(struct proxy_req *pr)
 	proxy_finish(pr);
 }
 
-/* Is name listed in the request's Connection field(s)? */
-static int
-named_by_connection(const struct proxy_req *pr, struct evkeyvalq *in, const char *name)
-{
-	struct evkeyval *kv;
-
-	if (pr->n_connection <= 1)
-		return headers_connection_names(pr->h_connection, name);
-	TAILQ_FOREACH(kv, in, next)
-		if (strcasecmp(kv->key, "Connection") == 0 && headers_connection_names(kv->value, name))
-			return 1;
-	return 0;
-}
-
 void
 proxy_forward(struct proxy_req *pr)
 {
 	struct evhttp_request *req = pr->req, *ureq;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
-	const char *conn = pr->h_connection;
-	const char *host = pr->h_host;
-	struct evkeyval *kv;
+	struct forward_info fi = {
+		.h_connection = pr->h_connection,
+		.n_connection = pr->n_connection,
+		.host = pr->h_host,
+		.authority = upstream_pool_authority(pr->w->pool),
+		.client_ip = pr->client_ip,
+		.tls = pr->tls,
+		.request_id = pr->request_id,
+		.body_len = evbuffer_get_length(body),
+		.framed = pr->h_framed,
+	};
 
 	ureq = evhttp_request_new(upstream_done_cb, pr);
 	if (ureq == NULL)
@@ -401,28 +396,11 @@ proxy_forward(struct proxy_req *pr)
 	evhttp_request_set_chunked_cb(ureq, upstream_chunk_cb);
 	evhttp_request_set_error_cb(ureq, upstream_error_cb);
 
-	/* Our own framing: only end-to-end fields cross, then the fields
-	 * the gateway vouches for. */
-	out = evhttp_request_get_output_headers(ureq);
-	TAILQ_FOREACH(kv, in, next) {
-		if (headers_drop_from_client(kv->key) ||
-		    (conn != NULL && named_by_connection(pr, in, kv->key)))
-			continue;
-		evhttp_add_header(out, kv->key, kv->value);
-	}
-	if (host == NULL)
-		evhttp_add_header(out, "Host", upstream_pool_authority(pr->w->pool));
-	evhttp_add_header(out, "X-Forwarded-For", pr->client_ip);
-	evhttp_add_header(out, "X-Forwarded-Proto", pr->tls ? "https" : "http");
-	if (host != NULL)
-		evhttp_add_header(out, "X-Forwarded-Host", host);
-	evhttp_add_header(out, "X-Request-Id", pr->request_id);
-	if (evbuffer_get_length(body) > 0 || pr->h_framed) {
-		char len[24];
-		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
-		evhttp_add_header(out, "Content-Length", len);
+	/* Our own framing (forward.c): only end-to-end fields cross, then
+	 * the fields the gateway vouches for. */
+	forward_headers(in, &fi, evhttp_request_get_output_headers(ureq));
+	if (fi.body_len > 0 || fi.framed)
 		evbuffer_add_buffer(evhttp_request_get_output_buffer(ureq), body);
-	}
 
 	pr->uc = upstream_pool_get(pr->w->pool);
 	pr->ureq = ureq;

@@ -15,8 +15,8 @@
 
 struct upstream_conn;
 
-/* One per client connection that has sent a request; lets a close of the
- * client's connection reach the request being served on it. */
+/* One per accepted client connection; lets a close of the client's
+ * connection reach the request being served on it. */
 struct client_conn {
 	struct worker *w;
 	struct evhttp_connection *evcon;
@@ -32,6 +32,7 @@ struct client_conn {
 	unsigned injecting:1;
 	unsigned refused:1;
 	unsigned over_limit:1;
+	unsigned peer_checked:1;	/* cert_* filled in (after the handshake) */
 };
 
 struct proxy_req {

@@ -22,6 +22,7 @@
 #include <event2/listener.h>
 
 #include "chars.h"
+#include "framing.h"
 #include "gate.h"
 #include "log.h"
 #include "revoke.h"
@@ -93,29 +94,10 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd >= 0)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* mTLS: who the verified client certificate names, once per
-	 * connection, for the access log. */
-	SSL *ssl = tls_connection_ssl(evcon);
-	struct tls_peer_info peer;
-	if (ssl != NULL && tls_peer_info(ssl, &peer) == 0 && peer.present && peer.verified) {
-		cc->cert_subject = xstrdup(peer.subject);
-		cc->cert_sha256 = xstrdup(peer.fingerprint);
-	}
 	ptrmap_put(w->conns, evcon, cc);
 	metrics_connection_opened(w->metrics);
 	evhttp_connection_set_closecb(evcon, client_closed_cb, cc);
 	return cc;
-}
-
-static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!chars_is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
 }
 
 static int
@@ -139,64 +121,21 @@ static int
 check_framing(struct proxy_req *pr)
 {
 	struct evhttp_request *req = pr->req;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	int ncl = 0, nte = 0, te_ok = 1;
-	struct evkeyval *kv;
-	const char *cl = NULL;
+	struct framing_info fi;
+	const char *type, *message;
+	int status, rc;
 
-	if (req->major != 1 || req->minor > 1)
-		return framing_refuse(pr, 505, "HTTPVersionNotSupported",
-		    "Only HTTP/1.0 and HTTP/1.1 are supported");
-	TAILQ_FOREACH(kv, in, next) {
-		if (!is_token(kv->key))
-			return framing_refuse(pr, 400, "BadRequest", "Invalid header field name");
-		/* The fields later steps need, found in this one pass. */
-		if (strcasecmp(kv->key, "Authorization") == 0) {
-			pr->h_authorization = kv->value;
-			pr->n_authorization++;
-		} else if (strcasecmp(kv->key, "Content-Type") == 0)
-			pr->h_content_type = kv->value;
-		else if (strcasecmp(kv->key, "Host") == 0)
-			pr->h_host = kv->value;
-		else if (strcasecmp(kv->key, "Connection") == 0) {
-			if (pr->h_connection == NULL)
-				pr->h_connection = kv->value;
-			pr->n_connection++;
-		}
-		else if (strcasecmp(kv->key, "Content-Length") == 0) {
-			ncl++;
-			cl = kv->value;
-		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
-			const char *v = kv->value;
-			size_t n;
-			nte++;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			n = strlen(v);
-			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-				n--;
-			if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
-				te_ok = 0;
-		}
-	}
-	/* RFC 9112 6.3: both framings at once is the classic smuggling
-	 * vector; so are two lengths. */
-	pr->h_framed = nte > 0 || ncl > 0;
-	if (nte > 0 && ncl > 0)
-		return framing_refuse(pr, 400, "BadRequest",
-		    "Content-Length and Transfer-Encoding together are not allowed");
-	if (ncl > 1)
-		return framing_refuse(pr, 400, "BadRequest", "Duplicate Content-Length");
-	if (cl != NULL && (cl[0] == '\0' || strspn(cl, "0123456789") != strlen(cl)))
-		return framing_refuse(pr, 400, "BadRequest", "Invalid Content-Length");
-	if (nte > 1 || !te_ok || (nte > 0 && req->minor == 0))
-		return framing_refuse(pr, 501, "NotImplemented",
-		    "Only the chunked transfer coding is supported");
-	/* libevent reads no body for HEAD: a body there would be taken for
-	 * the next request. */
-	if ((nte > 0 || (cl != NULL && strspn(cl, "0") != strlen(cl))) &&
-	    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
-		return framing_refuse(pr, 400, "BadRequest", "A body is not allowed with HEAD");
+	rc = framing_check(evhttp_request_get_input_headers(req), req->major, req->minor,
+	    evhttp_request_get_command(req), &fi, &status, &type, &message);
+	pr->h_authorization = fi.authorization;
+	pr->n_authorization = fi.nauthorization;
+	pr->h_content_type = fi.content_type;
+	pr->h_host = fi.host;
+	pr->h_connection = fi.connection;
+	pr->n_connection = fi.nconnection;
+	pr->h_framed = fi.framed;
+	if (rc != 0)
+		return framing_refuse(pr, status, type, message);
 	return 0;
 }
 
@@ -508,6 +447,18 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct proxy_req *pr;
 
 	cc = client_conn_get(w, evcon);
+	if (!cc->peer_checked) {
+		/* mTLS: who the verified client certificate names, once per
+		 * connection (the handshake is over by its first request),
+		 * for the policy and the access log. */
+		SSL *ssl = tls_connection_ssl(evcon);
+		struct tls_peer_info peer;
+		cc->peer_checked = 1;
+		if (ssl != NULL && tls_peer_info(ssl, &peer) == 0 && peer.present && peer.verified) {
+			cc->cert_subject = xstrdup(peer.subject);
+			cc->cert_sha256 = xstrdup(peer.fingerprint);
+		}
+	}
 	pr = proxy_req_new(w, cc, req);
 	pr->tls = wh->tls != NULL;
 	if (guard_refusal(pr))

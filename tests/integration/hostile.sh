@@ -395,6 +395,14 @@ spoof_variant spoof-lower "lowercase x-forwarded-for" "x-forwarded-for: 6.6.6.6"
 spoof_variant spoof-space-colon "X-Forwarded-For<SP>: value" "X-Forwarded-For : 6.6.6.6"
 spoof_variant spoof-underscore "X_Forwarded_For" "X_Forwarded_For: 6.6.6.6"
 spoof_variant spoof-connection "X-Forwarded-For named in Connection" "Connection: X-Forwarded-For\\r\\nX-Forwarded-For: 6.6.6.6"
+refuse host-dup "two Host fields (RFC 9112 3.2)" 400 "GET $P HTTP/1.1\\r\\n${H}Host: other\\r\\n$AG\\r\\n"
+refuse ctype-dup "two Content-Type fields (checked as one, read as the other)" 400 \
+    "${POSTHEAD}Content-Type: text/plain\\r\\nContent-Length: 18\\r\\n\\r\\n$B"
+# Connection cannot strip what the decision was made on.
+admit conn-ctype "Content-Type named in Connection" $FWD \
+    "${POSTHEAD}Connection: Content-Type, Host\\r\\nContent-Length: 18\\r\\n\\r\\n$B"
+kexpect conn-ctype/kept "Content-Type and Host named in Connection still reach the upstream" 2 \
+    "$(last_rec 'len([k for k,v in d["headers"] if k.lower() in ("content-type", "host")])')"
 
 # Header size: over max_header_bytes (16384). Record what the gateway does.
 NCASES=$((NCASES + 1))

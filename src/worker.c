@@ -413,13 +413,16 @@ client_bevcb(struct event_base *base, void *arg)
 static int
 guard_refusal(struct proxy_req *pr)
 {
-	const char *v = evhttp_find_header(evhttp_request_get_input_headers(pr->req),
-	    "X-Scopegate-Refusal");
-	const char *secret = guard_secret();
+	const char *v, *secret = guard_secret();
 	size_t slen = strlen(secret);
 	char *end;
 	long status;
 
+	/* Only a connection the guard refused carries the marker: the others
+	 * are spared a scan of their header list. */
+	if (pr->cc == NULL || !pr->cc->refused)
+		return 0;
+	v = evhttp_find_header(evhttp_request_get_input_headers(pr->req), "X-Scopegate-Refusal");
 	if (v == NULL || strncmp(v, secret, slen) != 0 || v[slen] != ' ')
 		return 0;
 	status = strtol(v + slen + 1, &end, 10);

@@ -128,6 +128,19 @@ end_framing_field(struct reqscan *s)
 	return REQSCAN_MORE;
 }
 
+static int
+supported_method(const char *m)
+{
+	static const char *const methods[] = {
+		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* The empty line after the fields: decide how the body is framed. */
 static enum reqscan_result
 end_head(struct reqscan *s)
@@ -157,6 +170,11 @@ end_head(struct reqscan *s)
 		return refuse(s, 400, "A body is not allowed with this method");
 	if (s->content_length > s->max_body)
 		return refuse(s, 413, "Request body too large");
+	/* Methods are case-sensitive; the gateway proxies these and no
+	 * others (TRACE would echo credentials, CONNECT opens a tunnel).
+	 * Refused here, libevent would answer them itself, in HTML. */
+	if (!supported_method(s->method))
+		return refuse(s, 501, "Method not implemented");
 	if (s->nte > 0) {
 		s->state = S_CHUNK_SIZE;
 		s->body_total = 0;

@@ -528,7 +528,8 @@ bind_listeners(struct worker *w)
 			log_warnx("evhttp_new failed");
 			return -1;
 		}
-		/* TRACE and CONNECT are never proxied: evhttp answers them 501. */
+		/* The guard answers any other method 501 (JSON) before evhttp
+		 * parses it; this list is the second line behind it. */
 		evhttp_set_allowed_methods(wh->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 		    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);

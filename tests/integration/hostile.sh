@@ -349,10 +349,14 @@ override() {
 override override-x-http-method-override X-HTTP-Method-Override
 override override-x-http-method X-HTTP-Method
 override override-x-method-override X-Method-Override
-refuse method-lower "lowercase delete" '400|405|501' "delete $P HTTP/1.1\\r\\n$H$AG\\r\\n"
-refuse method-trace "TRACE" '405|501' "TRACE $P HTTP/1.1\\r\\n$H$AG\\r\\n"
-refuse method-connect "CONNECT" '400|405|501' "CONNECT 127.0.0.1:$UP_PORT HTTP/1.1\\r\\n$H$AG\\r\\n"
-refuse method-foo "unknown method FOO" '400|405|501' "FOO $P HTTP/1.1\\r\\n$H$AG\\r\\n"
+refuse method-lower "lowercase delete" 501 "delete $P HTTP/1.1\\r\\n$H$AG\\r\\n"
+refuse method-trace "TRACE" 501 "TRACE $P HTTP/1.1\\r\\n$H$AG\\r\\n"
+refuse method-connect "CONNECT" 501 "CONNECT 127.0.0.1:$UP_PORT HTTP/1.1\\r\\n$H$AG\\r\\n"
+refuse method-foo "unknown method FOO" 501 "FOO $P HTTP/1.1\\r\\n$H$AG\\r\\n"
+# The answer is the gateway's JSON, not libevent's HTML page.
+kmatch method-json "an unknown method is answered in the Losant error shape" \
+    '501 application/json \{"type":"NotImplemented",.*' \
+    "$(curl -s -X FOO -w '%{http_code} %{content_type} ' -o "$T/method.body" -H "Authorization: Bearer $GETTOK" "$GW$P"; head -c 100 "$T/method.body")"
 
 # --- headers ------------------------------------------------------------------------
 refuse auth-two "two Authorization fields" 400 "GET $P HTTP/1.1\\r\\n$H$AG$AG\\r\\n"

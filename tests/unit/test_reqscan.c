@@ -65,6 +65,14 @@ static const struct rcase cases[] = {
 	R("extra word", "GET / HTTP/1.1 x\r\n\r\n", 400),
 	R("tab separator", "GET\t/ HTTP/1.1\r\n\r\n", 400),
 	R("NUL in target", "GET /a\0b HTTP/1.1\r\n\r\n", 400),
+	R("TRACE", "TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+	R("CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+	R("lowercase method", "delete / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+	R("unknown method", "FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+	R("method prefix", "GETX / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+	R("every proxied method", "GET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n"
+	    "POST / HTTP/1.1\r\n\r\nPUT / HTTP/1.1\r\n\r\nDELETE / HTTP/1.1\r\n\r\n"
+	    "OPTIONS / HTTP/1.1\r\n\r\nPATCH / HTTP/1.1\r\n\r\n", 0),
 	R("smuggled request after CL", "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
 };
 

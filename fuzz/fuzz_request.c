@@ -6,8 +6,8 @@
  *   (evhttp_parse_firstline_ / evhttp_parse_headers_) -> the body as the
  *   accepted framing delimits it -> framing_check (worker.c's
  *   check_framing) -> canon_target -> policy_match -> authz_decide with a
- *   fixed scope set -> forward_headers + forward_serialize (proxy_forward
- *   and evhttp_make_request) -> a fresh guard and libevent's parser again
+ *   fixed scope set -> forward_request (what proxy_forward hands to the
+ *   gateway's upstream client, byte for byte) -> a fresh guard and libevent's parser again
  *   over the bytes the upstream would receive.
  *
  * Only the first request of an input is followed. The invariants:
@@ -431,8 +431,7 @@ check_forwarded(struct evhttp_request *req, const struct framing_info *fi,
 		.body_len = az->body_len,
 		.framed = fi->framed,
 	};
-	struct evkeyvalq out;
-	struct evbuffer *wire = evbuffer_new(), *buf = evbuffer_new();
+	struct evbuffer *wire = evbuffer_new(), *buf = evbuffer_new(), *body = evbuffer_new();
 	struct evhttp_request *up = evhttp_request_new(NULL, NULL);
 	struct reqscan s;
 	struct guarded g;
@@ -444,11 +443,12 @@ check_forwarded(struct evhttp_request *req, const struct framing_info *fi,
 	size_t n;
 	int ncl, st;
 
-	if (wire == NULL || buf == NULL || up == NULL)
+	if (wire == NULL || buf == NULL || body == NULL || up == NULL)
 		abort();
-	TAILQ_INIT(&out);
-	forward_headers(req->input_headers, &fwi, &out);
-	forward_serialize(wire, az->cmd, az->uri, &out, az->body, az->body_len);
+	/* Exactly what proxy_forward hands to the upstream client. */
+	if (az->body_len > 0)
+		evbuffer_add(body, az->body, az->body_len);
+	forward_request(wire, az->cmd, az->uri, req->input_headers, &fwi, body);
 	n = evbuffer_get_length(wire);
 	bytes = evbuffer_pullup(wire, -1);
 
@@ -502,6 +502,14 @@ check_forwarded(struct evhttp_request *req, const struct framing_info *fi,
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
 		if (count_fields(up->input_headers, once[i], NULL) > 1)
 			abort();
+	/* What the decision was made on reaches the upstream unchanged: the
+	 * body's type and the Host (ours when the client sent none). */
+	if (count_fields(up->input_headers, "Content-Type", &cl) != (fi->content_type != NULL) ||
+	    (fi->content_type != NULL && strcmp(cl, fi->content_type) != 0))
+		abort();
+	if (count_fields(up->input_headers, "Host", &cl) != 1 ||
+	    strcmp(cl, fi->host != NULL ? fi->host : fwi.authority) != 0)
+		abort();
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++)
 		if (count_fields(up->input_headers, overrides[i], NULL) != 0)
 			abort();
@@ -509,7 +517,7 @@ check_forwarded(struct evhttp_request *req, const struct framing_info *fi,
 	evhttp_request_free(up);
 	evbuffer_free(buf);
 	evbuffer_free(wire);
-	evhttp_clear_headers(&out);
+	evbuffer_free(body);
 }
 
 int

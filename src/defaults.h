@@ -16,6 +16,9 @@
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define SG_DEFAULT_UPSTREAM_TIMEOUT_MS		30000
 #define SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS	256
+/* An upstream answer's status line and fields (and a chunked answer's
+ * trailers): more is a broken upstream (502). */
+#define SG_UPSTREAM_MAX_HEAD_BYTES		32768
 
 /* Streaming: stop reading from the upstream while this much response is
  * waiting to be written to a slow client, so memory stays bounded. */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,6 +13,8 @@
 
 #include "forward.h"
 #include "headers.h"
+#include "log.h"
+#include "xmalloc.h"
 
 /* Is name listed in the request's Connection field(s)? With one field its
  * value is enough; with several every one is looked at. */
@@ -40,36 +43,24 @@ decided_on(const char *name)
 	    strcasecmp(name, "Content-Type") == 0;
 }
 
-void
-forward_headers(const struct evkeyvalq *in, const struct forward_info *fi,
-    struct evkeyvalq *out)
-{
-	const char *conn = fi->h_connection;
-	struct evkeyval *kv;
+/* One field line in the making: its pieces are copied in one go. */
+struct line {
+	const char *name, *value;
+	size_t nlen, vlen;
+};
 
-	/* Our own framing: only end-to-end fields cross, then the fields
-	 * the gateway vouches for. */
-	TAILQ_FOREACH(kv, in, next) {
-		if (headers_drop_from_client(kv->key) ||
-		    (conn != NULL && !decided_on(kv->key) && named_by_connection(fi, in, kv->key)))
-			continue;
-		evhttp_add_header(out, kv->key, kv->value);
-	}
-	if (fi->host == NULL)
-		evhttp_add_header(out, "Host", fi->authority);
-	evhttp_add_header(out, "X-Forwarded-For", fi->client_ip);
-	evhttp_add_header(out, "X-Forwarded-Proto", fi->tls ? "https" : "http");
-	if (fi->host != NULL)
-		evhttp_add_header(out, "X-Forwarded-Host", fi->host);
-	evhttp_add_header(out, "X-Request-Id", fi->request_id);
-	if (fi->body_len > 0 || fi->framed) {
-		char len[24];
-		snprintf(len, sizeof(len), "%zu", fi->body_len);
-		evhttp_add_header(out, "Content-Length", len);
-	}
+static void
+add_line(struct line *l, size_t *n, const char *name, const char *value)
+{
+	l[*n].name = name;
+	l[*n].nlen = strlen(name);
+	l[*n].value = value;
+	l[*n].vlen = strlen(value);
+	(*n)++;
 }
 
-/* The method names of libevent 2.1.12's evhttp_method(). */
+/* The method names the request line uses (the guard lets no other
+ * method through). */
 static const char *
 method_name(enum evhttp_cmd_type cmd)
 {
@@ -84,50 +75,76 @@ method_name(enum evhttp_cmd_type cmd)
 	case EVHTTP_REQ_CONNECT: return "CONNECT";
 	case EVHTTP_REQ_PATCH: return "PATCH";
 	}
-	return "NULL";
+	return "GET";
 }
 
-/*
- * libevent 2.1.12, http.c: evhttp_make_request() sets the version to 1.1
- * (a new request has none) and evhttp_make_header() writes, through
- * evhttp_make_header_request():
- *   - evhttp_remove_header(output_headers, "Proxy-Connection"): the first
- *     such field is dropped;
- *   - "%s %s HTTP/%d.%d\r\n" with evhttp_method(type) ("NULL" when
- *     unknown) and the URI string as given;
- *   - for POST and PUT without a Content-Length field, one is added at the
- *     end of the list with the output buffer's length;
- * then every field "%s: %s\r\n" in list order, "\r\n", and the body
- * unless evhttp_have_expect(req, 0) is CONTINUE (an HTTP/1.1 request
- * whose own fields carry "Expect: 100-continue": the body waits for the
- * upstream's 100). Nothing else is added: no Host, no Connection.
- * test_forward.c compares this with what evhttp_make_request sends.
- */
 void
-forward_serialize(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
-    const struct evkeyvalq *hdrs, const void *body, size_t len)
+forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
+    const struct evkeyvalq *in, const struct forward_info *fi, struct evbuffer *body)
 {
-	struct evkeyval *kv, *proxy_conn = NULL;
-	int have_cl = 0, expect_continue = 0;
+	const char *conn = fi->h_connection, *method = method_name(cmd);
+	size_t nin = 0, n = 0, total, mlen = strlen(method), ulen = strlen(uri);
+	struct evbuffer_iovec v;
+	struct evkeyval *kv;
+	struct line *lines;
+	char clen[24];
+	char *p;
 
-	TAILQ_FOREACH(kv, hdrs, next) {
-		if (proxy_conn == NULL && strcasecmp(kv->key, "Proxy-Connection") == 0)
-			proxy_conn = kv;
-	}
-	evbuffer_add_printf(dst, "%s %s HTTP/%d.%d\r\n", method_name(cmd), uri, 1, 1);
-	TAILQ_FOREACH(kv, hdrs, next) {
-		if (kv == proxy_conn)
+	TAILQ_FOREACH(kv, in, next)
+		nin++;
+	lines = xreallocarray(NULL, nin + 6, sizeof(*lines));
+	/* Our own framing: only end-to-end fields cross, then the fields
+	 * the gateway vouches for. */
+	TAILQ_FOREACH(kv, in, next) {
+		if (headers_drop_from_client(kv->key) ||
+		    (conn != NULL && !decided_on(kv->key) && named_by_connection(fi, in, kv->key)))
 			continue;
-		/* evhttp_find_header: the first field of that name decides. */
-		if (!have_cl && strcasecmp(kv->key, "Content-Length") == 0)
-			have_cl = 1;
-		if (strcasecmp(kv->key, "Expect") == 0 && expect_continue == 0)
-			expect_continue = strcasecmp(kv->value, "100-continue") == 0 ? 1 : -1;
-		evbuffer_add_printf(dst, "%s: %s\r\n", kv->key, kv->value);
+		add_line(lines, &n, kv->key, kv->value);
 	}
-	if ((cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT) && !have_cl)
-		evbuffer_add_printf(dst, "Content-Length: %zu\r\n", len);
-	evbuffer_add(dst, "\r\n", 2);
-	if (expect_continue != 1 && len > 0)
-		evbuffer_add(dst, body, len);
+	if (fi->host == NULL)
+		add_line(lines, &n, "Host", fi->authority);
+	add_line(lines, &n, "X-Forwarded-For", fi->client_ip);
+	add_line(lines, &n, "X-Forwarded-Proto", fi->tls ? "https" : "http");
+	if (fi->host != NULL)
+		add_line(lines, &n, "X-Forwarded-Host", fi->host);
+	add_line(lines, &n, "X-Request-Id", fi->request_id);
+	/* A body's length, always; and an explicit 0 where a body could be
+	 * expected, so the upstream never waits for one. */
+	if (fi->body_len > 0 || fi->framed || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||
+	    cmd == EVHTTP_REQ_PATCH) {
+		snprintf(clen, sizeof(clen), "%zu", fi->body_len);
+		add_line(lines, &n, "Content-Length", clen);
+	}
+	/* The head in one piece of dst: "METHOD URI HTTP/1.1", the fields,
+	 * the empty line. */
+	total = mlen + 1 + ulen + 11 + 2;
+	for (size_t i = 0; i < n; i++)
+		total += lines[i].nlen + 2 + lines[i].vlen + 2;
+	if (evbuffer_reserve_space(dst, (ev_ssize_t)total, &v, 1) < 1 || v.iov_len < total)
+		fatalx("forward_request: out of memory");
+	p = v.iov_base;
+	memcpy(p, method, mlen);
+	p += mlen;
+	*p++ = ' ';
+	memcpy(p, uri, ulen);
+	p += ulen;
+	memcpy(p, " HTTP/1.1\r\n", 11);
+	p += 11;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, lines[i].name, lines[i].nlen);
+		p += lines[i].nlen;
+		*p++ = ':';
+		*p++ = ' ';
+		memcpy(p, lines[i].value, lines[i].vlen);
+		p += lines[i].vlen;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	*p++ = '\r';
+	*p++ = '\n';
+	v.iov_len = total;
+	evbuffer_commit_space(dst, &v, 1);
+	free(lines);
+	if (body != NULL)
+		evbuffer_add_buffer(dst, body);
 }

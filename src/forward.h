@@ -1,8 +1,7 @@
 /* forward.h: what the gateway sends upstream for an allowed request, as
  * pure functions: which header fields cross (and which the gateway adds),
- * and the bytes evhttp_make_request writes for them. proxy_forward() uses
- * the first; the request-path fuzz target uses both to re-parse exactly
- * what would be forwarded. */
+ * and the bytes the gateway's own client (upstream.c) sends. proxy_forward()
+ * uses it; the request-path fuzz target re-parses exactly what it writes. */
 #ifndef SCOPEGATE_FORWARD_H
 #define SCOPEGATE_FORWARD_H
 
@@ -26,19 +25,16 @@ struct forward_info {
 	int framed;			/* Content-Length or Transfer-Encoding came */
 };
 
-/* Append to out (with evhttp_add_header) the fields of in that cross to
- * the upstream, in order, then Host (when the client sent none),
+/* Append to dst the whole request the upstream gets: "METHOD URI
+ * HTTP/1.1", the fields of in that cross (in order; hop-by-hop fields,
+ * those headers_drop_from_client() refuses and those a Connection field
+ * names never do, except Host, Authorization and Content-Type, which the
+ * decision was made on), then Host (when the client sent none),
  * X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host (when it did),
- * X-Request-Id and, when there is a body or the request was framed,
- * Content-Length. Hop-by-hop fields, the fields named by Connection and
- * those headers_drop_from_client() refuses never cross. */
-void forward_headers(const struct evkeyvalq *in, const struct forward_info *fi,
-    struct evkeyvalq *out);
-
-/* Append to dst the bytes evhttp_make_request() of libevent 2.1.12 writes
- * for a request of method cmd to uri with the header list hdrs and a body
- * of len bytes: the request line, the fields, the empty line, the body. */
-void forward_serialize(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
-    const struct evkeyvalq *hdrs, const void *body, size_t len);
+ * X-Request-Id, and Content-Length when there is a body, the request was
+ * framed, or the method is POST, PUT or PATCH; the empty line; then the
+ * body, moved out of body (NULL: none). */
+void forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
+    const struct evkeyvalq *in, const struct forward_info *fi, struct evbuffer *body);
 
 #endif

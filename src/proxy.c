@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sys/queue.h>
 
@@ -142,8 +143,10 @@ proxy_finish(struct proxy_req *pr)
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
 	}
-	if (pr->uc != NULL)
-		upstream_pool_put(w->pool, pr->uc);
+	if (pr->ux != NULL)
+		upstream_cancel(pr->ux);
+	if (pr->piece != NULL)
+		evbuffer_free(pr->piece);
 	free(pr->path);
 	free(pr->subject);
 	free(pr->token_id);
@@ -210,24 +213,53 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 	evbuffer_free(body);
 }
 
+/* Is name listed in one of the answer's Connection fields? */
+static int
+named_by_upstream(const struct uresp *r, const char *name)
+{
+	char value[1024];
+
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct uresp_field *f = &r->fields[i];
+		if (f->name_len != 10 || strncasecmp(f->name, "Connection", 10) != 0)
+			continue;
+		snprintf(value, sizeof(value), "%.*s", (int)f->value_len, f->value);
+		if (headers_connection_names(value, name))
+			return 1;
+	}
+	return 0;
+}
+
 /* Upstream answered with a status line and headers: pass them on and
  * start the streamed reply. */
-static int
-upstream_header_cb(struct evhttp_request *ureq, void *arg)
+static void
+upstream_head_cb(void *arg, const struct uresp *r)
 {
 	struct proxy_req *pr = arg;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(ureq);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
-	const char *conn = evhttp_find_header(in, "Connection");
-	struct evkeyval *kv;
+	char name[256], value[8192], reason[128];
+	size_t nconn = 0;
 
-	pr->upstream_status = evhttp_request_get_response_code(ureq);
-	pr->status = pr->upstream_status;
-	TAILQ_FOREACH(kv, in, next) {
-		if (headers_drop_from_upstream(kv->key) ||
-		    (conn != NULL && headers_connection_names(conn, kv->key)))
+	pr->upstream_status = r->status;
+	pr->status = r->status;
+	for (size_t i = 0; i < r->nfields; i++)
+		if (r->fields[i].name_len == 10 &&
+		    strncasecmp(r->fields[i].name, "Connection", 10) == 0)
+			nconn++;
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct uresp_field *f = &r->fields[i];
+
+		/* evhttp wants C strings; the parser bounds what it passes
+		 * (a field longer than these copies is not one to pass on). */
+		if (f->name_len >= sizeof(name) || f->value_len >= sizeof(value))
 			continue;
-		evhttp_add_header(out, kv->key, kv->value);
+		memcpy(name, f->name, f->name_len);
+		name[f->name_len] = '\0';
+		memcpy(value, f->value, f->value_len);
+		value[f->value_len] = '\0';
+		if (headers_drop_from_upstream(name) || (nconn > 0 && named_by_upstream(r, name)))
+			continue;
+		evhttp_add_header(out, name, value);
 	}
 	add_common_reply_headers(pr, out);
 	/* Before the client hears of a successful token deletion or
@@ -237,15 +269,9 @@ upstream_header_cb(struct evhttp_request *ureq, void *arg)
 		log_warnx("request %s: could not record the token lifecycle change for %s",
 		    pr->request_id, pr->revoke.id);
 	pr->reply_started = 1;
-	evhttp_send_reply_start(pr->req, pr->status,
-	    evhttp_request_get_response_code_line(ureq));
-	return 0;
-}
-
-static struct bufferevent *
-upstream_bev(struct proxy_req *pr)
-{
-	return evhttp_connection_get_bufferevent(pr->uc->evcon);
+	snprintf(reason, sizeof(reason), "%.*s", (int)(r->reason_len < sizeof(reason) ?
+	    r->reason_len : sizeof(reason) - 1), r->reason);
+	evhttp_send_reply_start(pr->req, pr->status, reason);
 }
 
 /* The client took everything we had queued: read from the upstream again. */
@@ -255,9 +281,9 @@ client_drained_cb(struct evhttp_connection *evcon, void *arg)
 	struct proxy_req *pr = arg;
 
 	(void)evcon;
-	if (pr->paused && pr->ureq != NULL) {
+	if (pr->paused && pr->ux != NULL) {
 		pr->paused = 0;
-		bufferevent_enable(upstream_bev(pr), EV_READ);
+		upstream_pause(pr->ux, 0);
 	}
 }
 
@@ -265,76 +291,66 @@ client_drained_cb(struct evhttp_connection *evcon, void *arg)
  * wait), and stop reading from the upstream while the client is behind, so
  * a large answer to a slow client does not pile up in memory. */
 static void
-upstream_chunk_cb(struct evhttp_request *ureq, void *arg)
+upstream_body_cb(void *arg, const char *data, size_t len)
 {
 	struct proxy_req *pr = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
 	struct evhttp_connection *cevcon = evhttp_request_get_connection(pr->req);
 
-	pr->bytes_out += evbuffer_get_length(in);
-	if (cevcon == NULL) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+	pr->bytes_out += len;
+	if (cevcon == NULL)
 		return;
-	}
-	evhttp_send_reply_chunk_with_cb(pr->req, in, client_drained_cb, pr);
+	if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new: out of memory");
+	evbuffer_add(pr->piece, data, len);
+	evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
 	if (evbuffer_get_length(bufferevent_get_output(
 	    evhttp_connection_get_bufferevent(cevcon))) > SG_STREAM_HIGH_WATER) {
 		pr->paused = 1;
-		bufferevent_disable(upstream_bev(pr), EV_READ);
+		upstream_pause(pr->ux, 1);
 	}
 }
 
 static void
-upstream_error_cb(enum evhttp_request_error err, void *arg)
+upstream_done_cb(void *arg)
 {
 	struct proxy_req *pr = arg;
 
-	pr->upstream_error = (int)err + 1;
+	pr->ux = NULL;
+	evhttp_send_reply_end(pr->req);
 }
 
 static void
-upstream_done_cb(struct evhttp_request *ureq, void *arg)
+upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 {
 	struct proxy_req *pr = arg;
-	int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
-	struct evhttp_connection *uevcon = pr->uc ? pr->uc->evcon : NULL;
-	char tlswhy[256];
-	const char *why = NULL;
+	const char *up = upstream_pool_authority(pr->w->pool);
 
-	pr->ureq = NULL;
-	if (pr->uc != NULL) {
-		upstream_pool_put(pr->w->pool, pr->uc);
-		pr->uc = NULL;
-	}
-	if ((code == 0 || pr->upstream_error != 0) && uevcon != NULL)
-		why = tls_upstream_error(uevcon, tlswhy, sizeof(tlswhy));
-	if (code != 0 && pr->upstream_error == 0) {
-		if (!pr->reply_started)	/* no header callback: cannot happen, but be safe */
-			upstream_header_cb(ureq, pr);
-		evhttp_send_reply_end(pr->req);
-		return;
-	}
+	pr->ux = NULL;
 	if (!pr->reply_started) {
 		pr->decision = "error";
-		if (pr->upstream_error == EVREQ_HTTP_TIMEOUT + 1) {
+		if (err == UPSTREAM_ERR_TIMEOUT) {
 			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_TIMEOUT);
 			pr->reason = "upstream_timeout";
-			log_warnx("request %s: upstream %s timed out", pr->request_id,
-			    upstream_pool_authority(pr->w->pool));
+			log_warnx("request %s: upstream %s timed out", pr->request_id, up);
 			proxy_reply_error(pr, 504, "GatewayTimeout",
 			    "The upstream service did not answer in time", NULL);
-		} else if (why != NULL) {
+		} else if (err == UPSTREAM_ERR_TLS) {
 			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 			pr->reason = "upstream_tls";
-			log_warnx("request %s: upstream %s TLS: %s", pr->request_id,
-			    upstream_pool_authority(pr->w->pool), why);
+			log_warnx("request %s: upstream %s TLS: %s", pr->request_id, up, why);
 			proxy_reply_error(pr, 502, "BadGateway",
 			    "The upstream service could not be reached securely", NULL);
+		} else if (err == UPSTREAM_ERR_PROTOCOL) {
+			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
+			pr->reason = "upstream_invalid";
+			log_warnx("request %s: upstream %s answered invalid HTTP: %s",
+			    pr->request_id, up, why);
+			proxy_reply_error(pr, 502, "BadGateway",
+			    "The upstream service sent an invalid answer", NULL);
 		} else {
 			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 			pr->reason = "upstream_unavailable";
-			log_warnx("request %s: upstream %s failed (error %d)", pr->request_id,
-			    upstream_pool_authority(pr->w->pool), pr->upstream_error - 1);
+			log_warnx("request %s: upstream %s failed: %s", pr->request_id, up, why);
 			proxy_reply_error(pr, 502, "BadGateway",
 			    "The upstream service could not be reached", NULL);
 		}
@@ -345,19 +361,25 @@ upstream_done_cb(struct evhttp_request *ureq, void *arg)
 	 * end the response as if it were complete. */
 	metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_ABORTED);
 	pr->reason = "upstream_aborted";
-	log_warnx("request %s: upstream response broke off after %" PRIu64 " bytes",
-	    pr->request_id, pr->bytes_out);
+	log_warnx("request %s: upstream response broke off after %" PRIu64 " bytes (%s)",
+	    pr->request_id, pr->bytes_out, why);
 	evhttp_connection_free(evhttp_request_get_connection(pr->req));
 }
+
+static const struct upstream_cbs upstream_callbacks = {
+	.head = upstream_head_cb,
+	.body = upstream_body_cb,
+	.done = upstream_done_cb,
+	.error = upstream_error_cb,
+};
 
 void
 proxy_client_closed(struct proxy_req *pr)
 {
-	if (pr->ureq != NULL) {
-		/* Cancelling resets the upstream connection; callbacks are
-		 * not called for a cancelled request. */
-		evhttp_cancel_request(pr->ureq);
-		pr->ureq = NULL;
+	if (pr->ux != NULL) {
+		/* The upstream connection is closed; no more callbacks. */
+		upstream_cancel(pr->ux);
+		pr->ux = NULL;
 	}
 	if (pr->reason == NULL || strcmp(pr->reason, "upstream_aborted") != 0)
 		pr->reason = "client_closed";
@@ -374,8 +396,7 @@ proxy_client_closed(struct proxy_req *pr)
 void
 proxy_forward(struct proxy_req *pr)
 {
-	struct evhttp_request *req = pr->req, *ureq;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evhttp_request *req = pr->req;
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	struct forward_info fi = {
 		.h_connection = pr->h_connection,
@@ -388,32 +409,10 @@ proxy_forward(struct proxy_req *pr)
 		.body_len = evbuffer_get_length(body),
 		.framed = pr->h_framed,
 	};
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evbuffer *wire = pr->w->scratch;
 
-	ureq = evhttp_request_new(upstream_done_cb, pr);
-	if (ureq == NULL)
-		fatalx("evhttp_request_new: out of memory");
-	evhttp_request_set_header_cb(ureq, upstream_header_cb);
-	evhttp_request_set_chunked_cb(ureq, upstream_chunk_cb);
-	evhttp_request_set_error_cb(ureq, upstream_error_cb);
-
-	/* Our own framing (forward.c): only end-to-end fields cross, then
-	 * the fields the gateway vouches for. */
-	forward_headers(in, &fi, evhttp_request_get_output_headers(ureq));
-	if (fi.body_len > 0 || fi.framed)
-		evbuffer_add_buffer(evhttp_request_get_output_buffer(ureq), body);
-
-	pr->uc = upstream_pool_get(pr->w->pool);
-	pr->ureq = ureq;
-	if (evhttp_make_request(pr->uc->evcon, ureq, evhttp_request_get_command(req),
-	    evhttp_request_get_uri(req)) != 0) {
-		/* evhttp freed the request. */
-		pr->ureq = NULL;
-		upstream_pool_put(pr->w->pool, pr->uc);
-		pr->uc = NULL;
-		metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
-		pr->decision = "error";
-		pr->reason = "upstream_unavailable";
-		proxy_reply_error(pr, 502, "BadGateway",
-		    "The upstream service could not be reached", NULL);
-	}
+	forward_request(wire, cmd, evhttp_request_get_uri(req),
+	    evhttp_request_get_input_headers(req), &fi, body);
+	pr->ux = upstream_send(pr->w->pool, wire, cmd == EVHTTP_REQ_HEAD, &upstream_callbacks, pr);
 }

@@ -40,8 +40,8 @@ struct proxy_req {
 	struct cfg *cf;			/* the snapshot this request is served with (ref) */
 	struct client_conn *cc;
 	struct evhttp_request *req;	/* client side; owned by evhttp */
-	struct evhttp_request *ureq;	/* upstream side while in flight */
-	struct upstream_conn *uc;
+	struct upstream_exchange *ux;	/* upstream side while in flight */
+	struct evbuffer *piece;		/* an answer's body piece on its way out */
 
 	struct timespec wall;		/* arrival, for the log */
 	struct timespec mono;		/* arrival, for the latency */
@@ -69,7 +69,6 @@ struct proxy_req {
 	const char *reason;
 	int status;
 	int upstream_status;
-	int upstream_error;		/* enum evhttp_request_error + 1, or 0 */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	struct revoke_intent revoke;	/* what a 2xx answer revokes or reinstates */

@@ -187,17 +187,16 @@ struct tls_client *tls_client_new(const struct tls_client_config *cc,
 struct tls_client *tls_client_ref(struct tls_client *tc);
 void tls_client_free(struct tls_client *tc);
 
-/* An evhttp client connection to host:port over TLS, verifying the name
- * from the config (or host). Each connect (evhttp reconnects by itself after
- * the upstream closed an idle connection) runs a new handshake on the same
- * SSL, resuming the last session when it can. NULL on failure (logged). */
-struct evhttp_connection *tls_upstream_connection_new(struct tls_client *tc,
-    struct event_base *base, const char *host, uint16_t port);
+/* A bufferevent for one connection to host over TLS (fd -1, to be
+ * connected with bufferevent_socket_connect*), verifying the name from the
+ * config (or host), resuming the last session when it can. NULL on
+ * failure (logged). */
+struct bufferevent *tls_upstream_bev_new(struct tls_client *tc, struct event_base *base,
+    const char *host);
 
-/* Why the last handshake on an upstream connection failed, for the log:
- * e.g. "certificate verify failed: hostname mismatch (depth 0)"; NULL when
+/* Why the handshake on an upstream bufferevent failed, for the log: e.g.
+ * "certificate verify failed: hostname mismatch (depth 0)"; NULL when
  * nothing is known (not TLS, or no TLS failure). Points into buf. */
-const char *tls_upstream_error(struct evhttp_connection *evcon, char *buf,
-    size_t len);
+const char *tls_upstream_error(struct bufferevent *bev, char *buf, size_t len);
 
 #endif

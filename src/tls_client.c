@@ -237,12 +237,10 @@ out:
 	return tc;
 }
 
-struct evhttp_connection *
-tls_upstream_connection_new(struct tls_client *tc, struct event_base *base,
-    const char *host, uint16_t port)
+struct bufferevent *
+tls_upstream_bev_new(struct tls_client *tc, struct event_base *base, const char *host)
 {
 	const char *name = tc->server_name != NULL ? tc->server_name : host;
-	struct evhttp_connection *evcon = NULL;
 	struct bufferevent *bev = NULL;
 	struct upstream_ssl *us;
 	X509_VERIFY_PARAM *param;
@@ -287,9 +285,7 @@ tls_upstream_connection_new(struct tls_client *tc, struct event_base *base,
 	us->bev = bev;
 	/* Many servers close without close_notify after a response. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	if ((evcon = evhttp_connection_base_bufferevent_new(base, NULL, bev, host, port)) == NULL)
-		goto fail;
-	return evcon;
+	return bev;
 fail:
 	ERR_clear_error();
 	if (bev != NULL)
@@ -300,9 +296,9 @@ fail:
 }
 
 const char *
-tls_upstream_error(struct evhttp_connection *evcon, char *buf, size_t len)
+tls_upstream_error(struct bufferevent *bev, char *buf, size_t len)
 {
-	SSL *ssl = tls_connection_ssl(evcon);
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	struct upstream_ssl *us;
 	unsigned long err, first = 0;
 

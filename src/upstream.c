@@ -1,16 +1,55 @@
-/* upstream.c: see upstream.h. An evhttp_connection reconnects by itself
- * when the upstream closed it, so pool slots are created once and reused
- * for the life of the worker. */
+/* upstream.c: see upstream.h.
+ *
+ * Each connection carries one exchange at a time: the request is written
+ * whole, the answer is fed to the connection's response parser as it
+ * arrives, and the connection goes back to the idle list only when the
+ * answer ended exactly at a message boundary with keep-alive allowed.
+ * Anything else closes it: a connection whose state is in doubt is never
+ * reused. An idle connection keeps reading so that a close (or stray
+ * bytes) from the upstream is noticed at once. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "defaults.h"
 #include "log.h"
 #include "tls.h"
 #include "upstream.h"
 #include "xmalloc.h"
+
+struct upstream_conn {
+	struct upstream_pool *pool;
+	struct bufferevent *bev;	/* NULL: the slot is free */
+	struct upstream_exchange *x;	/* NULL: idle (when bev is set) */
+	struct uresp resp;
+	int resp_ready;			/* resp initialised (its buffer allocated) */
+	int idle_listed;
+	TAILQ_ENTRY(upstream_conn) idle_link;
+};
+
+struct upstream_exchange {
+	struct upstream_pool *pool;
+	struct upstream_conn *conn;	/* NULL while waiting */
+	struct evbuffer *req;		/* the request, until handed to a connection */
+	int head_request;
+	int got_head;
+	int paused;
+	const struct upstream_cbs *cbs;
+	void *arg;
+	struct event *timer;		/* waiting: timeout; or a deferred failure */
+	enum upstream_error fail_err;
+	int waiting;
+	TAILQ_ENTRY(upstream_exchange) wait_link;
+};
 
 struct upstream_pool {
 	struct event_base *base;
@@ -19,10 +58,16 @@ struct upstream_pool {
 	char authority[300];
 	struct timeval timeout;
 	struct tls_client *tls;		/* https upstream: shared, refcounted */
-	struct upstream_conn *conns;
-	size_t n;
+	struct upstream_conn *conns;	/* max slots */
 	size_t max;
+	size_t busy;			/* connections with an exchange */
+	TAILQ_HEAD(, upstream_conn) idle;
+	TAILQ_HEAD(, upstream_exchange) waiting;
 };
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void pool_dispatch(struct upstream_pool *pool);
 
 struct upstream_pool *
 upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
@@ -40,16 +85,58 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	if (cu->tls != NULL)
 		pool->tls = tls_client_ref(cu->tls->client);
 	pool->conns = xcalloc(pool->max, sizeof(*pool->conns));
+	for (size_t i = 0; i < pool->max; i++)
+		pool->conns[i].pool = pool;
+	TAILQ_INIT(&pool->idle);
+	TAILQ_INIT(&pool->waiting);
 	return pool;
+}
+
+static void
+exchange_free(struct upstream_exchange *x)
+{
+	if (x->timer != NULL)
+		event_free(x->timer);
+	if (x->req != NULL)
+		evbuffer_free(x->req);
+	free(x);
+}
+
+static void
+conn_close(struct upstream_conn *c)
+{
+	if (c->idle_listed) {
+		TAILQ_REMOVE(&c->pool->idle, c, idle_link);
+		c->idle_listed = 0;
+	}
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
 }
 
 void
 upstream_pool_free(struct upstream_pool *pool)
 {
+	struct upstream_exchange *x;
+
 	if (pool == NULL)
 		return;
-	for (size_t i = 0; i < pool->n; i++)
-		evhttp_connection_free(pool->conns[i].evcon);
+	while ((x = TAILQ_FIRST(&pool->waiting)) != NULL) {
+		TAILQ_REMOVE(&pool->waiting, x, wait_link);
+		exchange_free(x);
+	}
+	for (size_t i = 0; i < pool->max; i++) {
+		struct upstream_conn *c = &pool->conns[i];
+		if (c->x != NULL) {
+			c->x->conn = NULL;
+			exchange_free(c->x);
+			c->x = NULL;
+		}
+		conn_close(c);
+		if (c->resp_ready)
+			uresp_free(&c->resp);
+	}
 	free(pool->conns);
 	free(pool->host);
 	if (pool->tls != NULL)
@@ -57,49 +144,343 @@ upstream_pool_free(struct upstream_pool *pool)
 	free(pool);
 }
 
-static struct upstream_conn *
-pool_add(struct upstream_pool *pool)
+/* A new connection in the free slot c (connecting: the request waits in
+ * the output buffer). -1 when it cannot even start. */
+static int
+conn_open(struct upstream_conn *c)
 {
-	struct upstream_conn *uc = &pool->conns[pool->n];
+	struct upstream_pool *pool = c->pool;
 
-	uc->evcon = pool->tls != NULL ?
-	    tls_upstream_connection_new(pool->tls, pool->base, pool->host, pool->port) :
-	    evhttp_connection_base_new(pool->base, NULL, pool->host, pool->port);
-	if (uc->evcon == NULL)
-		fatalx("cannot create upstream connection to %s", pool->authority);
-	/* One timer covers connect and each wait for the upstream; when it
-	 * fires the request fails with EVREQ_HTTP_TIMEOUT (answered 504). */
-	evhttp_connection_set_timeout_tv(uc->evcon, &pool->timeout);
-	evhttp_connection_set_retries(uc->evcon, 0);
-	pool->n++;
-	return uc;
+	c->bev = pool->tls != NULL ? tls_upstream_bev_new(pool->tls, pool->base, pool->host) :
+	    bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		return -1;
+	if (!c->resp_ready) {
+		uresp_init(&c->resp, SG_UPSTREAM_MAX_HEAD_BYTES);
+		c->resp_ready = 1;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	/* One timeout covers connecting and each wait for the upstream (a
+	 * write that cannot go on, an answer that does not come): 504. */
+	bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* A name is resolved here, blocking (as evhttp did without evdns);
+	 * numeric addresses are the norm for an upstream. */
+	if (bufferevent_socket_connect_hostname(c->bev, NULL, AF_UNSPEC, pool->host,
+	    pool->port) != 0) {
+		conn_close(c);
+		return -1;
+	}
+	return 0;
 }
 
-struct upstream_conn *
-upstream_pool_get(struct upstream_pool *pool)
+/* Put x on connection c and send its request. */
+static void
+conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 {
-	struct upstream_conn *best = NULL;
-
-	for (size_t i = 0; i < pool->n; i++) {
-		if (pool->conns[i].busy == 0) {
-			best = &pool->conns[i];
-			break;
-		}
-		if (best == NULL || pool->conns[i].busy < best->busy)
-			best = &pool->conns[i];
+	if (c->idle_listed) {
+		TAILQ_REMOVE(&c->pool->idle, c, idle_link);
+		c->idle_listed = 0;
 	}
-	if ((best == NULL || best->busy > 0) && pool->n < pool->max)
-		best = pool_add(pool);
-	best->busy++;
-	return best;
+	c->x = x;
+	x->conn = c;
+	c->pool->busy++;
+	uresp_reset(&c->resp, x->head_request);
+	bufferevent_write_buffer(c->bev, x->req);
+	evbuffer_free(x->req);
+	x->req = NULL;
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Detach x from its connection (which is closed unless keep says it
+ * may serve again). */
+static void
+conn_release(struct upstream_conn *c, int keep)
+{
+	struct upstream_pool *pool = c->pool;
+
+	if (c->x != NULL) {
+		c->x->conn = NULL;
+		c->x = NULL;
+		pool->busy--;
+	}
+	if (keep && c->bev != NULL) {
+		TAILQ_INSERT_TAIL(&pool->idle, c, idle_link);
+		c->idle_listed = 1;
+	} else
+		conn_close(c);
+}
+
+static void
+exchange_fail(struct upstream_exchange *x, enum upstream_error err, const char *why)
+{
+	const struct upstream_cbs *cbs = x->cbs;
+	void *arg = x->arg;
+
+	exchange_free(x);
+	cbs->error(arg, err, why);
+}
+
+/* The connection broke or the answer broke the rules: close, report. */
+static void
+conn_fail(struct upstream_conn *c, enum upstream_error err, const char *why)
+{
+	struct upstream_exchange *x = c->x;
+	struct upstream_pool *pool = c->pool;
+
+	conn_release(c, 0);
+	if (x != NULL)
+		exchange_fail(x, err, why);
+	pool_dispatch(pool);
+}
+
+/* The answer ended at a message boundary. */
+static void
+conn_done(struct upstream_conn *c)
+{
+	struct upstream_exchange *x = c->x;
+	struct upstream_pool *pool = c->pool;
+	/* Bytes after the answer were never asked for: the connection's
+	 * state is in doubt, so it is not reused. */
+	int keep = c->resp.keep_alive && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+	const struct upstream_cbs *cbs = x->cbs;
+	void *arg = x->arg;
+
+	conn_release(c, keep);
+	exchange_free(x);
+	cbs->done(arg);
+	pool_dispatch(pool);
+}
+
+/* Feed what has arrived to the parser and report it, until the input is
+ * used up, the exchange pauses, or it ends. The callbacks may cancel the
+ * exchange (then the connection is closed and nothing here is touched
+ * again). */
+static void
+conn_process(struct upstream_conn *c)
+{
+	struct upstream_exchange *x = c->x;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	if (x == NULL) {
+		/* Bytes on an idle connection: nothing was asked. */
+		log_debug("upstream %s: unexpected bytes on an idle connection", c->pool->authority);
+		conn_close(c);
+		return;
+	}
+	while (!x->paused) {
+		struct evbuffer_iovec v = { NULL, 0 };
+		const char *body = NULL;
+		size_t used = 0, blen = 0;
+		enum uresp_event ev;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			v.iov_len = 0;
+		ev = uresp_feed(&c->resp, v.iov_base, v.iov_len, &used, &body, &blen);
+		switch (ev) {
+		case URESP_MORE:
+			evbuffer_drain(in, used);
+			if (evbuffer_get_length(in) == 0)
+				return;
+			break;
+		case URESP_HEAD:
+			evbuffer_drain(in, used);
+			x->got_head = 1;
+			x->cbs->head(x->arg, &c->resp);
+			if (c->x != x)
+				return;
+			break;
+		case URESP_BODY:
+			x->cbs->body(x->arg, body, blen);
+			if (c->x != x)
+				return;
+			evbuffer_drain(in, used);
+			break;
+		case URESP_DONE:
+			evbuffer_drain(in, used);
+			conn_done(c);
+			return;
+		case URESP_ERROR:
+			log_warnx("upstream %s: %s", c->pool->authority, c->resp.error);
+			conn_fail(c, UPSTREAM_ERR_PROTOCOL, c->resp.error);
+			return;
+		}
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream_conn *c = arg;
+	struct upstream_exchange *x = c->x;
+	char buf[256];
+	const char *why = NULL;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (x == NULL) {
+		/* An idle connection closed, failed or timed out: forget it. */
+		conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		conn_fail(c, UPSTREAM_ERR_TIMEOUT, "timeout");
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+		/* Whatever was read before the close is in the input first. */
+		conn_process(c);
+		if (c->x != x || c->bev == NULL)
+			return;
+		if (!x->paused && uresp_eof(&c->resp) == URESP_DONE) {
+			conn_done(c);
+			return;
+		}
+		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
+		    x->got_head ? "connection closed in the middle of the answer" :
+		    "connection closed before an answer");
+		return;
+	}
+	if (c->pool->tls != NULL)
+		why = tls_upstream_error(bev, buf, sizeof(buf));
+	if (why != NULL)
+		conn_fail(c, UPSTREAM_ERR_TLS, why);
+	else
+		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* A waiting exchange timed out, or one failed before it could start. */
+static void
+exchange_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_exchange *x = arg;
+
+	(void)fd;
+	(void)what;
+	if (x->waiting) {
+		TAILQ_REMOVE(&x->pool->waiting, x, wait_link);
+		x->waiting = 0;
+		exchange_fail(x, UPSTREAM_ERR_TIMEOUT, "no upstream connection free in time");
+	} else
+		exchange_fail(x, x->fail_err, "cannot connect");
+}
+
+/* Give x a connection: an idle one, else a new one in a free slot.
+ * Returns 0, 1 when every slot is busy, -1 when connecting failed. */
+static int
+exchange_place(struct upstream_pool *pool, struct upstream_exchange *x)
+{
+	struct upstream_conn *c = TAILQ_FIRST(&pool->idle);
+
+	if (c == NULL) {
+		for (size_t i = 0; i < pool->max && c == NULL; i++)
+			if (pool->conns[i].bev == NULL)
+				c = &pool->conns[i];
+		if (c == NULL)
+			return 1;
+		if (conn_open(c) != 0)
+			return -1;
+	}
+	conn_start(c, x);
+	return 0;
+}
+
+/* Start waiting exchanges while connections are available. */
+static void
+pool_dispatch(struct upstream_pool *pool)
+{
+	struct upstream_exchange *x;
+
+	while ((x = TAILQ_FIRST(&pool->waiting)) != NULL) {
+		int rc;
+
+		TAILQ_REMOVE(&pool->waiting, x, wait_link);
+		x->waiting = 0;
+		event_del(x->timer);
+		if ((rc = exchange_place(pool, x)) == 1) {
+			TAILQ_INSERT_HEAD(&pool->waiting, x, wait_link);
+			x->waiting = 1;
+			event_add(x->timer, &pool->timeout);
+			return;
+		}
+		if (rc < 0) {
+			/* Reported from the loop, not from inside whoever
+			 * released the connection. */
+			x->fail_err = UPSTREAM_ERR_CONNECT;
+			event_active(x->timer, EV_TIMEOUT, 0);
+		}
+	}
+}
+
+struct upstream_exchange *
+upstream_send(struct upstream_pool *pool, struct evbuffer *request, int head_request,
+    const struct upstream_cbs *cbs, void *arg)
+{
+	struct upstream_exchange *x = xcalloc(1, sizeof(*x));
+	int rc;
+
+	x->pool = pool;
+	x->head_request = head_request;
+	x->cbs = cbs;
+	x->arg = arg;
+	if ((x->req = evbuffer_new()) == NULL ||
+	    (x->timer = evtimer_new(pool->base, exchange_timer_cb, x)) == NULL)
+		fatalx("upstream: out of memory");
+	evbuffer_add_buffer(x->req, request);
+	if ((rc = exchange_place(pool, x)) == 1) {
+		/* Every connection is busy: wait, in order, up to timeout_ms. */
+		TAILQ_INSERT_TAIL(&pool->waiting, x, wait_link);
+		x->waiting = 1;
+		event_add(x->timer, &pool->timeout);
+	} else if (rc < 0) {
+		x->fail_err = UPSTREAM_ERR_CONNECT;
+		event_active(x->timer, EV_TIMEOUT, 0);
+	}
+	return x;
 }
 
 void
-upstream_pool_put(struct upstream_pool *pool, struct upstream_conn *uc)
+upstream_cancel(struct upstream_exchange *x)
 {
-	(void)pool;
-	if (uc->busy > 0)
-		uc->busy--;
+	struct upstream_pool *pool = x->pool;
+
+	if (x->waiting) {
+		TAILQ_REMOVE(&pool->waiting, x, wait_link);
+		x->waiting = 0;
+	} else if (x->conn != NULL)
+		/* In the middle of an exchange: the connection cannot be
+		 * trusted to be at a message boundary. */
+		conn_release(x->conn, 0);
+	exchange_free(x);
+	pool_dispatch(pool);
+}
+
+void
+upstream_pause(struct upstream_exchange *x, int paused)
+{
+	struct upstream_conn *c = x->conn;
+
+	x->paused = paused;
+	if (c == NULL || c->bev == NULL)
+		return;
+	if (paused)
+		bufferevent_disable(c->bev, EV_READ);
+	else {
+		bufferevent_enable(c->bev, EV_READ);
+		/* What arrived before the pause is already buffered: no read
+		 * event will announce it. Run it from the loop. */
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
+	}
 }
 
 const char *
@@ -111,10 +492,7 @@ upstream_pool_authority(const struct upstream_pool *pool)
 int
 upstream_pool_idle(const struct upstream_pool *pool)
 {
-	for (size_t i = 0; i < pool->n; i++)
-		if (pool->conns[i].busy > 0)
-			return 0;
-	return 1;
+	return pool->busy == 0 && TAILQ_EMPTY(&pool->waiting);
 }
 
 int

@@ -1,32 +1,64 @@
-/* upstream.h: a per-worker pool of keep-alive connections to the upstream
- * service (evhttp client connections). */
+/* upstream.h: the gateway's own HTTP/1.1 client to the upstream service.
+ * A per-worker pool of keep-alive connections (plain or TLS bufferevents),
+ * one request at a time on each; requests wait in order for a connection
+ * when all max_connections are busy. The request goes out as the caller
+ * serialized it (forward.c); the answer is read by the strict response
+ * parser (uresp.c) and handed back piece by piece, so large and streamed
+ * answers pass through without piling up. */
 #ifndef SCOPEGATE_UPSTREAM_H
 #define SCOPEGATE_UPSTREAM_H
 
+#include <stddef.h>
+
+#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "cfg.h"
+#include "uresp.h"
 
-struct upstream_conn {
-	struct evhttp_connection *evcon;
-	unsigned busy;		/* requests queued or in flight on it */
+enum upstream_error {
+	UPSTREAM_ERR_CONNECT,		/* no connection, or it failed before an answer */
+	UPSTREAM_ERR_TIMEOUT,		/* timeout_ms passed waiting for the upstream */
+	UPSTREAM_ERR_TLS,		/* the TLS handshake failed (why says how) */
+	UPSTREAM_ERR_PROTOCOL,		/* the answer broke HTTP/1.1 framing rules */
+	UPSTREAM_ERR_CLOSED,		/* the connection ended in the middle of the answer */
+};
+
+/* What an exchange reports, in this order: head once, body zero or more
+ * times, then done; or error at any point (after which nothing more).
+ * The callbacks may call upstream_cancel and upstream_pause. */
+struct upstream_cbs {
+	void (*head)(void *arg, const struct uresp *r);
+	void (*body)(void *arg, const char *data, size_t len);
+	void (*done)(void *arg);
+	void (*error)(void *arg, enum upstream_error err, const char *why);
 };
 
 struct upstream_pool;
+struct upstream_exchange;
 
 struct upstream_pool *upstream_pool_new(struct event_base *base,
     const struct cfg_upstream *cu);
+/* Closes every connection; exchanges still waiting are dropped without a
+ * callback (call it only when upstream_pool_idle, or at exit). */
 void upstream_pool_free(struct upstream_pool *pool);
 
-/* An idle connection, a new one while under the limit, or else the least
- * busy (evhttp queues requests on a connection in order). Never NULL. */
-struct upstream_conn *upstream_pool_get(struct upstream_pool *pool);
-void upstream_pool_put(struct upstream_pool *pool, struct upstream_conn *uc);
+/* Send request (whole serialized bytes, moved out of the buffer) and report
+ * the answer through cbs. head_request: the request was HEAD (the answer
+ * has no body). Never NULL; callbacks never run before this returns. */
+struct upstream_exchange *upstream_send(struct upstream_pool *pool, struct evbuffer *request,
+    int head_request, const struct upstream_cbs *cbs, void *arg);
+/* Give the exchange up (the client went away): no more callbacks; a
+ * connection in the middle of it is closed. */
+void upstream_cancel(struct upstream_exchange *x);
+/* Stop (1) or resume (0) reading the answer: backpressure from a slow
+ * client. */
+void upstream_pause(struct upstream_exchange *x, int paused);
 
 int upstream_pool_is_tls(const struct upstream_pool *pool);
 
-/* Non-zero when no request uses any of the pool's connections. */
+/* Non-zero when no exchange uses or waits for any of the pool's
+ * connections. */
 int upstream_pool_idle(const struct upstream_pool *pool);
 
 /* "host:port" for Host headers and logs. */

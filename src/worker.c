@@ -658,6 +658,8 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 		return -1;
 	apply_limits(w);
 	w->pool = upstream_pool_new(w->base, &cf->upstream);
+	if ((w->scratch = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new: out of memory");
 	if (cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
 	w->notify_ev = event_new(w->base, -1, EV_PERSIST, notify_cb, w);
@@ -730,6 +732,8 @@ worker_join(struct worker *w)
 	if (w->log_flush_ev != NULL)
 		event_free(w->log_flush_ev);
 	upstream_pool_free(w->pool);
+	if (w->scratch != NULL)
+		evbuffer_free(w->scratch);
 	for (size_t i = 0; i < w->nretired; i++)
 		upstream_pool_free(w->retired[i]);
 	free(w->retired);

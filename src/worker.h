@@ -50,6 +50,7 @@ struct worker {
 	struct accesslog_batch *alb;	/* this worker's unwritten lines, or NULL */
 	struct event *log_flush_ev;
 	struct upstream_pool *pool;
+	struct evbuffer *scratch;	/* an upstream request being written */
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */

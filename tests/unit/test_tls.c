@@ -2,7 +2,7 @@
  * subject and fingerprint, strict parsing of listener and upstream "tls"
  * objects with every error listed (key hygiene, mismatched keys, missing
  * and broken files), and, in process over loopback, an evhttp TLS server
- * made with tls_server_bevcb talking to tls_upstream_connection_new
+ * made with tls_server_bevcb talking to tls_upstream_bev_new
  * clients: verification of chain and name, the error string for the log,
  * reconnects on the same connection, session resumption, client
  * certificates. Test PKI: tests/data/tls (make-pki.sh). */
@@ -29,6 +29,25 @@
 #include "jsonconf.h"
 #include "log.h"
 #include "tls.h"
+
+
+/* The daemon's upstream TLS bufferevent (tls_upstream_bev_new) under an
+ * evhttp client connection: the test drives it with evhttp requests. */
+static struct evhttp_connection *
+upstream_evcon(struct tls_client *tc, struct event_base *base, const char *host,
+    uint16_t port)
+{
+	struct bufferevent *bev = tls_upstream_bev_new(tc, base, host);
+
+	return bev != NULL ? evhttp_connection_base_bufferevent_new(base, NULL, bev, host,
+	    port) : NULL;
+}
+
+static const char *
+upstream_evcon_error(struct evhttp_connection *evcon, char *buf, size_t len)
+{
+	return tls_upstream_error(evhttp_connection_get_bufferevent(evcon), buf, len);
+}
 
 static char datadir[4096];
 static char tmpdir[4096];
@@ -598,14 +617,14 @@ test_upstream_verified(void)
 	CU_ASSERT_FATAL(loop_start(&l, UPSTREAM_TLS) == 0);
 	cc = client_for("{\"ca\": \"ca.pem\", \"server_name\": \"upstream.test\"}");
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_FATAL(evcon != NULL);
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);	/* keep-alive */
 	CU_ASSERT_EQUAL(l.nconns, 1);
 	CU_ASSERT_FATAL((ssl = tls_connection_ssl(evcon)) != NULL);
 	CU_ASSERT_EQUAL(SSL_get_verify_result(ssl), X509_V_OK);
-	CU_ASSERT_PTR_NULL(tls_upstream_error(evcon, buf, sizeof(buf)));
+	CU_ASSERT_PTR_NULL(upstream_evcon_error(evcon, buf, sizeof(buf)));
 
 	/* The upstream closes after each answer: evhttp reconnects on the same
 	 * bufferevent and SSL, with a new, verified handshake each time. */
@@ -617,7 +636,7 @@ test_upstream_verified(void)
 	l.close_each = 0;
 
 	/* A second pool connection resumes the session of the first. */
-	evcon2 = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon2 = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_FATAL(evcon2 != NULL);
 	CU_ASSERT_EQUAL(get(&l, evcon2), 200);
 	CU_ASSERT_FATAL((ssl = tls_connection_ssl(evcon2)) != NULL);
@@ -645,10 +664,10 @@ expect_failure(const char *server_tls, const char *client_json, const char *why)
 	CU_ASSERT_FATAL(loop_start(&l, server_tls) == 0);
 	cc = client_for(client_json);
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_FATAL(evcon != NULL);
 	CU_ASSERT_EQUAL(get(&l, evcon), 0);
-	err = tls_upstream_error(evcon, buf, sizeof(buf));
+	err = upstream_evcon_error(evcon, buf, sizeof(buf));
 	CU_ASSERT_PTR_NOT_NULL(err);
 	if (err == NULL || strstr(err, why) == NULL) {
 		fprintf(stderr, "\nerror is \"%s\", expected \"%s\"\n", err ? err : "(null)", why);
@@ -656,7 +675,7 @@ expect_failure(const char *server_tls, const char *client_json, const char *why)
 	}
 	/* Still failing, for the same reason, on the next attempt. */
 	CU_ASSERT_EQUAL(get(&l, evcon), 0);
-	err = tls_upstream_error(evcon, buf, sizeof(buf));
+	err = upstream_evcon_error(evcon, buf, sizeof(buf));
 	CU_ASSERT(err != NULL && strstr(err, why) != NULL);
 	evhttp_connection_free(evcon);
 	tls_client_config_free(cc);
@@ -692,7 +711,7 @@ test_upstream_no_verify(void)
 	CU_ASSERT_FATAL(loop_start(&l, UPSTREAM_TLS) == 0);
 	cc = client_for("{\"ca\": \"client-ca.pem\", \"server_name\": \"x.test\", \"verify\": false}");
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);
 	evhttp_connection_free(evcon);
 	tls_client_config_free(cc);
@@ -712,7 +731,7 @@ test_upstream_client_cert(void)
 	cc = client_for("{\"ca\": \"ca.pem\", \"server_name\": \"upstream.test\", "
 	    "\"cert\": \"client.pem\", \"key\": \"client.key\"}");
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);
 	CU_ASSERT_STRING_EQUAL(l.last_subject, "CN=client.test,O=scopegate tests");
 	evhttp_connection_free(evcon);
@@ -741,7 +760,7 @@ test_server_replace(void)
 	CU_ASSERT_FATAL(loop_start(&l, UPSTREAM_TLS) == 0);
 	cc = client_for("{\"ca\": \"ca.pem\", \"server_name\": \"upstream.test\"}");
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);
 	next = parse_listener(UPSTREAM_TLS, &errs);
 	errlist_free(&errs);
@@ -776,7 +795,7 @@ test_upstream_reconnect_verifies(void)
 	CU_ASSERT_FATAL(loop_start(&l, UPSTREAM_TLS) == 0);
 	cc = client_for("{\"ca\": \"ca.pem\", \"server_name\": \"upstream.test\"}");
 	CU_ASSERT_FATAL(cc != NULL);
-	evcon = tls_upstream_connection_new(cc->client, l.base, "127.0.0.1", l.port);
+	evcon = upstream_evcon(cc->client, l.base, "127.0.0.1", l.port);
 	l.close_each = 1;
 	CU_ASSERT_EQUAL(get(&l, evcon), 200);
 	next = parse_listener("{\"certificates\": [{\"cert\": \"wrongname.pem\", "
@@ -786,7 +805,7 @@ test_upstream_reconnect_verifies(void)
 	tls_listener_config_free(l.lc);
 	l.lc = next;
 	CU_ASSERT_EQUAL(get(&l, evcon), 0);
-	err = tls_upstream_error(evcon, buf, sizeof(buf));
+	err = upstream_evcon_error(evcon, buf, sizeof(buf));
 	CU_ASSERT(err != NULL && strstr(err, "hostname mismatch") != NULL);
 	CU_ASSERT_EQUAL(l.nconns, 2);
 	evhttp_connection_free(evcon);
@@ -798,7 +817,7 @@ test_upstream_reconnect_verifies(void)
 static int
 resumed_on_new_connection(struct loop *l, struct tls_client *tc)
 {
-	struct evhttp_connection *evcon = tls_upstream_connection_new(tc, l->base, "127.0.0.1",
+	struct evhttp_connection *evcon = upstream_evcon(tc, l->base, "127.0.0.1",
 	    l->port);
 	int r = -1;
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A hostile or broken upstream: the gateway's own HTTP client (upstream.c,
+# uresp.c) must pass on only answers it framed unambiguously. Broken
+# framing before the answer started: 502 in the Losant error shape; after
+# it started: the client's connection is cut, never a clean ending; bytes
+# after an answer (a smuggled second response) never reach any client and
+# that upstream connection is not reused. The upstream is
+# tests/integration/rawupstream.py, answering exact bytes per path.
+. "$(dirname "$0")/lib.sh"
+
+python3 "$top_srcdir/tests/integration/rawupstream.py" "$T/raw.port" 2> "$T/raw.err" &
+PIDS+=($!)
+for i in $(seq 1 100); do [ -s "$T/raw.port" ] && break; sleep 0.05; done
+UP_PORT=$(cat "$T/raw.port")
+GW_PORT=$(free_port)
+UP_TIMEOUT_MS=2000 write_config "$T/gw.json"
+start_gateway "$T/gw.json"
+GW="http://127.0.0.1:$GW_PORT"
+
+# get CASE: "status body" as the client sees them; curl's exit code when
+# the transfer broke.
+get() {
+	local out code rc
+	out=$(curl -s -m 5 -o "$T/body" -w '%{http_code}' "$GW/case/$1")
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "curl-error-$rc"
+		return
+	fi
+	echo "$out $(head -c 200 "$T/body")"
+}
+
+expect_eq "Content-Length answer" "200 ok" "$(get ok-cl)"
+expect_eq "chunked answer" "200 ok" "$(get ok-chunked)"
+expect_eq "chunked answer with an extension and a trailer" "200 ok" "$(get ok-chunked-ext)"
+expect_eq "answer delimited by close" "200 ok" "$(get ok-close)"
+expect_eq "100 Continue, then the answer" "200 ok" "$(get ok-continue)"
+expect_eq "204 without a body" "204 " "$(get ok-nocontent)"
+
+bad() {
+	local got
+	got=$(get "$1")
+	expect_eq "$2: 502 BadGateway" "502" "${got%% *}"
+	check "$2: the answer is the gateway's JSON" grep -q '"type":"BadGateway"' "$T/body"
+}
+bad cl-te "Content-Length and Transfer-Encoding together"
+bad cl-cl "two Content-Length fields"
+bad cl-sign "Content-Length with a sign"
+bad te-gzip "a transfer coding other than chunked"
+bad obs-fold "obsolete line folding"
+bad bare-lf "bare LF line ends"
+bad nul-value "NUL in a field value"
+bad space-colon "space before the colon"
+bad bad-status "a four-digit status"
+bad http2 "HTTP/2 status line"
+bad http09 "no status line at all"
+bad upgrade "101 Switching Protocols"
+bad huge-head "a 40 kB field (head over 32 kB)"
+bad empty "connection closed without an answer"
+
+# Broken after the answer started: the client must see a broken transfer.
+for c in bad-chunk chunk-0x short-body; do
+	got=$(get "$c")
+	check "$c: the client's transfer is cut, not ended cleanly ($got)" \
+	    test "${got#curl-error-}" != "$got"
+done
+
+# A second response hidden after the first never reaches a client, and the
+# connection it came on is not used again.
+c0=$(curl -s "http://127.0.0.1:$UP_PORT/stats" | json_get - 'd["connections"]')
+expect_eq "smuggling upstream: the first answer passes" "200 ok" "$(get smuggle)"
+for i in 1 2 3; do
+	expect_eq "next answer $i is its own, not the smuggled one" "200 ok" "$(get ok-cl)"
+done
+c1=$(curl -s "http://127.0.0.1:$UP_PORT/stats" | json_get - 'd["connections"]')
+check "the smuggling connection was closed, a new one opened ($c0 -> $c1, the stats calls count one each)" test "$c1" -gt $((c0 + 1))
+check "the gateway is still running" kill -0 "$GW_PID"
+finish

@@ -440,6 +440,8 @@ guard_refusal(struct proxy_req *pr)
 	return 1;
 }
 
+static void take_snapshot(struct worker *w);
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -449,6 +451,13 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct client_conn *cc;
 	struct proxy_req *pr;
 
+	/* A reload the runtime announced ("in force") before this request
+	 * was read applies to it, even if this worker's notify event has not
+	 * run yet (it queues behind ready I/O on a busy loop). */
+	if (__atomic_load_n(&w->cmd, __ATOMIC_ACQUIRE) & WORKER_CMD_RELOAD) {
+		__atomic_fetch_and(&w->cmd, ~WORKER_CMD_RELOAD, __ATOMIC_ACQ_REL);
+		take_snapshot(w);
+	}
 	cc = client_conn_get(w, evcon);
 	if (!cc->peer_checked) {
 		/* mTLS: who the verified client certificate names, once per

@@ -71,8 +71,10 @@ free_port() {
 }
 
 wait_port() {
-	local port=$1 i
-	for i in $(seq 1 100); do
+	local port=$1 i tries=100
+	# Under valgrind (tests/check-valgrind.sh) a start takes seconds.
+	[ -n "${UNDER_VALGRIND:-}" ] && tries=1200
+	for i in $(seq 1 "$tries"); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			return 0
 		fi

@@ -624,7 +624,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_accepted_target(target_len, &t);
 
-	mname = proxy_method_name(req->type);
+	mname = forward_method_name(req->type);
 	m = policy_method_parse(mname, strlen(mname));
 	policy_match(pol, m, t.segs, t.nsegs, &pm);
 	check_match(m, &t, &pm);

@@ -446,6 +446,12 @@ cfg_unref(struct cfg *cf)
 }
 
 int
+cfg_unref_last(struct cfg *cf)
+{
+	return cf != NULL && __atomic_sub_fetch(&cf->refcnt, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+int
 cfg_same_listeners(const struct cfg *a, const struct cfg *b)
 {
 	if (a->nlisteners != b->nlisteners)

@@ -85,6 +85,9 @@ struct cfg *cfg_load(const char *path, struct errlist *errs);
 void cfg_free(struct cfg *cf);
 struct cfg *cfg_ref(struct cfg *cf);
 void cfg_unref(struct cfg *cf);
+/* Drop a reference without freeing: returns 1 when it was the last one
+ * (the caller then owns cf and must cfg_free it), else 0. */
+int cfg_unref_last(struct cfg *cf);
 
 /* Non-zero when b listens on exactly the same sockets as a. */
 int cfg_same_listeners(const struct cfg *a, const struct cfg *b);

@@ -59,10 +59,8 @@ add_line(struct line *l, size_t *n, const char *name, const char *value)
 	(*n)++;
 }
 
-/* The method names the request line uses (the guard lets no other
- * method through). */
-static const char *
-method_name(enum evhttp_cmd_type cmd)
+const char *
+forward_method_name(enum evhttp_cmd_type cmd)
 {
 	switch (cmd) {
 	case EVHTTP_REQ_GET: return "GET";
@@ -75,14 +73,14 @@ method_name(enum evhttp_cmd_type cmd)
 	case EVHTTP_REQ_CONNECT: return "CONNECT";
 	case EVHTTP_REQ_PATCH: return "PATCH";
 	}
-	return "GET";
+	return "UNKNOWN";
 }
 
 void
 forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
     const struct evkeyvalq *in, const struct forward_info *fi, struct evbuffer *body)
 {
-	const char *conn = fi->h_connection, *method = method_name(cmd);
+	const char *conn = fi->h_connection, *method = forward_method_name(cmd);
 	size_t nin = 0, n = 0, total, mlen = strlen(method), ulen = strlen(uri);
 	struct evbuffer_iovec v;
 	struct evkeyval *kv;

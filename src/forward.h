@@ -25,6 +25,10 @@ struct forward_info {
 	int framed;			/* Content-Length or Transfer-Encoding came */
 };
 
+/* The method's name as it goes on the request line (and in the log);
+ * "UNKNOWN" for none of libevent's (the guard lets none through). */
+const char *forward_method_name(enum evhttp_cmd_type cmd);
+
 /* Append to dst the whole request the upstream gets: "METHOD URI
  * HTTP/1.1", the fields of in that cross (in order; hop-by-hop fields,
  * those headers_drop_from_client() refuses and those a Connection field

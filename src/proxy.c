@@ -34,23 +34,6 @@
 
 static void proxy_finish(struct proxy_req *pr);
 
-const char *
-proxy_method_name(enum evhttp_cmd_type t)
-{
-	switch (t) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	}
-	return "UNKNOWN";
-}
-
 static uint64_t
 elapsed_us(const struct timespec *since)
 {
@@ -91,7 +74,7 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->request_id[32] = '\0';
 	pr->client = cc->client;
 	pr->client_ip = cc->client_ip;
-	pr->method = proxy_method_name(evhttp_request_get_command(req));
+	pr->method = forward_method_name(evhttp_request_get_command(req));
 	if (uri != NULL)
 		pr->path = xstrndup(uri, strcspn(uri, "?"));
 	pr->decision = "allow";
@@ -150,7 +133,7 @@ proxy_finish(struct proxy_req *pr)
 	free(pr->path);
 	free(pr->subject);
 	free(pr->token_id);
-	cfg_unref(pr->cf);
+	runtime_cfg_release(w->rt, pr->cf);
 	free(pr);
 	worker_request_done(w);
 }

@@ -95,6 +95,5 @@ void proxy_forward(struct proxy_req *pr);
 /* The client's connection went away (see struct client_conn). */
 void proxy_client_closed(struct proxy_req *pr);
 
-const char *proxy_method_name(enum evhttp_cmd_type t);
 
 #endif

@@ -35,6 +35,40 @@ runtime_acquire(struct runtime *rt)
 	return cf;
 }
 
+/* Free the snapshots workers handed over. */
+static void
+retire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+	struct cfg **list;
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&rt->retired_lock);
+	list = rt->retired;
+	n = rt->nretired;
+	rt->retired = NULL;
+	rt->nretired = 0;
+	pthread_mutex_unlock(&rt->retired_lock);
+	for (size_t i = 0; i < n; i++)
+		cfg_free(list[i]);
+	free(list);
+}
+
+void
+runtime_cfg_release(struct runtime *rt, struct cfg *cf)
+{
+	if (!cfg_unref_last(cf))
+		return;
+	pthread_mutex_lock(&rt->retired_lock);
+	rt->retired = xreallocarray(rt->retired, rt->nretired + 1, sizeof(*rt->retired));
+	rt->retired[rt->nretired++] = cf;
+	pthread_mutex_unlock(&rt->retired_lock);
+	/* Thread-safe: the bases are lockable (evthread_use_pthreads). */
+	event_active(rt->retire_ev, EV_TIMEOUT, 0);
+}
+
 int
 runtime_reload(struct runtime *rt)
 {
@@ -209,6 +243,9 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	signal(SIGPIPE, SIG_IGN);
 	if ((rt.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	pthread_mutex_init(&rt.retired_lock, NULL);
+	if ((rt.retire_ev = event_new(rt.base, -1, 0, retire_cb, &rt)) == NULL)
+		fatalx("event_new failed");
 
 	{
 		struct errlist errs;
@@ -271,6 +308,10 @@ out:
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
 	free(rt.workers);
+	/* What the workers handed over last, after the loop stopped. */
+	retire_cb(-1, 0, &rt);
+	event_free(rt.retire_ev);
+	pthread_mutex_destroy(&rt.retired_lock);
 	if (rt.compact_timer != NULL)
 		event_free(rt.compact_timer);
 	revoke_redis_free(rt.redis);

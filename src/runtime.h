@@ -34,6 +34,12 @@ struct runtime {
 	struct revoke_store *revocations;
 	struct revoke_redis *redis;
 	struct event *compact_timer;
+	/* Snapshots whose last reference a worker dropped, freed here on
+	 * the main thread (runtime_cfg_release). */
+	pthread_mutex_t retired_lock;
+	struct cfg **retired;
+	size_t nretired;
+	struct event *retire_ev;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf
@@ -42,6 +48,11 @@ int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog);
 
 /* The current snapshot, with a reference the caller drops (cfg_unref). */
 struct cfg *runtime_acquire(struct runtime *rt);
+
+/* Drop a worker's reference to cf. The last one does not free it there:
+ * freeing a policy and its compiled schemas takes a while, and the
+ * worker's requests would wait; the main thread does it. */
+void runtime_cfg_release(struct runtime *rt, struct cfg *cf);
 
 /* Load the configuration again and publish it, or keep the current one and
  * log every error. Returns 0 or -1. */

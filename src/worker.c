@@ -567,7 +567,7 @@ take_snapshot(struct worker *w)
 	struct cfg *old = w->cf, *cf = runtime_acquire(w->rt);
 
 	if (cf == old) {
-		cfg_unref(cf);
+		runtime_cfg_release(w->rt, cf);
 		return;
 	}
 	w->cf = cf;
@@ -593,7 +593,7 @@ take_snapshot(struct worker *w)
 	}
 	if (w->tcache == NULL && cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
-	cfg_unref(old);
+	runtime_cfg_release(w->rt, old);
 }
 
 static void drain(struct worker *w);

@@ -56,7 +56,8 @@ for i in $(seq 1 20); do
 	esac
 	before=$(reload_events)
 	kill -HUP "$GW_PID"
-	for _ in $(seq 1 100); do
+	# A reload compiles the policy's schemas: seconds under valgrind.
+	for _ in $(seq 1 "$([ -n "${UNDER_VALGRIND:-}" ] && echo 1200 || echo 100)"); do
 		[ "$(reload_events)" -gt "$before" ] && break
 		sleep 0.05
 	done

@@ -451,10 +451,8 @@ out:
 	return rc;
 }
 
-/* Read a secret file that only its owner may access. Returns a buffer
- * (caller cleanses and frees) or NULL after reporting. */
-static unsigned char *
-read_secret_file(const char *path, size_t *len, struct errlist *errs)
+unsigned char *
+keys_read_secret_file(const char *path, size_t *len, struct errlist *errs)
 {
 	unsigned char *buf = NULL;
 	struct stat st;
@@ -529,7 +527,7 @@ keys_load_hmac(struct keys *ks, const char *path, const char *kid,
 	size_t len = 0;
 	int rc;
 
-	if ((secret = read_secret_file(path, &len, errs)) == NULL)
+	if ((secret = keys_read_secret_file(path, &len, errs)) == NULL)
 		return -1;
 	rc = keys_add_hmac(ks, path, kid, algs, secret, len, errs);
 	OPENSSL_cleanse(secret, len);
@@ -1003,7 +1001,7 @@ keys_signer_load(const char *path, enum keys_alg alg, struct errlist *errs)
 
 	s->alg = alg;
 	if (algs_table[alg].kind == KEYS_KIND_HMAC) {
-		if ((s->secret = read_secret_file(path, &s->secret_len, errs)) == NULL)
+		if ((s->secret = keys_read_secret_file(path, &s->secret_len, errs)) == NULL)
 			goto fail;
 		if ((why = hmac_check(algs, s->secret_len, buf, sizeof(buf))) != NULL) {
 			errlist_add(errs, "%s: %s", path, why);

@@ -114,6 +114,11 @@ int keys_verify(const struct keys *ks, const struct keys_entry *key,
     enum keys_alg alg, const unsigned char *msg, size_t msglen,
     const unsigned char *sig, size_t siglen);
 
+/* Read a secret file (a regular file of 1 to KEYS_MAX_SECRET_BYTES bytes
+ * that only its owner may access). Returns a buffer (caller cleanses and
+ * frees) or NULL after reporting "path: why". */
+unsigned char *keys_read_secret_file(const char *path, size_t *len, struct errlist *errs);
+
 /* A private key (or HMAC secret) able to sign for one algorithm. */
 struct keys_signer;
 

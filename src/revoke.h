@@ -41,6 +41,8 @@ struct revoke_config {
 	int redis_db;
 	char *redis_key;		/* sorted set: id -> expires_at */
 	char *redis_channel;		/* pub/sub channel for changes */
+	char *redis_password_file;	/* or NULL: no AUTH */
+	char *redis_password;		/* read from it at load (cleansed on free) */
 };
 
 /* Parse obj (the "revocations" object at JSON pointer ptr; NULL when the
@@ -48,7 +50,7 @@ struct revoke_config {
  * values are added to jc->errs at their pointers. Relative paths are
  * resolved against base_dir. NULL on any error. Keys: "journal",
  * "ids_file", "retention_s", "redis" ("redis://host[:port][/db]"),
- * "redis_key", "redis_channel". */
+ * "redis_key", "redis_channel", "redis_password_file". */
 struct revoke_config *revoke_config_parse(struct jsonconf *jc, const json_t *obj,
     const char *ptr, const char *base_dir);
 struct revoke_config *revoke_config_dup(const struct revoke_config *rc);

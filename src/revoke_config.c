@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "keys.h"
 #include "revoke.h"
 #include "xmalloc.h"
 
@@ -16,6 +19,7 @@ static const struct jsonconf_key revoke_keys[] = {
 	{ "redis", JC_STRING, 0 },
 	{ "redis_key", JC_STRING, 0 },
 	{ "redis_channel", JC_STRING, 0 },
+	{ "redis_password_file", JC_STRING, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -128,6 +132,39 @@ get_path(struct jsonconf *jc, const json_t *obj, const char *ptr, const char *ke
 		*out = jsonconf_resolve_path(base_dir, v);
 }
 
+/* The Redis password: the file's bytes without a final newline (a file
+ * only its owner may read; never in the JSON, which is world-readable). */
+static void
+read_password(struct jsonconf *jc, const char *ptr, struct revoke_config *rc)
+{
+	struct errlist errs;
+	unsigned char *pw;
+	size_t len = 0;
+
+	errlist_init(&errs);
+	if ((pw = keys_read_secret_file(rc->redis_password_file, &len, &errs)) == NULL) {
+		key_error(jc, ptr, "redis_password_file", errs.n > 0 ? errs.msgs[0] :
+		    "cannot read");
+		errlist_free(&errs);
+		return;
+	}
+	errlist_free(&errs);
+	if (len > 0 && pw[len - 1] == '\n')
+		len--;
+	if (len > 0 && pw[len - 1] == '\r')
+		len--;
+	if (len == 0 || memchr(pw, '\n', len) != NULL || memchr(pw, '\0', len) != NULL)
+		key_error(jc, ptr, "redis_password_file",
+		    "the file must hold one password on one line");
+	else {
+		rc->redis_password = xmalloc(len + 1);
+		memcpy(rc->redis_password, pw, len);
+		rc->redis_password[len] = '\0';
+	}
+	OPENSSL_cleanse(pw, len);
+	free(pw);
+}
+
 struct revoke_config *
 revoke_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
     const char *base_dir)
@@ -165,6 +202,9 @@ revoke_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 		else
 			rc->redis_channel = xstrdup(chan);
 	}
+	get_path(jc, obj, ptr, "redis_password_file", base_dir, &rc->redis_password_file);
+	if (rc->redis_password_file != NULL)
+		read_password(jc, ptr, rc);
 out:
 	if (jc->errs->n != nerr) {
 		revoke_config_free(rc);
@@ -191,6 +231,8 @@ revoke_config_dup(const struct revoke_config *rc)
 	d->redis_host = dup_or_null(rc->redis_host);
 	d->redis_key = dup_or_null(rc->redis_key);
 	d->redis_channel = dup_or_null(rc->redis_channel);
+	d->redis_password_file = dup_or_null(rc->redis_password_file);
+	d->redis_password = dup_or_null(rc->redis_password);
 	return d;
 }
 
@@ -205,5 +247,10 @@ revoke_config_free(struct revoke_config *rc)
 	free(rc->redis_host);
 	free(rc->redis_key);
 	free(rc->redis_channel);
+	free(rc->redis_password_file);
+	if (rc->redis_password != NULL) {
+		OPENSSL_cleanse(rc->redis_password, strlen(rc->redis_password));
+		free(rc->redis_password);
+	}
 	free(rc);
 }

@@ -73,6 +73,7 @@ struct revoke_redis {
 	int backoff_ms;
 	int outage_logged;
 	int ever_up;
+	char down_why[256];		/* why the next teardown happens, or "" */
 
 	struct member *snap;		/* ZRANGE of the revoked set */
 	size_t nsnap;
@@ -439,6 +440,9 @@ rr_down(struct revoke_redis *r, const char *why)
 
 	if (r->tearing_down)
 		return;
+	/* A reason found before the connection closed says more. */
+	if (r->down_why[0] != '\0')
+		why = r->down_why;
 	r->tearing_down = 1;
 	if ((ac = r->cmd) != NULL) {
 		r->cmd = NULL;
@@ -467,6 +471,7 @@ rr_down(struct revoke_redis *r, const char *why)
 		pthread_mutex_unlock(&r->qmu);
 	} else
 		log_debug("revocations: redis %s: %s", r->endpoint, why ? why : "failed");
+	r->down_why[0] = '\0';
 	tv.tv_sec = r->backoff_ms / 1000;
 	tv.tv_usec = (r->backoff_ms % 1000) * 1000;
 	evtimer_add(r->retry, &tv);
@@ -531,6 +536,22 @@ open_ctx(struct revoke_redis *r, char *why, size_t whylen)
 	return ac;
 }
 
+/* The answer to AUTH: a refusal is an outage like any other (logged
+ * once, retried with backoff), and it says why. */
+static void
+on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct revoke_redis *r = ac->data;
+	redisReply *rep = reply;
+
+	(void)priv;
+	if (rep == NULL || rep->type != REDIS_REPLY_ERROR)
+		return;
+	snprintf(r->down_why, sizeof(r->down_why), "authentication refused: %s", rep->str);
+	/* Closed after this callback; on_disconnect then goes down. */
+	redisAsyncDisconnect(ac);
+}
+
 static void
 rr_connect(struct revoke_redis *r)
 {
@@ -541,6 +562,11 @@ rr_connect(struct revoke_redis *r)
 	    (r->sub = open_ctx(r, why, sizeof(why))) == NULL) {
 		rr_down(r, why);
 		return;
+	}
+	/* Commands are answered in order: AUTH goes first on both. */
+	if (r->rc->redis_password != NULL) {
+		redisAsyncCommand(r->cmd, on_auth, NULL, "AUTH %s", r->rc->redis_password);
+		redisAsyncCommand(r->sub, on_auth, NULL, "AUTH %s", r->rc->redis_password);
 	}
 	if (r->rc->redis_db != 0)
 		redisAsyncCommand(r->cmd, on_reply, NULL, "SELECT %d", r->rc->redis_db);

@@ -14,9 +14,10 @@ mkdir -p "$T/state"
 start_upstream up
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
-gw_config() {	# FILE PORT ADMIN JOURNAL [redis url]
+gw_config() {	# FILE PORT ADMIN JOURNAL [redis url [password file]]
 	local redis=""
 	[ -n "${5:-}" ] && redis=", \"redis\": \"$5\""
+	[ -n "${6:-}" ] && redis="$redis, \"redis_password_file\": \"$6\""
 	cat > "$1" <<EOT
 {
   "listeners": [ { "address": "127.0.0.1", "port": $2 } ],
@@ -131,4 +132,49 @@ print(9999)
 PY
 )
 check "instance B refuses it within 100 ms (${elapsed} ms)" test "$elapsed" -le 100
+
+# --- a Redis that requires a password (AUTH) ---------------------------------
+RPW=$(free_port)
+printf 'pw-%s-%s\n' "$RANDOM" "$RANDOM" > "$T/redis.pw"
+chmod 600 "$T/redis.pw"
+redis-server --port "$RPW" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    --requirepass "$(head -n 1 "$T/redis.pw")" > "$T/redis-pw.log" 2>&1 &
+PIDS+=($!)
+wait_port "$RPW"
+printf 'wrong\n' > "$T/wrong.pw"
+chmod 644 "$T/wrong.pw"
+GE=$(free_port); AE=$(free_port)
+gw_config "$T/e.json" "$GE" "$AE" "$T/state/e.journal" "redis://127.0.0.1:$RPW" "$T/wrong.pw"
+check "a world-readable redis_password_file is refused by -t" bash -c \
+    "! '$SCOPEGATE' -t -c '$T/e.json' 2>'$T/e-check.err'"
+check "... naming the key" grep -q "redis_password_file" "$T/e-check.err"
+chmod 600 "$T/wrong.pw"
+GC=$(free_port); AC=$(free_port); GD=$(free_port); AD=$(free_port)
+gw_config "$T/c.json" "$GC" "$AC" "$T/state/c.journal" "redis://127.0.0.1:$RPW" "$T/redis.pw"
+gw_config "$T/d.json" "$GD" "$AD" "$T/state/d.journal" "redis://127.0.0.1:$RPW" "$T/redis.pw"
+GW_PORT=$GC start_gateway "$T/c.json"
+GW_PORT=$GD start_gateway "$T/d.json"
+GW_PORT=$GE start_gateway "$T/e.json"
+PWTOK=$(mint pw-shared-1 "applicationApiTokens.get")
+UD="http://127.0.0.1:$GD/applications/$APP/tokens"
+expect_eq "AUTH: instance D serves the token" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PWTOK" "$UD")"
+expect_eq "AUTH: revoked through C's admin API" 201 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -X POST -d '{"id":"pw-shared-1"}' "http://127.0.0.1:$AC/revocations")"
+got=000
+for _ in $(seq 1 100); do
+	got=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PWTOK" "$UD")
+	[ "$got" = 401 ] && break
+	sleep 0.02
+done
+expect_eq "AUTH: instance D refuses it (shared through the password-protected Redis)" 401 "$got"
+for _ in $(seq 1 100); do
+	grep -q "authentication refused" "$T/gateway.err" && break
+	sleep 0.05
+done
+check "a wrong password is logged as an authentication refusal" \
+    grep -q "authentication refused" "$T/gateway.err"
+expect_eq "... and that instance still serves on its local set" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PWTOK" \
+    "http://127.0.0.1:$GE/applications/$APP/tokens")"
 finish

@@ -719,6 +719,56 @@ test_config(void)
 	CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis_key: "));
 	errlist_free(&el);
 
+	/* The Redis password: from a 0600 file, one line; anything else is
+	 * refused at its pointer. */
+	{
+		char dir[] = "/tmp/test_revoke_pw.XXXXXX", good[128], open_[128], two[128], js[512];
+		FILE *f;
+
+		CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+		snprintf(good, sizeof(good), "%s/good", dir);
+		snprintf(open_, sizeof(open_), "%s/open", dir);
+		snprintf(two, sizeof(two), "%s/two", dir);
+		CU_ASSERT_FATAL((f = fopen(good, "w")) != NULL);
+		fputs("s3cret\n", f);
+		fclose(f);
+		CU_ASSERT_FATAL((f = fopen(open_, "w")) != NULL);
+		fputs("s3cret\n", f);
+		fclose(f);
+		CU_ASSERT_FATAL((f = fopen(two, "w")) != NULL);
+		fputs("a\nb\n", f);
+		fclose(f);
+		chmod(good, 0600);
+		chmod(open_, 0644);
+		chmod(two, 0600);
+		errlist_init(&el);
+		snprintf(js, sizeof(js), "{\"redis\": \"redis://127.0.0.1\", "
+		    "\"redis_password_file\": \"%s\"}", good);
+		rc = config(js, &el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(rc);
+		CU_ASSERT_STRING_EQUAL(rc->redis_password, "s3cret");
+		{
+			struct revoke_config *d = revoke_config_dup(rc);
+			CU_ASSERT_STRING_EQUAL(d->redis_password, "s3cret");
+			revoke_config_free(d);
+		}
+		revoke_config_free(rc);
+		snprintf(js, sizeof(js), "{\"redis_password_file\": \"%s\"}", open_);
+		CU_ASSERT_PTR_NULL(config(js, &el));
+		CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis_password_file: "));
+		CU_ASSERT_TRUE(errs_have(&el, "group or others"));
+		errlist_free(&el);
+		errlist_init(&el);
+		snprintf(js, sizeof(js), "{\"redis_password_file\": \"%s\"}", two);
+		CU_ASSERT_PTR_NULL(config(js, &el));
+		CU_ASSERT_TRUE(errs_have(&el, "one password on one line"));
+		errlist_free(&el);
+		unlink(good);
+		unlink(open_);
+		unlink(two);
+		rmdir(dir);
+	}
+
 	static const char *bad_urls[] = { "redis://", "redis://h:0", "redis://h:70000",
 		"redis://h:x", "redis://u:p@h", "redis://h/x", "redis://[::1", "redis://h:1x",
 		"redis://h?x", "redis://[zz]" };

@@ -16,6 +16,7 @@
 #include "gate.h"
 #include "jwt.h"
 #include "policy.h"
+#include "revoke.h"
 #include "xmalloc.h"
 
 static void
@@ -60,6 +61,7 @@ explain_main(int argc, char **argv)
 	struct gate_decision d;
 	struct errlist errs;
 	struct cfg *cf;
+	struct revoke_store *store = NULL;
 	json_t *out;
 
 	memset(&rq, 0, sizeof(rq));
@@ -100,6 +102,21 @@ explain_main(int argc, char **argv)
 		rq.assume_token = 1;
 	}
 
+	/* What the daemon has revoked (its journal, read without its lock,
+	 * and the ids file): a token the daemon would refuse as revoked is
+	 * refused here too. Unreadable (another user's 0600 journal): said,
+	 * and decided without. */
+	{
+		struct errlist rerrs;
+		errlist_init(&rerrs);
+		if ((store = revoke_store_open_read_only(cf->revocations, &rerrs)) == NULL) {
+			for (size_t i = 0; i < rerrs.n; i++)
+				fprintf(stderr, "scopegate explain: revocations not checked: %s\n",
+				    rerrs.msgs[i]);
+		}
+		errlist_free(&rerrs);
+		rq.revocations = store;
+	}
 	gate_decide(cf, NULL, &rq, &d);
 	out = json_object();
 	json_object_set_new(out, "decision", json_string(d.allow ? "allow" : "deny"));
@@ -129,6 +146,7 @@ explain_main(int argc, char **argv)
 	}
 	if (d.allow_header[0])
 		json_object_set_new(out, "allow", json_string(d.allow_header));
+	json_object_set_new(out, "revocations_checked", json_boolean(store != NULL));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(out);
@@ -136,6 +154,7 @@ explain_main(int argc, char **argv)
 	gate_decision_release(&d);
 	free(names);
 	free(authz);
+	revoke_store_close(store);
 	cfg_free(cf);
 	errlist_free(&errs);
 	return rc;

@@ -705,10 +705,36 @@ out:
 	return rc;
 }
 
-struct revoke_store *
-revoke_store_open(const struct revoke_config *rc, struct errlist *errs)
+/* Read the journal without taking its lock and without changing it (a
+ * torn last line, which the daemon may be writing, is just left out). */
+static int
+journal_read_only(struct revoke_store *st, struct errlist *errs)
 {
-	struct revoke_store *st = xcalloc(1, sizeof(*st)), *ret = NULL;
+	const char *path = st->rc->journal;
+	char *buf = NULL;
+	size_t len = 0, used = 0;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return 0;	/* nothing revoked yet */
+		errlist_add(errs, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (read_fd(fd, &buf, &len) != 0)
+		errlist_add(errs, "%s: %s", path, strerror(errno));
+	else if (revoke_journal_parse(buf, len, path, replay_event, st, &used, errs) == 0)
+		rc = 0;
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+/* A store with its locks and hash key, nothing loaded; NULL (in errs). */
+static struct revoke_store *
+store_new(const struct revoke_config *rc, struct errlist *errs)
+{
+	struct revoke_store *st = xcalloc(1, sizeof(*st));
 	pthread_rwlockattr_t attr;
 	uint64_t key[2];
 
@@ -730,7 +756,34 @@ revoke_store_open(const struct revoke_config *rc, struct errlist *errs)
 	}
 	st->k0 = key[0];
 	st->k1 = key[1];
+	return st;
+out:
+	revoke_store_close(st);
+	return NULL;
+}
 
+struct revoke_store *
+revoke_store_open_read_only(const struct revoke_config *rc, struct errlist *errs)
+{
+	struct revoke_store *st = store_new(rc, errs);
+
+	if (st == NULL)
+		return NULL;
+	if ((st->rc->journal != NULL && journal_read_only(st, errs) != 0) ||
+	    (st->rc->ids_file != NULL && ids_file_load(st, st->rc->ids_file, errs) != 0)) {
+		revoke_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct revoke_store *
+revoke_store_open(const struct revoke_config *rc, struct errlist *errs)
+{
+	struct revoke_store *st = store_new(rc, errs), *ret = NULL;
+
+	if (st == NULL)
+		return NULL;
 	pthread_mutex_lock(&st->wmu);
 	if (st->rc->journal != NULL && journal_open(st, errs) != 0)
 		goto unlock;
@@ -748,7 +801,6 @@ revoke_store_open(const struct revoke_config *rc, struct errlist *errs)
 	ret = st;
 unlock:
 	pthread_mutex_unlock(&st->wmu);
-out:
 	if (ret == NULL)
 		revoke_store_close(st);
 	return ret;

@@ -80,6 +80,11 @@ struct revoke_store;
  * truncate a torn last line, load the ids file, then compact. NULL on any
  * problem, with every message in errs. The store keeps a copy of rc. */
 struct revoke_store *revoke_store_open(const struct revoke_config *rc, struct errlist *errs);
+/* The same entries for a look from outside (scopegate explain): the
+ * journal read without its lock and never written, the ids file; no
+ * compaction, no Redis. Revoking through it is not allowed. */
+struct revoke_store *revoke_store_open_read_only(const struct revoke_config *rc,
+    struct errlist *errs);
 /* Close the journal and free the store. Detach any Redis link first. */
 void revoke_store_close(struct revoke_store *st);
 

@@ -88,6 +88,15 @@ expect_eq "other tokens unaffected" 200200200200 "$(statuses "$USER_TOK")"
 OPS_TOK=$(mint ops-42 "applicationApiTokens.get")
 expect_eq "POST /revocations" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"id":"ops-42"}' "$A/revocations")"
 expect_eq "operator revocation enforced" 401401401401 "$(statuses "$OPS_TOK")"
+# explain reads the running daemon's journal (without its lock) and agrees.
+"$SCOPEGATE" explain -c "$T/gw.json" GET "/applications/$APP/tokens" --token "$OPS_TOK" \
+    > "$T/ex.json" 2> "$T/ex.err"
+expect_eq "explain sees the revocation: 401" 401 "$(json_get "$T/ex.json" 'd["status"]')"
+expect_eq "explain: reason revoked" revoked "$(json_get "$T/ex.json" 'd["reason"]')"
+expect_eq "explain: revocations checked" true "$(json_get "$T/ex.json" 'd["revocations_checked"]')"
+"$SCOPEGATE" explain -c "$T/gw.json" GET "/applications/$APP/tokens" --token "$USER_TOK" \
+    > "$T/ex.json" 2> "$T/ex.err"
+expect_eq "explain: an unrevoked token is allowed" allow "$(json_get "$T/ex.json" 'd["decision"]')"
 curl -s "$A/revocations" > "$T/list.json"
 check "GET /revocations lists it" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=json.dumps(d); assert "ops-42" in s and sys.argv[2] in s' "$T/list.json" "$NEWID"
 expect_eq "DELETE /revocations/{id}" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$A/revocations/ops-42")"

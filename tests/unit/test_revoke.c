@@ -303,6 +303,57 @@ test_torn_tail(void)
 	free(j);
 }
 
+/* A read-only look (scopegate explain) while the owner holds the lock:
+ * the same entries, a torn tail left alone, nothing written. */
+static void
+test_read_only(void)
+{
+	char *j = tpath("journal"), *ids = tpath("ids");
+	struct errlist el;
+	struct revoke_store *owner, *ro;
+	struct revoke_config rc;
+	char buf[256];
+	struct stat before, after;
+	long long exp = (long long)time(NULL) + 1000;
+
+	write_file(ids, "listed\n");
+	errlist_init(&el);
+	rc = mkconfig(j, ids);
+	/* No journal yet: empty, not an error. */
+	ro = revoke_store_open_read_only(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ro);
+	CU_ASSERT_TRUE(is_rev(ro, "listed"));
+	CU_ASSERT_FALSE(is_rev(ro, "a"));
+	CU_ASSERT_EQUAL(access(j, F_OK), -1);
+	revoke_store_close(ro);
+	owner = open_store(j, ids, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(owner);
+	CU_ASSERT_EQUAL(add(owner, "a", exp), REVOKE_OK);
+	/* A half-written line as the daemon may be appending it. */
+	snprintf(buf, sizeof(buf), "+ b %lld", exp);
+	{
+		FILE *f = fopen(j, "a");
+		CU_ASSERT_FATAL(f != NULL);
+		fputs(buf, f);
+		fclose(f);
+	}
+	CU_ASSERT_EQUAL(stat(j, &before), 0);
+	ro = revoke_store_open_read_only(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ro);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_TRUE(is_rev(ro, "a"));
+	CU_ASSERT_FALSE(is_rev(ro, "b"));
+	CU_ASSERT_TRUE(is_rev(ro, "listed"));
+	revoke_store_close(ro);
+	CU_ASSERT_EQUAL(stat(j, &after), 0);
+	CU_ASSERT_EQUAL(before.st_size, after.st_size);
+	revoke_store_close(owner);
+	errlist_free(&el);
+	unlink(ids);
+	free(j);
+	free(ids);
+}
+
 static void
 test_corrupt_middle(void)
 {
@@ -1108,6 +1159,7 @@ main(void)
 	CU_add_test(s, "journal line parser", test_parse);
 	CU_add_test(s, "replay", test_replay);
 	CU_add_test(s, "torn tail is dropped and truncated", test_torn_tail);
+	CU_add_test(s, "read-only look beside the owner", test_read_only);
 	CU_add_test(s, "corrupt middle line refused with file:line", test_corrupt_middle);
 	CU_add_test(s, "compaction keeps unexpired entries", test_compaction);
 	CU_add_test(s, "automatic compaction", test_autocompact);

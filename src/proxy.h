@@ -13,7 +13,7 @@
 #include "revoke.h"
 #include "worker.h"
 
-struct upstream_conn;
+struct upstream_exchange;
 
 /* One per accepted client connection; lets a close of the client's
  * connection reach the request being served on it. */

@@ -139,8 +139,8 @@ struct tls_peer_info {
 	int resumed;
 };
 
-/* The SSL of a connection made by tls_server_bevcb or
- * tls_upstream_connection_new; NULL for a plain connection. */
+/* The SSL of a client connection made by tls_server_bevcb (or of an
+ * evhttp connection over tls_upstream_bev_new); NULL for a plain one. */
 SSL *tls_connection_ssl(struct evhttp_connection *evcon);
 
 /* Send a TLS close_notify on a connection that evhttp is about to close

@@ -494,9 +494,3 @@ upstream_pool_idle(const struct upstream_pool *pool)
 {
 	return pool->busy == 0 && TAILQ_EMPTY(&pool->waiting);
 }
-
-int
-upstream_pool_is_tls(const struct upstream_pool *pool)
-{
-	return pool->tls != NULL;
-}

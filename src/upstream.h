@@ -55,8 +55,6 @@ void upstream_cancel(struct upstream_exchange *x);
  * client. */
 void upstream_pause(struct upstream_exchange *x, int paused);
 
-int upstream_pool_is_tls(const struct upstream_pool *pool);
-
 /* Non-zero when no exchange uses or waits for any of the pool's
  * connections. */
 int upstream_pool_idle(const struct upstream_pool *pool);

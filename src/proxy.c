@@ -314,7 +314,7 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 		if (err == UPSTREAM_ERR_TIMEOUT) {
 			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_TIMEOUT);
 			pr->reason = "upstream_timeout";
-			log_warnx("request %s: upstream %s timed out", pr->request_id, up);
+			log_warnx("request %s: upstream %s timed out: %s", pr->request_id, up, why);
 			proxy_reply_error(pr, 504, "GatewayTimeout",
 			    "The upstream service did not answer in time", NULL);
 		} else if (err == UPSTREAM_ERR_TLS) {

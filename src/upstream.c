@@ -32,6 +32,7 @@ struct upstream_conn {
 	struct upstream_exchange *x;	/* NULL: idle (when bev is set) */
 	struct uresp resp;
 	int resp_ready;			/* resp initialised (its buffer allocated) */
+	unsigned exchanges;		/* started on this connection (for the log) */
 	int idle_listed;
 	TAILQ_ENTRY(upstream_conn) idle_link;
 };
@@ -155,6 +156,7 @@ conn_open(struct upstream_conn *c)
 	    bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		return -1;
+	c->exchanges = 0;
 	if (!c->resp_ready) {
 		uresp_init(&c->resp, SG_UPSTREAM_MAX_HEAD_BYTES);
 		c->resp_ready = 1;
@@ -184,6 +186,7 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 	}
 	c->x = x;
 	x->conn = c;
+	c->exchanges++;
 	c->pool->busy++;
 	uresp_reset(&c->resp, x->head_request);
 	bufferevent_write_buffer(c->bev, x->req);
@@ -331,7 +334,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		conn_fail(c, UPSTREAM_ERR_TIMEOUT, "timeout");
+		/* What the connection was doing says who was waiting for whom. */
+		snprintf(buf, sizeof(buf), "timeout %s (exchange %u on this connection, "
+		    "%zu request bytes unsent, %zu answer bytes unread, head %s)",
+		    (what & BEV_EVENT_READING) ? "reading" : "writing", c->exchanges,
+		    evbuffer_get_length(bufferevent_get_output(bev)),
+		    evbuffer_get_length(bufferevent_get_input(bev)),
+		    x->got_head ? "received" : "not received");
+		conn_fail(c, UPSTREAM_ERR_TIMEOUT, buf);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -335,11 +336,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		/* What the connection was doing says who was waiting for whom. */
+		int waiting = -1;
+		(void)ioctl(bufferevent_getfd(bev), FIONREAD, &waiting);
 		snprintf(buf, sizeof(buf), "timeout %s (exchange %u on this connection, "
-		    "%zu request bytes unsent, %zu answer bytes unread, head %s)",
+		    "%zu request bytes unsent, %zu answer bytes unread, %d bytes waiting in "
+		    "the socket, head %s)",
 		    (what & BEV_EVENT_READING) ? "reading" : "writing", c->exchanges,
 		    evbuffer_get_length(bufferevent_get_output(bev)),
-		    evbuffer_get_length(bufferevent_get_input(bev)),
+		    evbuffer_get_length(bufferevent_get_input(bev)), waiting,
 		    x->got_head ? "received" : "not received");
 		conn_fail(c, UPSTREAM_ERR_TIMEOUT, buf);
 		return;

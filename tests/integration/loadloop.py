@@ -6,6 +6,8 @@ and errors (resets, timeouts, anything that is not an HTTP answer)."""
 import http.client, json, os, sys, threading, time
 
 port, path, token, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+# Seconds to wait for an answer; longer when the daemon runs under valgrind.
+TIMEOUT = float(os.environ.get("LOADLOOP_TIMEOUT", "5"))
 lock = threading.Lock()
 counts = {"errors": 0, "statuses": {}}
 errors = []
@@ -18,7 +20,7 @@ def worker():
             if conn is None or n % 25 == 0:
                 if conn:
                     conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
             conn.request("GET", path, headers={"Authorization": "Bearer " + token})
             r = conn.getresponse()
             r.read()

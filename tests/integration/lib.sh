@@ -64,10 +64,44 @@ finish() {
 	exit $?
 }
 
-# A free TCP port on 127.0.0.1 (the kernel picks one; the tiny window
-# before our daemon binds it is acceptable on loopback).
+# A free TCP port on 127.0.0.1 that this script has not handed out before.
+# Ports are drawn at random below the kernel's ephemeral range (so that no
+# outgoing connection of a concurrent test takes them) and remembered in
+# $T/ports: asking the kernel for port 0 twice in a row can return the same
+# port, and a daemon given one port for two listeners never starts (seen in
+# CI). The window before our daemon binds the port is acceptable on loopback.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 - "$T/ports" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except FileNotFoundError:
+    used = set()
+lo, hi = 20000, 32767
+try:
+    lo_eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    if lo_eph - 1 >= lo + 1000:
+        hi = min(hi, lo_eph - 1)
+except (OSError, ValueError, IndexError):
+    pass
+for _ in range(1000):
+    port = random.randint(lo, hi)
+    if str(port) in used:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(path, "a") as f:
+        f.write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free port found")
+PY
 }
 
 wait_port() {

@@ -63,6 +63,7 @@ struct metrics_shard {
 	uint64_t latency_buckets[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf */
 	uint64_t latency_sum_us;
 	uint64_t upstream_errors[METRICS_UPSTREAM_ERROR_COUNT];
+	uint64_t upstream_retries;
 	uint64_t token_results[TOKEN_RESULTS];
 	uint64_t cache_hits;
 	uint64_t cache_misses;
@@ -209,6 +210,12 @@ metrics_upstream_error(struct metrics_shard *s, enum metrics_upstream_error kind
 {
 	if ((unsigned)kind < METRICS_UPSTREAM_ERROR_COUNT)
 		bump(&s->upstream_errors[kind], 1);
+}
+
+void
+metrics_upstream_retried(struct metrics_shard *s)
+{
+	bump(&s->upstream_retries, 1);
 }
 
 void
@@ -451,6 +458,11 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	for (k = 0; k < METRICS_UPSTREAM_ERROR_COUNT; k++)
 		sbuf_printf(&b, "scopegate_upstream_errors_total{kind=\"%s\"} %" PRIu64 "\n",
 		    upstream_error_names[k], SUM(upstream_errors, k));
+	family(&b, "scopegate_upstream_retries_total", "counter",
+	    "Idempotent requests sent again on a new connection: a reused one "
+	    "was closed before any answer.");
+	sbuf_printf(&b, "scopegate_upstream_retries_total %" PRIu64 "\n",
+	    SUM(upstream_retries, 0));
 
 	family(&b, "scopegate_token_verifications_total", "counter",
 	    "Bearer tokens checked, by result.");

@@ -70,6 +70,9 @@ void metrics_observe_request(struct metrics_shard *s, size_t action_idx,
 enum metrics_decision metrics_decision_from_str(const char *decision);
 
 void metrics_upstream_error(struct metrics_shard *s, enum metrics_upstream_error kind);
+/* A request sent again on a new connection (a reused one was closed under
+ * it before any answer): scopegate_upstream_retries_total. */
+void metrics_upstream_retried(struct metrics_shard *s);
 
 /* One presented token's verification outcome (from the cache or not). */
 void metrics_token_verified(struct metrics_shard *s, enum jwt_status st);

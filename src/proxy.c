@@ -349,11 +349,22 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 	evhttp_connection_free(evhttp_request_get_connection(pr->req));
 }
 
+static void
+upstream_retried_cb(void *arg, const char *why)
+{
+	struct proxy_req *pr = arg;
+
+	metrics_upstream_retried(pr->w->metrics);
+	log_info("request %s: upstream %s: %s; sent again on a new connection",
+	    pr->request_id, upstream_pool_authority(pr->w->pool), why);
+}
+
 static const struct upstream_cbs upstream_callbacks = {
 	.head = upstream_head_cb,
 	.body = upstream_body_cb,
 	.done = upstream_done_cb,
 	.error = upstream_error_cb,
+	.retried = upstream_retried_cb,
 };
 
 void
@@ -374,6 +385,24 @@ proxy_client_closed(struct proxy_req *pr)
 	if (evhttp_request_get_connection(pr->req) == NULL)
 		evhttp_send_reply_end(pr->req);
 	proxy_finish(pr);
+}
+
+/* RFC 9110 9.2.2: GET, HEAD, OPTIONS, PUT and DELETE may be sent again when
+ * a reused upstream connection was closed under them; POST and PATCH not. */
+static unsigned
+upstream_flags(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_HEAD:
+		return UPSTREAM_HEAD | UPSTREAM_IDEMPOTENT;
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_OPTIONS:
+	case EVHTTP_REQ_PUT:
+	case EVHTTP_REQ_DELETE:
+		return UPSTREAM_IDEMPOTENT;
+	default:
+		return 0;
+	}
 }
 
 void
@@ -397,5 +426,5 @@ proxy_forward(struct proxy_req *pr)
 
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
-	pr->ux = upstream_send(pr->w->pool, wire, cmd == EVHTTP_REQ_HEAD, &upstream_callbacks, pr);
+	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
 }

@@ -6,7 +6,8 @@
  * answer ended exactly at a message boundary with keep-alive allowed.
  * Anything else closes it: a connection whose state is in doubt is never
  * reused. An idle connection keeps reading so that a close (or stray
- * bytes) from the upstream is noticed at once. */
+ * bytes) from the upstream is noticed at once; the close that crosses a
+ * request on the wire is the one case retried (UPSTREAM_IDEMPOTENT). */
 #include "config.h"
 
 #include <errno.h>
@@ -41,8 +42,13 @@ struct upstream_conn {
 struct upstream_exchange {
 	struct upstream_pool *pool;
 	struct upstream_conn *conn;	/* NULL while waiting */
-	struct evbuffer *req;		/* the request, until handed to a connection */
+	/* The request, until handed to a connection; kept after that while
+	 * it may still be sent again (idempotent, on a reused connection). */
+	struct evbuffer *req;
 	int head_request;
+	int idempotent;
+	int retried;			/* sent again once already */
+	int answered;			/* a byte of the answer arrived */
 	int got_head;
 	int paused;
 	const struct upstream_cbs *cbs;
@@ -187,12 +193,21 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 	}
 	c->x = x;
 	x->conn = c;
-	c->exchanges++;
 	c->pool->busy++;
 	uresp_reset(&c->resp, x->head_request);
-	bufferevent_write_buffer(c->bev, x->req);
-	evbuffer_free(x->req);
-	x->req = NULL;
+	x->answered = 0;
+	if (c->exchanges > 0 && x->idempotent && !x->retried) {
+		/* A reused connection may have been closed by the upstream as
+		 * this goes out: keep the request to send it again. */
+		size_t len = evbuffer_get_length(x->req);
+
+		bufferevent_write(c->bev, evbuffer_pullup(x->req, -1), len);
+	} else {
+		bufferevent_write_buffer(c->bev, x->req);
+		evbuffer_free(x->req);
+		x->req = NULL;
+	}
+	c->exchanges++;
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -238,6 +253,34 @@ conn_fail(struct upstream_conn *c, enum upstream_error err, const char *why)
 	pool_dispatch(pool);
 }
 
+/* A reused connection ended (closed, reset) before any byte of the answer:
+ * the upstream most likely closed it as idle while the request was on its
+ * way, and never read it. Send an idempotent request once more, on a new
+ * connection in the same slot. Returns 1 when it did. */
+static int
+conn_retry(struct upstream_conn *c, const char *why)
+{
+	struct upstream_exchange *x = c->x;
+	struct upstream_pool *pool = c->pool;
+	char reason[300];
+
+	if (x == NULL || x->req == NULL || x->answered || x->got_head)
+		return 0;
+	snprintf(reason, sizeof(reason), "%s (reused connection, exchange %u on it)", why,
+	    c->exchanges);
+	conn_release(c, 0);
+	x->retried = 1;
+	if (conn_open(c) != 0) {
+		x->fail_err = UPSTREAM_ERR_CONNECT;
+		event_active(x->timer, EV_TIMEOUT, 0);
+	} else
+		conn_start(c, x);
+	if (x->cbs->retried != NULL)
+		x->cbs->retried(x->arg, reason);
+	pool_dispatch(pool);
+	return 1;
+}
+
 /* The answer ended at a message boundary. */
 static void
 conn_done(struct upstream_conn *c)
@@ -271,6 +314,14 @@ conn_process(struct upstream_conn *c)
 		log_debug("upstream %s: unexpected bytes on an idle connection", c->pool->authority);
 		conn_close(c);
 		return;
+	}
+	if (!x->answered && evbuffer_get_length(in) > 0) {
+		/* The upstream answers: this request is never sent again. */
+		x->answered = 1;
+		if (x->req != NULL) {
+			evbuffer_free(x->req);
+			x->req = NULL;
+		}
 	}
 	while (!x->paused) {
 		struct evbuffer_iovec v = { NULL, 0 };
@@ -357,6 +408,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_done(c);
 			return;
 		}
+		if (conn_retry(c, "connection closed before an answer"))
+			return;
 		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
 		    x->got_head ? "connection closed in the middle of the answer" :
 		    "connection closed before an answer");
@@ -364,6 +417,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->pool->tls != NULL)
 		why = tls_upstream_error(bev, buf, sizeof(buf));
+	if (conn_retry(c, why != NULL ? why : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())))
+		return;
 	if (why != NULL)
 		conn_fail(c, UPSTREAM_ERR_TLS, why);
 	else
@@ -435,14 +490,15 @@ pool_dispatch(struct upstream_pool *pool)
 }
 
 struct upstream_exchange *
-upstream_send(struct upstream_pool *pool, struct evbuffer *request, int head_request,
+upstream_send(struct upstream_pool *pool, struct evbuffer *request, unsigned flags,
     const struct upstream_cbs *cbs, void *arg)
 {
 	struct upstream_exchange *x = xcalloc(1, sizeof(*x));
 	int rc;
 
 	x->pool = pool;
-	x->head_request = head_request;
+	x->head_request = (flags & UPSTREAM_HEAD) != 0;
+	x->idempotent = (flags & UPSTREAM_IDEMPOTENT) != 0;
 	x->cbs = cbs;
 	x->arg = arg;
 	if ((x->req = evbuffer_new()) == NULL ||

@@ -32,7 +32,19 @@ struct upstream_cbs {
 	void (*body)(void *arg, const char *data, size_t len);
 	void (*done)(void *arg);
 	void (*error)(void *arg, enum upstream_error err, const char *why);
+	/* Optional: the request went out again on a new connection (see
+	 * UPSTREAM_IDEMPOTENT); why says what happened to the first one. */
+	void (*retried)(void *arg, const char *why);
 };
+
+/* upstream_send flags. */
+#define UPSTREAM_HEAD		0x1	/* a HEAD request: the answer has no body */
+/* The method is idempotent (RFC 9110 9.2.2): when a reused keep-alive
+ * connection is found closed before a single byte of the answer came (the
+ * upstream closed it as idle just as the request went out), the request is
+ * sent once more on a new connection instead of failing with 502. Never
+ * for POST or PATCH: the upstream may have acted on them (nginx's rule). */
+#define UPSTREAM_IDEMPOTENT	0x2
 
 struct upstream_pool;
 struct upstream_exchange;
@@ -44,10 +56,10 @@ struct upstream_pool *upstream_pool_new(struct event_base *base,
 void upstream_pool_free(struct upstream_pool *pool);
 
 /* Send request (whole serialized bytes, moved out of the buffer) and report
- * the answer through cbs. head_request: the request was HEAD (the answer
- * has no body). Never NULL; callbacks never run before this returns. */
+ * the answer through cbs. flags: UPSTREAM_HEAD, UPSTREAM_IDEMPOTENT. Never
+ * NULL; callbacks never run before this returns. */
 struct upstream_exchange *upstream_send(struct upstream_pool *pool, struct evbuffer *request,
-    int head_request, const struct upstream_cbs *cbs, void *arg);
+    unsigned flags, const struct upstream_cbs *cbs, void *arg);
 /* Give the exchange up (the client went away): no more callbacks; a
  * connection in the middle of it is closed. */
 void upstream_cancel(struct upstream_exchange *x);

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """rawupstream.py PORT_FILE: an upstream that answers with exact bytes,
 hostile ones included, chosen by the request path /case/NAME. It writes
-its port to PORT_FILE and counts connections (GET /stats)."""
+its port to PORT_FILE and counts connections (GET /stats). /case/stale
+answers on a new connection but, on a reused one, reads the request and
+closes without a byte: an idle keep-alive connection closed by the
+upstream just as a request went out on it."""
 import socket
 import socketserver
 import sys
@@ -49,6 +52,7 @@ class Handler(socketserver.BaseRequestHandler):
             connections += 1
         buf = b""
         s = self.request
+        served = 0
         while True:
             while b"\r\n\r\n" not in buf:
                 d = s.recv(65536)
@@ -63,6 +67,12 @@ class Handler(socketserver.BaseRequestHandler):
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
                 continue
             name = path.rsplit("/", 1)[-1]
+            served += 1
+            if name == "stale" and served > 1:
+                s.close()
+                return
+            if name == "stale":
+                name = "ok-cl"
             data, close = CASES.get(name, (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", False))
             s.sendall(data)
             if close:

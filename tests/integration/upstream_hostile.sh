@@ -13,7 +13,10 @@ PIDS+=($!)
 for i in $(seq 1 100); do [ -s "$T/raw.port" ] && break; sleep 0.05; done
 UP_PORT=$(cat "$T/raw.port")
 GW_PORT=$(free_port)
-UP_TIMEOUT_MS=2000 write_config "$T/gw.json"
+# One worker: one connection pool, so that a connection is reused on
+# purpose (the stale-connection cases below).
+UP_TIMEOUT_MS=2000 write_config "$T/gw.json" '"workers": 1'
+
 start_gateway "$T/gw.json"
 GW="http://127.0.0.1:$GW_PORT"
 
@@ -74,5 +77,32 @@ for i in 1 2 3; do
 done
 c1=$(curl -s "http://127.0.0.1:$UP_PORT/stats" | json_get - 'd["connections"]')
 check "the smuggling connection was closed, a new one opened ($c0 -> $c1, the stats calls count one each)" test "$c1" -gt $((c0 + 1))
+# The upstream closes an idle keep-alive connection just as a request goes
+# out on it (nothing of an answer came): an idempotent request is sent
+# again on a new connection; POST is not (the upstream may have acted).
+stats() { curl -s "http://127.0.0.1:$UP_PORT/stats" | json_get - 'd["connections"]'; }
+expect_eq "prime a keep-alive connection" "200 ok" "$(get ok-cl)"
+c0=$(stats)
+expect_eq "GET on a connection the upstream closes under it: sent again, answered" \
+    "200 ok" "$(get stale)"
+c1=$(stats)
+expect_eq "... on exactly one new connection" "$((c0 + 2))" "$c1"
+check "... and the retry is logged" grep -Eq "connection closed before an answer \(reused connection, exchange [0-9]+ on it\); sent again on a new connection" "$T/gateway.err"
+for m in DELETE PUT OPTIONS; do
+	expect_eq "$m is retried the same way" "200" \
+	    "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X "$m" "$GW/case/stale")"
+done
+expect_eq "POST is not sent again: 502" "502" \
+    "$(curl -s -m 5 -o "$T/body" -w '%{http_code}' -X POST -d '{}' -H 'Content-Type: application/json' "$GW/case/stale")"
+check "... in the gateway's JSON" grep -q '"type":"BadGateway"' "$T/body"
+get ok-cl > /dev/null
+expect_eq "PATCH is not sent again: 502" "502" \
+    "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X PATCH -d '{}' -H 'Content-Type: application/json' "$GW/case/stale")"
+# A request that fails on its new connection too is not sent a third time.
+get ok-cl > /dev/null
+c0=$(stats)
+expect_eq "empty answer on a reused connection: sent again once, then 502" "502" "$(get empty | cut -d' ' -f1)"
+c1=$(stats)
+expect_eq "... after exactly one more connection" "$((c0 + 2))" "$c1"
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

@@ -478,9 +478,9 @@ test_empty(void)
 	char *t = metrics_render(NULL, 0, &g, &len);
 
 	CU_ASSERT_EQUAL(len, strlen(t));
-	/* 15 buckets + sum + count, 4 upstream kinds, 18 token results, 2 cache,
+	/* 15 buckets + sum + count, 4 upstream kinds + retries, 18 token results, 2 cache,
 	 * 2 reloads, generation, connections, build_info. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_requests_total counter"));
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 0);
@@ -611,6 +611,9 @@ test_other_families(void)
 	metrics_reload_done(&g, 1);
 	metrics_reload_done(&g, 0);
 	metrics_set_generation(&g, 3);
+	metrics_upstream_retried(a);
+	metrics_upstream_retried(b);
+	metrics_upstream_retried(b);
 
 	t = metrics_render(shards, 2, &g, NULL);
 	CU_ASSERT(check_valid(t) > 0);
@@ -619,6 +622,8 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_upstream_errors_total{kind=\"timeout\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_upstream_errors_total{kind=\"reset\"} 0"));
 	CU_ASSERT(has_line(t, "scopegate_upstream_errors_total{kind=\"aborted\"} 1"));
+	CU_ASSERT(has_line(t, "# TYPE scopegate_upstream_retries_total counter"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_retries_total 3"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"ok\"} 6"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"expired\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"bad_signature\"} 1"));
@@ -664,7 +669,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

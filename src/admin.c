@@ -22,11 +22,19 @@ struct admin {
 };
 
 /* One pending readiness probe: a TCP connect to the upstream. */
+/* A /readyz probe: connect to the upstream's addresses (resolved when the
+ * configuration loaded) in turn until one accepts. */
 struct probe {
 	struct evhttp_request *req;
+	struct event_base *base;
 	struct bufferevent *bev;
 	uint64_t generation;
+	struct sockaddr_storage addrs[SG_UPSTREAM_MAX_ADDRS];
+	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
+	size_t naddrs, next;
 };
+
+static int probe_next(struct probe *p);
 
 static void
 reply_json(struct evhttp_request *req, int status, const char *fmt, ...)
@@ -53,14 +61,40 @@ probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct probe *p = arg;
 
 	(void)bev;
+	bufferevent_free(p->bev);
+	p->bev = NULL;
 	if (what & BEV_EVENT_CONNECTED)
 		reply_json(p->req, 200, "{\"status\":\"ready\",\"generation\":%llu}\n",
 		    (unsigned long long)p->generation);
+	else if (probe_next(p) == 0)
+		return;
 	else
 		reply_json(p->req, 503, "{\"status\":\"not ready\",\"reason\":\"%s\"}\n",
 		    (what & BEV_EVENT_TIMEOUT) ? "upstream connect timeout" : "upstream unreachable");
-	bufferevent_free(p->bev);
 	free(p);
+}
+
+/* Start connecting to the next address: 0, or -1 when none is left. */
+static int
+probe_next(struct probe *p)
+{
+	struct timeval tv = {2, 0};
+
+	while (p->next < p->naddrs) {
+		size_t i = p->next++;
+
+		p->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		if (p->bev == NULL)
+			return -1;
+		bufferevent_setcb(p->bev, NULL, NULL, probe_event_cb, p);
+		bufferevent_set_timeouts(p->bev, &tv, &tv);
+		if (bufferevent_socket_connect(p->bev, (struct sockaddr *)&p->addrs[i],
+		    (int)p->addrlens[i]) == 0)
+			return 0;
+		bufferevent_free(p->bev);
+		p->bev = NULL;
+	}
+	return -1;
 }
 
 /* Ready: a configuration is in force and the upstream accepts a TCP
@@ -70,33 +104,17 @@ readyz(struct admin *a, struct evhttp_request *req)
 {
 	struct cfg *cf = runtime_acquire(a->rt);
 	struct probe *p = xcalloc(1, sizeof(*p));
-	struct timeval tv = {2, 0};
-	char port[8];
-	struct evutil_addrinfo hints, *ai = NULL;
 
 	p->req = req;
+	p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
 	p->generation = cf->generation;
-	snprintf(port, sizeof(port), "%u", (unsigned)cf->upstream.port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
-	if (evutil_getaddrinfo(cf->upstream.host, port, &hints, &ai) != 0 || ai == NULL) {
-		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"upstream address\"}\n");
-		free(p);
-		goto out;
-	}
-	p->bev = bufferevent_socket_new(evhttp_connection_get_base(
-	    evhttp_request_get_connection(req)), -1, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(p->bev, NULL, NULL, probe_event_cb, p);
-	bufferevent_set_timeouts(p->bev, &tv, &tv);
-	if (bufferevent_socket_connect(p->bev, ai->ai_addr, (int)ai->ai_addrlen) != 0) {
-		bufferevent_free(p->bev);
+	memcpy(p->addrs, cf->upstream.addrs, sizeof(p->addrs));
+	memcpy(p->addrlens, cf->upstream.addrlens, sizeof(p->addrlens));
+	p->naddrs = cf->upstream.naddrs;
+	if (probe_next(p) != 0) {
 		free(p);
 		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"upstream unreachable\"}\n");
 	}
-	evutil_freeaddrinfo(ai);
-out:
 	cfg_unref(cf);
 }
 

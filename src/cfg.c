@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <libgen.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -181,14 +183,62 @@ parse_upstream_url(struct jsonconf *jc, const char *url, struct cfg_upstream *up
 	up->url = xstrdup(url);
 }
 
+/* Resolve the upstream host now, in the process that loads the
+ * configuration, so that no worker ever blocks on DNS: the addresses are
+ * part of the snapshot and a reload resolves the name again (as nginx
+ * does without a resolver). A name that does not resolve is an error. */
+static void
+resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", (unsigned)up->port);
+	if ((rc = getaddrinfo(up->host, port, &hints, &res)) != 0) {
+		jsonconf_error(jc, "/upstream/url", "cannot resolve \"%s\": %s", up->host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return;
+	}
+	for (ai = res; ai != NULL && up->naddrs < SG_UPSTREAM_MAX_ADDRS; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(up->addrs[0]))
+			continue;
+		memcpy(&up->addrs[up->naddrs], ai->ai_addr, ai->ai_addrlen);
+		up->addrlens[up->naddrs++] = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	if (up->naddrs == 0)
+		jsonconf_error(jc, "/upstream/url", "\"%s\" has no usable address", up->host);
+}
+
+/* Same upstream addresses, in the same order. */
+int
+cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream *b)
+{
+	if (a->naddrs != b->naddrs)
+		return 0;
+	for (size_t i = 0; i < a->naddrs; i++)
+		if (a->addrlens[i] != b->addrlens[i] ||
+		    memcmp(&a->addrs[i], &b->addrs[i], a->addrlens[i]) != 0)
+			return 0;
+	return 1;
+}
+
 static void
 parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 {
 	const char *url;
 
 	jsonconf_check_object(jc, o, "/upstream", upstream_keys);
-	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url)
+	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url) {
 		parse_upstream_url(jc, url, &cf->upstream);
+		if (cf->upstream.url != NULL)
+			resolve_upstream(jc, &cf->upstream);
+	}
 	json_t *tls = json_object_get(o, "tls");
 	if (cf->upstream.https) {
 		/* Verification against the system store by default. */

@@ -5,9 +5,14 @@
 
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include <jansson.h>
 
 #include "errlist.h"
+
+/* At most this many addresses of the upstream name are used. */
+#define SG_UPSTREAM_MAX_ADDRS	8
 
 struct tls_listener_config;
 struct tls_client_config;
@@ -23,6 +28,12 @@ struct cfg_upstream {
 	int https;
 	char *host;		/* numeric address or name */
 	uint16_t port;
+	/* host resolved once, when the configuration loads (a reload
+	 * resolves it again): workers never wait for DNS. A connection
+	 * that cannot be made moves on to the next address. */
+	struct sockaddr_storage addrs[SG_UPSTREAM_MAX_ADDRS];
+	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
+	size_t naddrs;
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
 	int64_t max_connections;	/* per worker keep-alive pool size */
 	struct tls_client_config *tls;	/* https:// upstream, else NULL */
@@ -91,6 +102,8 @@ int cfg_unref_last(struct cfg *cf);
 
 /* Non-zero when b listens on exactly the same sockets as a. */
 int cfg_same_listeners(const struct cfg *a, const struct cfg *b);
+/* Non-zero when both resolved to the same addresses, in the same order. */
+int cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream *b);
 
 /* Resolve a path from the config relative to its folder; caller frees. */
 char *cfg_resolve_path(const struct cfg *cf, const char *p);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netdb.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
 
@@ -34,6 +35,8 @@ struct upstream_conn {
 	struct upstream_exchange *x;	/* NULL: idle (when bev is set) */
 	struct uresp resp;
 	int resp_ready;			/* resp initialised (its buffer allocated) */
+	size_t addr;			/* index of the address it connects to */
+	int connected;			/* connected (TLS: handshake done) */
 	unsigned exchanges;		/* started on this connection (for the log) */
 	int idle_listed;
 	TAILQ_ENTRY(upstream_conn) idle_link;
@@ -49,6 +52,7 @@ struct upstream_exchange {
 	int idempotent;
 	int retried;			/* sent again once already */
 	int answered;			/* a byte of the answer arrived */
+	size_t addr_tries;		/* addresses that could not be connected */
 	int got_head;
 	int paused;
 	const struct upstream_cbs *cbs;
@@ -63,6 +67,10 @@ struct upstream_pool {
 	struct event_base *base;
 	char *host;
 	uint16_t port;
+	struct sockaddr_storage addrs[SG_UPSTREAM_MAX_ADDRS];
+	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
+	size_t naddrs;
+	size_t cur;			/* the address new connections go to */
 	char authority[300];
 	struct timeval timeout;
 	struct tls_client *tls;		/* https upstream: shared, refcounted */
@@ -85,6 +93,9 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	pool->base = base;
 	pool->host = xstrdup(cu->host);
 	pool->port = cu->port;
+	memcpy(pool->addrs, cu->addrs, sizeof(pool->addrs));
+	memcpy(pool->addrlens, cu->addrlens, sizeof(pool->addrlens));
+	pool->naddrs = cu->naddrs;
 	snprintf(pool->authority, sizeof(pool->authority),
 	    strchr(cu->host, ':') ? "[%s]:%u" : "%s:%u", cu->host, (unsigned)cu->port);
 	pool->timeout.tv_sec = cu->timeout_ms / 1000;
@@ -159,11 +170,15 @@ conn_open(struct upstream_conn *c)
 {
 	struct upstream_pool *pool = c->pool;
 
+	if (pool->naddrs == 0)
+		return -1;
 	c->bev = pool->tls != NULL ? tls_upstream_bev_new(pool->tls, pool->base, pool->host) :
 	    bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		return -1;
 	c->exchanges = 0;
+	c->connected = 0;
+	c->addr = pool->cur;
 	if (!c->resp_ready) {
 		uresp_init(&c->resp, SG_UPSTREAM_MAX_HEAD_BYTES);
 		c->resp_ready = 1;
@@ -173,10 +188,9 @@ conn_open(struct upstream_conn *c)
 	 * write that cannot go on, an answer that does not come): 504. */
 	bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* A name is resolved here, blocking (as evhttp did without evdns);
-	 * numeric addresses are the norm for an upstream. */
-	if (bufferevent_socket_connect_hostname(c->bev, NULL, AF_UNSPEC, pool->host,
-	    pool->port) != 0) {
+	/* The name was resolved when the configuration loaded (cfg.c). */
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&pool->addrs[c->addr],
+	    (int)pool->addrlens[c->addr]) != 0) {
 		conn_close(c);
 		return -1;
 	}
@@ -251,6 +265,45 @@ conn_fail(struct upstream_conn *c, enum upstream_error err, const char *why)
 	if (x != NULL)
 		exchange_fail(x, err, why);
 	pool_dispatch(pool);
+}
+
+/* Connecting to c's address failed (refused, unreachable, timed out, TLS
+ * handshake): nothing of the request left the gateway, so whatever the
+ * method, put it on a new connection to the next address of the name, each
+ * address once per exchange. New connections then start at that address.
+ * Returns 1 when it did. */
+static int
+conn_next_addr(struct upstream_conn *c, const char *why)
+{
+	struct upstream_exchange *x = c->x;
+	struct upstream_pool *pool = c->pool;
+	char host[NI_MAXHOST];
+	size_t failed = c->addr;
+
+	if (x == NULL || c->connected || x->addr_tries + 1 >= pool->naddrs)
+		return 0;
+	x->addr_tries++;
+	if (x->req == NULL) {
+		/* Not connected: the request is still whole in the output. */
+		if ((x->req = evbuffer_new()) == NULL)
+			fatalx("upstream: out of memory");
+		evbuffer_add_buffer(x->req, bufferevent_get_output(c->bev));
+	}
+	if (getnameinfo((struct sockaddr *)&pool->addrs[failed], pool->addrlens[failed],
+	    host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	log_warnx("upstream %s: cannot connect to %s: %s; trying its next address",
+	    pool->authority, host, why);
+	conn_release(c, 0);
+	if (pool->cur == failed)
+		pool->cur = (failed + 1) % pool->naddrs;
+	if (conn_open(c) != 0) {
+		x->fail_err = UPSTREAM_ERR_CONNECT;
+		event_active(x->timer, EV_TIMEOUT, 0);
+	} else
+		conn_start(c, x);
+	pool_dispatch(pool);
+	return 1;
 }
 
 /* A reused connection ended (closed, reset) before any byte of the answer:
@@ -376,10 +429,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct upstream_conn *c = arg;
 	struct upstream_exchange *x = c->x;
 	char buf[256];
-	const char *why = NULL;
+	const char *why = NULL, *err;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		c->connected = 1;
 		return;
+	}
 	if (x == NULL) {
 		/* An idle connection closed, failed or timed out: forget it. */
 		conn_close(c);
@@ -396,6 +451,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(bev)),
 		    evbuffer_get_length(bufferevent_get_input(bev)), waiting,
 		    x->got_head ? "received" : "not received");
+		if (conn_next_addr(c, "timeout"))
+			return;
 		conn_fail(c, UPSTREAM_ERR_TIMEOUT, buf);
 		return;
 	}
@@ -408,7 +465,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_done(c);
 			return;
 		}
-		if (conn_retry(c, "connection closed before an answer"))
+		if (conn_next_addr(c, "connection closed") ||
+		    conn_retry(c, "connection closed before an answer"))
 			return;
 		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
 		    x->got_head ? "connection closed in the middle of the answer" :
@@ -417,13 +475,13 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->pool->tls != NULL)
 		why = tls_upstream_error(bev, buf, sizeof(buf));
-	if (conn_retry(c, why != NULL ? why : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR())))
+	err = why != NULL ? why : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+	if (conn_next_addr(c, err) || conn_retry(c, err))
 		return;
 	if (why != NULL)
 		conn_fail(c, UPSTREAM_ERR_TLS, why);
 	else
-		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT, err);
 }
 
 /* A waiting exchange timed out, or one failed before it could start. */

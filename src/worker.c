@@ -584,6 +584,7 @@ take_snapshot(struct worker *w)
 		}
 	}
 	if (strcmp(cf->upstream.url, old->upstream.url) != 0 ||
+	    !cfg_upstream_same_addrs(&cf->upstream, &old->upstream) ||
 	    cf->upstream.timeout_ms != old->upstream.timeout_ms ||
 	    cf->upstream.max_connections != old->upstream.max_connections) {
 		/* Requests in flight hold connections of the old pool. */

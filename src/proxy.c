@@ -331,7 +331,10 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 			proxy_reply_error(pr, 502, "BadGateway",
 			    "The upstream service sent an invalid answer", NULL);
 		} else {
-			metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
+			/* Connected, then lost before an answer: "reset";
+			 * never connected: "connect". */
+			metrics_upstream_error(pr->w->metrics, err == UPSTREAM_ERR_RESET ?
+			    METRICS_UPSTREAM_RESET : METRICS_UPSTREAM_CONNECT);
 			pr->reason = "upstream_unavailable";
 			log_warnx("request %s: upstream %s failed: %s", pr->request_id, up, why);
 			proxy_reply_error(pr, 502, "BadGateway",

@@ -468,7 +468,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (conn_next_addr(c, "connection closed") ||
 		    conn_retry(c, "connection closed before an answer"))
 			return;
-		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT,
+		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED :
+		    c->connected ? UPSTREAM_ERR_RESET : UPSTREAM_ERR_CONNECT,
 		    x->got_head ? "connection closed in the middle of the answer" :
 		    "connection closed before an answer");
 		return;
@@ -481,7 +482,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (why != NULL)
 		conn_fail(c, UPSTREAM_ERR_TLS, why);
 	else
-		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED : UPSTREAM_ERR_CONNECT, err);
+		conn_fail(c, x->got_head ? UPSTREAM_ERR_CLOSED :
+		    c->connected ? UPSTREAM_ERR_RESET : UPSTREAM_ERR_CONNECT, err);
 }
 
 /* A waiting exchange timed out, or one failed before it could start. */

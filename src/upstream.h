@@ -17,7 +17,8 @@
 #include "uresp.h"
 
 enum upstream_error {
-	UPSTREAM_ERR_CONNECT,		/* no connection, or it failed before an answer */
+	UPSTREAM_ERR_CONNECT,		/* no connection could be made */
+	UPSTREAM_ERR_RESET,		/* connected, then closed or reset before an answer */
 	UPSTREAM_ERR_TIMEOUT,		/* timeout_ms passed waiting for the upstream */
 	UPSTREAM_ERR_TLS,		/* the TLS handshake failed (why says how) */
 	UPSTREAM_ERR_PROTOCOL,		/* the answer broke HTTP/1.1 framing rules */

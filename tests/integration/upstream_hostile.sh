@@ -13,9 +13,11 @@ PIDS+=($!)
 for i in $(seq 1 100); do [ -s "$T/raw.port" ] && break; sleep 0.05; done
 UP_PORT=$(cat "$T/raw.port")
 GW_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
 # One worker: one connection pool, so that a connection is reused on
 # purpose (the stale-connection cases below).
-UP_TIMEOUT_MS=2000 write_config "$T/gw.json" '"workers": 1'
+UP_TIMEOUT_MS=2000 write_config "$T/gw.json" '"workers": 1,
+  "admin": { "address": "127.0.0.1", "port": '"$ADMIN_PORT"' }'
 
 start_gateway "$T/gw.json"
 GW="http://127.0.0.1:$GW_PORT"
@@ -104,5 +106,14 @@ c0=$(stats)
 expect_eq "empty answer on a reused connection: sent again once, then 502" "502" "$(get empty | cut -d' ' -f1)"
 c1=$(stats)
 expect_eq "... after exactly one more connection" "$((c0 + 2))" "$c1"
+# What /metrics made of all this.
+curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics"
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/metrics"; }
+# Retried: the GET, DELETE, PUT and OPTIONS above, and the empty answer.
+expect_eq "metrics: 5 requests sent again" 5 "$(metric scopegate_upstream_retries_total)"
+# Reset (connected, then closed before an answer): POST, PATCH, the empty
+# answer's second try, and the empty case early on.
+expect_eq "metrics: 4 connections lost before an answer" 4 \
+    "$(metric 'scopegate_upstream_errors_total{kind="reset"}')"
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

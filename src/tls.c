@@ -11,6 +11,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -290,10 +291,106 @@ session_id_context(const struct tls_listener_config *lc, unsigned char out[32])
 			EVP_DigestUpdate(md, buf, got);
 		fclose(fp);
 	}
+	/* A new CRL must not be sidestepped by resuming a session that was
+	 * verified before it: another context, no resumption. */
+	if (lc->client_crl != NULL && (fp = fopen(lc->client_crl, "r")) != NULL) {
+		while ((got = fread(buf, 1, sizeof(buf), fp)) > 0)
+			EVP_DigestUpdate(md, buf, got);
+		fclose(fp);
+	}
 	EVP_DigestFinal_ex(md, out, &n);
 out:
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
+}
+
+/* Is crl signed by one of the CA certificates in st (client_ca) and still
+ * current? Checked at load so that a wrong or stale file is a
+ * configuration error, not every client refused. 0, or -1 after reporting. */
+static int
+crl_check(X509_STORE *st, X509_CRL *crl, const struct tls_listener_config *lc,
+    struct errlist *errs)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+	const X509_NAME *issuer = X509_CRL_get_issuer(crl);
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	char name[256], when[64] = "";
+	int signed_by_ca = 0;
+
+	for (int i = 0; i < sk_X509_OBJECT_num(objs) && !signed_by_ca; i++) {
+		X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		EVP_PKEY *pk;
+
+		if (ca == NULL || X509_NAME_cmp(X509_get_subject_name(ca), issuer) != 0)
+			continue;
+		if ((pk = X509_get0_pubkey(ca)) != NULL && X509_CRL_verify(crl, pk) == 1)
+			signed_by_ca = 1;
+	}
+	ERR_clear_error();
+	X509_NAME_oneline(issuer, name, sizeof(name));
+	if (!signed_by_ca) {
+		tls_report(errs, lc->errfile, lc->errptr, "client_crl",
+		    "%s: the CRL of \"%s\" is not signed by a certificate in client_ca",
+		    lc->client_crl, name);
+		return -1;
+	}
+	if (next != NULL && X509_cmp_current_time(next) <= 0) {
+		BIO *b = BIO_new(BIO_s_mem());
+		int got = 0;
+
+		if (b != NULL && ASN1_TIME_print(b, next) == 1)
+			got = BIO_read(b, when, (int)sizeof(when) - 1);
+		when[got > 0 ? got : 0] = '\0';
+		BIO_free(b);
+		tls_report(errs, lc->errfile, lc->errptr, "client_crl",
+		    "%s: the CRL of \"%s\" expired (next update was due %s); every client "
+		    "certificate it covers would be refused", lc->client_crl, name, when);
+		return -1;
+	}
+	return 0;
+}
+
+/* Load client_crl into the context's store and check client certificates
+ * against it, along the whole chain (as nginx's ssl_crl: one CRL per CA).
+ * 0, or -1 after reporting. */
+static int
+load_crls(SSL_CTX *ctx, const struct tls_listener_config *lc, struct errlist *errs)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	BIO *bio = BIO_new_file(lc->client_crl, "r");
+	X509_CRL *crl;
+	unsigned long err;
+	char e[128];
+	int n = 0;
+
+	if (bio == NULL) {
+		tls_report(errs, lc->errfile, lc->errptr, "client_crl", "%s: %s", lc->client_crl,
+		    tls_openssl_error(e, sizeof(e), "cannot open"));
+		return -1;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (crl_check(st, crl, lc, errs) != 0 || X509_STORE_add_crl(st, crl) != 1) {
+			X509_CRL_free(crl);
+			BIO_free(bio);
+			return -1;
+		}
+		X509_CRL_free(crl);
+		n++;
+	}
+	BIO_free(bio);
+	/* The loop ends with "no start line" at the end of the file; any
+	 * other error is a broken entry. */
+	err = ERR_peek_last_error();
+	if (n == 0 || (err != 0 && ERR_GET_REASON(err) != PEM_R_NO_START_LINE)) {
+		tls_report(errs, lc->errfile, lc->errptr, "client_crl", "%s: %s", lc->client_crl,
+		    n == 0 ? "no CRL found (PEM \"X509 CRL\" blocks expected)" :
+		    tls_openssl_error(e, sizeof(e), "unreadable CRL"));
+		ERR_clear_error();
+		return -1;
+	}
+	ERR_clear_error();
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	return 0;
 }
 
 /* Settings every context of a listener shares (the SNI callback may move
@@ -361,6 +458,8 @@ ctx_common(struct tls_server *ts, SSL_CTX *ctx, const struct tls_listener_config
 			return -1;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
+		if (lc->client_crl != NULL && load_crls(ctx, lc, errs) != 0)
+			return -1;
 		mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
 		if (lc->client_auth == TLS_CLIENT_AUTH_REQUIRED)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;

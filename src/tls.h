@@ -53,6 +53,7 @@ struct tls_listener_config {
 	char *ciphersuites;		/* TLS 1.3 suites */
 	enum tls_client_auth client_auth;
 	char *client_ca;		/* resolved path; set unless auth is none */
+	char *client_crl;		/* resolved path of PEM CRLs, or NULL */
 	long session_cache_size;	/* 0 turns the server-side cache off */
 	int tickets;			/* stateless session tickets */
 

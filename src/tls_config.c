@@ -19,6 +19,7 @@ static const struct jsonconf_key listener_keys[] = {
 	{"ciphersuites", JC_STRING, 0},
 	{"client_auth", JC_STRING, 0},
 	{"client_ca", JC_STRING, 0},
+	{"client_crl", JC_STRING, 0},
 	{"session_cache_size", JC_INTEGER, 0},
 	{"tickets", JC_BOOLEAN, 0},
 	{NULL, JC_ANY, 0},
@@ -217,6 +218,12 @@ tls_listener_config_parse(struct jsonconf *jc, const json_t *obj, const char *pt
 		jsonconf_error(jc, p, "is only used with client_auth \"optional\" or \"required\"");
 		free(p);
 	}
+	lc->client_crl = get_path(jc, obj, ptr, "client_crl", base_dir);
+	if (lc->client_auth == TLS_CLIENT_AUTH_NONE && lc->client_crl != NULL) {
+		p = jsonconf_ptr_key(ptr, "client_crl");
+		jsonconf_error(jc, p, "is only used with client_auth \"optional\" or \"required\"");
+		free(p);
+	}
 	if (jsonconf_get_int(jc, obj, ptr, "session_cache_size", 0, 10 * 1000 * 1000,
 	    SG_TLS_SESSION_CACHE_SIZE, &n) == 0)
 		lc->session_cache_size = (long)n;
@@ -249,6 +256,7 @@ tls_listener_config_free(struct tls_listener_config *lc)
 	free(lc->ciphers);
 	free(lc->ciphersuites);
 	free(lc->client_ca);
+	free(lc->client_crl);
 	free(lc->errfile);
 	free(lc->errptr);
 	tls_server_free(lc->server);

@@ -108,6 +108,84 @@ expect_eq "mTLS binding: nothing forwarded" "$n0" "$(record_count)"
 expect_eq "mTLS binding: the client's own fingerprint is forwarded" 404 "$(mcurl "$FP")"
 expect_eq "mTLS binding: forwarded once" "$((n0 + 1))" "$(record_count)"
 
+# --- mTLS with a certificate revocation list ----------------------------------------
+# A second client certificate by the client CA, then CRLs made with
+# `openssl ca`: first one that revokes nothing, then one that revokes it.
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+CA_DIR="$T/ca"
+mkdir -p "$CA_DIR"
+: > "$CA_DIR/index.txt"
+echo 1000 > "$CA_DIR/crlnumber"
+cat > "$CA_DIR/ca.cnf" <<EOT
+[ ca ]
+default_ca = d
+[ d ]
+database = $CA_DIR/index.txt
+crlnumber = $CA_DIR/crlnumber
+default_md = sha256
+default_crl_days = 30
+EOT
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/revoked.key" 2>/dev/null
+chmod 600 "$PKI/revoked.key"
+openssl req -new -key "$PKI/revoked.key" -subj "/O=scopegate tests/CN=revoked.test" \
+    -out "$CA_DIR/revoked.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n' > "$CA_DIR/leaf.ext"
+openssl x509 -req -in "$CA_DIR/revoked.csr" -CA "$PKI/client-ca.pem" -CAkey "$PKI/client-ca.key" \
+    -set_serial 4242 -days 30 -extfile "$CA_DIR/leaf.ext" -out "$PKI/revoked.pem" 2>/dev/null
+gencrl() {	# OUT
+	openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/client-ca.key" \
+	    -cert "$PKI/client-ca.pem" -gencrl -out "$1" 2>>"$CA_DIR/ca.err"
+}
+gencrl "$PKI/crl.pem"
+check "an empty CRL made" grep -q "BEGIN X509 CRL" "$PKI/crl.pem"
+python3 - "$T/gw-mtls.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["listeners"][0]["tls"]["client_crl"] = "pki/crl.pem"
+c["log"]["access"] = c["log"]["access"].replace("access-mtls", "access-crl")
+json.dump(c, open(sys.argv[1], "w"))
+PY
+start_gateway "$T/gw-mtls.json"
+ccurl() {	# CERTNAME: the status (000 when the handshake was refused)
+	curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" --cert "$PKI/$1.pem" \
+	    --key "$PKI/$1.key" --resolve "localhost:$GW_PORT:127.0.0.1" \
+	    -H "Authorization: Bearer $BT" "$G/certs/x"
+}
+# 403: the handshake passed and the request reached the policy (the
+# binding of the section above refuses a fingerprint not the client's).
+expect_eq "CRL revoking nothing: the client certificate is let in" 403 "$(ccurl client)"
+expect_eq "... and so is the second one" 403 "$(ccurl revoked)"
+openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/client-ca.key" \
+    -cert "$PKI/client-ca.pem" -revoke "$PKI/revoked.pem" 2>>"$CA_DIR/ca.err"
+gencrl "$PKI/crl.pem"
+before=$(grep -c 'in force' "$T/gateway.err")
+kill -HUP "$GW_PID"
+for _ in $(seq 1 300); do
+	[ "$(grep -c 'in force' "$T/gateway.err")" -gt "$before" ] && break
+	sleep 0.1
+done
+n0=$(record_count)
+expect_eq "after a reload with the new CRL: the revoked certificate's handshake is refused" \
+    000 "$(ccurl revoked)"
+expect_eq "... nothing forwarded" "$n0" "$(record_count)"
+expect_eq "... the other certificate is still let in" 403 "$(ccurl client)"
+# A CRL must be checkable at load: signed by client_ca, current.
+cp "$T/gw-mtls.json" "$T/gw-badcrl.json"
+sed -i 's|pki/crl.pem|pki/ca.pem|' "$T/gw-badcrl.json"
+check "-t: a file without a CRL is refused at client_crl" \
+    bash -c "'$SCOPEGATE' -t -c '$T/gw-badcrl.json' 2>&1 | grep -q '/listeners/0/tls/client_crl: .*no CRL found'"
+openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/ca.key" -cert "$PKI/ca.pem" \
+    -gencrl -out "$PKI/crl-other.pem" 2>>"$CA_DIR/ca.err"
+sed -i 's|pki/ca.pem|pki/crl-other.pem|' "$T/gw-badcrl.json"
+check "-t: a CRL by another CA is refused" \
+    bash -c "'$SCOPEGATE' -t -c '$T/gw-badcrl.json' 2>&1 | grep -q 'client_crl: .*is not signed by a certificate in client_ca'"
+openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/client-ca.key" \
+    -cert "$PKI/client-ca.pem" -gencrl -crlsec 1 -out "$PKI/crl-stale.pem" 2>>"$CA_DIR/ca.err"
+sleep 2
+sed -i 's|pki/crl-other.pem|pki/crl-stale.pem|' "$T/gw-badcrl.json"
+check "-t: an expired CRL is refused" \
+    bash -c "'$SCOPEGATE' -t -c '$T/gw-badcrl.json' 2>&1 | grep -q 'client_crl: .*expired'"
+
 # --- https upstream ---------------------------------------------------------------
 cat > "$T/upstream-tls.json" <<EOT
 { "certificates": [ { "cert": "pki/upstream.pem", "key": "pki/upstream.key" } ] }

@@ -155,6 +155,11 @@ ccurl() {	# CERTNAME: the status (000 when the handshake was refused)
 # binding of the section above refuses a fingerprint not the client's).
 expect_eq "CRL revoking nothing: the client certificate is let in" 403 "$(ccurl client)"
 expect_eq "... and so is the second one" 403 "$(ccurl revoked)"
+# A session of the soon-revoked certificate, to try resuming it later.
+sclient -tls1_2 -cert "$PKI/revoked.pem" -key "$PKI/revoked.key" -sess_out "$T/rsess" >/dev/null
+out=$(sclient -tls1_2 -cert "$PKI/revoked.pem" -key "$PKI/revoked.key" -sess_in "$T/rsess")
+check "(that session resumes while the certificate is not revoked)" grep -q '^Reused' <<<"$out"
+check "(... and gets an HTTP answer)" grep -q '^HTTP/1.1 ' <<<"$out"
 openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/client-ca.key" \
     -cert "$PKI/client-ca.pem" -revoke "$PKI/revoked.pem" 2>>"$CA_DIR/ca.err"
 gencrl "$PKI/crl.pem"
@@ -169,6 +174,9 @@ expect_eq "after a reload with the new CRL: the revoked certificate's handshake 
     000 "$(ccurl revoked)"
 expect_eq "... nothing forwarded" "$n0" "$(record_count)"
 expect_eq "... the other certificate is still let in" 403 "$(ccurl client)"
+out=$(sclient -tls1_2 -cert "$PKI/revoked.pem" -key "$PKI/revoked.key" -sess_in "$T/rsess")
+check "... its session from before the new CRL is not resumed" bash -c "! grep -q '^Reused' <<<\"\$1\"" _ "$out"
+check "... and the full handshake fails: no HTTP answer" bash -c "! grep -q '^HTTP/1.1 ' <<<\"\$1\"" _ "$out"
 # A CRL must be checkable at load: signed by client_ca, current.
 cp "$T/gw-mtls.json" "$T/gw-badcrl.json"
 sed -i 's|pki/crl.pem|pki/ca.pem|' "$T/gw-badcrl.json"

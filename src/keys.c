@@ -1,4 +1,6 @@
-/* keys.c: see keys.h. All verification goes through OpenSSL 3 EVP. */
+/* keys.c: see keys.h. All verification goes through OpenSSL 3 EVP. PEM
+ * keys and HMAC secrets are loaded here; JWKS in keys_jwks.c, signing (for
+ * the token tool) in keys_sign.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,31 +14,18 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "b64url.h"
-#include "jsonconf.h"
-#include "keys.h"
+#include "keys_int.h"
 #include "xmalloc.h"
 
 /* HMAC secret files larger than this are refused (a secret is not a
  * document). */
 #define KEYS_MAX_SECRET_BYTES	4096
 
-static const struct alg_info {
-	const char *name;
-	enum keys_kind kind;
-	const char *digest;	/* OpenSSL digest name, NULL for EdDSA */
-	size_t hash_len;
-	size_t ec_coord;	/* ES*: bytes of one coordinate / of R and S */
-	const char *curve;	/* ES*: OpenSSL group name */
-	const char *jwk_crv;	/* ES*: JWK "crv" */
-	int pss;
-} algs_table[KEYS_ALG_COUNT] = {
+static const struct keys_alg_info algs_table[KEYS_ALG_COUNT] = {
 	[KEYS_ALG_HS256] = { "HS256", KEYS_KIND_HMAC, "SHA256", 32, 0, NULL, NULL, 0 },
 	[KEYS_ALG_HS384] = { "HS384", KEYS_KIND_HMAC, "SHA384", 48, 0, NULL, NULL, 0 },
 	[KEYS_ALG_HS512] = { "HS512", KEYS_KIND_HMAC, "SHA512", 64, 0, NULL, NULL, 0 },
@@ -51,6 +40,12 @@ static const struct alg_info {
 	[KEYS_ALG_ES512] = { "ES512", KEYS_KIND_EC, "SHA512", 64, 66, "secp521r1", "P-521", 0 },
 	[KEYS_ALG_EDDSA] = { "EdDSA", KEYS_KIND_ED25519, NULL, 0, 0, NULL, NULL, 0 },
 };
+
+const struct keys_alg_info *
+keys_alg_info(enum keys_alg alg)
+{
+	return &algs_table[alg];
+}
 
 int
 keys_alg_from_name(const char *name, enum keys_alg *out)
@@ -88,8 +83,8 @@ keys_kind_name(enum keys_kind kind)
 	return "key";
 }
 
-static const EVP_MD *
-alg_md(enum keys_alg alg)
+const EVP_MD *
+keys_alg_md(enum keys_alg alg)
 {
 	switch (alg) {
 	case KEYS_ALG_HS256: case KEYS_ALG_RS256: case KEYS_ALG_PS256: case KEYS_ALG_ES256:
@@ -151,8 +146,8 @@ prep_free(struct keys_prep *p)
 	free(p);
 }
 
-static void
-entry_free(struct keys_entry *k)
+void
+keys_entry_free(struct keys_entry *k)
 {
 	if (k == NULL)
 		return;
@@ -173,13 +168,12 @@ keys_free(struct keys *ks)
 	if (ks == NULL)
 		return;
 	for (size_t i = 0; i < ks->n; i++)
-		entry_free(ks->v[i]);
+		keys_entry_free(ks->v[i]);
 	free(ks->v);
 	EVP_MAC_free(ks->hmac);
 	free(ks);
 }
 
-static int set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg);
 
 /* A DigestVerify context for key and alg that copies correctly, or NULL.
  * The digest is fetched here once (not EVP_sha256(), which OpenSSL 3
@@ -196,7 +190,7 @@ prep_verify(const struct keys_entry *k, enum keys_alg alg)
 		goto fail;
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(mctx, &pctx, md, NULL, k->pkey) != 1 ||
-	    !set_rsa_padding(pctx, alg))
+	    !keys_set_rsa_padding(pctx, alg))
 		goto fail;
 	/* Not every provider can duplicate its signature context: find out
 	 * now rather than on the first token. */
@@ -281,7 +275,7 @@ prep_entry(struct keys_entry *k)
 }
 
 /* Add k to ks, preparing its verification templates. */
-static void
+void
 keys_append(struct keys *ks, struct keys_entry *k)
 {
 	if (k->prep == NULL)
@@ -310,8 +304,8 @@ algs_str(unsigned algs, char *buf, size_t len)
 
 /* Inspect a public key: its kind, and for EC the one ES* algorithm its
  * curve allows. Returns NULL when usable, else why not. */
-static const char *
-classify_pkey(EVP_PKEY *pk, enum keys_kind *kind, enum keys_alg *ec_alg)
+const char *
+keys_classify_pkey(EVP_PKEY *pk, enum keys_kind *kind, enum keys_alg *ec_alg)
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	const char *why = NULL;
@@ -351,8 +345,8 @@ classify_pkey(EVP_PKEY *pk, enum keys_kind *kind, enum keys_alg *ec_alg)
 
 /* Check that algs suit a key of this kind (and EC curve / HMAC length);
  * fill in the derived default when algs is 0. Returns NULL or why not. */
-static const char *
-check_algs(unsigned *algs, enum keys_kind kind, enum keys_alg ec_alg,
+const char *
+keys_check_algs(unsigned *algs, enum keys_kind kind, enum keys_alg ec_alg,
     size_t secret_len, char *buf, size_t buflen)
 {
 	if (*algs == 0) {
@@ -386,8 +380,8 @@ check_algs(unsigned *algs, enum keys_kind kind, enum keys_alg ec_alg,
 }
 
 /* Check algorithms and length for an HMAC secret. NULL or why not. */
-static const char *
-hmac_check(unsigned algs, size_t len, char *buf, size_t buflen)
+const char *
+keys_hmac_check(unsigned algs, size_t len, char *buf, size_t buflen)
 {
 	char names[128];
 
@@ -397,11 +391,11 @@ hmac_check(unsigned algs, size_t len, char *buf, size_t buflen)
 		    "HS512%s%s", names[0] ? ", not " : "", names);
 		return buf;
 	}
-	return check_algs(&algs, KEYS_KIND_HMAC, KEYS_ALG_ES256, len, buf, buflen);
+	return keys_check_algs(&algs, KEYS_KIND_HMAC, KEYS_ALG_ES256, len, buf, buflen);
 }
 
-static struct keys_entry *
-entry_new(const char *kid, unsigned algs, enum keys_kind kind, const char *source)
+struct keys_entry *
+keys_entry_new(const char *kid, unsigned algs, enum keys_kind kind, const char *source)
 {
 	struct keys_entry *k = xcalloc(1, sizeof(*k));
 
@@ -436,12 +430,12 @@ keys_load_pem(struct keys *ks, const char *path, const char *kid,
 		errlist_add(errs, "%s: not a PEM public key (\"BEGIN PUBLIC KEY\")", path);
 		goto out;
 	}
-	if ((why = classify_pkey(pk, &kind, &ec_alg)) != NULL ||
-	    (why = check_algs(&algs, kind, ec_alg, 0, buf, sizeof(buf))) != NULL) {
+	if ((why = keys_classify_pkey(pk, &kind, &ec_alg)) != NULL ||
+	    (why = keys_check_algs(&algs, kind, ec_alg, 0, buf, sizeof(buf))) != NULL) {
 		errlist_add(errs, "%s: %s", path, why);
 		goto out;
 	}
-	k = entry_new(kid, algs, kind, path);
+	k = keys_entry_new(kid, algs, kind, path);
 	k->pkey = pk;
 	pk = NULL;
 	keys_append(ks, k);
@@ -507,11 +501,11 @@ keys_add_hmac(struct keys *ks, const char *name, const char *kid,
 	const char *why;
 	char buf[256];
 
-	if ((why = hmac_check(algs, len, buf, sizeof(buf))) != NULL) {
+	if ((why = keys_hmac_check(algs, len, buf, sizeof(buf))) != NULL) {
 		errlist_add(errs, "%s: %s", name, why);
 		return -1;
 	}
-	k = entry_new(kid, algs, KEYS_KIND_HMAC, name);
+	k = keys_entry_new(kid, algs, KEYS_KIND_HMAC, name);
 	k->secret = xmalloc(len);
 	memcpy(k->secret, secret, len);
 	k->secret_len = len;
@@ -532,276 +526,6 @@ keys_load_hmac(struct keys *ks, const char *path, const char *kid,
 	rc = keys_add_hmac(ks, path, kid, algs, secret, len, errs);
 	OPENSSL_cleanse(secret, len);
 	free(secret);
-	return rc;
-}
-
-/* Build a public key of type name from an OSSL_PARAM builder. */
-static EVP_PKEY *
-pkey_fromdata(const char *name, OSSL_PARAM_BLD *bld)
-{
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
-
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, name, NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		EVP_PKEY_free(pk);
-		pk = NULL;
-		ERR_clear_error();
-	}
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	return pk;
-}
-
-/* Fetch a required base64url member of a JWK; reports and returns NULL
- * when missing or invalid. The caller frees. */
-static unsigned char *
-jwk_b64(struct jsonconf *jc, const json_t *jwk, const char *ptr,
-    const char *member, size_t *len)
-{
-	json_t *v = json_object_get(jwk, member);
-	unsigned char *out;
-	char *p;
-
-	if (v == NULL) {
-		jsonconf_error(jc, ptr, "missing \"%s\"", member);
-		return NULL;
-	}
-	p = jsonconf_ptr_key(ptr, member);
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    (out = b64url_decode_alloc(json_string_value(v), json_string_length(v), len)) == NULL) {
-		jsonconf_error(jc, p, "must be a non-empty base64url string");
-		out = NULL;
-	}
-	free(p);
-	return out;
-}
-
-/* Parse one JWK at ptr into a new entry. Returns 1 on success, 0 when the
- * key is skipped (not for signatures / unknown algorithm), -1 after
- * reporting an error. */
-static int
-jwk_parse(struct jsonconf *jc, const json_t *jwk,
-    const char *ptr, unsigned cfg_algs, struct keys_entry **out)
-{
-	const char *kty, *kid = NULL, *alg_name = NULL, *use = NULL, *crv = NULL;
-	unsigned char *a = NULL, *b = NULL, *pt = NULL;
-	enum keys_alg ec_alg = KEYS_ALG_ES256, alg;
-	enum keys_kind kind;
-	OSSL_PARAM_BLD *bld = NULL;
-	BIGNUM *bn_n = NULL, *bn_e = NULL;
-	EVP_PKEY *pk = NULL;
-	unsigned algs = cfg_algs;
-	size_t alen = 0, blen = 0;
-	const char *why;
-	char buf[256];
-	int rc = -1;
-
-	*out = NULL;
-	if (!json_is_object(jwk)) {
-		jsonconf_error(jc, ptr, "must be an object");
-		goto out;
-	}
-	if (jsonconf_get_string(jc, jwk, ptr, "kty", NULL, &kty) != 0 ||
-	    jsonconf_get_string(jc, jwk, ptr, "kid", NULL, &kid) != 0 ||
-	    jsonconf_get_string(jc, jwk, ptr, "alg", NULL, &alg_name) != 0 ||
-	    jsonconf_get_string(jc, jwk, ptr, "use", NULL, &use) != 0 ||
-	    jsonconf_get_string(jc, jwk, ptr, "crv", NULL, &crv) != 0)
-		goto out;
-	if (kty == NULL) {
-		jsonconf_error(jc, ptr, "missing \"kty\"");
-		goto out;
-	}
-	/* Encryption keys and algorithms we do not verify share JWKS
-	 * documents with signing keys: skip them rather than fail. */
-	if ((use != NULL && strcmp(use, "sig") != 0) ||
-	    (alg_name != NULL && keys_alg_from_name(alg_name, &alg) != 0)) {
-		rc = 0;
-		goto out;
-	}
-	if (alg_name != NULL)
-		algs = KEYS_ALG_BIT(alg);
-
-	if (strcmp(kty, "oct") == 0) {
-		if ((a = jwk_b64(jc, jwk, ptr, "k", &alen)) == NULL)
-			goto out;
-		if ((why = hmac_check(algs, alen, buf, sizeof(buf))) != NULL) {
-			jsonconf_error(jc, ptr, "%s", why);
-			goto out;
-		}
-		*out = entry_new(kid, algs, KEYS_KIND_HMAC, ptr);
-		(*out)->secret = a;
-		(*out)->secret_len = alen;
-		a = NULL;
-		rc = 1;
-		goto out;
-	} else if (strcmp(kty, "RSA") == 0) {
-		if ((a = jwk_b64(jc, jwk, ptr, "n", &alen)) == NULL ||
-		    (b = jwk_b64(jc, jwk, ptr, "e", &blen)) == NULL)
-			goto out;
-		bn_n = BN_bin2bn(a, (int)alen, NULL);
-		bn_e = BN_bin2bn(b, (int)blen, NULL);
-		if ((bld = OSSL_PARAM_BLD_new()) == NULL || bn_n == NULL || bn_e == NULL ||
-		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
-		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
-		    (pk = pkey_fromdata("RSA", bld)) == NULL) {
-			ERR_clear_error();
-			jsonconf_error(jc, ptr, "invalid RSA key");
-			goto out;
-		}
-	} else if (strcmp(kty, "EC") == 0) {
-		int found = 0;
-		for (int i = KEYS_ALG_ES256; i <= KEYS_ALG_ES512; i++) {
-			if (crv != NULL && strcmp(crv, algs_table[i].jwk_crv) == 0) {
-				ec_alg = (enum keys_alg)i;
-				found = 1;
-			}
-		}
-		if (!found) {
-			jsonconf_error(jc, ptr, "\"crv\" must be P-256, P-384 or P-521");
-			goto out;
-		}
-		size_t n = algs_table[ec_alg].ec_coord;
-		if ((a = jwk_b64(jc, jwk, ptr, "x", &alen)) == NULL ||
-		    (b = jwk_b64(jc, jwk, ptr, "y", &blen)) == NULL)
-			goto out;
-		/* RFC 7518 6.2.1.2: coordinates are always full length. */
-		if (alen != n || blen != n) {
-			jsonconf_error(jc, ptr, "\"x\" and \"y\" must be %zu bytes for %s", n, crv);
-			goto out;
-		}
-		pt = xmalloc(1 + 2 * n);
-		pt[0] = POINT_CONVERSION_UNCOMPRESSED;
-		memcpy(pt + 1, a, n);
-		memcpy(pt + 1 + n, b, n);
-		if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-		    algs_table[ec_alg].curve, 0) ||
-		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * n) ||
-		    (pk = pkey_fromdata("EC", bld)) == NULL) {
-			ERR_clear_error();
-			jsonconf_error(jc, ptr, "invalid EC key (point not on the curve?)");
-			goto out;
-		}
-	} else if (strcmp(kty, "OKP") == 0) {
-		if (crv == NULL || strcmp(crv, "Ed25519") != 0) {
-			/* X25519/X448 are not signature keys; Ed448 unsupported. */
-			rc = 0;
-			goto out;
-		}
-		if ((a = jwk_b64(jc, jwk, ptr, "x", &alen)) == NULL)
-			goto out;
-		if (alen != 32) {
-			jsonconf_error(jc, ptr, "\"x\" must be 32 bytes for Ed25519");
-			goto out;
-		}
-		if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, a, alen) ||
-		    (pk = pkey_fromdata("ED25519", bld)) == NULL) {
-			ERR_clear_error();
-			jsonconf_error(jc, ptr, "invalid Ed25519 key");
-			goto out;
-		}
-	} else {
-		rc = 0;		/* unknown key type: not ours to verify with */
-		goto out;
-	}
-
-	if ((why = classify_pkey(pk, &kind, &ec_alg)) != NULL ||
-	    (why = check_algs(&algs, kind, ec_alg, 0, buf, sizeof(buf))) != NULL) {
-		jsonconf_error(jc, ptr, "%s", why);
-		goto out;
-	}
-	*out = entry_new(kid, algs, kind, ptr);
-	(*out)->pkey = pk;
-	pk = NULL;
-	rc = 1;
-out:
-	EVP_PKEY_free(pk);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn_n);
-	BN_free(bn_e);
-	if (a != NULL) {
-		OPENSSL_cleanse(a, alen);
-		free(a);
-	}
-	free(b);
-	free(pt);
-	return rc;
-}
-
-/* Parse a JWKS document; on success move its keys into ks. */
-static int
-jwks_parse(struct keys *ks, struct jsonconf *jc, const json_t *root,
-    unsigned algs)
-{
-	struct keys_entry **got = NULL;
-	size_t ngot = 0, i;
-	json_t *jwk;
-	int rc = 0;
-
-	/* Other top-level members are allowed by RFC 7517; only "keys"
-	 * matters, so check it by hand instead of refusing unknown keys. */
-	if (!json_is_object(root) || !json_is_array(json_object_get(root, "keys"))) {
-		jsonconf_error(jc, "", "a JWKS must be an object with a \"keys\" array");
-		return -1;
-	}
-	json_array_foreach(json_object_get(root, "keys"), i, jwk) {
-		struct keys_entry *k;
-		char *p = jsonconf_ptr_index("/keys", i);
-		char *src;
-		int r = jwk_parse(jc, jwk, p, algs, &k);
-		free(p);
-		if (r < 0)
-			rc = -1;
-		else if (r > 0) {
-			xasprintf(&src, "%s: /keys/%zu", jc->file, i);
-			free(k->source);
-			k->source = src;
-			got = xreallocarray(got, ngot + 1, sizeof(*got));
-			got[ngot++] = k;
-		}
-	}
-	for (i = 0; i < ngot; i++) {
-		if (rc == 0)
-			keys_append(ks, got[i]);
-		else
-			entry_free(got[i]);
-	}
-	free(got);
-	return rc;
-}
-
-int
-keys_load_jwks_buffer(struct keys *ks, const char *name, const char *buf,
-    size_t len, unsigned algs, struct errlist *errs)
-{
-	struct jsonconf jc = { name, errs };
-	json_t *root;
-	int rc;
-
-	if ((root = jsonconf_load_buffer(&jc, buf, len)) == NULL)
-		return -1;
-	rc = jwks_parse(ks, &jc, root, algs);
-	json_decref(root);
-	return rc;
-}
-
-int
-keys_load_jwks_file(struct keys *ks, const char *path, unsigned algs,
-    struct errlist *errs)
-{
-	struct jsonconf jc = { path, errs };
-	json_t *root;
-	int rc;
-
-	if ((root = jsonconf_load_file(&jc, path)) == NULL)
-		return -1;
-	rc = jwks_parse(ks, &jc, root, algs);
-	json_decref(root);
 	return rc;
 }
 
@@ -849,9 +573,9 @@ ecdsa_raw_to_der(const unsigned char *sig, size_t n, unsigned char *der)
 
 /* HMAC of msg with secret into out (at least EVP_MAX_MD_SIZE bytes).
  * Returns the MAC length or -1. */
-static int
-hmac_compute(EVP_MAC *mac, enum keys_alg alg, const unsigned char *secret,
-    size_t slen, const unsigned char *msg, size_t msglen, unsigned char *out)
+int
+keys_hmac_compute(EVP_MAC *mac, enum keys_alg alg, const unsigned char *secret,
+    size_t secret_len, const unsigned char *msg, size_t msglen, unsigned char *out)
 {
 	OSSL_PARAM params[2];
 	EVP_MAC_CTX *ctx;
@@ -862,7 +586,7 @@ hmac_compute(EVP_MAC *mac, enum keys_alg alg, const unsigned char *secret,
 	    (char *)algs_table[alg].digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_MAC_CTX_new(mac)) == NULL ||
-	    EVP_MAC_init(ctx, secret, slen, params) != 1 ||
+	    EVP_MAC_init(ctx, secret, secret_len, params) != 1 ||
 	    EVP_MAC_update(ctx, msg, msglen) != 1 ||
 	    EVP_MAC_final(ctx, out, &outl, EVP_MAX_MD_SIZE) != 1) {
 		ERR_clear_error();
@@ -875,8 +599,8 @@ out:
 }
 
 /* Set RSA padding on a signing/verification context for alg. */
-static int
-set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg)
+int
+keys_set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg)
 {
 	if (algs_table[alg].kind != KEYS_KIND_RSA)
 		return 1;
@@ -885,7 +609,7 @@ set_rsa_padding(EVP_PKEY_CTX *pctx, enum keys_alg alg)
 	/* RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash. */
 	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0 &&
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg_md(alg)) > 0;
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, keys_alg_md(alg)) > 0;
 }
 
 /* Verify with a copy of a prepared template (see struct keys_prep).
@@ -950,7 +674,7 @@ keys_verify(const struct keys *ks, const struct keys_entry *key,
 	    key->prep->verify[alg] != NULL))
 		return verify_prepared(key, alg, msg, msglen, sig, siglen);
 	if (key->kind == KEYS_KIND_HMAC) {
-		if ((n = hmac_compute(ks->hmac, alg, key->secret, key->secret_len,
+		if ((n = keys_hmac_compute(ks->hmac, alg, key->secret, key->secret_len,
 		    msg, msglen, mac)) < 0)
 			return -1;
 		rc = (size_t)n == siglen && CRYPTO_memcmp(mac, sig, siglen) == 0;
@@ -958,8 +682,8 @@ keys_verify(const struct keys *ks, const struct keys_entry *key,
 		return rc;
 	}
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(mctx, &pctx, alg_md(alg), NULL, key->pkey) != 1 ||
-	    !set_rsa_padding(pctx, alg)) {
+	    EVP_DigestVerifyInit(mctx, &pctx, keys_alg_md(alg), NULL, key->pkey) != 1 ||
+	    !keys_set_rsa_padding(pctx, alg)) {
 		rc = -1;
 		goto out;
 	}
@@ -967,143 +691,6 @@ keys_verify(const struct keys *ks, const struct keys_entry *key,
 out:
 	if (rc != 1)
 		ERR_clear_error();
-	EVP_MD_CTX_free(mctx);
-	return rc;
-}
-
-struct keys_signer {
-	enum keys_alg alg;
-	EVP_PKEY *pkey;
-	unsigned char *secret;
-	size_t secret_len;
-	EVP_MAC *hmac;
-};
-
-/* Passphrase callback that refuses: encrypted keys are not supported and
- * OpenSSL must never prompt on a terminal. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf; (void)size; (void)rwflag; (void)u;
-	return -1;
-}
-
-struct keys_signer *
-keys_signer_load(const char *path, enum keys_alg alg, struct errlist *errs)
-{
-	struct keys_signer *s = xcalloc(1, sizeof(*s));
-	enum keys_alg ec_alg = KEYS_ALG_ES256;
-	enum keys_kind kind = KEYS_KIND_RSA;
-	unsigned algs = KEYS_ALG_BIT(alg);
-	const char *why;
-	char buf[256];
-	FILE *fp;
-
-	s->alg = alg;
-	if (algs_table[alg].kind == KEYS_KIND_HMAC) {
-		if ((s->secret = keys_read_secret_file(path, &s->secret_len, errs)) == NULL)
-			goto fail;
-		if ((why = hmac_check(algs, s->secret_len, buf, sizeof(buf))) != NULL) {
-			errlist_add(errs, "%s: %s", path, why);
-			goto fail;
-		}
-		if ((s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
-			ERR_clear_error();
-			errlist_add(errs, "%s: HMAC unavailable", path);
-			goto fail;
-		}
-		return s;
-	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		errlist_add(errs, "%s: cannot open: %s", path, strerror(errno));
-		goto fail;
-	}
-	s->pkey = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	if (s->pkey == NULL) {
-		ERR_clear_error();
-		errlist_add(errs, "%s: not an unencrypted PEM private key", path);
-		goto fail;
-	}
-	if ((why = classify_pkey(s->pkey, &kind, &ec_alg)) != NULL ||
-	    (why = check_algs(&algs, kind, ec_alg, 0, buf, sizeof(buf))) != NULL) {
-		errlist_add(errs, "%s: %s", path, why);
-		goto fail;
-	}
-	return s;
-fail:
-	keys_signer_free(s);
-	return NULL;
-}
-
-void
-keys_signer_free(struct keys_signer *s)
-{
-	if (s == NULL)
-		return;
-	EVP_PKEY_free(s->pkey);
-	if (s->secret != NULL) {
-		OPENSSL_cleanse(s->secret, s->secret_len);
-		free(s->secret);
-	}
-	EVP_MAC_free(s->hmac);
-	free(s);
-}
-
-int
-keys_signer_sign(const struct keys_signer *s, const unsigned char *msg,
-    size_t msglen, unsigned char **sig, size_t *siglen)
-{
-	unsigned char *der = NULL, *out = NULL;
-	const unsigned char *p;
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_MD_CTX *mctx = NULL;
-	ECDSA_SIG *es = NULL;
-	size_t len = 0, n;
-	int rc = -1, m;
-
-	*sig = NULL;
-	*siglen = 0;
-	if (s->secret != NULL) {
-		out = xmalloc(EVP_MAX_MD_SIZE);
-		if ((m = hmac_compute(s->hmac, s->alg, s->secret, s->secret_len,
-		    msg, msglen, out)) < 0)
-			goto out;
-		len = (size_t)m;
-		rc = 0;
-		goto out;
-	}
-	if ((mctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(mctx, &pctx, alg_md(s->alg), NULL, s->pkey) != 1 ||
-	    !set_rsa_padding(pctx, s->alg) ||
-	    EVP_DigestSign(mctx, NULL, &len, msg, msglen) != 1)
-		goto out;
-	out = xmalloc(len);
-	if (EVP_DigestSign(mctx, out, &len, msg, msglen) != 1)
-		goto out;
-	if (algs_table[s->alg].kind == KEYS_KIND_EC) {
-		/* OpenSSL produces DER; JWS wants raw R||S. */
-		n = algs_table[s->alg].ec_coord;
-		der = out;
-		p = der;
-		out = xmalloc(2 * n);
-		if ((es = d2i_ECDSA_SIG(NULL, &p, (long)len)) == NULL ||
-		    BN_bn2binpad(ECDSA_SIG_get0_r(es), out, (int)n) < 0 ||
-		    BN_bn2binpad(ECDSA_SIG_get0_s(es), out + n, (int)n) < 0)
-			goto out;
-		len = 2 * n;
-	}
-	rc = 0;
-out:
-	if (rc == 0) {
-		*sig = out;
-		*siglen = len;
-	} else {
-		ERR_clear_error();
-		free(out);
-	}
-	ECDSA_SIG_free(es);
-	free(der);
 	EVP_MD_CTX_free(mctx);
 	return rc;
 }

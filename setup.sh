@@ -78,7 +78,9 @@ run_demo() {
 	say "starting the example upstream on 127.0.0.1:8081"
 	"$build/examples/example-upstream" --listen 127.0.0.1:8081 --quiet &
 	local up=$!
-	trap 'kill $up 2>/dev/null' EXIT
+	# Expanded now: the trap runs after this function's locals are gone.
+	# shellcheck disable=SC2064
+	trap "kill $up 2>/dev/null" EXIT
 	local app=5f0c0c0c0c0c0c0c0c0c0c0c tok=5f1111111111111111111111
 	cat >&2 <<EOT
 

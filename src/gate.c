@@ -14,12 +14,6 @@
 #include "token_config.h"
 #include "xmalloc.h"
 
-/* The token68 alphabet (RFC 7235 2.1). */
-static const unsigned char token68[256] = {
-	['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1,
-	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1, ['='] = 1,
-};
-
 int
 gate_bearer_token(const char *auth, const char **token, size_t *len)
 {
@@ -29,12 +23,11 @@ gate_bearer_token(const char *auth, const char **token, size_t *len)
 		return -1;
 	for (p = auth + 6; *p == ' '; p++)
 		;
+	/* The token's alphabet (token68) is checked by token_verify before a
+	 * token is first verified, not here on every request: one found in
+	 * the cache is byte for byte a token that passed it. */
 	*token = p;
-	/* token68 (RFC 7235): JWS compact tokens use only base64url and '.' */
-	for (; *p; p++)
-		if (!token68[(unsigned char)*p])
-			return -1;
-	*len = (size_t)(p - *token);
+	*len = strlen(p);
 	return *len > 0 ? 0 : -1;
 }
 

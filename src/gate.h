@@ -73,7 +73,8 @@ void gate_decide(const struct cfg *cf, struct tokencache *cache,
 void gate_decision_release(struct gate_decision *d);
 
 /* Extract the token from "Bearer <token>" (scheme case-insensitive, one or
- * more spaces, nothing after the token). Returns 0 and the slice, or -1. */
+ * more spaces): everything after the spaces, not empty. Returns 0 and the
+ * slice, or -1. Its characters are token_verify's to check. */
 int gate_bearer_token(const char *authorization, const char **token, size_t *len);
 
 #endif

@@ -247,6 +247,25 @@ test_token_verify(void)
 	CU_ASSERT_EQUAL(tokencache_evict_id(c, "J"), 1);
 	CU_ASSERT_EQUAL(tokencache_count(c), 0);
 	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 1000, &r), JWT_OK);
+	/* Outside token68 (RFC 7235): malformed, before any verification;
+	 * a valid token with a byte appended or changed is never a hit. */
+	{
+		size_t n = strlen(tok);
+		char *odd = xmalloc(n + 2);
+		const char bytes[] = {' ', '\t', '"', '\\', ',', ';', '\x7f', '\x80', '\xff', '%'};
+
+		for (size_t b = 0; b < sizeof(bytes); b++) {
+			memcpy(odd, tok, n);
+			odd[n] = bytes[b];
+			odd[n + 1] = '\0';
+			CU_ASSERT_EQUAL(token_verify(tc, c, odd, n + 1, 1000, &r), JWT_MALFORMED);
+			CU_ASSERT_PTR_NULL(r);
+			odd[n] = '\0';
+			odd[n / 2] = bytes[b];
+			CU_ASSERT_EQUAL(token_verify(tc, c, odd, n, 1000, &r), JWT_MALFORMED);
+		}
+		free(odd);
+	}
 	/* Oversize is refused before the cache is consulted. */
 	{
 		char *big = xmalloc(9000);

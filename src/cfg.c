@@ -229,14 +229,14 @@ cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream 
 }
 
 static void
-parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf, int resolve)
 {
 	const char *url;
 
 	jsonconf_check_object(jc, o, "/upstream", upstream_keys);
 	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url) {
 		parse_upstream_url(jc, url, &cf->upstream);
-		if (cf->upstream.url != NULL)
+		if (cf->upstream.url != NULL && resolve)
 			resolve_upstream(jc, &cf->upstream);
 	}
 	json_t *tls = json_object_get(o, "tls");
@@ -398,6 +398,12 @@ cfg_resolve_path(const struct cfg *cf, const char *p)
 struct cfg *
 cfg_load(const char *path, struct errlist *errs)
 {
+	return cfg_load_flags(path, errs, 0);
+}
+
+struct cfg *
+cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
+{
 	struct jsonconf jc = {.file = path, .errs = errs};
 	size_t nerr = errs->n;
 	struct cfg *cf;
@@ -421,7 +427,7 @@ cfg_load(const char *path, struct errlist *errs)
 		if (json_is_array(listeners))
 			parse_listeners(&jc, listeners, cf);
 		if (json_is_object(upstream))
-			parse_upstream(&jc, upstream, cf);
+			parse_upstream(&jc, upstream, cf, !(flags & CFG_LOAD_NO_RESOLVE));
 		json_t *limits = json_object_get(root, "limits");
 		json_t *log = json_object_get(root, "log");
 		parse_limits(&jc, json_is_object(limits) ? limits : NULL, cf);

@@ -93,6 +93,10 @@ struct cfg {
 /* Read and check path; NULL when anything is wrong, with every problem
  * added to errs. */
 struct cfg *cfg_load(const char *path, struct errlist *errs);
+/* cfg_load with flags: CFG_LOAD_NO_RESOLVE leaves the upstream name
+ * unresolved (naddrs 0), for tools that never connect to it (explain). */
+#define CFG_LOAD_NO_RESOLVE	0x1
+struct cfg *cfg_load_flags(const char *path, struct errlist *errs, unsigned flags);
 void cfg_free(struct cfg *cf);
 struct cfg *cfg_ref(struct cfg *cf);
 void cfg_unref(struct cfg *cf);

@@ -83,7 +83,7 @@ explain_main(int argc, char **argv)
 		return 2;
 	}
 	errlist_init(&errs);
-	if ((cf = cfg_load(conffile, &errs)) == NULL) {
+	if ((cf = cfg_load_flags(conffile, &errs, CFG_LOAD_NO_RESOLVE)) == NULL) {
 		errlist_print(&errs, stderr);
 		errlist_free(&errs);
 		return 2;

@@ -59,6 +59,18 @@ config "$T/bad.json" "http://no-such-host.invalid:$A_PORT"
 out=$("$SCOPEGATE" -t -c "$T/bad.json" 2>&1)
 check "-t refuses an unresolvable upstream name at /upstream/url" \
     grep -q '/upstream/url: cannot resolve "no-such-host.invalid"' <<<"$out"
+# explain never connects: it does not need the name to resolve.
+python3 - "$T/bad.json" "$T/explain.json" "$top_srcdir" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["policy"] = sys.argv[3] + "/conf/policy.json"
+c["tokens"] = {"keys": [{"file": sys.argv[3] + "/tests/data/keys/ec256.pem", "kid": "e1"}]}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+out=$("$SCOPEGATE" explain -c "$T/explain.json" GET /applications/5f0c0c0c0c0c0c0c0c0c0c0c/tokens \
+    --scopes applicationApiTokens.get 2>&1)
+check "explain works with an upstream name that does not resolve" \
+    grep -q '"decision": "allow"' <<<"$out"
 cp "$T/bad.json" "$T/name.json"
 check "a reload to an unresolvable name is reported" reload_and_wait
 check "... naming the key" grep -q 'reload.*/upstream/url: cannot resolve "no-such-host.invalid"' "$T/gateway.err"

@@ -37,6 +37,16 @@ static const struct jsonconf_key top_keys[] = {
 	{"workers", JC_INTEGER, 0},
 	{"admin", JC_OBJECT, 0},
 	{"revocations", JC_OBJECT, 0},
+	{"rate_limit", JC_OBJECT, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key rate_limit_keys[] = {
+	{"key", JC_STRING, 1},
+	{"per_second", JC_INTEGER, 0},
+	{"per_minute", JC_INTEGER, 0},
+	{"burst", JC_INTEGER, 0},
+	{"max_keys", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -389,6 +399,47 @@ parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	cf->admin.port = (uint16_t)port;
 }
 
+/* "rate_limit": {"key": "client" | "subject" | "token_id", "per_second" or
+ * "per_minute" (exactly one), "burst" (default: the per_second or
+ * per_minute figure), "max_keys"}. */
+static void
+parse_rate_limit(struct jsonconf *jc, const json_t *o, struct cfg *cf)
+{
+	struct cfg_rate_limit *rl = &cf->rate_limit;
+	const char *key = NULL;
+	int has_s = json_object_get(o, "per_second") != NULL;
+	int has_m = json_object_get(o, "per_minute") != NULL;
+	int64_t rate = 0, burst = 0;
+
+	jsonconf_check_object(jc, o, "/rate_limit", rate_limit_keys);
+	if (jsonconf_get_string(jc, o, "/rate_limit", "key", NULL, &key) == 0 && key != NULL) {
+		if (strcmp(key, "client") == 0)
+			rl->key = CFG_RATE_CLIENT;
+		else if (strcmp(key, "subject") == 0)
+			rl->key = CFG_RATE_SUBJECT;
+		else if (strcmp(key, "token_id") == 0)
+			rl->key = CFG_RATE_TOKEN_ID;
+		else
+			jsonconf_error(jc, "/rate_limit/key",
+			    "must be \"client\", \"subject\" or \"token_id\"");
+	}
+	if (has_s == has_m)
+		jsonconf_error(jc, "/rate_limit", "needs exactly one of \"per_second\" and \"per_minute\"");
+	else if (has_s && jsonconf_get_int(jc, o, "/rate_limit", "per_second", 1, 1000000, 0,
+	    &rate) == 0)
+		rl->interval_us = 1000000 / (uint64_t)rate;
+	else if (has_m && jsonconf_get_int(jc, o, "/rate_limit", "per_minute", 1, 1000000, 0,
+	    &rate) == 0)
+		rl->interval_us = 60000000 / (uint64_t)rate;
+	if (jsonconf_get_int(jc, o, "/rate_limit", "burst", 1, 1000000, rate > 0 ? rate : 1,
+	    &burst) == 0)
+		rl->burst = (uint32_t)burst;
+	jsonconf_get_int(jc, o, "/rate_limit", "max_keys", 1024, 10000000,
+	    SG_DEFAULT_RATE_LIMIT_MAX_KEYS, &rl->max_keys);
+	if (rl->interval_us == 0)
+		rl->key = CFG_RATE_NONE;
+}
+
 char *
 cfg_resolve_path(const struct cfg *cf, const char *p)
 {
@@ -414,6 +465,7 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 		return NULL;
 	cf = xcalloc(1, sizeof(*cf));
 	cf->refcnt = 1;
+	cf->rate_limit.max_keys = SG_DEFAULT_RATE_LIMIT_MAX_KEYS;
 	cf->path = xstrdup(path);
 	tmp = xstrdup(path);
 	cf->dir = xstrdup(dirname(tmp));
@@ -444,6 +496,9 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 			cf->workers = n > 0 ? n : 1;
 		}
 		parse_admin(&jc, json_object_get(root, "admin"), cf);
+		json_t *rate = json_object_get(root, "rate_limit");
+		if (json_is_object(rate))
+			parse_rate_limit(&jc, rate, cf);
 		json_t *rv = json_object_get(root, "revocations");
 		cf->revocations = revoke_config_parse(&jc, json_is_object(rv) ? rv : NULL,
 		    "/revocations", cf->dir);

@@ -58,6 +58,21 @@ struct cfg_admin {
 	uint16_t port;
 };
 
+/* What a rate limit counts requests by. */
+enum cfg_rate_key {
+	CFG_RATE_NONE,		/* no "rate_limit": no limit */
+	CFG_RATE_CLIENT,	/* the client address: every request, before the token */
+	CFG_RATE_SUBJECT,	/* the token's sub claim: allowed requests */
+	CFG_RATE_TOKEN_ID,	/* the token id claim: allowed requests */
+};
+
+struct cfg_rate_limit {
+	enum cfg_rate_key key;
+	uint64_t interval_us;	/* one request per this, on average */
+	uint32_t burst;		/* requests that may come at once */
+	int64_t max_keys;	/* keys remembered (fixed at start) */
+};
+
 /* A configuration snapshot: immutable once loaded, shared read-only by
  * every worker thread and every request in flight, freed when the last
  * reference goes (cfg_ref / cfg_unref). */
@@ -71,6 +86,7 @@ struct cfg {
 	size_t nlisteners;
 	struct cfg_upstream upstream;
 	struct cfg_limits limits;
+	struct cfg_rate_limit rate_limit;
 
 	char *policy_path;		/* NULL: passthrough, every request forwarded */
 	struct policy *policy;

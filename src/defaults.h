@@ -16,6 +16,8 @@
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define SG_DEFAULT_UPSTREAM_TIMEOUT_MS		30000
 #define SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS	256
+/* Keys a rate limit remembers (16 bytes each). */
+#define SG_DEFAULT_RATE_LIMIT_MAX_KEYS		100000
 /* An upstream answer's status line and fields (and a chunked answer's
  * trailers): more is a broken upstream (502). */
 #define SG_UPSTREAM_MAX_HEAD_BYTES		32768

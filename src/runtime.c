@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "errlist.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "runtime.h"
 #include "revoke.h"
 #include "revoke_redis.h"
@@ -106,6 +107,8 @@ runtime_reload(struct runtime *rt)
 		log_warnx("reload: access log path changes are not applied live; restart to apply them");
 	if (old->workers != cf->workers)
 		log_warnx("reload: the worker count is not changed live; restart to apply it");
+	if (old->rate_limit.max_keys != cf->rate_limit.max_keys)
+		log_warnx("reload: rate_limit.max_keys is not changed live; restart to apply it");
 	cfg_unref(old);
 
 	pthread_mutex_lock(&rt->lock);
@@ -250,6 +253,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	{
 		struct errlist errs;
 		errlist_init(&errs);
+		rt.ratelimit = ratelimit_new((size_t)cf->rate_limit.max_keys);
 		rt.revocations = revoke_store_open(cf->revocations, &errs);
 		if (rt.revocations == NULL) {
 			for (size_t i = 0; i < errs.n; i++)
@@ -316,6 +320,7 @@ out:
 		event_free(rt.compact_timer);
 	revoke_redis_free(rt.redis);
 	revoke_store_close(rt.revocations);
+	ratelimit_free(rt.ratelimit);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
 	pthread_mutex_destroy(&rt.lock);

@@ -33,6 +33,10 @@ struct runtime {
 	 * section needs a restart), shared by every worker. */
 	struct revoke_store *revocations;
 	struct revoke_redis *redis;
+	/* Rate-limit counters: made once at start, kept across reloads (a
+	 * reload may change the rate, the burst and the key; max_keys needs a
+	 * restart), shared by every worker. */
+	struct ratelimit *ratelimit;
 	struct event *compact_timer;
 	/* Snapshots whose last reference a worker dropped, freed here on
 	 * the main thread (runtime_cfg_release). */

@@ -29,6 +29,7 @@
 #include "tls.h"
 #include "token_config.h"
 #include "proxy.h"
+#include "ratelimit.h"
 #include "reqscan.h"
 #include "runtime.h"
 #include "worker.h"
@@ -139,6 +140,29 @@ check_framing(struct proxy_req *pr)
 	return 0;
 }
 
+/* Count this request against rate_limit under key (of kind 'c' client,
+ * 's' subject, 't' token id). Over it: 429 with Retry-After (whole
+ * seconds, at least 1), reason rate_limited; returns 1. */
+static int
+rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
+{
+	const struct cfg_rate_limit *rl = &pr->cf->rate_limit;
+	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
+	uint64_t retry;
+	char secs[24];
+
+	if (ratelimit_take(w->rt->ratelimit, kind, key, strlen(key), now, rl->interval_us,
+	    rl->burst, &retry))
+		return 0;
+	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry / 1000000 + 1));
+	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Retry-After", secs);
+	pr->decision = "deny";
+	pr->reason = "rate_limited";
+	proxy_reply_error(pr, 429, "TooManyRequests",
+	    "Too many requests: the rate limit is exceeded", NULL);
+	return 1;
+}
+
 /* Run the admission decision and either refuse or forward. */
 static void
 admit(struct worker *w, struct proxy_req *pr)
@@ -157,8 +181,13 @@ admit(struct worker *w, struct proxy_req *pr)
 		.tls_fingerprint = pr->cc ? pr->cc->cert_sha256 : NULL,
 	};
 	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
+	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision d;
 
+	/* By client address: every request counts, before any signature is
+	 * checked (a flood of bad tokens costs its sender, not the gateway). */
+	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
+		return;
 	/* Bodies are bounded by max_body_bytes: make it one piece for the
 	 * JSON parser (a no-op when it already is). */
 	rq.body_len = evbuffer_get_length(body);
@@ -171,18 +200,30 @@ admit(struct worker *w, struct proxy_req *pr)
 		if (d.revoked)
 			metrics_token_revoked(w->metrics);
 	}
-	/* Token lifecycle effects: decide now what a success answer will
-	 * mean (the body goes to the upstream next). */
-	if (d.allow && d.action != NULL && d.action->neffects > 0)
-		revoke_learn_plan(&d.match, rq.body, rq.body_len, &pr->revoke);
 	pr->action_idx = d.action != NULL ? d.action->index : METRICS_ACTION_NONE;
 	pr->action = d.action != NULL ? d.action->name : NULL;
-	pr->reason = d.reason;
 	pr->scope = d.scope;
 	if (d.subject != NULL)
 		pr->subject = xstrdup(d.subject);
 	if (d.token_id != NULL)
 		pr->token_id = xstrdup(d.token_id);
+	/* By token: what the policy allowed counts (a request without a
+	 * subject or token id, e.g. on a public route, by its address). */
+	if (d.allow && (rkey == CFG_RATE_SUBJECT || rkey == CFG_RATE_TOKEN_ID)) {
+		const char *k = rkey == CFG_RATE_SUBJECT ? d.subject : d.token_id;
+		int limited = k != NULL ? rate_limited(w, pr, rkey == CFG_RATE_SUBJECT ? 's' : 't', k) :
+		    rate_limited(w, pr, 'c', pr->client_ip);
+
+		if (limited) {
+			gate_decision_release(&d);
+			return;
+		}
+	}
+	/* Token lifecycle effects: decide now what a success answer will
+	 * mean (the body goes to the upstream next). */
+	if (d.allow && d.action != NULL && d.action->neffects > 0)
+		revoke_learn_plan(&d.match, rq.body, rq.body_len, &pr->revoke);
+	pr->reason = d.reason;
 	if (d.allow) {
 		pr->decision = "allow";
 		proxy_forward(pr);

@@ -98,6 +98,10 @@ test_good_full(void)
 	CU_ASSERT_PTR_NULL(cf->access_log);
 	CU_ASSERT_EQUAL(cf->debug, 1);
 	CU_ASSERT_EQUAL(cf->shutdown_grace_ms, 0);
+	CU_ASSERT_EQUAL(cf->rate_limit.key, CFG_RATE_SUBJECT);
+	CU_ASSERT_EQUAL(cf->rate_limit.interval_us, 500000);
+	CU_ASSERT_EQUAL(cf->rate_limit.burst, 120);	/* the per_minute figure */
+	CU_ASSERT_EQUAL(cf->rate_limit.max_keys, 100000);
 	cfg_free(cf);
 	errlist_free(&errs);
 }
@@ -118,6 +122,8 @@ test_good_defaults(void)
 	CU_ASSERT(cf->limits.max_header_bytes > 0);
 	CU_ASSERT(cf->limits.max_connections > 0);
 	CU_ASSERT_STRING_EQUAL(cf->access_log, "-");
+	CU_ASSERT_EQUAL(cf->rate_limit.key, CFG_RATE_NONE);	/* no limit unless asked */
+	CU_ASSERT_EQUAL(cf->upstream.naddrs, 1);
 	cfg_free(cf);
 	errlist_free(&errs);
 }

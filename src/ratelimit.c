@@ -1,0 +1,147 @@
+/* ratelimit.c: see ratelimit.h. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "ratelimit.h"
+#include "xmalloc.h"
+
+#define RL_SHARDS	64	/* a power of two */
+#define RL_PROBE	8	/* slots looked at for one key */
+
+struct rl_slot {
+	uint64_t hash;		/* 0: empty */
+	uint64_t tat_us;	/* theoretical arrival time of the next request */
+};
+
+struct rl_shard {
+	pthread_mutex_t lock;
+	struct rl_slot *slots;
+	size_t count;
+};
+
+struct ratelimit {
+	uint64_t seed;
+	size_t nslots;		/* per shard, a power of two */
+	struct rl_shard shards[RL_SHARDS];
+};
+
+struct ratelimit *
+ratelimit_new(size_t max_keys)
+{
+	struct ratelimit *rl = xcalloc(1, sizeof(*rl));
+	size_t per = 16;
+
+	while (per * RL_SHARDS < max_keys)
+		per *= 2;
+	rl->nslots = per;
+	if (getrandom(&rl->seed, sizeof(rl->seed), 0) != sizeof(rl->seed))
+		fatalx("getrandom failed");
+	for (size_t i = 0; i < RL_SHARDS; i++) {
+		pthread_mutex_init(&rl->shards[i].lock, NULL);
+		rl->shards[i].slots = xcalloc(per, sizeof(struct rl_slot));
+	}
+	return rl;
+}
+
+void
+ratelimit_free(struct ratelimit *rl)
+{
+	if (rl == NULL)
+		return;
+	for (size_t i = 0; i < RL_SHARDS; i++) {
+		pthread_mutex_destroy(&rl->shards[i].lock);
+		free(rl->shards[i].slots);
+	}
+	free(rl);
+}
+
+/* Eight bytes at a time, seeded, with a strong finalizer (the MurmurHash3
+ * one): the shard and slot come from different bits. Never 0. */
+static uint64_t
+hash_key(uint64_t seed, const char *s, size_t len)
+{
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = seed ^ ((uint64_t)len * k), w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
+		h = (h << 31) | (h >> 33);
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
+	}
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h != 0 ? h : 1;
+}
+
+int
+ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us)
+{
+	uint64_t h = hash_key(rl->seed + (uint64_t)(unsigned char)kind * 0x9e3779b97f4a7c15ULL,
+	    key, len);
+	struct rl_shard *sh = &rl->shards[h & (RL_SHARDS - 1)];
+	/* A key may be ahead of the clock by this much: burst - 1 requests
+	 * beyond the one that is due now. */
+	uint64_t tolerance = interval_us * (uint64_t)(burst - 1);
+	struct rl_slot *slot = NULL, *victim = NULL;
+	uint64_t tat;
+	int ok;
+
+	pthread_mutex_lock(&sh->lock);
+	for (size_t i = 0; i < RL_PROBE; i++) {
+		struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
+
+		if (s->hash == h) {
+			slot = s;
+			break;
+		}
+		/* Forget first an empty slot, else the key closest to having
+		 * its whole burst again (the smallest arrival time). */
+		if (victim == NULL || (victim->hash != 0 &&
+		    (s->hash == 0 || s->tat_us < victim->tat_us)))
+			victim = s;
+	}
+	if (slot == NULL) {
+		slot = victim;
+		if (slot->hash == 0)
+			sh->count++;
+		slot->hash = h;
+		slot->tat_us = now_us;
+	}
+	tat = slot->tat_us > now_us ? slot->tat_us : now_us;
+	if (tat - now_us > tolerance) {
+		*retry_after_us = tat - now_us - tolerance;
+		ok = 0;
+	} else {
+		slot->tat_us = tat + interval_us;
+		*retry_after_us = 0;
+		ok = 1;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return ok;
+}
+
+size_t
+ratelimit_count(struct ratelimit *rl)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < RL_SHARDS; i++) {
+		pthread_mutex_lock(&rl->shards[i].lock);
+		n += rl->shards[i].count;
+		pthread_mutex_unlock(&rl->shards[i].lock);
+	}
+	return n;
+}

@@ -1,0 +1,36 @@
+/* ratelimit.h: request rate limits per key (a token's subject or id, or a
+ * client address), shared by all workers.
+ *
+ * Each key is a GCRA cell (the generic cell rate algorithm, as in ATM
+ * traffic shaping and many API gateways): one "theoretical arrival time"
+ * per key, no timers. A key may send `burst` requests at once and then one
+ * every `interval_us`. The table holds a bounded number of keys, in shards
+ * with a lock each; when a shard's probe window is full, the key that
+ * would have its whole burst again soonest is forgotten first (a flood of
+ * new keys can only make the oldest idle ones start over, never block a
+ * key). Keys are hashed with a per-process random seed and compared by
+ * hash only (64 bits). Pure: the caller passes the time. */
+#ifndef SCOPEGATE_RATELIMIT_H
+#define SCOPEGATE_RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ratelimit;
+
+/* A table for up to about max_keys keys (at least 1024). */
+struct ratelimit *ratelimit_new(size_t max_keys);
+void ratelimit_free(struct ratelimit *rl);
+
+/* One request of key at now_us (a monotonic clock). kind keeps kinds of
+ * keys apart (a subject and an address that are the same string are not
+ * the same key). Returns 1 when it is within the limit (and counts it), 0
+ * when it is over: *retry_after_us then says when the next one would be
+ * allowed. interval_us > 0, burst >= 1. */
+int ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us);
+
+/* Keys held now (for tests and metrics). */
+size_t ratelimit_count(struct ratelimit *rl);
+
+#endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "hash64.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "xmalloc.h"
@@ -60,28 +61,13 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-/* Eight bytes at a time, seeded, with a strong finalizer (the MurmurHash3
- * one): the shard and slot come from different bits. Never 0. */
+/* Seeded with a secret per process: keys may be chosen by clients
+ * (addresses) and are compared by hash only. Never 0 (an empty slot). */
 static uint64_t
 hash_key(uint64_t seed, const char *s, size_t len)
 {
-	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = seed ^ ((uint64_t)len * k), w;
-	size_t i = 0;
+	uint64_t h = hash64(seed, s, len);
 
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
-		h = (h << 31) | (h >> 33);
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, s + i, len - i);
-		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
 	return h != 0 ? h : 1;
 }
 

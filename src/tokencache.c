@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash64.h"
 #include "tokencache.h"
 #include "xmalloc.h"
 
@@ -26,32 +27,14 @@ struct tokencache {
 	struct tokencache_stats stats;
 };
 
-/* Eight bytes at a time (a token is a few hundred bytes, hashed on every
- * request): multiply-rotate mixing of each little-endian word, the tail
- * zero-padded, the length folded in, then a final avalanche (the
- * MurmurHash3 finalizer). Only verified tokens are stored, so an attacker
- * cannot fill a chain with crafted collisions; a lookup with any string
- * walks chains of verified tokens only. */
+/* Every request hashes its token (a few hundred bytes). Only verified
+ * tokens are stored, so an attacker cannot fill a chain with crafted
+ * collisions; a lookup with any string walks chains of verified tokens
+ * only. */
 static uint64_t
 hash_token(const char *s, size_t len)
 {
-	const uint64_t k = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)len * k), w;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
-		h = (h << 31) | (h >> 33);
-	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, s + i, len - i);
-		h = (h ^ (w * k)) * 0xff51afd7ed558ccdULL;
-	}
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return h ^ (h >> 33);
+	return hash64(0xcbf29ce484222325ULL, s, len);
 }
 
 struct tokencache *

@@ -163,12 +163,7 @@ check "(... and gets an HTTP answer)" grep -q '^HTTP/1.1 ' <<<"$out"
 openssl ca -batch -config "$CA_DIR/ca.cnf" -keyfile "$PKI/client-ca.key" \
     -cert "$PKI/client-ca.pem" -revoke "$PKI/revoked.pem" 2>>"$CA_DIR/ca.err"
 gencrl "$PKI/crl.pem"
-before=$(grep -c 'in force' "$T/gateway.err")
-kill -HUP "$GW_PID"
-for _ in $(seq 1 300); do
-	[ "$(grep -c 'in force' "$T/gateway.err")" -gt "$before" ] && break
-	sleep 0.1
-done
+check "reload with the new CRL" reload_and_wait
 n0=$(record_count)
 expect_eq "after a reload with the new CRL: the revoked certificate's handshake is refused" \
     000 "$(ccurl revoked)"

@@ -146,6 +146,20 @@ start_gateway() {
 	wait_port "$GW_PORT"
 }
 
+# reload_and_wait: SIGHUP to $GW_PID, then wait (up to 60 s: a reload
+# stalls a daemon under valgrind for seconds) until $T/gateway.err reports
+# its result, a new configuration in force or a failed reload.
+reload_and_wait() {
+	local before i
+	before=$(grep -cE 'in force|reload failed' "$T/gateway.err")
+	kill -HUP "$GW_PID"
+	for i in $(seq 1 600); do
+		[ "$(grep -cE 'in force|reload failed' "$T/gateway.err")" -gt "$before" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # write_config FILE [extra top-level JSON members]: a config for
 # GW_PORT -> UP_PORT, access log in $T/access.log.
 write_config() {

@@ -64,12 +64,7 @@ check "metrics count the 429s" grep -q 'status="429"} [1-9]' \
 
 # By client address: bad tokens count too, before any verification.
 rate_config client '"per_minute": 12, "burst": 2'
-before=$(grep -c 'in force' "$T/gateway.err")
-kill -HUP "$GW_PID"
-for _ in $(seq 1 300); do
-	[ "$(grep -c 'in force' "$T/gateway.err")" -gt "$before" ] && break
-	sleep 0.1
-done
+check "reload to a limit by client address" reload_and_wait
 codes=""
 for i in 1 2 3; do codes="$codes$(call "not-a-token")"; done
 expect_eq "client: two bad tokens get 401, the third 429" "401401429" "$codes"

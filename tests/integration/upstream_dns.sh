@@ -30,17 +30,6 @@ EOT
 get() {
 	curl -s -m 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/__test/echo${1:-}"
 }
-# reload_and_wait: SIGHUP, then wait until the gateway reports the result.
-reload_and_wait() {
-	local before i
-	before=$(grep -cE 'in force|reload failed' "$T/gateway.err")
-	kill -HUP "$GW_PID"
-	for i in $(seq 1 600); do
-		[ "$(grep -cE 'in force|reload failed' "$T/gateway.err")" -gt "$before" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 stop_gateway() {
 	kill "$GW_PID" 2>/dev/null
 	wait "$GW_PID" 2>/dev/null

@@ -1,0 +1,63 @@
+/* fuzz_cfg.c: the configuration loader (cfg_load) on arbitrary bytes,
+ * written as a file in a private empty folder so that relative paths in it
+ * name nothing. The upstream name is not resolved (no DNS while fuzzing).
+ * A configuration either loads with no error listed, or does not load and
+ * says why; a loaded one keeps its own invariants. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "errlist.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[64], path[96];
+
+static void
+remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct errlist errs;
+	struct cfg *cf;
+	FILE *fp;
+
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "/tmp/fuzz_cfg.XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+		snprintf(path, sizeof(path), "%s/c.json", dir);
+		atexit(remove_dir);
+	}
+	if ((fp = fopen(path, "w")) == NULL)
+		abort();
+	if (size > 0 && fwrite(data, 1, size, fp) != size)
+		abort();
+	fclose(fp);
+
+	errlist_init(&errs);
+	cf = cfg_load_flags(path, &errs, CFG_LOAD_NO_RESOLVE);
+	if ((cf == NULL) != (errs.n > 0))
+		abort();	/* loaded with errors, or refused without a reason */
+	if (cf != NULL) {
+		if (cf->nlisteners == 0 || cf->upstream.host == NULL || cf->upstream.port == 0)
+			abort();
+		if (cf->rate_limit.key != CFG_RATE_NONE &&
+		    (cf->rate_limit.interval_us == 0 || cf->rate_limit.burst == 0))
+			abort();
+		cfg_unref(cf);
+	}
+	errlist_free(&errs);
+	unlink(path);
+	return 0;
+}

@@ -490,6 +490,9 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	sbuf_printf(&b, "scopegate_config_generation %" PRIu64 "\n",
 	    g ? __atomic_load_n(&g->config_generation, __ATOMIC_RELAXED) : 0);
 
+	family(&b, "scopegate_rate_limit_keys", "gauge",
+	    "Keys the rate limit remembers now (bounded by rate_limit.max_keys).");
+	sbuf_printf(&b, "scopegate_rate_limit_keys %" PRIu64 "\n", g ? g->rate_limit_keys : 0);
 	family(&b, "scopegate_connections", "gauge", "Client connections open now.");
 	sbuf_printf(&b, "scopegate_connections %" PRId64 "\n", (int64_t)SUM(connections, 0));
 

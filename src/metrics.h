@@ -49,6 +49,7 @@ struct metrics_globals {
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
 	uint64_t config_generation;
+	uint64_t rate_limit_keys;	/* set by the caller before rendering */
 };
 
 /* A new, zeroed shard; never NULL. Free it with metrics_shard_free once no

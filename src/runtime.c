@@ -136,6 +136,7 @@ runtime_metrics_text(struct runtime *rt)
 
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
+	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
 	free(shards);
 	return text;

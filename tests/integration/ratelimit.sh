@@ -59,8 +59,10 @@ last=$(last_line "$T/access.log")
 expect_eq "access log: status 429" 429 "$(json_get "$last" 'd["status"]')"
 expect_eq "access log: reason rate_limited" rate_limited "$(json_get "$last" 'd["reason"]')"
 expect_eq "access log: the subject" alice "$(json_get "$last" 'd["subject"]')"
-check "metrics count the 429s" grep -q 'status="429"} [1-9]' \
-    <(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics")
+curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics"
+check "metrics count the 429s" grep -q 'status="429"} [1-9]' "$T/metrics"
+expect_eq "metrics: two keys remembered (alice, bob)" 2 \
+    "$(awk '$1 == "scopegate_rate_limit_keys" { print $2 }' "$T/metrics")"
 
 # By client address: bad tokens count too, before any verification.
 rate_config client '"per_minute": 12, "burst": 2'

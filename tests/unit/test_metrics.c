@@ -479,8 +479,8 @@ test_empty(void)
 
 	CU_ASSERT_EQUAL(len, strlen(t));
 	/* 15 buckets + sum + count, 4 upstream kinds + retries, 18 token results, 2 cache,
-	 * 2 reloads, generation, connections, build_info. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
+	 * 2 reloads, generation, rate-limit keys, connections, build_info. */
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_requests_total counter"));
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 0);
@@ -611,6 +611,7 @@ test_other_families(void)
 	metrics_reload_done(&g, 1);
 	metrics_reload_done(&g, 0);
 	metrics_set_generation(&g, 3);
+	g.rate_limit_keys = 7;
 	metrics_upstream_retried(a);
 	metrics_upstream_retried(b);
 	metrics_upstream_retried(b);
@@ -624,6 +625,8 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_upstream_errors_total{kind=\"aborted\"} 1"));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_upstream_retries_total counter"));
 	CU_ASSERT(has_line(t, "scopegate_upstream_retries_total 3"));
+	CU_ASSERT(has_line(t, "# TYPE scopegate_rate_limit_keys gauge"));
+	CU_ASSERT(has_line(t, "scopegate_rate_limit_keys 7"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"ok\"} 6"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"expired\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"bad_signature\"} 1"));
@@ -669,7 +672,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 3);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

@@ -154,7 +154,8 @@ rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
 	if (ratelimit_take(w->rt->ratelimit, kind, key, strlen(key), now, rl->interval_us,
 	    rl->burst, &retry))
 		return 0;
-	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry / 1000000 + 1));
+	retry = (retry + 999999) / 1000000;	/* whole seconds, rounded up */
+	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry > 0 ? retry : 1));
 	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Retry-After", secs);
 	pr->decision = "deny";
 	pr->reason = "rate_limited";

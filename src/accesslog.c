@@ -184,6 +184,10 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 	put_u64(&o, e->bytes_in);
 	put_key(&o, "bytes_out");
 	put_u64(&o, e->bytes_out);
+	if (e->forwarded_client != NULL) {
+		put_key(&o, "forwarded_client");
+		put_json_string(&o, e->forwarded_client);
+	}
 	if (e->client_cert_subject != NULL) {
 		put_key(&o, "client_cert_subject");
 		put_json_string(&o, e->client_cert_subject);

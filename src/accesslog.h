@@ -28,6 +28,9 @@ struct accesslog_entry {
 	uint64_t latency_us;
 	uint64_t bytes_in;		/* request body bytes */
 	uint64_t bytes_out;		/* response body bytes */
+	/* The client behind a trusted proxy (X-Forwarded-For); written only
+	 * when it was taken from there. */
+	const char *forwarded_client;
 	/* Verified client certificate (mTLS); written only when present. */
 	const char *client_cert_subject;
 	const char *client_cert_sha256;

@@ -21,6 +21,7 @@
 #include "jsonschema.h"
 #include "log.h"
 #include "policy.h"
+#include "realip.h"
 #include "revoke.h"
 #include "tls.h"
 #include "token_config.h"
@@ -38,6 +39,7 @@ static const struct jsonconf_key top_keys[] = {
 	{"admin", JC_OBJECT, 0},
 	{"revocations", JC_OBJECT, 0},
 	{"rate_limit", JC_OBJECT, 0},
+	{"trusted_proxies", JC_ARRAY, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -440,6 +442,34 @@ parse_rate_limit(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 		rl->key = CFG_RATE_NONE;
 }
 
+/* "trusted_proxies": ["10.0.0.0/8", "::1", ...], each an address or a
+ * CIDR prefix (realip_parse_net). */
+static void
+parse_trusted_proxies(struct jsonconf *jc, const json_t *a, struct cfg *cf)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(a) > SG_MAX_TRUSTED_PROXIES) {
+		jsonconf_error(jc, "/trusted_proxies", "more than %d entries", SG_MAX_TRUSTED_PROXIES);
+		return;
+	}
+	cf->trusted_proxies = xcalloc(json_array_size(a) + 1, sizeof(*cf->trusted_proxies));
+	json_array_foreach(a, i, v) {
+		char *ptr = jsonconf_ptr_index("/trusted_proxies", i);
+		const char *why = NULL;
+
+		if (!json_is_string(v))
+			jsonconf_error(jc, ptr, "must be a string");
+		else if (realip_parse_net(json_string_value(v),
+		    &cf->trusted_proxies[cf->ntrusted_proxies], &why) != 0)
+			jsonconf_error(jc, ptr, "\"%s\": %s", json_string_value(v), why);
+		else
+			cf->ntrusted_proxies++;
+		free(ptr);
+	}
+}
+
 char *
 cfg_resolve_path(const struct cfg *cf, const char *p)
 {
@@ -499,6 +529,9 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 		json_t *rate = json_object_get(root, "rate_limit");
 		if (json_is_object(rate))
 			parse_rate_limit(&jc, rate, cf);
+		json_t *proxies = json_object_get(root, "trusted_proxies");
+		if (json_is_array(proxies))
+			parse_trusted_proxies(&jc, proxies, cf);
 		json_t *rv = json_object_get(root, "revocations");
 		cf->revocations = revoke_config_parse(&jc, json_is_object(rv) ? rv : NULL,
 		    "/revocations", cf->dir);
@@ -526,6 +559,7 @@ cfg_free(struct cfg *cf)
 	tls_client_config_free(cf->upstream.tls);
 	free(cf->upstream.url);
 	free(cf->upstream.host);
+	free(cf->trusted_proxies);
 	free(cf->access_log);
 	for (size_t i = 0; i < cf->nschemas; i++)
 		jschema_free(cf->schemas[i]);

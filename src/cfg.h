@@ -15,6 +15,7 @@
 #define SG_UPSTREAM_MAX_ADDRS	8
 
 struct tls_listener_config;
+struct realip_net;
 struct tls_client_config;
 
 struct cfg_listener {
@@ -87,6 +88,10 @@ struct cfg {
 	struct cfg_upstream upstream;
 	struct cfg_limits limits;
 	struct cfg_rate_limit rate_limit;
+	/* Proxies whose X-Forwarded-For is believed (realip.h); none: the
+	 * TCP peer is the client. */
+	struct realip_net *trusted_proxies;
+	size_t ntrusted_proxies;
 
 	char *policy_path;		/* NULL: passthrough, every request forwarded */
 	struct policy *policy;

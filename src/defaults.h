@@ -16,6 +16,9 @@
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define SG_DEFAULT_UPSTREAM_TIMEOUT_MS		30000
 #define SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS	256
+/* Entries of "trusted_proxies" (each request's peer is checked against
+ * them all). */
+#define SG_MAX_TRUSTED_PROXIES			64
 /* Keys a rate limit remembers (16 bytes each). */
 #define SG_DEFAULT_RATE_LIMIT_MAX_KEYS		100000
 /* An upstream answer's status line and fields (and a chunked answer's

@@ -43,20 +43,29 @@ decided_on(const char *name)
 	    strcasecmp(name, "Content-Type") == 0;
 }
 
-/* One field line in the making: its pieces are copied in one go. */
+/* One field line in the making: its pieces are copied in one go. A
+ * value may come in two parts, "pre, value" (a forwarded list). */
 struct line {
-	const char *name, *value;
-	size_t nlen, vlen;
+	const char *name, *pre, *value;
+	size_t nlen, plen, vlen;
 };
+
+static void
+add_line2(struct line *l, size_t *n, const char *name, const char *pre, const char *value)
+{
+	l[*n].name = name;
+	l[*n].nlen = strlen(name);
+	l[*n].pre = pre;
+	l[*n].plen = pre != NULL ? strlen(pre) : 0;
+	l[*n].value = value;
+	l[*n].vlen = strlen(value);
+	(*n)++;
+}
 
 static void
 add_line(struct line *l, size_t *n, const char *name, const char *value)
 {
-	l[*n].name = name;
-	l[*n].nlen = strlen(name);
-	l[*n].value = value;
-	l[*n].vlen = strlen(value);
-	(*n)++;
+	add_line2(l, n, name, NULL, value);
 }
 
 const char *
@@ -101,7 +110,7 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 	}
 	if (fi->host == NULL)
 		add_line(lines, &n, "Host", fi->authority);
-	add_line(lines, &n, "X-Forwarded-For", fi->client_ip);
+	add_line2(lines, &n, "X-Forwarded-For", fi->xff_chain, fi->client_ip);
 	add_line(lines, &n, "X-Forwarded-Proto", fi->tls ? "https" : "http");
 	if (fi->host != NULL)
 		add_line(lines, &n, "X-Forwarded-Host", fi->host);
@@ -117,7 +126,7 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 	 * the empty line. */
 	total = mlen + 1 + ulen + 11 + 2;
 	for (size_t i = 0; i < n; i++)
-		total += lines[i].nlen + 2 + lines[i].vlen + 2;
+		total += lines[i].nlen + 2 + (lines[i].pre ? lines[i].plen + 2 : 0) + lines[i].vlen + 2;
 	if (evbuffer_reserve_space(dst, (ev_ssize_t)total, &v, 1) < 1 || v.iov_len < total)
 		fatalx("forward_request: out of memory");
 	p = v.iov_base;
@@ -133,6 +142,12 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 		p += lines[i].nlen;
 		*p++ = ':';
 		*p++ = ' ';
+		if (lines[i].pre != NULL) {
+			memcpy(p, lines[i].pre, lines[i].plen);
+			p += lines[i].plen;
+			*p++ = ',';
+			*p++ = ' ';
+		}
 		memcpy(p, lines[i].value, lines[i].vlen);
 		p += lines[i].vlen;
 		*p++ = '\r';

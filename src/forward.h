@@ -18,7 +18,10 @@ struct forward_info {
 	int n_connection;		/* how many Connection fields came */
 	const char *host;		/* the client's Host value, or NULL */
 	const char *authority;		/* the upstream's host[:port], Host when host is NULL */
-	const char *client_ip;
+	const char *client_ip;		/* the peer's address */
+	/* X-Forwarded-For as a trusted proxy sent it (NULL: none or not
+	 * trusted): forwarded with the peer appended. */
+	const char *xff_chain;
 	int tls;			/* the client came over TLS */
 	const char *request_id;
 	size_t body_len;		/* bytes of the request body */
@@ -34,7 +37,7 @@ const char *forward_method_name(enum evhttp_cmd_type cmd);
  * those headers_drop_from_client() refuses and those a Connection field
  * names never do, except Host, Authorization and Content-Type, which the
  * decision was made on), then Host (when the client sent none),
- * X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host (when it did),
+ * X-Forwarded-For (the peer, after xff_chain when set), X-Forwarded-Proto, X-Forwarded-Host (when it did),
  * X-Request-Id, and Content-Length when there is a body, the request was
  * framed, or the method is POST, PUT or PATCH; the empty line; then the
  * body, moved out of body (NULL: none). */

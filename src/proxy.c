@@ -110,6 +110,7 @@ proxy_finish(struct proxy_req *pr)
 		.latency_us = elapsed_us(&pr->mono),
 		.bytes_in = pr->bytes_in,
 		.bytes_out = pr->bytes_out,
+		.forwarded_client = pr->xff != NULL ? pr->client_ip : NULL,
 		.client_cert_subject = pr->cc ? pr->cc->cert_subject : NULL,
 		.client_cert_sha256 = pr->cc ? pr->cc->cert_sha256 : NULL,
 	};
@@ -418,7 +419,8 @@ proxy_forward(struct proxy_req *pr)
 		.n_connection = pr->n_connection,
 		.host = pr->h_host,
 		.authority = upstream_pool_authority(pr->w->pool),
-		.client_ip = pr->client_ip,
+		.client_ip = pr->cc != NULL ? pr->cc->client_ip : pr->client_ip,
+		.xff_chain = pr->xff,
 		.tls = pr->tls,
 		.request_id = pr->request_id,
 		.body_len = evbuffer_get_length(body),

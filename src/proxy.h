@@ -47,7 +47,12 @@ struct proxy_req {
 	struct timespec mono;		/* arrival, for the latency */
 	char request_id[33];
 	const char *client;		/* the connection's, see struct client_conn */
+	/* The client's address: the peer's, or the one a trusted proxy's
+	 * X-Forwarded-For gives (real_ip, and xff is that field's value, to
+	 * forward with the peer appended). */
 	const char *client_ip;
+	char real_ip[48];
+	const char *xff;
 	const char *method;
 	char *path;			/* path part of the target, for the log */
 	/* Request fields found in one pass over the headers (check_framing);

@@ -30,6 +30,7 @@
 #include "token_config.h"
 #include "proxy.h"
 #include "ratelimit.h"
+#include "realip.h"
 #include "reqscan.h"
 #include "runtime.h"
 #include "worker.h"
@@ -138,6 +139,31 @@ check_framing(struct proxy_req *pr)
 	if (rc != 0)
 		return framing_refuse(pr, status, type, message);
 	return 0;
+}
+
+/* Behind a trusted proxy, the client is the one its X-Forwarded-For names
+ * (realip.c); one such field only: two are ambiguous, and then the peer
+ * is the client and neither is forwarded. */
+static void
+find_client(struct proxy_req *pr)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
+	const char *xff = NULL;
+	struct evkeyval *kv;
+	int nxff = 0;
+
+	if (pr->cf->ntrusted_proxies == 0 || pr->cc == NULL)
+		return;
+	TAILQ_FOREACH(kv, in, next)
+		if (strcasecmp(kv->key, "X-Forwarded-For") == 0) {
+			xff = kv->value;
+			nxff++;
+		}
+	if (nxff == 1 && realip_client(pr->cf->trusted_proxies, pr->cf->ntrusted_proxies,
+	    pr->cc->client_ip, xff, pr->real_ip, sizeof(pr->real_ip)) == 1) {
+		pr->client_ip = pr->real_ip;
+		pr->xff = xff;
+	}
 }
 
 /* Count this request against rate_limit under key (of kind 'c' client,
@@ -527,6 +553,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		pr->decision = "deny";
 		return;
 	}
+	find_client(pr);
 	admit(w, pr);
 }
 

@@ -176,6 +176,13 @@ test_forwarded_replaced(void)
 	    H("Host", "real.example", "X-Forwarded-For", "192.0.2.7", "X-Forwarded-Proto",
 	    "http", "X-Forwarded-Host", "real.example", "X-Request-Id",
 	    "00112233445566778899aabbccddeeff"));
+	/* From a trusted proxy: its list goes on, with the peer appended
+	 * (the incoming field itself is still dropped, never sent twice). */
+	fi.xff_chain = "198.51.100.1, 203.0.113.7";
+	forward(H("X-Forwarded-For", "198.51.100.1, 203.0.113.7", "Host", "real.example"), &fi,
+	    H("Host", "real.example", "X-Forwarded-For", "198.51.100.1, 203.0.113.7, 192.0.2.7",
+	    "X-Forwarded-Proto", "http", "X-Forwarded-Host", "real.example", "X-Request-Id",
+	    "00112233445566778899aabbccddeeff"));
 }
 
 static void

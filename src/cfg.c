@@ -227,6 +227,24 @@ resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
 		jsonconf_error(jc, "/upstream/url", "\"%s\" has no usable address", up->host);
 }
 
+/* "a, b, ..." for the log: the upstream's resolved addresses. */
+const char *
+cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < up->naddrs && o < len; i++) {
+		char host[NI_MAXHOST];
+
+		if (getnameinfo((const struct sockaddr *)&up->addrs[i], up->addrlens[i], host,
+		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(host, sizeof(host), "?");
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", host);
+	}
+	return buf;
+}
+
 /* Same upstream addresses, in the same order. */
 int
 cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream *b)

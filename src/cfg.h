@@ -127,6 +127,8 @@ int cfg_unref_last(struct cfg *cf);
 
 /* Non-zero when b listens on exactly the same sockets as a. */
 int cfg_same_listeners(const struct cfg *a, const struct cfg *b);
+/* The resolved addresses as text ("a, b") in buf; returns buf. */
+const char *cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len);
 /* Non-zero when both resolved to the same addresses, in the same order. */
 int cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream *b);
 

@@ -107,6 +107,11 @@ runtime_reload(struct runtime *rt)
 		log_warnx("reload: access log path changes are not applied live; restart to apply them");
 	if (old->workers != cf->workers)
 		log_warnx("reload: the worker count is not changed live; restart to apply it");
+	if (!cfg_upstream_same_addrs(&old->upstream, &cf->upstream)) {
+		char addrs[512];
+		log_info("reload: upstream %s now at %s", cf->upstream.url,
+		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+	}
 	if (old->rate_limit.max_keys != cf->rate_limit.max_keys)
 		log_warnx("reload: rate_limit.max_keys is not changed live; restart to apply it");
 	cfg_unref(old);
@@ -299,8 +304,11 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	for (size_t i = 0; i < n; i++)
 		if (worker_start(&rt.workers[i]) != 0)
 			fatalx("cannot start worker %zu", i);
-	log_info("scopegate %s started: %zu worker(s), upstream %s", PACKAGE_VERSION, n,
-	    cf->upstream.url);
+	{
+		char addrs[512];
+		log_info("scopegate %s started: %zu worker(s), upstream %s (%s)", PACKAGE_VERSION, n,
+		    cf->upstream.url, cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+	}
 	sdnotify_status("serving, generation %llu", (unsigned long long)rt.generation);
 	sdnotify_ready();
 	event_base_dispatch(rt.base);

@@ -41,6 +41,8 @@ start_gateway "$T/name.json"
 n0=$(record_count)
 expect_eq "upstream given as localhost: answered" 200 "$(get)"
 expect_eq "... by the upstream" $((n0 + 1)) "$(record_count)"
+check "the start line names the resolved address" \
+    grep -q "upstream http://localhost:$A_PORT (127.0.0.1)" "$T/gateway.err"
 
 # 2. A name that does not resolve: -t names the key; a reload to it keeps
 # the running configuration.
@@ -120,6 +122,7 @@ if [ -s "$T/b.port" ]; then
 	printf '127.0.0.2 twoaddr.test\n' > "$HOSTS"
 	check "reload after the name moved" reload_and_wait
 	check "... in force" grep -q "in force" "$T/gateway.err"
+	check "... and the new address logged" grep -q "reload: upstream http://twoaddr.test:$L_PORT now at 127.0.0.2" "$T/gateway.err"
 	before=$(wc -l < "$T/live.record")
 	codes=""
 	for i in 1 2 3 4; do codes="$codes$(get "?moved=$i")"; done

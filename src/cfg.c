@@ -227,6 +227,15 @@ resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
 		jsonconf_error(jc, "/upstream/url", "\"%s\" has no usable address", up->host);
 }
 
+const char *
+cfg_addr_str(const struct sockaddr_storage *sa, socklen_t salen, char *buf, size_t len)
+{
+	if (getnameinfo((const struct sockaddr *)sa, salen, buf, (socklen_t)len, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
 /* "a, b, ..." for the log: the upstream's resolved addresses. */
 const char *
 cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len)
@@ -237,10 +246,8 @@ cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len)
 	for (size_t i = 0; i < up->naddrs && o < len; i++) {
 		char host[NI_MAXHOST];
 
-		if (getnameinfo((const struct sockaddr *)&up->addrs[i], up->addrlens[i], host,
-		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
-			snprintf(host, sizeof(host), "?");
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "", host);
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+		    cfg_addr_str(&up->addrs[i], up->addrlens[i], host, sizeof(host)));
 	}
 	return buf;
 }

@@ -127,6 +127,9 @@ int cfg_unref_last(struct cfg *cf);
 
 /* Non-zero when b listens on exactly the same sockets as a. */
 int cfg_same_listeners(const struct cfg *a, const struct cfg *b);
+/* A numeric address as text in buf ("?" if it cannot be); returns buf. */
+const char *cfg_addr_str(const struct sockaddr_storage *sa, socklen_t salen, char *buf,
+    size_t len);
 /* The resolved addresses as text ("a, b") in buf; returns buf. */
 const char *cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len);
 /* Non-zero when both resolved to the same addresses, in the same order. */

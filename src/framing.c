@@ -68,6 +68,9 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 			if (out->connection == NULL)
 				out->connection = kv->value;
 			out->nconnection++;
+		} else if (strcasecmp(kv->key, "X-Forwarded-For") == 0) {
+			out->forwarded_for = kv->value;
+			out->nforwarded_for++;
 		} else if (strcasecmp(kv->key, "Content-Length") == 0) {
 			ncl++;
 			cl = kv->value;

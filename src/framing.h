@@ -19,6 +19,8 @@ struct framing_info {
 	const char *host;		/* the last Host value, or NULL */
 	const char *connection;		/* the first Connection value, or NULL */
 	int nconnection;		/* how many Connection fields came */
+	const char *forwarded_for;	/* the last X-Forwarded-For value, or NULL */
+	int nforwarded_for;		/* how many X-Forwarded-For fields came */
 	int framed;			/* Content-Length or Transfer-Encoding came */
 };
 

@@ -63,6 +63,8 @@ struct proxy_req {
 	const char *h_host;
 	const char *h_connection;	/* the first; n_connection counts them */
 	int n_connection;
+	const char *h_forwarded_for;	/* the last; n_forwarded_for counts them */
+	int n_forwarded_for;
 	int h_framed;			/* Content-Length or Transfer-Encoding came */
 
 	size_t action_idx;		/* METRICS_ACTION_NONE when none matched */

@@ -289,11 +289,9 @@ conn_next_addr(struct upstream_conn *c, const char *why)
 			fatalx("upstream: out of memory");
 		evbuffer_add_buffer(x->req, bufferevent_get_output(c->bev));
 	}
-	if (getnameinfo((struct sockaddr *)&pool->addrs[failed], pool->addrlens[failed],
-	    host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
-		snprintf(host, sizeof(host), "?");
 	log_warnx("upstream %s: cannot connect to %s: %s; trying its next address",
-	    pool->authority, host, why);
+	    pool->authority, cfg_addr_str(&pool->addrs[failed], pool->addrlens[failed], host,
+	    sizeof(host)), why);
 	conn_release(c, 0);
 	if (pool->cur == failed)
 		pool->cur = (failed + 1) % pool->naddrs;

@@ -135,6 +135,8 @@ check_framing(struct proxy_req *pr)
 	pr->h_host = fi.host;
 	pr->h_connection = fi.connection;
 	pr->n_connection = fi.nconnection;
+	pr->h_forwarded_for = fi.forwarded_for;
+	pr->n_forwarded_for = fi.nforwarded_for;
 	pr->h_framed = fi.framed;
 	if (rc != 0)
 		return framing_refuse(pr, status, type, message);
@@ -147,22 +149,12 @@ check_framing(struct proxy_req *pr)
 static void
 find_client(struct proxy_req *pr)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(pr->req);
-	const char *xff = NULL;
-	struct evkeyval *kv;
-	int nxff = 0;
-
-	if (pr->cf->ntrusted_proxies == 0 || pr->cc == NULL)
+	if (pr->cf->ntrusted_proxies == 0 || pr->cc == NULL || pr->n_forwarded_for != 1)
 		return;
-	TAILQ_FOREACH(kv, in, next)
-		if (strcasecmp(kv->key, "X-Forwarded-For") == 0) {
-			xff = kv->value;
-			nxff++;
-		}
-	if (nxff == 1 && realip_client(pr->cf->trusted_proxies, pr->cf->ntrusted_proxies,
-	    pr->cc->client_ip, xff, pr->real_ip, sizeof(pr->real_ip)) == 1) {
+	if (realip_client(pr->cf->trusted_proxies, pr->cf->ntrusted_proxies, pr->cc->client_ip,
+	    pr->h_forwarded_for, pr->real_ip, sizeof(pr->real_ip)) == 1) {
 		pr->client_ip = pr->real_ip;
-		pr->xff = xff;
+		pr->xff = pr->h_forwarded_for;
 	}
 }
 

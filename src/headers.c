@@ -59,20 +59,53 @@ headers_connection_names(const char *value, const char *name)
 	return 0;
 }
 
+/*
+ * Fields that make an upstream framework act on another method, path or
+ * host than the request line and Host the gateway checked: the upstream
+ * would serve a route that was never authorized. Gathered from what
+ * common stacks honour (the X-Forwarded-* family, Traefik's X-Forwarded-Uri
+ * and X-Forwarded-Method and Spring's X-Forwarded-Prefix among them, is
+ * dropped as a whole below):
+ *   X-Original-URL, X-Rewrite-URL  IIS URL Rewrite / ISAPI_Rewrite, read by
+ *                                  Symfony, Zend/Laminas, ASP.NET stacks
+ *   X-Original-URI                 nginx auth_request convention
+ *   X-Override-URL, X-Original-Path, X-Rewrite-Path  middlewares of the kind
+ *   X-Script-Name                  WSGI mount-prefix recipes (Flask)
+ *   X-Original-Host, X-Host, X-HTTP-Host-Override  host overrides
+ *   X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
+ *   X-Original-Method              method overrides (Express, Rails, .NET)
+ */
+static const char *const override_fields[] = {
+	"X-Original-URL", "X-Rewrite-URL", "X-Original-URI", "X-Override-URL",
+	"X-Original-Path", "X-Rewrite-Path", "X-Script-Name",
+	"X-Original-Host", "X-Host", "X-HTTP-Host-Override",
+	"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Original-Method",
+	NULL,
+};
+
+int
+headers_is_override(const char *name)
+{
+	/* Envoy trusts its whole x-envoy-* namespace from a peer it deems
+	 * internal (x-envoy-original-path, retry and timeout controls). */
+	if (has_prefix_ci(name, "X-Forwarded-") || has_prefix_ci(name, "X-Envoy-"))
+		return 1;
+	for (const char *const *f = override_fields; *f != NULL; f++)
+		if (strcasecmp(name, *f) == 0)
+			return 1;
+	return 0;
+}
+
 int
 headers_drop_from_client(const char *name)
 {
-	/* Method overrides would let the upstream act on another method
-	 * than the one authorized; names with '_' are read as '-' by
-	 * CGI-style upstreams (X_Forwarded_For), as nginx drops them. */
+	/* Names with '_' are read as '-' by CGI-style upstreams
+	 * (X_Original_URL, X_Forwarded_For), as nginx drops them. */
 	return headers_is_hop_by_hop(name) ||
 	    strchr(name, '_') != NULL ||
-	    strcasecmp(name, "X-HTTP-Method-Override") == 0 ||
-	    strcasecmp(name, "X-HTTP-Method") == 0 ||
-	    strcasecmp(name, "X-Method-Override") == 0 ||
 	    strcasecmp(name, "Expect") == 0 ||
 	    has_prefix_ci(name, "X-Scopegate-") ||
-	    has_prefix_ci(name, "X-Forwarded-") ||
+	    headers_is_override(name) ||
 	    strcasecmp(name, "Forwarded") == 0 ||
 	    strcasecmp(name, "X-Request-Id") == 0 ||
 	    strcasecmp(name, "Content-Length") == 0;
@@ -81,5 +114,74 @@ headers_drop_from_client(const char *name)
 int
 headers_drop_from_upstream(const char *name)
 {
-	return headers_is_hop_by_hop(name);
+	/* The gateway's namespace and the name it gives the upstream's
+	 * request id are the gateway's to set, never the upstream's. */
+	return headers_is_hop_by_hop(name) ||
+	    has_prefix_ci(name, "X-Scopegate-") ||
+	    strcasecmp(name, HEADERS_UPSTREAM_REQUEST_ID) == 0;
+}
+
+const char *
+headers_upstream_rename(const char *name)
+{
+	return strcasecmp(name, "X-Request-Id") == 0 ? HEADERS_UPSTREAM_REQUEST_ID : NULL;
+}
+
+const char *
+headers_reason_phrase(int status)
+{
+	/* RFC 9110 section 15 (and RFC 6585 for 428, 429, 431, 511):
+	 * libevent 2.1's own table stops at 417 for client errors, so a 429
+	 * went out as "HTTP/1.1 429 Unknown Status". */
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 305: return "Use Proxy";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 511: return "Network Authentication Required";
+	default: return "Unknown";
+	}
 }

@@ -142,8 +142,9 @@ proxy_finish(struct proxy_req *pr)
 static void
 add_common_reply_headers(struct proxy_req *pr, struct evkeyvalq *out)
 {
-	if (evhttp_find_header(out, "X-Request-Id") == NULL)
-		evhttp_add_header(out, "X-Request-Id", pr->request_id);
+	/* Ours alone: the upstream's own arrives renamed (upstream_head_cb). */
+	evhttp_remove_header(out, "X-Request-Id");
+	evhttp_add_header(out, "X-Request-Id", pr->request_id);
 	/* While draining, tell keep-alive clients to go elsewhere. */
 	if (pr->w->draining) {
 		evhttp_remove_header(out, "Connection");
@@ -193,7 +194,7 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 		evbuffer_drain(body, evbuffer_get_length(body));
 	pr->bytes_out = evbuffer_get_length(body);
 	pr->reply_started = 1;
-	evhttp_send_reply(pr->req, status, NULL, body);
+	evhttp_send_reply(pr->req, status, headers_reason_phrase(status), body);
 	evbuffer_free(body);
 }
 
@@ -222,6 +223,7 @@ upstream_head_cb(void *arg, const struct uresp *r)
 	struct proxy_req *pr = arg;
 	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
 	char name[256], value[8192], reason[128];
+	const char *rename;
 	size_t nconn = 0;
 
 	pr->upstream_status = r->status;
@@ -243,7 +245,8 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		value[f->value_len] = '\0';
 		if (headers_drop_from_upstream(name) || (nconn > 0 && named_by_upstream(r, name)))
 			continue;
-		evhttp_add_header(out, name, value);
+		rename = headers_upstream_rename(name);
+		evhttp_add_header(out, rename != NULL ? rename : name, value);
 	}
 	add_common_reply_headers(pr, out);
 	/* Before the client hears of a successful token deletion or
@@ -255,7 +258,9 @@ upstream_head_cb(void *arg, const struct uresp *r)
 	pr->reply_started = 1;
 	snprintf(reason, sizeof(reason), "%.*s", (int)(r->reason_len < sizeof(reason) ?
 	    r->reason_len : sizeof(reason) - 1), r->reason);
-	evhttp_send_reply_start(pr->req, pr->status, reason);
+	/* The phrase is optional on the wire (RFC 9112 4); give ours. */
+	evhttp_send_reply_start(pr->req, pr->status,
+	    reason[0] != '\0' ? reason : headers_reason_phrase(pr->status));
 }
 
 /* The client took everything we had queued: read from the upstream again. */

@@ -52,6 +52,7 @@ struct upstream_exchange {
 	int idempotent;
 	int retried;			/* sent again once already */
 	int answered;			/* a byte of the answer arrived */
+	int early;			/* ... before the request was all written */
 	size_t addr_tries;		/* addresses that could not be connected */
 	int got_head;
 	int paused;
@@ -210,6 +211,7 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 	c->pool->busy++;
 	uresp_reset(&c->resp, x->head_request);
 	x->answered = 0;
+	x->early = 0;
 	if (c->exchanges > 0 && x->idempotent && !x->retried) {
 		/* A reused connection may have been closed by the upstream as
 		 * this goes out: keep the request to send it again. */
@@ -338,11 +340,20 @@ conn_done(struct upstream_conn *c)
 {
 	struct upstream_exchange *x = c->x;
 	struct upstream_pool *pool = c->pool;
-	/* Bytes after the answer were never asked for: the connection's
-	 * state is in doubt, so it is not reused. */
-	int keep = c->resp.keep_alive && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+	/* Bytes after the answer were never asked for, and an answer that
+	 * began (or ended) before the request was all written leaves the
+	 * rest of the body to be read as the next request: either way the
+	 * connection's state is in doubt, so it is not reused (as nginx
+	 * does with an early upstream response). */
+	int keep = c->resp.keep_alive && !x->early &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 	const struct upstream_cbs *cbs = x->cbs;
 	void *arg = x->arg;
+
+	if (x->early)
+		log_debug("upstream %s: answered before the request was all sent; "
+		    "connection closed", pool->authority);
 
 	conn_release(c, keep);
 	exchange_free(x);
@@ -369,6 +380,9 @@ conn_process(struct upstream_conn *c)
 	if (!x->answered && evbuffer_get_length(in) > 0) {
 		/* The upstream answers: this request is never sent again. */
 		x->answered = 1;
+		/* Before it had all of the request: what it did not read of
+		 * the body would be taken for the next request's start. */
+		x->early = evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
 		if (x->req != NULL) {
 			evbuffer_free(x->req);
 			x->req = NULL;

@@ -65,6 +65,37 @@ expect_eq "X-Request-Id also on the response" "$rid" \
 expect_eq "end-to-end headers pass" '["yes"]' \
     "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-keep-me"]')"
 
+# Path, method and host overrides (what IIS URL Rewrite, Symfony, Laminas,
+# Spring, Traefik, nginx auth_request, Envoy and method-override
+# middlewares honour) never reach the upstream, in any spelling: it would
+# serve another route than the one checked.
+over=(X-Original-URL X-Rewrite-URL X-Original-URI X-Override-URL X-Original-Path
+    X-Rewrite-Path X-Script-Name X-Forwarded-Path X-Forwarded-Prefix X-Forwarded-Uri
+    X-Forwarded-Method X-Envoy-Original-Path X-Original-Host X-Host X-HTTP-Host-Override
+    X-HTTP-Method-Override X-HTTP-Method X-Method-Override X-Original-Method)
+args=()
+for h in "${over[@]}"; do
+	args+=(-H "$h: /applications/admin" -H "${h,,}: /lower" -H "${h//-/_}: /underscore")
+done
+n0=$(record_count)
+code=$(curl -s -o "$T/r.json" -w '%{http_code}' "${args[@]}" -H 'X-Keep-Me: yes' "$GW/__test/echo/override")
+expect_eq "request with every override field: answered" 200 "$code"
+expect_eq "... forwarded once" $((n0 + 1)) "$(record_count)"
+rec=$(last_line "$RECORD")
+expect_eq "... with its own path" /__test/echo/override "$(json_get "$rec" 'd["uri"]')"
+expect_eq "... and none of the ${#over[@]} override fields, in any spelling" "" \
+    "$(json_get "$rec" '",".join(k for k,v in d["headers"] if v in ("/applications/admin", "/lower", "/underscore"))')"
+expect_eq "... other fields still pass" '["yes"]' \
+    "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-keep-me"]')"
+# Sent as separate TCP writes, header by header: the same.
+python3 "$top_srcdir/tests/integration/rawhttp.py" --port "$GW_PORT" --delay 50 \
+    'GET /__test/echo/split HTTP/1.1\r\nHost: x\r\nX-Original-URL: /evil\r\n' \
+    'X-Rewrite-' 'URL: /evil\r\nx-http-method-override: DELETE\r\n' \
+    'Connection: close\r\n\r\n' > /dev/null
+rec=$(last_line "$RECORD")
+expect_eq "overrides split over TCP writes: forwarded without them" "/__test/echo/split:" \
+    "$(json_get "$rec" 'd["uri"] + ":" + ",".join(k for k,v in d["headers"] if v in ("/evil","DELETE"))')"
+
 # --- access log --------------------------------------------------------------------
 sleep 0.1
 line=$(grep "\"$rid\"" "$T/access.log" | head -n 1)
@@ -78,6 +109,27 @@ expect_eq "log: decision" allow "$(json_get "$T/logline.json" 'd["decision"]')"
 expect_eq "log: has every field" "action,bytes_in,bytes_out,client,decision,latency_us,method,path,reason,request_id,scope,status,subject,time,token_id,upstream_status" \
     "$(json_get "$T/logline.json" '",".join(sorted(d))')"
 check "log: never the token" bash -c "! grep -q SECRET-TOKEN-VALUE '$T/access.log'"
+
+# Every refusal the gateway answers itself carries its standard reason
+# phrase (evhttp's table has none for 429 and 431), read off the wire.
+status_line() {	# REQUEST-PIECE...: the first line of the answer
+	python3 "$top_srcdir/tests/integration/rawhttp.py" --port "$GW_PORT" --out "$T/raw.out" \
+	    "$@" > /dev/null
+	head -n 1 "$T/raw.out" | tr -d '\r'
+}
+long=$(printf 'a%.0s' $(seq 1 9000))
+expect_eq "status line of 400" "HTTP/1.1 400 Bad Request" \
+    "$(status_line 'GET /a//b HTTP/1.1\r\nHost: x\r\n\r\n')"
+expect_eq "status line of 413" "HTTP/1.1 413 Content Too Large" \
+    "$(status_line 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n')"
+expect_eq "status line of 414" "HTTP/1.1 414 URI Too Long" \
+    "$(status_line "GET /$long HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")"
+expect_eq "status line of 431" "HTTP/1.1 431 Request Header Fields Too Large" \
+    "$(status_line "GET /a HTTP/1.1\\r\\nHost: x\\r\\nX-Big: $long$long$long$long$long$long$long$long$long\\r\\n\\r\\n")"
+expect_eq "status line of 501" "HTTP/1.1 501 Not Implemented" \
+    "$(status_line 'BREW /a HTTP/1.1\r\nHost: x\r\n\r\n')"
+expect_eq "status line of 505" "HTTP/1.1 505 HTTP Version Not Supported" \
+    "$(status_line 'GET /a HTTP/1.2\r\nHost: x\r\n\r\n')"
 
 # --- bodies ----------------------------------------------------------------------------
 head -c 1500000 /dev/urandom | base64 -w0 > "$T/big.req"
@@ -136,13 +188,15 @@ used=$(( c1 - c0 - 1 ))
 check "40 requests reuse upstream connections (opened $used)" test "$used" -le 2
 
 # --- upstream failures -----------------------------------------------------------------
-code=$(curl -s -o "$T/r.json" -w '%{http_code}' "$GW/__test/slow?ms=3000")
+code=$(curl -s -o "$T/r.json" -D "$T/h.txt" -w '%{http_code}' "$GW/__test/slow?ms=3000")
 expect_eq "slow upstream gives 504" 504 "$code"
+expect_eq "... HTTP/1.1 504 Gateway Timeout" "HTTP/1.1 504 Gateway Timeout" "$(head -n 1 "$T/h.txt" | tr -d '\r')"
 expect_eq "504 body in the Losant error shape" GatewayTimeout "$(json_get "$T/r.json" 'd["type"]')"
 check "504 body has a message" test -n "$(json_get "$T/r.json" 'd["message"]')"
 kill "$UP_PID"; wait "$UP_PID" 2>/dev/null
 code=$(curl -s -o "$T/r.json" -w '%{http_code}' -D "$T/h.txt" "$GW/__test/echo/down")
 expect_eq "upstream down gives 502" 502 "$code"
+expect_eq "... HTTP/1.1 502 Bad Gateway" "HTTP/1.1 502 Bad Gateway" "$(head -n 1 "$T/h.txt" | tr -d '\r')"
 expect_eq "502 body in the Losant error shape" BadGateway "$(json_get "$T/r.json" 'd["type"]')"
 check "502 is application/json" grep -qi '^Content-Type: application/json' "$T/h.txt"
 

@@ -44,6 +44,8 @@ for i in 1 2 3; do codes="$codes$(call "$ALICE")"; done
 expect_eq "subject: a burst of 3 is allowed" "200200200" "$codes"
 expect_eq "subject: the 4th at once gets 429" 429 "$(call "$ALICE")"
 expect_eq "... in the Losant error shape" TooManyRequests "$(json_get "$T/r.json" 'd["type"]')"
+expect_eq "... with its standard reason phrase" "HTTP/1.1 429 Too Many Requests" \
+    "$(head -n 1 "$T/h.txt" | tr -d '\r')"
 ra=$(tr -d '\r' < "$T/h.txt" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
 check "... with Retry-After in whole seconds ($ra)" test "${ra:-0}" -ge 1 -a "${ra:-0}" -le 3
 expect_eq "... and not forwarded" $((n0 + 3)) "$(record_count)"

@@ -4,11 +4,17 @@ hostile ones included, chosen by the request path /case/NAME. It writes
 its port to PORT_FILE and counts connections (GET /stats). /case/stale
 answers on a new connection but, on a reused one, reads the request and
 closes without a byte: an idle keep-alive connection closed by the
-upstream just as a request went out on it."""
+upstream just as a request went out on it. /case/early answers 200
+keep-alive as soon as it has the head, reads none of the body, waits
+half a second, then goes on reading the connection: what the gateway
+wrote after the head (the rest of the body, then any request it put on
+the same connection) is taken as the next requests, and a body made of
+"GET /case/evil" requests gets "evil" answers."""
 import socket
 import socketserver
 import sys
 import threading
+import time
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 CASES = {
@@ -39,6 +45,11 @@ CASES = {
     "chunk-0x": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nok\r\n0\r\n\r\n", False),
     "short-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok", True),
     "empty": (b"", True),
+    "evil": (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil", False),
+    "reqid": (b"HTTP/1.1 200 OK\r\nX-Request-Id: upstream-chosen\r\n"
+              b"X-Upstream-Request-Id: forged\r\nX-Scopegate-Decision: allow\r\n"
+              b"Content-Length: 2\r\n\r\nok", False),
+    "noreason": (b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok", False),
 }
 
 connections = 0
@@ -73,6 +84,10 @@ class Handler(socketserver.BaseRequestHandler):
                 return
             if name == "stale":
                 name = "ok-cl"
+            if name == "early":
+                s.sendall(OK)
+                time.sleep(0.5)
+                continue
             data, close = CASES.get(name, (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", False))
             s.sendall(data)
             if close:

@@ -16,7 +16,10 @@ GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 # One worker: one connection pool, so that a connection is reused on
 # purpose (the stale-connection cases below).
+# Bodies up to 16 MB: the early answer below needs one larger than what
+# the loopback socket buffers hold.
 UP_TIMEOUT_MS=2000 write_config "$T/gw.json" '"workers": 1,
+  "limits": { "max_body_bytes": 16000000 },
   "admin": { "address": "127.0.0.1", "port": '"$ADMIN_PORT"' }'
 
 start_gateway "$T/gw.json"
@@ -115,5 +118,45 @@ expect_eq "metrics: 5 requests sent again" 5 "$(metric scopegate_upstream_retrie
 # answer's second try, and the empty case early on.
 expect_eq "metrics: 4 connections lost before an answer" 4 \
     "$(metric 'scopegate_upstream_errors_total{kind="reset"}')"
+
+# The upstream does not speak for the gateway: X-Request-Id in the answer
+# is the gateway's own (the one the upstream was sent and the log has);
+# the upstream's arrives as X-Upstream-Request-Id; the names the gateway
+# sets (X-Upstream-Request-Id, X-Scopegate-*) never come from it.
+expect_eq "an upstream's own X-Request-Id: answered" "200" \
+    "$(curl -s -m 5 -o /dev/null -D "$T/h.txt" -w '%{http_code}' "$GW/case/reqid")"
+hdr() { tr -d '\r' < "$T/h.txt" | awk -F': ' -v k="$1" 'tolower($1) == tolower(k) { print $2 }'; }
+rid=$(hdr X-Request-Id)
+check "... X-Request-Id is the gateway's, once ($rid)" \
+    bash -c '[[ "$1" =~ ^[0-9a-f]{32}$ ]]' _ "$rid"
+sleep 0.2
+check "... the same id as the access log line of the request" \
+    grep -q "\"request_id\":\"$rid\",.*\"path\":\"/case/reqid\"" "$T/access.log"
+expect_eq "... the upstream's as X-Upstream-Request-Id, its forged one dropped" \
+    "upstream-chosen" "$(hdr X-Upstream-Request-Id)"
+expect_eq "... X-Scopegate-* from the upstream dropped" "" "$(hdr X-Scopegate-Decision)"
+# An empty reason phrase from the upstream: the client gets the standard one.
+python3 "$top_srcdir/tests/integration/rawhttp.py" --port "$GW_PORT" --out "$T/raw.out" \
+    'GET /case/noreason HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' > /dev/null
+expect_eq "an upstream's empty reason phrase becomes the standard one" "HTTP/1.1 200 OK" \
+    "$(head -n 1 "$T/raw.out" | tr -d '\r')"
+
+# An upstream that answers 200 keep-alive as soon as it has the head of a
+# POST, before the 8 MB body (made of "GET /case/evil" requests) is
+# written: that connection is closed, never given to the next request,
+# which would otherwise go out behind the rest of the body and get the
+# answer to a request smuggled in it.
+python3 -c 'import sys; r=b"GET /case/evil HTTP/1.1\r\nHost: x\r\n\r\n"; sys.stdout.buffer.write(r * (8000000 // len(r)))' > "$T/smuggle.body"
+get ok-cl > /dev/null
+c0=$(stats)
+expect_eq "early answer to a POST with an 8 MB body: passed on" "200 ok" \
+    "$(curl -s -m 10 -o "$T/body" -w '%{http_code}' -X POST --data-binary @"$T/smuggle.body" \
+    "$GW/case/early") $(head -c 200 "$T/body")"
+for i in 1 2 3; do
+	expect_eq "next request $i gets its own answer, not a smuggled one" "200 ok" "$(get ok-cl)"
+done
+c1=$(stats)
+check "... on a new connection ($c0 -> $c1, the stats calls count one each)" \
+    test "$c1" -ge $((c0 + 2))
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

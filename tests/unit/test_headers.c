@@ -1,6 +1,9 @@
 /* test_headers.c: which header fields cross the gateway. */
 #include "config.h"
 
+#include <ctype.h>
+#include <string.h>
+
 #include <CUnit/Basic.h>
 
 #include "headers.h"
@@ -48,8 +51,66 @@ test_client_drop(void)
 	for (const char *const *h = keep; *h; h++)
 		CU_ASSERT(!headers_drop_from_client(*h));
 	CU_ASSERT(!headers_drop_from_upstream("Content-Length"));
+	CU_ASSERT(!headers_drop_from_upstream("X-Request-Id"));
+	CU_ASSERT(headers_drop_from_upstream("X-Scopegate-Decision"));
+	CU_ASSERT(headers_drop_from_upstream("x-upstream-request-id"));
 	CU_ASSERT(headers_drop_from_upstream("Transfer-Encoding"));
 	CU_ASSERT(headers_drop_from_upstream("Keep-Alive"));
+}
+
+/* Every path, method and host override, in any case and with '_' for
+ * '-', is dropped; near misses and ordinary fields are not. */
+static void
+test_overrides(void)
+{
+	static const char *const over[] = {"X-Original-URL", "X-Rewrite-URL", "X-Original-URI",
+	    "X-Override-URL", "X-Original-Path", "X-Rewrite-Path", "X-Script-Name",
+	    "X-Forwarded-Path", "X-Forwarded-Prefix", "X-Forwarded-Uri", "X-Forwarded-Method",
+	    "X-Forwarded-Host", "X-Envoy-Original-Path", "X-Original-Host", "X-Host",
+	    "X-HTTP-Host-Override", "X-HTTP-Method-Override", "X-HTTP-Method",
+	    "X-Method-Override", "X-Original-Method", NULL};
+	static const char *const not_over[] = {"X-Original", "X-Original-URLs", "X-Rewrite",
+	    "X-Forwarded", "X-Envoy", "Host", "X-Hosts", "Content-Type", "Accept", "", NULL};
+	char buf[64];
+
+	for (const char *const *h = over; *h; h++) {
+		CU_ASSERT(headers_is_override(*h));
+		CU_ASSERT(headers_drop_from_client(*h));
+		/* lower case, upper case, underscores */
+		for (size_t i = 0; i <= strlen(*h); i++)
+			buf[i] = (char)tolower((unsigned char)(*h)[i]);
+		CU_ASSERT(headers_drop_from_client(buf));
+		for (size_t i = 0; i <= strlen(*h); i++)
+			buf[i] = (char)toupper((unsigned char)(*h)[i]);
+		CU_ASSERT(headers_drop_from_client(buf));
+		for (size_t i = 0; i <= strlen(*h); i++)
+			buf[i] = (*h)[i] == '-' ? '_' : (*h)[i];
+		CU_ASSERT(headers_drop_from_client(buf));
+	}
+	for (const char *const *h = not_over; *h; h++)
+		CU_ASSERT(!headers_is_override(*h));
+}
+
+static void
+test_upstream_rename(void)
+{
+	CU_ASSERT_STRING_EQUAL(headers_upstream_rename("X-Request-Id"), "X-Upstream-Request-Id");
+	CU_ASSERT_STRING_EQUAL(headers_upstream_rename("x-request-ID"), "X-Upstream-Request-Id");
+	CU_ASSERT_PTR_NULL(headers_upstream_rename("X-Request-Ids"));
+	CU_ASSERT_PTR_NULL(headers_upstream_rename("Content-Type"));
+}
+
+static void
+test_reason_phrase(void)
+{
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(429), "Too Many Requests");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(431), "Request Header Fields Too Large");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(413), "Content Too Large");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(414), "URI Too Long");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(504), "Gateway Timeout");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(200), "OK");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(499), "Unknown");
+	CU_ASSERT_STRING_EQUAL(headers_reason_phrase(-1), "Unknown");
 }
 
 int
@@ -64,6 +125,9 @@ main(void)
 	CU_add_test(s, "hop-by-hop", test_hop_by_hop);
 	CU_add_test(s, "Connection tokens", test_connection_names);
 	CU_add_test(s, "client and upstream drops", test_client_drop);
+	CU_add_test(s, "path, method and host overrides", test_overrides);
+	CU_add_test(s, "upstream X-Request-Id renamed", test_upstream_rename);
+	CU_add_test(s, "reason phrases", test_reason_phrase);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -48,35 +48,84 @@ put_str(struct out *o, const char *s)
 	put(o, s, strlen(s));
 }
 
-/* Bytes that need no escaping in a JSON string. */
+/* Bytes copied as they are: printable ASCII but '"' (0x22), '\\' (0x5c)
+ * and DEL (0x7f). Bytes >= 0x80 are looked at as UTF-8 (utf8_len). */
 static const unsigned char json_plain[256] = {
-	/* all printable ASCII but '"' (0x22) and '\\' (0x5c), and 8-bit */
-	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
 };
 
-/* A JSON string, escaped; control bytes and quotes never leave raw. Bytes
- * >= 0x80 are copied as they are: the log is for people and jq, and the
- * values here come from a canonicalised request. Runs of plain bytes are
- * copied at once. */
+/* The length of the well-formed UTF-8 sequence at c (RFC 3629, Unicode
+ * table 3-7: no overlong forms, no surrogates, nothing past U+10FFFF),
+ * or 0 when the byte at c does not start one. c is NUL-terminated, and
+ * NUL is never a continuation byte, so nothing is read past the end. */
+static size_t
+utf8_len(const unsigned char *c)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c[0] >= 0xc2 && c[0] <= 0xdf)
+		n = 2;
+	else if (c[0] >= 0xe0 && c[0] <= 0xef) {
+		n = 3;
+		if (c[0] == 0xe0)
+			lo = 0xa0;	/* overlong below U+0800 */
+		else if (c[0] == 0xed)
+			hi = 0x9f;	/* surrogates U+D800..U+DFFF */
+	} else if (c[0] >= 0xf0 && c[0] <= 0xf4) {
+		n = 4;
+		if (c[0] == 0xf0)
+			lo = 0x90;	/* overlong below U+10000 */
+		else if (c[0] == 0xf4)
+			hi = 0x8f;	/* past U+10FFFF */
+	} else
+		return 0;	/* ASCII, a lone continuation, C0, C1, F5..FF */
+	if (c[1] < lo || c[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (c[i] < 0x80 || c[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string, escaped so that the line is valid UTF-8 JSON whatever
+ * bytes the value holds (paths and methods of refused requests, claims of
+ * tokens are the client's choice): '"' and '\\' are escaped, C0 controls,
+ * DEL and the C1 controls U+0080..U+009F (terminals act on them) become
+ * \u00XX, well-formed UTF-8 sequences are copied as they are, and each
+ * byte that is not part of one becomes \u00XX too, its Latin-1 reading.
+ * So in the line as written, \u00a0..\u00ff always stand for such a raw
+ * byte (a real U+00A0..U+00FF is written as UTF-8). A value cut short by
+ * the line limit is cut between characters, never inside one. Runs of
+ * plain bytes are copied at once.
+ */
 static void
-put_json_string(struct out *o, const char *s)
+put_json_string(struct out *o, const char *s, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *c = (const unsigned char *)s;
+	char *hard_end = o->end;
 
 	if (s == NULL) {
 		put(o, "null", 4);
 		return;
 	}
+	/* At most cap bytes between the quotes: the fields after this one
+	 * keep their room (see ACCESSLOG_PATH_MAX). */
+	if ((size_t)(o->end - o->p) > cap + 2)
+		o->end = o->p + cap + 2;
 	put(o, "\"", 1);
 	while (*c) {
 		const unsigned char *run = c;
+		size_t n;
 
 		while (json_plain[*c])
 			c++;
 		if (c > run) {
 			/* Keep room for the closing quote. */
-			size_t n = (size_t)(c - run), room = (size_t)(o->end - o->p);
+			size_t room = (size_t)(o->end - o->p);
+			n = (size_t)(c - run);
 			if (room < 2)
 				break;
 			put(o, (const char *)run, n < room - 1 ? n : room - 1);
@@ -88,14 +137,28 @@ put_json_string(struct out *o, const char *s)
 		if (*c == '"' || *c == '\\') {
 			*o->p++ = '\\';
 			*o->p++ = (char)*c;
+			c++;
+		} else if (*c >= 0x80 && (n = utf8_len(c)) > 0 &&
+		    !(c[0] == 0xc2 && c[1] <= 0x9f)) {
+			put(o, (const char *)c, n);
+			c += n;
 		} else {
-			char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
+			/* A control, or a byte of no well-formed sequence;
+			 * a C1 control is one character from two bytes. */
+			size_t c1 = c[0] == 0xc2 && utf8_len(c) == 2;
+			unsigned char b = c[c1];
+			char esc[6] = {'\\', 'u', '0', '0', hex[b >> 4], hex[b & 15]};
+
 			put(o, esc, 6);
+			c += 1 + c1;
 		}
-		c++;
 	}
 	put(o, "\"", 1);
+	o->end = hard_end;
 }
+
+/* A string field of the request or the token, cut at the common cap. */
+#define put_field(o, s) put_json_string((o), (s), ACCESSLOG_FIELD_MAX)
 
 /* ,"key": for a literal key, without strlen. */
 #define put_key(o, key) put((o), ",\"" key "\":", sizeof(key) + 3)
@@ -150,29 +213,29 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 	ts[n + 7] = '\0';
 
 	put_str(&o, "{\"time\":");
-	put_json_string(&o, ts);
+	put_field(&o, ts);
 	put_key(&o, "request_id");
-	put_json_string(&o, e->request_id);
+	put_field(&o, e->request_id);
 	put_key(&o, "client");
-	put_json_string(&o, e->client);
+	put_field(&o, e->client);
 	put_key(&o, "method");
-	put_json_string(&o, e->method);
+	put_field(&o, e->method);
 	put_key(&o, "path");
-	put_json_string(&o, e->path);
+	put_json_string(&o, e->path, ACCESSLOG_PATH_MAX);
 	put_key(&o, "action");
-	put_json_string(&o, e->action);
+	put_field(&o, e->action);
 	put_key(&o, "decision");
-	put_json_string(&o, e->decision);
+	put_field(&o, e->decision);
 	put_key(&o, "reason");
-	put_json_string(&o, e->reason);
+	put_field(&o, e->reason);
 	put_key(&o, "status");
 	put_u64(&o, (uint64_t)(e->status > 0 ? e->status : 0));
 	put_key(&o, "subject");
-	put_json_string(&o, e->subject);
+	put_field(&o, e->subject);
 	put_key(&o, "token_id");
-	put_json_string(&o, e->token_id);
+	put_field(&o, e->token_id);
 	put_key(&o, "scope");
-	put_json_string(&o, e->scope);
+	put_field(&o, e->scope);
 	put_key(&o, "upstream_status");
 	if (e->upstream_status > 0)
 		put_u64(&o, (uint64_t)e->upstream_status);
@@ -186,13 +249,13 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 	put_u64(&o, e->bytes_out);
 	if (e->forwarded_client != NULL) {
 		put_key(&o, "forwarded_client");
-		put_json_string(&o, e->forwarded_client);
+		put_field(&o, e->forwarded_client);
 	}
 	if (e->client_cert_subject != NULL) {
 		put_key(&o, "client_cert_subject");
-		put_json_string(&o, e->client_cert_subject);
+		put_field(&o, e->client_cert_subject);
 		put_key(&o, "client_cert_sha256");
-		put_json_string(&o, e->client_cert_sha256);
+		put_field(&o, e->client_cert_sha256);
 	}
 	/* The reserve behind o.end always fits the closing. */
 	memcpy(o.p, "}\n", 3);

@@ -37,7 +37,9 @@ struct accesslog_entry {
 };
 
 /* Format one line (with the trailing newline) into buf. Returns the length
- * written; the line is truncated (still valid JSON) when buf is too small. */
+ * written. With size >= ACCESSLOG_LINE_MAX the line is whole, valid UTF-8
+ * JSON whatever bytes the fields hold (escaping: accesslog.c); a smaller
+ * buf cuts it short, still ending in "}\n". */
 size_t accesslog_format(const struct accesslog_entry *e, char *buf, size_t size);
 
 struct accesslog;
@@ -48,8 +50,14 @@ struct accesslog *accesslog_open(const char *path, struct errlist *errs);
 int accesslog_reopen(struct accesslog *al);
 void accesslog_write(struct accesslog *al, const struct accesslog_entry *e);
 
-/* The longest line accesslog_format writes (longer fields are cut). */
+/* The longest line accesslog_format writes: PIPE_BUF, so that a line to
+ * a pipe is written whole. Each string field is cut (between characters)
+ * at ACCESSLOG_FIELD_MAX bytes as written, the path at ACCESSLOG_PATH_MAX,
+ * so that every field fits in a line of ACCESSLOG_LINE_MAX whatever the
+ * values (test_accesslog checks it with every field at its cap). */
 #define ACCESSLOG_LINE_MAX	4096
+#define ACCESSLOG_PATH_MAX	1024
+#define ACCESSLOG_FIELD_MAX	160
 #define ACCESSLOG_BATCH_BYTES	(16 * ACCESSLOG_LINE_MAX)
 
 /*

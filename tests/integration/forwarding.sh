@@ -131,6 +131,36 @@ expect_eq "status line of 501" "HTTP/1.1 501 Not Implemented" \
 expect_eq "status line of 505" "HTTP/1.1 505 HTTP Version Not Supported" \
     "$(status_line 'GET /a HTTP/1.2\r\nHost: x\r\n\r\n')"
 
+# Raw 8-bit and control bytes in the request line and headers: every
+# line of the access log stays valid UTF-8 JSON (a byte that is no UTF-8
+# is written as \u00XX; well-formed UTF-8 is kept).
+sleep 0.2
+l0=$(wc -l < "$T/access.log")
+raw() { python3 "$top_srcdir/tests/integration/rawhttp.py" --port "$GW_PORT" "$@"; }
+codes=$(
+raw 'GET /__test/echo/caf\xc3\xa9/\xff\xfe/\xc0\xaf/\xed\xa0\x80 HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\r\nConnection: close\r\n\r\n'
+raw 'G\xffT /__test/echo/m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+raw 'GET /__test/echo/\xe2\x82 HTTP/1.1\r\nHost: \xc3\r\nConnection: close\r\n\r\n'
+raw 'GET /__test/echo/\x7f\x1b[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+raw 'GET /__test/echo/\xc2\x9b2J HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+)
+echo "# raw 8-bit requests answered: $(echo $codes)"
+sleep 0.3
+l1=$(wc -l < "$T/access.log")
+expect_eq "5 raw 8-bit requests: 5 access-log lines" $((l0 + 5)) "$l1"
+check "every access-log line is valid UTF-8 JSON, with no raw control or C1 byte" python3 -c '
+import json, sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")          # strict: fails on any invalid sequence
+for line in text.splitlines():
+    json.loads(line)
+    assert not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for ch in line), line
+' "$T/access.log"
+tail -n 5 "$T/access.log" > "$T/raw.log"
+check "... a well-formed character is kept, a byte that is no UTF-8 escaped" \
+    grep -qF '"path":"/__test/echo/café/\u00ff\u00fe/\u00c0\u00af/\u00ed\u00a0\u0080"' "$T/raw.log"
+check "... a C1 control (CSI) escaped" grep -qF '"path":"/__test/echo/\u009b2J"' "$T/raw.log"
+
 # --- bodies ----------------------------------------------------------------------------
 head -c 1500000 /dev/urandom | base64 -w0 > "$T/big.req"
 curl -s -o "$T/r.json" -X POST --data-binary @"$T/big.req" "$GW/__test/echo/bigreq"

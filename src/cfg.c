@@ -49,6 +49,7 @@ static const struct jsonconf_key rate_limit_keys[] = {
 	{"per_minute", JC_INTEGER, 0},
 	{"burst", JC_INTEGER, 0},
 	{"max_keys", JC_INTEGER, 0},
+	{"ipv6_prefix", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -428,7 +429,7 @@ parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 
 /* "rate_limit": {"key": "client" | "subject" | "token_id", "per_second" or
  * "per_minute" (exactly one), "burst" (default: the per_second or
- * per_minute figure), "max_keys"}. */
+ * per_minute figure), "max_keys", "ipv6_prefix"}. */
 static void
 parse_rate_limit(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 {
@@ -463,6 +464,8 @@ parse_rate_limit(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 		rl->burst = (uint32_t)burst;
 	jsonconf_get_int(jc, o, "/rate_limit", "max_keys", 1024, 10000000,
 	    SG_DEFAULT_RATE_LIMIT_MAX_KEYS, &rl->max_keys);
+	jsonconf_get_int(jc, o, "/rate_limit", "ipv6_prefix", 0, 128,
+	    SG_DEFAULT_RATE_LIMIT_IPV6_PREFIX, &rl->ipv6_prefix);
 	if (rl->interval_us == 0)
 		rl->key = CFG_RATE_NONE;
 }
@@ -521,6 +524,7 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	cf = xcalloc(1, sizeof(*cf));
 	cf->refcnt = 1;
 	cf->rate_limit.max_keys = SG_DEFAULT_RATE_LIMIT_MAX_KEYS;
+	cf->rate_limit.ipv6_prefix = SG_DEFAULT_RATE_LIMIT_IPV6_PREFIX;
 	cf->path = xstrdup(path);
 	tmp = xstrdup(path);
 	cf->dir = xstrdup(dirname(tmp));

@@ -72,6 +72,7 @@ struct cfg_rate_limit {
 	uint64_t interval_us;	/* one request per this, on average */
 	uint32_t burst;		/* requests that may come at once */
 	int64_t max_keys;	/* keys remembered (fixed at start) */
+	int64_t ipv6_prefix;	/* bits of an IPv6 client address that count */
 };
 
 /* A configuration snapshot: immutable once loaded, shared read-only by

@@ -21,6 +21,9 @@
 #define SG_MAX_TRUSTED_PROXIES			64
 /* Keys a rate limit remembers (16 bytes each). */
 #define SG_DEFAULT_RATE_LIMIT_MAX_KEYS		100000
+/* An IPv6 client is counted by its /64: the smallest allocation a site
+ * or a subscriber gets (RFC 6177), inside which it can pick any address. */
+#define SG_DEFAULT_RATE_LIMIT_IPV6_PREFIX	64
 /* An upstream answer's status line and fields (and a chunked answer's
  * trailers): more is a broken upstream (502). */
 #define SG_UPSTREAM_MAX_HEAD_BYTES		32768

@@ -1,6 +1,8 @@
 /* ratelimit.c: see ratelimit.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +119,53 @@ ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return ok;
+}
+
+size_t
+ratelimit_client_key(const char *addr, unsigned ipv6_prefix, char out[RATELIMIT_CLIENT_KEY_MAX])
+{
+	char text[RATELIMIT_CLIENT_KEY_MAX];
+	unsigned char a[16];
+	size_t len = strcspn(addr, "%");
+	size_t n;
+
+	if (ipv6_prefix > 128)
+		ipv6_prefix = 128;
+	/* The first byte keeps the forms apart: '4' + 4 bytes, '6' + the
+	 * prefix length + 16 bytes, 't' + text. */
+	if (len < sizeof(text)) {
+		memcpy(text, addr, len);
+		text[len] = '\0';
+		if (inet_pton(AF_INET, text, a) == 1) {
+			out[0] = '4';
+			memcpy(out + 1, a, 4);
+			n = 5;
+			goto out;
+		}
+		if (inet_pton(AF_INET6, text, a) == 1) {
+			if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a)) {
+				out[0] = '4';
+				memcpy(out + 1, a + 12, 4);
+				n = 5;
+				goto out;
+			}
+			for (unsigned bit = ipv6_prefix; bit < 128; bit++)
+				a[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
+			out[0] = '6';
+			out[1] = (char)ipv6_prefix;
+			memcpy(out + 2, a, 16);
+			n = 18;
+			goto out;
+		}
+	}
+	n = strlen(addr);
+	if (n > RATELIMIT_CLIENT_KEY_MAX - 1)
+		n = RATELIMIT_CLIENT_KEY_MAX - 1;
+	out[0] = 't';
+	memcpy(out + 1, addr, n);
+	n++;
+out:
+	return n;
 }
 
 size_t

@@ -30,6 +30,20 @@ void ratelimit_free(struct ratelimit *rl);
 int ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us);
 
+/* Longest key ratelimit_client_key writes. */
+#define RATELIMIT_CLIENT_KEY_MAX	64
+
+/* The rate-limit key of a client address (text, as the peer or
+ * X-Forwarded-For gives it) into out: an IPv4 address is itself; an
+ * IPv4-mapped IPv6 address (::ffff:a.b.c.d, a dual-stack listener's IPv4
+ * client) is that IPv4 address; any other IPv6 address is its first
+ * ipv6_prefix bits (0..128), so that the addresses of one allocation (a
+ * /64 by default) share one key however often the client rotates them.
+ * A zone (%eth0) is ignored; text that is no address is its own key (cut
+ * at RATELIMIT_CLIENT_KEY_MAX). Returns the key's length. */
+size_t ratelimit_client_key(const char *addr, unsigned ipv6_prefix,
+    char out[RATELIMIT_CLIENT_KEY_MAX]);
+
 /* Keys held now (for tests and metrics). */
 size_t ratelimit_count(struct ratelimit *rl);
 

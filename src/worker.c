@@ -167,9 +167,15 @@ rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
 	const struct cfg_rate_limit *rl = &pr->cf->rate_limit;
 	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
 	uint64_t retry;
-	char secs[24];
+	char secs[24], ckey[RATELIMIT_CLIENT_KEY_MAX];
+	size_t klen = strlen(key);
 
-	if (ratelimit_take(w->rt->ratelimit, kind, key, strlen(key), now, rl->interval_us,
+	/* An address counts by its allocation (IPv6 /64), not as text. */
+	if (kind == 'c') {
+		klen = ratelimit_client_key(key, (unsigned)rl->ipv6_prefix, ckey);
+		key = ckey;
+	}
+	if (ratelimit_take(w->rt->ratelimit, kind, key, klen, now, rl->interval_us,
 	    rl->burst, &retry))
 		return 0;
 	retry = (retry + 999999) / 1000000;	/* whole seconds, rounded up */

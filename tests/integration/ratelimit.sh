@@ -12,13 +12,23 @@ APP=5f0c0c0c0c0c0c0c0c0c0c0c
 start_upstream up
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
-# rate_config KEY RATE_JSON
+# Also listen on [::1] when this machine has an IPv6 loopback.
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	HAVE_V6=1
+else
+	HAVE_V6=
+	echo "# no IPv6 loopback (::1) here: the IPv6 peer test is skipped"
+fi
+# rate_config KEY RATE_JSON [MORE_TOP_LEVEL_JSON]
 rate_config() {
 	write_config "$T/gw.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
   \"tokens\": { \"keys\": [ { \"file\": \"$KEYS/ec256.pem\", \"kid\": \"e1\" } ] },
   \"workers\": 2,
   \"admin\": { \"address\": \"127.0.0.1\", \"port\": $ADMIN_PORT },
-  \"rate_limit\": { \"key\": \"$1\", $2 }"
+  \"rate_limit\": { \"key\": \"$1\", $2 }${3:+,
+  $3}"
+	[ -n "$HAVE_V6" ] && sed -i "s/\"listeners\": \[ /&{ \"address\": \"::1\", \"port\": $GW_PORT }, /" "$T/gw.json"
+	return 0
 }
 # One request every 3 s, 3 at once: slow enough that a slow build (the
 # sanitizers) still sends its burst "at once".
@@ -77,5 +87,46 @@ sleep 0.3
 last=$(last_line "$T/access.log")
 expect_eq "access log: reason rate_limited" rate_limited "$(json_get "$last" 'd["reason"]')"
 expect_eq "... no token looked at" null "$(json_get "$last" 'd["subject"]')"
+
+# A real IPv6 peer (::1) is a client of its own, limited like any other.
+if [ -n "$HAVE_V6" ]; then
+	codes=""
+	for i in 1 2 3; do
+		codes="$codes$(curl -s -g -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" \
+		    "http://[::1]:$GW_PORT/applications/$APP/tokens")"
+	done
+	expect_eq "IPv6 peer ::1: a burst of 2, then 429 (apart from 127.0.0.1, limited above)" \
+	    "200200429" "$codes"
+fi
+
+# IPv6 clients count by their /64 (rate_limit.ipv6_prefix): rotating the
+# address inside one allocation does not make a new client; IPv4-mapped
+# IPv6 is the IPv4 client. Addresses come through a trusted proxy
+# (X-Forwarded-For from 127.0.0.1), as the only way to have many IPv6
+# sources on a loopback.
+rate_config client '"per_minute": 12, "burst": 2' '"trusted_proxies": [ "127.0.0.1" ]'
+check "reload: behind a trusted proxy, default ipv6_prefix" reload_and_wait
+xff() {	# ADDRESS: the status of one request from that client
+	curl -s -o /dev/null -w '%{http_code}' -H "X-Forwarded-For: $1" -H "Authorization: Bearer $BOB" "$U"
+}
+n0=$(record_count)
+expect_eq "2001:db8:1:2::a, then ::b, then a third address of that /64: 429" "200200429" \
+    "$(xff 2001:db8:1:2::a)$(xff 2001:db8:1:2::b)$(xff 2001:db8:1:2:ffff:ffff:ffff:c)"
+expect_eq "... the 429 not forwarded" $((n0 + 2)) "$(record_count)"
+expect_eq "... another spelling of that /64 (upper case, zeros): 429" "429" \
+    "$(xff 2001:0DB8:0001:0002:0000:0000:0000:000D)"
+expect_eq "the next /64 is another client" "200" "$(xff 2001:db8:1:3::1)"
+expect_eq "IPv4-mapped IPv6 and the IPv4 address are one client" "200200429" \
+    "$(xff ::ffff:198.51.100.7)$(xff 198.51.100.7)$(xff ::ffff:c633:6407)"
+rate_config client '"per_minute": 12, "burst": 2, "ipv6_prefix": 128' '"trusted_proxies": [ "127.0.0.1" ]'
+check "reload: ipv6_prefix 128" reload_and_wait
+expect_eq "ipv6_prefix 128: each address of the /64 is a client" "200200" \
+    "$(xff 2001:db8:1:2::e)$(xff 2001:db8:1:2::f)"
+rate_config client '"per_minute": 12, "ipv6_prefix": 129' '"trusted_proxies": [ "127.0.0.1" ]'
+reload_and_wait
+check "a reload with ipv6_prefix 129 fails at its JSON pointer" \
+    grep -q '/rate_limit/ipv6_prefix: must be between 0 and 128' "$T/gateway.err"
+expect_eq "... and the old limit holds: ::99 gets its own burst of 2" "200200429" \
+    "$(xff 2001:db8:1:2::99)$(xff 2001:db8:1:2::99)$(xff 2001:db8:1:2::99)"
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

@@ -123,6 +123,7 @@ test_good_defaults(void)
 	CU_ASSERT(cf->limits.max_connections > 0);
 	CU_ASSERT_STRING_EQUAL(cf->access_log, "-");
 	CU_ASSERT_EQUAL(cf->rate_limit.key, CFG_RATE_NONE);	/* no limit unless asked */
+	CU_ASSERT_EQUAL(cf->rate_limit.ipv6_prefix, 64);	/* an IPv6 client is its /64 */
 	CU_ASSERT_EQUAL(cf->upstream.naddrs, 1);
 	cfg_free(cf);
 	errlist_free(&errs);

@@ -166,6 +166,62 @@ test_threads(void)
 	ratelimit_free(rl);
 }
 
+/* Do two addresses make the same client key at prefix p? */
+static int
+same_key(const char *a, const char *b, unsigned p)
+{
+	char ka[RATELIMIT_CLIENT_KEY_MAX], kb[RATELIMIT_CLIENT_KEY_MAX];
+	size_t na = ratelimit_client_key(a, p, ka), nb = ratelimit_client_key(b, p, kb);
+
+	return na == nb && memcmp(ka, kb, na) == 0;
+}
+
+/* The client key: an IPv6 client is its /64 (rotating the interface id
+ * does not make a new client), IPv4-mapped IPv6 is the IPv4 address, and
+ * every other spelling of one address is the same key. */
+static void
+test_client_key(void)
+{
+	char k[RATELIMIT_CLIENT_KEY_MAX];
+	char long_text[200];
+
+	/* IPv6: one /64, any interface id, any spelling */
+	CU_ASSERT(same_key("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", 64));
+	CU_ASSERT(same_key("2001:db8:1:2::1", "2001:0DB8:0001:0002:0:0:0:9", 64));
+	CU_ASSERT(same_key("2001:db8:1:2::1", "2001:db8:1:2:a:b:c:d", 64));
+	CU_ASSERT(!same_key("2001:db8:1:2::1", "2001:db8:1:3::1", 64));
+	CU_ASSERT(!same_key("2001:db8:1:2::1", "2001:db8:1:2::2", 128));
+	CU_ASSERT(same_key("2001:db8:1:2::1", "2001:db8:1:ff::1", 48));
+	CU_ASSERT(!same_key("2001:db8:1:2::1", "2001:db8:2:2::1", 48));
+	/* a prefix not on a byte boundary: /61 keeps 3 bits of the 8th byte */
+	CU_ASSERT(same_key("2001:db8:1:8::1", "2001:db8:1:f::1", 61));
+	CU_ASSERT(!same_key("2001:db8:1:8::1", "2001:db8:1:10::1", 61));
+	CU_ASSERT(same_key("::1", "ffff::1", 0));	/* /0: every IPv6 client */
+	CU_ASSERT(!same_key("::1", "127.0.0.1", 0));	/* ... but not IPv4 */
+	/* a zone does not make another client */
+	CU_ASSERT(same_key("fe80::1%eth0", "fe80::2%eth1", 64));
+	/* IPv4-mapped IPv6 is the IPv4 address, whatever the prefix */
+	CU_ASSERT(same_key("::ffff:198.51.100.7", "198.51.100.7", 64));
+	CU_ASSERT(same_key("::FFFF:c633:6407", "198.51.100.7", 0));
+	CU_ASSERT(!same_key("::ffff:198.51.100.7", "198.51.100.8", 64));
+	/* IPv4 is the whole address */
+	CU_ASSERT(!same_key("198.51.100.7", "198.51.100.8", 64));
+	/* not IPv4-mapped: the IPv4-compatible and NAT64 forms are IPv6 */
+	CU_ASSERT(!same_key("::198.51.100.7", "198.51.100.7", 64));
+	CU_ASSERT(!same_key("64:ff9b::198.51.100.7", "198.51.100.7", 64));
+	/* a prefix above 128 counts as 128 */
+	CU_ASSERT(same_key("2001:db8::1", "2001:db8::1", 500));
+	CU_ASSERT(!same_key("2001:db8::1", "2001:db8::2", 500));
+	/* text that is no address is its own key, cut, never overflowing */
+	CU_ASSERT(!same_key("not-an-address", "not-an-addresS", 64));
+	CU_ASSERT(!same_key("not-an-address", "", 64));
+	memset(long_text, 'x', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	CU_ASSERT(ratelimit_client_key(long_text, 64, k) <= RATELIMIT_CLIENT_KEY_MAX);
+	CU_ASSERT_EQUAL(ratelimit_client_key("2001:db8::1", 64, k), 18);
+	CU_ASSERT_EQUAL(ratelimit_client_key("10.0.0.1", 64, k), 5);
+}
+
 int
 main(void)
 {
@@ -180,6 +236,7 @@ main(void)
 	CU_add_test(s, "keys and kinds apart", test_keys_apart);
 	CU_add_test(s, "bounded under a flood of keys", test_bounded);
 	CU_add_test(s, "threads", test_threads);
+	CU_add_test(s, "client key: IPv6 /64, IPv4-mapped", test_client_key);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

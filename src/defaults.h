@@ -21,6 +21,8 @@
 #define SG_MAX_TRUSTED_PROXIES			64
 /* Keys a rate limit remembers (16 bytes each). */
 #define SG_DEFAULT_RATE_LIMIT_MAX_KEYS		100000
+/* The realm of the Bearer challenge sent to a request without a token. */
+#define SG_AUTH_REALM				"scopegate"
 /* An IPv6 client is counted by its /64: the smallest allocation a site
  * or a subscriber gets (RFC 6177), inside which it can pick any address. */
 #define SG_DEFAULT_RATE_LIMIT_IPV6_PREFIX	64

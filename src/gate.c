@@ -7,12 +7,21 @@
 #include <strings.h>
 
 #include "cfg.h"
+#include "defaults.h"
 #include "gate.h"
 #include "grant.h"
 #include "jsonschema.h"
 #include "revoke.h"
 #include "token_config.h"
 #include "xmalloc.h"
+
+/* Does the Authorization value use the Bearer scheme (token or not)? */
+static int
+bearer_scheme(const char *auth)
+{
+	return auth != NULL && strncasecmp(auth, "Bearer", 6) == 0 &&
+	    (auth[6] == ' ' || auth[6] == '\0');
+}
 
 int
 gate_bearer_token(const char *auth, const char **token, size_t *len)
@@ -237,7 +246,12 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	 * that it did. */
 	if (tok == AUTHZ_TOKEN_INVALID && !ad.allow && ad.status == 401)
 		d->reason = d->revoked ? "revoked" : jwt_status_str(d->jwt);
-	if (ad.bearer_error != NULL)
+	/* RFC 6750 3.1: a request without credentials (no Authorization, or
+	 * another scheme than Bearer) gets the bare challenge; the error code
+	 * is for credentials that were sent and failed. */
+	if (ad.status == 401 && (tok == AUTHZ_TOKEN_NONE || !bearer_scheme(rq->authorization)))
+		d->www_authenticate = "Bearer realm=\"" SG_AUTH_REALM "\"";
+	else if (ad.bearer_error != NULL)
 		d->www_authenticate = strcmp(ad.bearer_error, "insufficient_scope") == 0 ?
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)

@@ -84,8 +84,18 @@ expect_eq "the token is forwarded to the upstream unchanged" 1 \
     "$(json_get "$rec" 'len([v for k,v in d["headers"] if k.lower()=="authorization" and v.startswith("Bearer ey")])')"
 
 # --- bad tokens: 401, nothing forwarded --------------------------------------------
+# RFC 6750 3.1: no credentials (no Authorization, another scheme) get the
+# bare challenge with a realm and no error code; bad credentials
+# error="invalid_token".
+www() { tr -d '\r' < "$T/h.txt" | awk 'tolower($1) == "www-authenticate:" { sub(/^[^:]*: /, ""); print }'; }
 expect_refused "no token" 401 GET "$U/$TOK" ""
-check "401 carries WWW-Authenticate invalid_token" grep -qi '^WWW-Authenticate: Bearer error="invalid_token"' "$T/h.txt"
+expect_eq "... WWW-Authenticate: the bare challenge, no error code" 'Bearer realm="scopegate"' "$(www)"
+expect_refused "Basic credentials" 401 GET "$U/$TOK" "" -H 'Authorization: Basic dXNlcjpwYXNz'
+expect_eq "... another scheme is no bearer credential: the bare challenge" 'Bearer realm="scopegate"' "$(www)"
+expect_refused "a bad bearer token" 401 GET "$U/$TOK" "not-a-token"
+expect_eq "... WWW-Authenticate: error=invalid_token" 'Bearer error="invalid_token"' "$(www)"
+expect_refused "Bearer without a token" 401 GET "$U/$TOK" "" -H 'Authorization: Bearer'
+expect_eq "... a bearer attempt: error=invalid_token" 'Bearer error="invalid_token"' "$(www)"
 expect_refused "expired" 401 GET "$U/$TOK" "$(mint "$KEYS/ec256.key" ES256 jwks-es256 --scope "$SC" --exp-in -120)"
 expect_refused "wrong issuer" 401 GET "$U/$TOK" "$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid jwks-es256 --iss https://evil.test --aud scopegate --exp-in 600 --scope "$SC")"
 expect_refused "wrong audience" 401 GET "$U/$TOK" "$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid jwks-es256 --iss https://issuer.test --aud other --exp-in 600 --scope "$SC")"

@@ -45,7 +45,7 @@ code() {	# TOKEN: status of a GET with it on a fresh connection
 explain_status() {	# TOKEN
 	"$SCOPEGATE" explain -c "$T/gw.json" GET "/applications/$APP/tokens" --token "$1" \
 	    > "$T/ex.json" 2> "$T/ex.err"
-	echo "$(json_get "$T/ex.json" 'd["status"]')/$(json_get "$T/ex.json" 'd["reason"]')"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%s/%s" % (d["status"], d["reason"]))' "$T/ex.json"
 }
 # refused NAME TOKEN [reason]: 401 from the daemon, nothing forwarded,
 # and explain says the same.

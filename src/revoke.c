@@ -961,8 +961,10 @@ ids_file_apply(struct revoke_store *st, const struct idlist *l)
 	for (size_t i = 0; i < ngone; i++) {
 		ssize_t k = table_find(st, id_hash(st, gone[i]->id, gone[i]->len), gone[i]->id,
 		    gone[i]->len);
-		if (k >= 0)
+		if (k >= 0) {
+			st->nremote -= gone[i]->remote;
 			table_delete(st, (size_t)k);
+		}
 	}
 	atomic_store(&st->count, count);
 	bump_generation(st);

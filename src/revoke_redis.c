@@ -807,8 +807,9 @@ revoke_redis_attach(struct revoke_store *st, struct event_base *base)
 		goto fail;
 	}
 	/* Changes a previous run made that never reached Redis (marked in
-	 * the journal) go first; then everything new. One lock region with
-	 * the listener, so nothing falls between the two. */
+	 * the journal) go first; then everything new. A change made between
+	 * the two (the daemon attaches before its workers start) would still
+	 * be pushed by the first synchronization: it is newer than Redis. */
 	{
 		struct revoke_entry *v = NULL;
 		size_t n = revoke_snapshot(st, 1, &v);

@@ -47,6 +47,13 @@ explain_status() {	# TOKEN
 	    > "$T/ex.json" 2> "$T/ex.err"
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%s/%s" % (d["status"], d["reason"]))' "$T/ex.json"
 }
+# Under valgrind an explain run takes seconds: there only every 12th
+# decision is also asked of explain (the daemon's are all checked).
+NEXPLAIN=0
+explain_now() {
+	NEXPLAIN=$((NEXPLAIN + 1))
+	[ -z "${UNDER_VALGRIND:-}" ] || [ $((NEXPLAIN % 12)) -eq 1 ]
+}
 # refused NAME TOKEN [reason]: 401 from the daemon, nothing forwarded,
 # and explain says the same.
 refused() {
@@ -55,11 +62,15 @@ refused() {
 	got=$(code "$2")
 	expect_eq "$1: 401" 401 "$got"
 	expect_eq "$1: nothing reached the upstream" "$before" "$(record_count)"
-	expect_eq "$1: explain agrees" "401/$reason" "$(explain_status "$2")"
+	if explain_now; then
+		expect_eq "$1: explain agrees" "401/$reason" "$(explain_status "$2")"
+	fi
 }
 allowed() {	# NAME TOKEN
 	expect_eq "$1: 200" 200 "$(code "$2")"
-	expect_eq "$1: explain agrees" "200/" "$(explain_status "$2" | sed 's,/.*,/,')"
+	if explain_now; then
+		expect_eq "$1: explain agrees" "200/" "$(explain_status "$2" | sed 's,/.*,/,')"
+	fi
 }
 new_token() {	# a token the upstream holds; prints its id
 	curl -s -X POST "${J[@]}" -d '{"name":"t","scope":["all.Application.read"]}' \

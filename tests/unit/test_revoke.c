@@ -919,7 +919,42 @@ test_config(void)
 	errlist_init(&el);
 	CU_ASSERT_PTR_NULL(config("{\"journal\": 3}", &el));
 	CU_ASSERT_TRUE(errs_have(&el, "/revocations/journal"));
+	CU_ASSERT_PTR_NULL(config("{\"redis_max_entries\": 0}", &el));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis_max_entries"));
 	errlist_free(&el);
+
+	/* What a reload cannot apply: named, everything else is fine. */
+	{
+		struct revoke_config *a, *b;
+		char names[256];
+		errlist_init(&el);
+		a = config("{\"journal\": \"j\", \"redis\": \"redis://h\", \"ids_file\": \"x\", "
+		    "\"retention_s\": 5, \"redis_max_entries\": 7}", &el);
+		b = config("{\"journal\": \"j\", \"redis\": \"redis://h\", \"ids_file\": \"y\", "
+		    "\"retention_s\": 6}", &el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_TRUE(a->present);
+		CU_ASSERT_EQUAL(a->redis_max_entries, 7);
+		CU_ASSERT_EQUAL(b->redis_max_entries, SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 0);
+		CU_ASSERT_STRING_EQUAL(names, "");
+		revoke_config_free(b);
+		b = config("{\"journal\": \"k\", \"redis\": \"redis://h2\", "
+		    "\"redis_channel\": \"c2\"}", &el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 3);
+		CU_ASSERT_STRING_EQUAL(names, "revocations.journal, revocations.redis, "
+		    "revocations.redis_channel");
+		revoke_config_free(b);
+		b = config(NULL, &el);
+		CU_ASSERT_FALSE(b->present);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 2);
+		revoke_config_free(b);
+		revoke_config_free(a);
+		CU_ASSERT_EQUAL(el.n, 0);
+		errlist_free(&el);
+	}
 }
 
 static void

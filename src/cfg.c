@@ -567,6 +567,9 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	}
 	if (json_is_object(root))
 		parse_policy_and_tokens(&jc, root, cf);
+	/* Tokens that cannot be revoked only when the operator says so. */
+	if (cf->tokens != NULL && cf->tokens->require_id < 0)
+		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
 	json_decref(root);
 	if (errs->n != nerr) {
 		cfg_free(cf);

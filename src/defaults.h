@@ -59,9 +59,10 @@
 #define SG_DEFAULT_MAX_UNTAGGED_TRIES	4
 
 /* Revocation store (revoke.c, revoke_redis.c). */
-#define SG_REVOKE_MAX_ID_BYTES		256	/* longer token ids are refused */
+#define SG_REVOKE_MAX_ID_BYTES		256	/* longer token ids are refused (lookup,
+						 * admin API, journal, tokens.require_id) */
 #define SG_DEFAULT_REVOKE_JOURNAL	"/var/lib/scopegate/revocations.journal"
-#define SG_DEFAULT_REVOKE_RETENTION_S	(30 * 24 * 3600)	/* when exp is unknown */
+#define SG_DEFAULT_REVOKE_RETENTION_S	(30 * 24 * 3600)	/* tombstones */
 #define SG_REVOKE_MAX_RETENTION_S	(10LL * 366 * 24 * 3600)
 #define SG_DEFAULT_REVOKE_REDIS_KEY	"scopegate:revoked"
 #define SG_DEFAULT_REVOKE_REDIS_CHANNEL	"scopegate:revocations"
@@ -69,6 +70,8 @@
 #define SG_REVOKE_REDIS_BACKOFF_MAX_MS	5000
 #define SG_REVOKE_REDIS_TIMEOUT_MS	5000	/* connect / PING answer */
 #define SG_REVOKE_REDIS_PING_MS		1000
+#define SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES	100000	/* entries learnt from Redis */
+#define SG_REVOKE_MAX_REDIS_ENTRIES	100000000
 
 /* TLS (tls.c, tls_client.c, tls_config.c). Cipher defaults follow
  * Mozilla's "intermediate" profile: TLS 1.2 and 1.3, AEAD suites only. */

@@ -137,6 +137,25 @@ out:
 	return rc;
 }
 
+/* tokens.require_id: NULL when the id claim can be revoked (present, and
+ * what the revocation store can hold: revoke_id_canon), else the reason
+ * for the log. */
+static const char *
+token_id_refusal(const struct token_config *tc, const struct jwt_result *r)
+{
+	char canon[SG_REVOKE_MAX_ID_BYTES];
+	json_t *v;
+
+	if (r->token_id == NULL)
+		return "token_id_missing";
+	/* A NUL inside the claim would cut the id short. */
+	v = jwt_claim_path(r->payload, tc->id_claim);
+	if (json_string_length(v) != strlen(r->token_id) ||
+	    revoke_id_canon(r->token_id, strlen(r->token_id), canon) == 0)
+		return "token_id_invalid";
+	return NULL;
+}
+
 void
 gate_decide(const struct cfg *cf, struct tokencache *cache,
     const struct gate_request *rq, struct gate_decision *d)
@@ -202,11 +221,14 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 				tokencache_get_stats(cache, &after);
 				d->cache_hit = after.hits > before.hits;
 			}
-			if (d->jwt == JWT_OK && r->token_id != NULL && rq->revocations != NULL &&
-			    revoke_is_revoked(rq->revocations, r->token_id, strlen(r->token_id))) {
+			if (d->jwt == JWT_OK && cf->tokens->require_id > 0)
+				d->id_refused = token_id_refusal(cf->tokens, r);
+			if (d->jwt == JWT_OK && (d->id_refused != NULL || (r->token_id != NULL &&
+			    rq->revocations != NULL && revoke_is_revoked(rq->revocations,
+			    r->token_id, strlen(r->token_id))))) {
 				/* Checked on every request, after the cache: a
 				 * revocation takes effect on the very next one. */
-				d->revoked = 1;
+				d->revoked = d->id_refused == NULL;
 				tok = AUTHZ_TOKEN_INVALID;
 				if (cache == NULL)
 					jwt_result_free(r);
@@ -245,7 +267,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	/* The log says precisely why a token failed; the client only learns
 	 * that it did. */
 	if (tok == AUTHZ_TOKEN_INVALID && !ad.allow && ad.status == 401)
-		d->reason = d->revoked ? "revoked" : jwt_status_str(d->jwt);
+		d->reason = d->revoked ? "revoked" : d->id_refused != NULL ? d->id_refused :
+		    jwt_status_str(d->jwt);
 	/* RFC 6750 3.1: a request without credentials (no Authorization, or
 	 * another scheme than Bearer) gets the bare challenge; the error code
 	 * is for credentials that were sent and failed. */

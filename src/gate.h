@@ -61,6 +61,9 @@ struct gate_decision {
 	int jwt_verified;		/* a bearer token went through token_verify */
 	int cache_hit;			/* ... and the cache answered */
 	int revoked;			/* a valid token whose id is revoked */
+	const char *id_refused;		/* tokens.require_id: why its id claim
+					 * is refused ("token_id_missing",
+					 * "token_id_invalid"), or NULL */
 	struct canon_target target;
 	struct policy_match match;
 	struct jwt_result *owned;	/* result to free when no cache was used */

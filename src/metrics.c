@@ -493,6 +493,16 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	family(&b, "scopegate_rate_limit_keys", "gauge",
 	    "Keys the rate limit remembers now (bounded by rate_limit.max_keys).");
 	sbuf_printf(&b, "scopegate_rate_limit_keys %" PRIu64 "\n", g ? g->rate_limit_keys : 0);
+	family(&b, "scopegate_revocations", "gauge", "Token ids revoked now (journal and ids file).");
+	sbuf_printf(&b, "scopegate_revocations %" PRIu64 "\n", g ? g->revocations : 0);
+	family(&b, "scopegate_revocations_from_redis", "gauge",
+	    "Revocation entries learnt from Redis (bounded by revocations.redis_max_entries).");
+	sbuf_printf(&b, "scopegate_revocations_from_redis %" PRIu64 "\n",
+	    g ? g->revocations_remote : 0);
+	family(&b, "scopegate_revocations_refused_total", "counter",
+	    "Revocations from Redis refused because revocations.redis_max_entries was reached.");
+	sbuf_printf(&b, "scopegate_revocations_refused_total %" PRIu64 "\n",
+	    g ? g->revocations_refused : 0);
 	family(&b, "scopegate_connections", "gauge", "Client connections open now.");
 	sbuf_printf(&b, "scopegate_connections %" PRId64 "\n", (int64_t)SUM(connections, 0));
 

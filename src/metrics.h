@@ -50,6 +50,10 @@ struct metrics_globals {
 	uint64_t reloads_failed;
 	uint64_t config_generation;
 	uint64_t rate_limit_keys;	/* set by the caller before rendering */
+	/* The revocation store, set by the caller before rendering. */
+	uint64_t revocations;		/* revoked ids */
+	uint64_t revocations_remote;	/* entries learnt from Redis */
+	uint64_t revocations_refused;	/* refused: revocations.redis_max_entries */
 };
 
 /* A new, zeroed shard; never NULL. Free it with metrics_shard_free once no

@@ -4,6 +4,7 @@
  * itself (policy lifecycle effects confirmed by a 2xx answer). */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -54,10 +55,16 @@ result_reply(enum revoke_result r, json_t **reply)
 	switch (r) {
 	case REVOKE_OK:
 		break;
-	case REVOKE_INVALID_ID:
-		*reply = error_body("BadRequest", "The token id must be 1 to 256 printable "
-		    "ASCII characters without spaces");
+	case REVOKE_INVALID_ID: {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "The token id must be 1 to %d printable ASCII "
+		    "characters without spaces", SG_REVOKE_MAX_ID_BYTES);
+		*reply = error_body("BadRequest", msg);
 		return 400;
+	}
+	case REVOKE_FORBIDDEN:
+	case REVOKE_FULL:
+		break;
 	case REVOKE_NOT_FOUND:
 		*reply = error_body("NotFound", "This token id is not revoked");
 		return 404;
@@ -82,6 +89,8 @@ revoke_admin_post(struct revoke_store *st, const char *body, size_t len, json_t 
 	json_t *v;
 	int64_t expires_at = 0;
 	enum revoke_result r;
+	char canon[SG_REVOKE_MAX_ID_BYTES];
+	size_t n;
 	int status = 400;
 
 	*reply = NULL;
@@ -115,8 +124,10 @@ revoke_admin_post(struct revoke_store *st, const char *body, size_t len, json_t 
 		status = result_reply(r, reply);
 		goto out;
 	}
-	log_info("revocations: %s revoked by an operator", json_string_value(id));
-	*reply = json_pack("{s:O, s:b}", "id", id, "revoked", 1);
+	n = revoke_id_canon(json_string_value(id), json_string_length(id), canon);
+	log_info("revocations: %.*s revoked by an operator", (int)n, canon);
+	/* The id as stored: the caller sees which spelling counts. */
+	*reply = json_pack("{s:s%, s:b}", "id", canon, n, "revoked", 1);
 	if (*reply == NULL)
 		fatalx("revocations: out of memory");
 	status = 201;
@@ -137,6 +148,7 @@ revoke_admin_delete(struct revoke_store *st, const char *raw, size_t len, json_t
 		return result_reply(REVOKE_INVALID_ID, reply);
 	if ((r = revoke_remove(st, id, n)) != REVOKE_OK)
 		return result_reply(r, reply);
+	n = revoke_id_canon(id, n, id);
 	log_info("revocations: %.*s reinstated by an operator", (int)n, id);
 	return 204;
 }
@@ -197,11 +209,12 @@ revoke_learn_plan(const struct policy_match *m, const char *body, size_t body_le
 		if (op == REVOKE_OP_NONE)
 			continue;
 		if (pct_decode(m->params[e->param].ptr, m->params[e->param].len, out->id,
-		    sizeof(out->id) - 1, &n) != 0 || !revoke_id_valid(out->id, n))
+		    sizeof(out->id) - 1, &n) != 0 || (n = revoke_id_canon(out->id, n, out->id)) == 0)
 			continue;
 		out->id[n] = '\0';
 		out->len = n;
 		out->op = op;
+		out->source = e->on == POLICY_EFFECT_DELETE ? REVOKE_SRC_DELETE : REVOKE_SRC_STATUS;
 		break;
 	}
 	return out->op;
@@ -217,14 +230,21 @@ revoke_learn_apply(struct revoke_store *st, const struct revoke_intent *in,
 	    upstream_status < 200 || upstream_status > 299)
 		return REVOKE_OK;
 	if (in->op == REVOKE_OP_REVOKE) {
-		r = revoke_add(st, in->id, in->len, 0);
+		r = revoke_add_src(st, in->id, in->len, 0, in->source);
 		log_info("revocations: %s revoked (confirmed by the upstream, %d)%s", in->id,
 		    upstream_status, r == REVOKE_OK ? "" : ": journal write FAILED");
 	} else {
-		r = revoke_remove(st, in->id, in->len);
+		r = revoke_remove_src(st, in->id, in->len, in->source);
 		if (r == REVOKE_NOT_FOUND)
 			r = REVOKE_OK;
-		else
+		else if (r == REVOKE_FORBIDDEN || r == REVOKE_READONLY) {
+			/* The upstream reactivated it; the gateway keeps
+			 * refusing what an operator or a deletion revoked. */
+			log_warnx("revocations: %s stays revoked: reactivated through the API "
+			    "(%d) but %s; only the admin API reinstates it", in->id,
+			    upstream_status, revoke_result_str(r));
+			r = REVOKE_OK;
+		} else
 			log_info("revocations: %s reinstated (confirmed by the upstream, %d)%s",
 			    in->id, upstream_status, r == REVOKE_OK ? "" : ": FAILED");
 	}

@@ -20,6 +20,7 @@ static const struct jsonconf_key revoke_keys[] = {
 	{ "redis_key", JC_STRING, 0 },
 	{ "redis_channel", JC_STRING, 0 },
 	{ "redis_password_file", JC_STRING, 0 },
+	{ "redis_max_entries", JC_INTEGER, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -177,6 +178,7 @@ revoke_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	 * every getter below yields its default. */
 	if (obj != NULL && jsonconf_check_object(jc, obj, ptr, revoke_keys) != 0)
 		goto out;
+	rc->present = obj != NULL;
 	get_path(jc, obj, ptr, "journal", base_dir, &rc->journal);
 	get_path(jc, obj, ptr, "ids_file", base_dir, &rc->ids_file);
 	(void)jsonconf_get_int(jc, obj, ptr, "retention_s", 1, SG_REVOKE_MAX_RETENTION_S,
@@ -202,6 +204,9 @@ revoke_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 		else
 			rc->redis_channel = xstrdup(chan);
 	}
+	(void)jsonconf_get_int(jc, obj, ptr, "redis_max_entries", 1,
+	    SG_REVOKE_MAX_REDIS_ENTRIES, SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES,
+	    &rc->redis_max_entries);
 	get_path(jc, obj, ptr, "redis_password_file", base_dir, &rc->redis_password_file);
 	if (rc->redis_password_file != NULL)
 		read_password(jc, ptr, rc);
@@ -211,6 +216,38 @@ out:
 		rc = NULL;
 	}
 	return rc;
+}
+
+static int
+differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+int
+revoke_config_restart_needed(const struct revoke_config *a, const struct revoke_config *b,
+    char *buf, size_t len)
+{
+	const struct {
+		const char *name, *x, *y;
+	} keys[] = {
+		{ "revocations.journal", a->journal, b->journal },
+		{ "revocations.redis", a->redis_url, b->redis_url },
+		{ "revocations.redis_key", a->redis_key, b->redis_key },
+		{ "revocations.redis_channel", a->redis_channel, b->redis_channel },
+	};
+	int n = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		size_t used = strlen(buf);
+		if (!differ(keys[i].x, keys[i].y))
+			continue;
+		snprintf(buf + used, len - used, "%s%s", n > 0 ? ", " : "", keys[i].name);
+		n++;
+	}
+	return n;
 }
 
 static char *

@@ -1,5 +1,6 @@
-/* revoke_journal.c: the revocation journal's line format (see revoke.h),
- * parsed without allocation so that it can be fuzzed on its own. */
+/* revoke_journal.c: token id rules and the revocation journal's line
+ * formats (see revoke.h), parsed without allocation so that they can be
+ * fuzzed on their own. */
 #include "config.h"
 
 #include <string.h>
@@ -17,6 +18,52 @@ revoke_id_valid(const char *id, size_t len)
 			return 0;
 	}
 	return 1;
+}
+
+static int
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+size_t
+revoke_id_canon(const char *id, size_t len, char *out)
+{
+	int hex = len == 24;
+
+	if (!revoke_id_valid(id, len))
+		return 0;
+	for (size_t i = 0; i < len && hex; i++)
+		hex = is_hex((unsigned char)id[i]);
+	/* An objectid: the upstream takes it in either case, so the two
+	 * spellings name one token. Other ids are opaque: byte for byte. */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+		out[i] = (char)(hex && c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	}
+	return len;
+}
+
+static const char *const source_names[REVOKE_NSOURCES] = {
+	[REVOKE_SRC_STATUS] = "status",
+	[REVOKE_SRC_DELETE] = "delete",
+	[REVOKE_SRC_OPERATOR] = "operator",
+	[REVOKE_SRC_FILE] = "file",
+};
+
+const char *
+revoke_source_str(enum revoke_source s)
+{
+	return (unsigned)s < REVOKE_NSOURCES ? source_names[s] : "unknown";
+}
+
+int
+revoke_source_parse(const char *s, size_t len)
+{
+	for (int i = 0; i < REVOKE_NSOURCES; i++)
+		if (strlen(source_names[i]) == len && memcmp(source_names[i], s, len) == 0)
+			return i;
+	return -1;
 }
 
 /* Parse a non-negative decimal int64 without sign or leading zeros
@@ -39,19 +86,42 @@ parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-int
-revoke_event_parse(const char *line, size_t len, struct revoke_event *ev)
+/* Split line into at most max fields separated by single spaces (no
+ * empty field). The number of fields, or -1. */
+static int
+split(const char *line, size_t len, const char **f, size_t *flen, int max)
 {
-	const char *id, *sp;
+	int n = 0;
+	size_t a = 0;
+
+	while (a <= len) {
+		const char *sp = memchr(line + a, ' ', len - a);
+		size_t e = sp != NULL ? (size_t)(sp - line) : len;
+		if (e == a || n == max)
+			return -1;
+		f[n] = line + a;
+		flen[n++] = e - a;
+		if (sp == NULL)
+			break;
+		a = e + 1;
+	}
+	return n;
+}
+
+/* Format 1: "+ <id> <expires_at>" or "- <id>". */
+static int
+parse_v1(const char *line, size_t len, struct revoke_event *ev)
+{
+	const char *sp, *id;
 	size_t rest;
 
-	memset(ev, 0, sizeof(*ev));
 	if (len < 3 || (line[0] != '+' && line[0] != '-') || line[1] != ' ')
 		return -1;
 	ev->op = line[0];
 	id = line + 2;
 	rest = len - 2;
 	sp = memchr(id, ' ', rest);
+	ev->source = REVOKE_SRC_OPERATOR;
 	if (ev->op == '-') {
 		if (sp != NULL || !revoke_id_valid(id, rest))
 			return -1;
@@ -66,14 +136,57 @@ revoke_event_parse(const char *line, size_t len, struct revoke_event *ev)
 	return parse_time(sp + 1, rest - ev->len - 1, &ev->expires_at);
 }
 
+/* Format 2 (see revoke.h). */
+static int
+parse_v2(const char *line, size_t len, struct revoke_event *ev)
+{
+	const char *f[6];
+	size_t fl[6];
+	int n = split(line, len, f, fl, 6), src;
+
+	if (n < 3 || fl[0] != 1 || !revoke_id_valid(f[1], fl[1]))
+		return -1;
+	ev->op = f[0][0];
+	ev->id = f[1];
+	ev->len = fl[1];
+	if (ev->op == 'a')
+		return n == 3 && parse_time(f[2], fl[2], &ev->version) == 0 ? 0 : -1;
+	if ((ev->op != '+' && ev->op != '-') || n < 5)
+		return -1;
+	if (parse_time(f[2], fl[2], &ev->expires_at) != 0 ||
+	    parse_time(f[3], fl[3], &ev->version) != 0 ||
+	    (src = revoke_source_parse(f[4], fl[4])) < 0 || src == REVOKE_SRC_FILE)
+		return -1;
+	ev->source = (enum revoke_source)src;
+	if (n == 6) {
+		if (fl[5] != 1 || f[5][0] != 'p')
+			return -1;
+		ev->pending = 1;
+	}
+	return 0;
+}
+
+int
+revoke_event_parse(const char *line, size_t len, int format, struct revoke_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->format = format;
+	return format == 1 ? parse_v1(line, len, ev) : parse_v2(line, len, ev);
+}
+
 int
 revoke_journal_parse(const char *buf, size_t len, const char *name,
     revoke_event_fn *fn, void *arg, size_t *used, struct errlist *errs)
 {
-	size_t off = 0, lineno = 0;
-	int rc = 0;
+	size_t off = 0, lineno = 0, hlen = strlen(REVOKE_JOURNAL_HEADER);
+	int rc = 0, format = 1;
 
 	*used = 0;
+	if (len >= hlen && memcmp(buf, REVOKE_JOURNAL_HEADER, hlen) == 0) {
+		format = 2;
+		off = *used = hlen;
+		lineno = 1;
+	}
 	while (off < len) {
 		const char *nl = memchr(buf + off, '\n', len - off);
 		struct revoke_event ev;
@@ -83,7 +196,7 @@ revoke_journal_parse(const char *buf, size_t len, const char *name,
 			break;
 		lineno++;
 		n = (size_t)(nl - (buf + off));
-		if (revoke_event_parse(buf + off, n, &ev) != 0) {
+		if (revoke_event_parse(buf + off, n, format, &ev) != 0) {
 			if (errs != NULL)
 				errlist_add(errs, "%s:%zu: malformed revocation journal line",
 				    name, lineno);

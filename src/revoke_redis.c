@@ -22,6 +22,8 @@
 #include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "revoke_redis.h"
 #include "xmalloc.h"
@@ -39,22 +41,26 @@ struct op {
 	char kind;		/* '+' or '-' */
 	int sent;		/* on the current connection */
 	int64_t exp;
+	int64_t version;
+	enum revoke_source source;
 	size_t len;
 	char id[];		/* NUL-terminated */
 };
 TAILQ_HEAD(opq, op);
 
-/* A copied sorted-set member. */
+/* A copied member of the state hash (or of the revoked set). */
 struct member {
 	char *id;
 	size_t len;
 	int64_t exp;
+	int64_t version;
 };
 
 struct revoke_redis {
 	struct revoke_store *st;
 	const struct revoke_config *rc;
 	char *tomb_key;
+	char *state_key;		/* hash: id -> "op exp version source" */
 	char endpoint[300];		/* host:port, for messages */
 
 	struct event_base *base;
@@ -75,7 +81,7 @@ struct revoke_redis {
 	int ever_up;
 	char down_why[256];		/* why the next teardown happens, or "" */
 
-	struct member *snap;		/* ZRANGE of the revoked set */
+	struct member *snap;		/* the revoked set, for entries without state */
 	size_t nsnap;
 	int have_snap;
 
@@ -84,7 +90,8 @@ struct revoke_redis {
 	struct event *wake;		/* pipe from other threads */
 	int pipefd[2];
 
-	pthread_mutex_t qmu;		/* the queue and the stats */
+	pthread_mutex_t qmu;		/* the queue, the stats and the password */
+	char *password;			/* or NULL: no AUTH */
 	struct opq q;
 	size_t qlen;
 	uint64_t next_seq;
@@ -112,13 +119,16 @@ set_state(struct revoke_redis *r, enum rr_state s)
 
 /* Append a change to the queue. Caller holds qmu. */
 static void
-enqueue_locked(struct revoke_redis *r, char kind, const char *id, size_t len, int64_t exp)
+enqueue_locked(struct revoke_redis *r, char kind, const char *id, size_t len, int64_t exp,
+    int64_t version, enum revoke_source source)
 {
 	struct op *o = xcalloc(1, sizeof(*o) + len + 1);
 
 	o->seq = ++r->next_seq;
 	o->kind = kind;
 	o->exp = exp;
+	o->version = version;
+	o->source = source;
 	o->len = len;
 	memcpy(o->id, id, len);
 	TAILQ_INSERT_TAIL(&r->q, o, entry);
@@ -127,33 +137,25 @@ enqueue_locked(struct revoke_redis *r, char kind, const char *id, size_t len, in
 
 /* The store's listener: runs in whichever thread changed the store. */
 static void
-queue_change(void *arg, char op, const char *id, size_t len, int64_t expires_at)
+wake(struct revoke_redis *r, const char *what)
 {
-	struct revoke_redis *r = arg;
 	ssize_t w;
 
-	pthread_mutex_lock(&r->qmu);
-	enqueue_locked(r, op, id, len, expires_at);
-	pthread_mutex_unlock(&r->qmu);
 	do
-		w = write(r->pipefd[1], "w", 1);
+		w = write(r->pipefd[1], what, 1);
 	while (w < 0 && errno == EINTR);
 	/* EAGAIN: the pipe is full of wake-ups already; one is enough. */
 }
 
-/* 1 when a revocation of id is queued and not yet acknowledged. */
-static int
-pending_add(struct revoke_redis *r, const char *id, size_t len)
+static void
+queue_change(void *arg, const struct revoke_change *c)
 {
-	struct op *o;
-	int found = 0;
+	struct revoke_redis *r = arg;
 
 	pthread_mutex_lock(&r->qmu);
-	TAILQ_FOREACH(o, &r->q, entry)
-		if (o->len == len && memcmp(o->id, id, len) == 0)
-			found = o->kind == '+';
+	enqueue_locked(r, c->op, c->id, c->len, c->expires_at, c->version, c->source);
 	pthread_mutex_unlock(&r->qmu);
-	return found;
+	wake(r, "w");
 }
 
 /* Replies we do not wait for: only report errors. */
@@ -189,46 +191,88 @@ on_ack(redisAsyncContext *ac, void *reply, void *priv)
 			TAILQ_REMOVE(&r->q, o, entry);
 			r->qlen--;
 			r->stats.pushed++;
-			free(o);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&r->qmu);
+	/* Redis holds it (or something newer): no longer pending. Outside
+	 * qmu: the store's lock comes first. */
+	if (o != NULL) {
+		revoke_mark_pushed(r->st, o->id, o->len, o->version);
+		free(o);
+	}
 }
 
-/* Send every queued change not yet sent on this connection. The
- * commands are idempotent, so a change sent twice (reconnect) is fine. */
+/* Apply one change in Redis unless its state hash holds a newer one for
+ * the id (same rule as the store: newest version, a revocation wins a
+ * tie), then publish a hint. Atomic, so instances racing on one id end
+ * with the newest change. KEYS: revoked set, tombstone set, state hash;
+ * ARGV: id, op, expiry, version, source, channel, score. */
+static const char push_script[] =
+    "local cur = redis.call('HGET', KEYS[3], ARGV[1])\n"
+    "local v = tonumber(ARGV[4])\n"
+    "if cur then\n"
+    "  local cop, cv = string.match(cur, '^(%S) %d+ (%d+) ')\n"
+    "  cv = tonumber(cv)\n"
+    "  if cv and (cv > v or (cv == v and (cop == '+' or ARGV[2] == '-'))) then return 0 end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])\n"
+    "if ARGV[2] == '+' then\n"
+    "  redis.call('ZADD', KEYS[1], ARGV[7], ARGV[1])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "else\n"
+    "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[6], ARGV[2] .. ' ' .. ARGV[1])\n"
+    "return 1\n";
+
+/* Drop what has expired from both sets, with its state (unless the
+ * state is of the other kind). KEYS as above; ARGV: now. */
+static const char expire_script[] =
+    "for i, k in ipairs({KEYS[1], KEYS[2]}) do\n"
+    "  local op = i == 1 and '+' or '-'\n"
+    "  for _, id in ipairs(redis.call('ZRANGEBYSCORE', k, '-inf', ARGV[1], 'LIMIT', 0, 10000)) do\n"
+    "    redis.call('ZREM', k, id)\n"
+    "    local cur = redis.call('HGET', KEYS[3], id)\n"
+    "    if cur and string.sub(cur, 1, 1) == op then redis.call('HDEL', KEYS[3], id) end\n"
+    "  end\n"
+    "end\n"
+    "return 0\n";
+
+static void
+rr_expire(struct revoke_redis *r)
+{
+	redisAsyncCommand(r->cmd, on_reply, NULL, "EVAL %s 3 %s %s %s %lld", expire_script,
+	    r->rc->redis_key, r->tomb_key, r->state_key, (long long)time(NULL));
+}
+
+/* Send every queued change not yet sent on this connection. The script
+ * keeps the newest version, so a change sent twice (reconnect) is fine. */
 static void
 rr_flush(struct revoke_redis *r)
 {
 	struct op *o;
-	int64_t now = (int64_t)time(NULL);
 
 	if (r->cmd == NULL)
 		return;
 	pthread_mutex_lock(&r->qmu);
 	TAILQ_FOREACH(o, &r->q, entry) {
-		char msg[SG_REVOKE_MAX_ID_BYTES + 32];
-		int n;
+		char op[2] = { o->kind, '\0' }, exp[24], ver[24], score[24];
 
 		if (o->sent)
 			continue;
 		o->sent = 1;
-		if (o->kind == '+') {
-			redisAsyncCommand(r->cmd, on_reply, NULL, "ZADD %s %lld %b",
-			    r->rc->redis_key, (long long)o->exp, o->id, o->len);
-			redisAsyncCommand(r->cmd, on_reply, NULL, "ZREM %s %b", r->tomb_key,
-			    o->id, o->len);
-			n = snprintf(msg, sizeof(msg), "+ %s %lld", o->id, (long long)o->exp);
-		} else {
-			redisAsyncCommand(r->cmd, on_reply, NULL, "ZREM %s %b", r->rc->redis_key,
-			    o->id, o->len);
-			redisAsyncCommand(r->cmd, on_reply, NULL, "ZADD %s %lld %b", r->tomb_key,
-			    (long long)(now + r->rc->retention_s), o->id, o->len);
-			n = snprintf(msg, sizeof(msg), "- %s", o->id);
-		}
-		redisAsyncCommand(r->cmd, on_ack, (void *)(uintptr_t)o->seq, "PUBLISH %s %b",
-		    r->rc->redis_channel, msg, (size_t)n);
+		snprintf(exp, sizeof(exp), "%lld", (long long)o->exp);
+		snprintf(ver, sizeof(ver), "%lld", (long long)o->version);
+		if (o->exp == REVOKE_NEVER)
+			snprintf(score, sizeof(score), "+inf");
+		else
+			snprintf(score, sizeof(score), "%lld", (long long)o->exp);
+		redisAsyncCommand(r->cmd, on_ack, (void *)(uintptr_t)o->seq,
+		    "EVAL %s 3 %s %s %s %b %s %s %s %s %s %s", push_script, r->rc->redis_key,
+		    r->tomb_key, r->state_key, o->id, o->len, op, exp, ver,
+		    revoke_source_str(o->source), r->rc->redis_channel, score);
 	}
 	pthread_mutex_unlock(&r->qmu);
 }
@@ -254,46 +298,66 @@ member_cmp(const void *a, const void *b)
 	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static int
-in_sorted(const struct member *v, size_t n, const char *id, size_t len)
-{
-	struct member key = { .id = (char *)id, .len = len };
 
-	return n > 0 && bsearch(&key, v, n, sizeof(*v), member_cmp) != NULL;
-}
-
-/* Copy the members (and scores, with_scores) of a ZRANGE reply, keeping
- * only storable ids; sorted for lookups. */
+/* Copy the members and scores of a ZRANGE WITHSCORES reply, keeping only
+ * storable ids; sorted for lookups. A score of +inf is REVOKE_NEVER. */
 static struct member *
-copy_members(const redisReply *rep, int with_scores, size_t *n)
+copy_members(const redisReply *rep, size_t *n)
 {
-	size_t step = with_scores ? 2 : 1, k = 0;
-	struct member *v = xcalloc(rep->elements / step + 1, sizeof(*v));
+	size_t k = 0;
+	struct member *v = xcalloc(rep->elements / 2 + 1, sizeof(*v));
 
-	for (size_t i = 0; i + step <= rep->elements; i += step) {
-		const redisReply *m = rep->element[i];
-		int64_t exp = 0;
+	for (size_t i = 0; i + 2 <= rep->elements; i += 2) {
+		const redisReply *m = rep->element[i], *s = rep->element[i + 1];
+		double d;
 
-		if (m->type != REDIS_REPLY_STRING || !revoke_id_valid(m->str, m->len))
+		if (m->type != REDIS_REPLY_STRING || !revoke_id_valid(m->str, m->len) ||
+		    s->type != REDIS_REPLY_STRING)
 			continue;
-		if (with_scores) {
-			const redisReply *s = rep->element[i + 1];
-			double d;
-			if (s->type != REDIS_REPLY_STRING)
-				continue;
-			d = strtod(s->str, NULL);
-			if (!(d >= 1 && d < 9.2e18))
-				continue;
-			exp = (int64_t)d;
-		}
+		d = strtod(s->str, NULL);
+		if (!(d >= 1))
+			continue;
 		v[k].id = xstrndup(m->str, m->len);
 		v[k].len = m->len;
-		v[k].exp = exp;
+		v[k].exp = d < 9.2e18 ? (int64_t)d : REVOKE_NEVER;
 		k++;
 	}
 	qsort(v, k, sizeof(*v), member_cmp);
 	*n = k;
 	return v;
+}
+
+static const struct member *
+find_member(const struct member *v, size_t n, const char *id, size_t len)
+{
+	struct member key = { .id = (char *)id, .len = len };
+
+	return n > 0 ? bsearch(&key, v, n, sizeof(*v), member_cmp) : NULL;
+}
+
+/* Parse a state hash value ("op exp version source") of id into *c (id
+ * pointing into line, a buffer of SG_REVOKE_MAX_ID_BYTES + 80 bytes).
+ * 0 or -1. */
+static int
+parse_state(const char *id, size_t len, const char *val, size_t vlen, char *line,
+    struct revoke_change *c)
+{
+	struct revoke_event ev;
+	int n;
+
+	if (vlen < 3 || vlen > 70 || val[1] != ' ' || !revoke_id_valid(id, len))
+		return -1;
+	n = snprintf(line, SG_REVOKE_MAX_ID_BYTES + 80, "%c %.*s %.*s", val[0], (int)len, id,
+	    (int)(vlen - 2), val + 2);
+	if (revoke_event_parse(line, (size_t)n, 2, &ev) != 0 || ev.op == 'a' || ev.pending)
+		return -1;
+	c->op = ev.op;
+	c->id = ev.id;
+	c->len = ev.len;
+	c->expires_at = ev.expires_at;
+	c->version = ev.version;
+	c->source = ev.source;
+	return 0;
 }
 
 static void
@@ -311,48 +375,73 @@ on_snap_revoked(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	}
 	free_snap(r);
-	r->snap = copy_members(rep, 1, &r->nsnap);
+	r->snap = copy_members(rep, &r->nsnap);
 	r->have_snap = 1;
 }
 
-/* Both sets are read: merge them with the store (see revoke_redis.h). */
+/* The state hash is read (after the revoked set): merge it with the
+ * store, newest version first on each side (see revoke_redis.h). */
 static void
-on_snap_tomb(redisAsyncContext *ac, void *reply, void *priv)
+on_snap_state(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct revoke_redis *r = ac->data;
 	redisReply *rep = reply;
-	struct member *tomb = NULL;
+	struct member *known = NULL;
 	struct revoke_entry *local = NULL;
-	size_t ntomb = 0, nlocal = 0, added = 0, reinstated = 0, pushed = 0;
+	size_t nknown = 0, nlocal = 0, added = 0, reinstated = 0, pushed = 0, refused = 0;
+	char line[SG_REVOKE_MAX_ID_BYTES + 80];
 
 	(void)priv;
 	if (rep == NULL)
 		return;
 	if (rep->type != REDIS_REPLY_ARRAY || !r->have_snap) {
-		log_warnx("revocations: redis: cannot read %s", r->tomb_key);
+		log_warnx("revocations: redis: cannot read %s", r->state_key);
 		goto out;
 	}
-	tomb = copy_members(rep, 0, &ntomb);
-	for (size_t i = 0; i < r->nsnap; i++) {
-		uint64_t g = revoke_generation(r->st);
-		if (revoke_add_remote(r->st, r->snap[i].id, r->snap[i].len, r->snap[i].exp) ==
-		    REVOKE_OK && revoke_generation(r->st) != g)
-			added++;
-	}
-	for (size_t i = 0; i < ntomb; i++) {
-		if (in_sorted(r->snap, r->nsnap, tomb[i].id, tomb[i].len) ||
-		    pending_add(r, tomb[i].id, tomb[i].len))
+	known = xcalloc(rep->elements / 2 + 1, sizeof(*known));
+	for (size_t i = 0; i + 2 <= rep->elements; i += 2) {
+		const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+		struct revoke_change c;
+		int applied = 0;
+
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    parse_state(f->str, f->len, v->str, v->len, line, &c) != 0)
 			continue;
-		if (revoke_remove_remote(r->st, tomb[i].id, tomb[i].len) == REVOKE_OK)
-			reinstated++;
+		if (revoke_apply_remote(r->st, &c, &applied) == REVOKE_FULL)
+			refused++;
+		if (applied)
+			*(c.op == '+' ? &added : &reinstated) += 1;
+		known[nknown].id = xcalloc(1, SG_REVOKE_MAX_ID_BYTES + 1);
+		known[nknown].len = revoke_id_canon(c.id, c.len, known[nknown].id);
+		known[nknown].version = c.version;
+		nknown++;
 	}
-	nlocal = revoke_snapshot(r->st, &local);
+	qsort(known, nknown, sizeof(*known), member_cmp);
+	/* Members without a state (written by an older gateway, or by
+	 * hand): revocations older than anything versioned. */
+	for (size_t i = 0; i < r->nsnap; i++) {
+		struct revoke_change c = { .op = '+', .id = r->snap[i].id, .len = r->snap[i].len,
+		    .expires_at = r->snap[i].exp, .version = 0, .source = REVOKE_SRC_OPERATOR };
+		char cid[SG_REVOKE_MAX_ID_BYTES];
+		size_t n = revoke_id_canon(c.id, c.len, cid);
+		int applied = 0;
+
+		if (n == 0 || find_member(known, nknown, cid, n) != NULL)
+			continue;
+		if (revoke_apply_remote(r->st, &c, &applied) == REVOKE_FULL)
+			refused++;
+		added += applied;
+	}
+	/* What this instance knows better (newer, or unknown there) goes up:
+	 * a Redis that lost its data, or changes made during an outage. */
+	nlocal = revoke_snapshot(r->st, 0, &local);
 	pthread_mutex_lock(&r->qmu);
 	for (size_t i = 0; i < nlocal; i++) {
-		if (in_sorted(r->snap, r->nsnap, local[i].id, local[i].len) ||
-		    in_sorted(tomb, ntomb, local[i].id, local[i].len))
+		const struct member *m = find_member(known, nknown, local[i].id, local[i].len);
+		if (m != NULL && m->version >= local[i].version)
 			continue;
-		enqueue_locked(r, '+', local[i].id, local[i].len, local[i].expires_at);
+		enqueue_locked(r, local[i].op, local[i].id, local[i].len, local[i].expires_at,
+		    local[i].version, local[i].source);
 		pushed++;
 	}
 	pthread_mutex_unlock(&r->qmu);
@@ -363,44 +452,66 @@ on_snap_tomb(redisAsyncContext *ac, void *reply, void *priv)
 	pthread_mutex_lock(&r->qmu);
 	r->stats.syncs++;
 	pthread_mutex_unlock(&r->qmu);
-	log_info("revocations: redis %s %s: %zu revoked there, %zu learnt, %zu reinstated, "
-	    "%zu pushed", r->endpoint, r->outage_logged ? "is back, synchronized" :
-	    "synchronized", r->nsnap, added, reinstated, pushed);
+	log_info("revocations: redis %s %s: %zu states there, %zu revoked, %zu reinstated, "
+	    "%zu pushed%s", r->endpoint, r->outage_logged ? "is back, synchronized" :
+	    "synchronized", nknown, added, reinstated, pushed, refused ? " (some refused: "
+	    "redis_max_entries reached)" : "");
 	r->outage_logged = 0;
 	r->ever_up = 1;
 out:
 	revoke_snapshot_free(local, nlocal);
-	for (size_t i = 0; i < ntomb; i++)
-		free(tomb[i].id);
-	free(tomb);
+	for (size_t i = 0; i < nknown; i++)
+		free(known[i].id);
+	free(known);
 	free_snap(r);
 }
 
-/* Subscribed: push what is queued, then read both sets. Sent on one
+/* Subscribed: push what is queued, then read the sets. Sent on one
  * connection, so Redis sees our queued changes before the reads. */
 static void
 rr_start_sync(struct revoke_redis *r)
 {
-	long long now = (long long)time(NULL);
-
 	set_state(r, RR_SYNCING);
 	rr_flush(r);
-	redisAsyncCommand(r->cmd, on_reply, NULL, "ZREMRANGEBYSCORE %s -inf %lld",
-	    r->rc->redis_key, now);
-	redisAsyncCommand(r->cmd, on_reply, NULL, "ZREMRANGEBYSCORE %s -inf %lld",
-	    r->tomb_key, now);
+	rr_expire(r);
 	redisAsyncCommand(r->cmd, on_snap_revoked, NULL, "ZRANGE %s 0 -1 WITHSCORES",
 	    r->rc->redis_key);
-	redisAsyncCommand(r->cmd, on_snap_tomb, NULL, "ZRANGE %s 0 -1", r->tomb_key);
+	redisAsyncCommand(r->cmd, on_snap_state, NULL, "HGETALL %s", r->state_key);
 }
 
-/* Everything arriving on the subscribed connection. */
+/* The state of one id, read because a message named it. */
+static void
+on_hint_state(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct revoke_redis *r = ac->data;
+	redisReply *rep = reply;
+	struct op *o = priv;
+	struct revoke_change c;
+	char line[SG_REVOKE_MAX_ID_BYTES + 80];
+
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+	    parse_state(o->id, o->len, rep->str, rep->len, line, &c) == 0) {
+		int applied = 0;
+		(void)revoke_apply_remote(r->st, &c, &applied);
+		pthread_mutex_lock(&r->qmu);
+		r->stats.received += applied;
+		pthread_mutex_unlock(&r->qmu);
+	}
+	free(o);
+}
+
+/* Everything arriving on the subscribed connection. A message only says
+ * which id changed: anyone who can PUBLISH could send one, so what is
+ * applied is the id's state read back from the hash (the truth), never
+ * the message. */
 static void
 on_sub(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct revoke_redis *r = ac->data;
 	redisReply *rep = reply, *kind, *payload;
-	struct revoke_event ev;
+	const char *id, *sp;
+	size_t len;
+	struct op *o;
 
 	(void)priv;
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
@@ -416,18 +527,22 @@ on_sub(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING)
 		return;
-	if (revoke_event_parse(payload->str, payload->len, &ev) != 0) {
-		log_warnx("revocations: redis: ignoring a malformed message on %s",
-		    r->rc->redis_channel);
-		return;
-	}
-	if (ev.op == '+')
-		(void)revoke_add_remote(r->st, ev.id, ev.len, ev.expires_at);
-	else
-		(void)revoke_remove_remote(r->st, ev.id, ev.len);
-	pthread_mutex_lock(&r->qmu);
-	r->stats.received++;
-	pthread_mutex_unlock(&r->qmu);
+	/* "<op> <id>[ ...]" */
+	if (payload->len < 3 || payload->str[1] != ' ')
+		goto bad;
+	id = payload->str + 2;
+	sp = memchr(id, ' ', payload->len - 2);
+	len = sp != NULL ? (size_t)(sp - id) : payload->len - 2;
+	if (!revoke_id_valid(id, len) || r->cmd == NULL)
+		goto bad;
+	o = xcalloc(1, sizeof(*o) + len + 1);
+	memcpy(o->id, id, len);
+	o->len = len;
+	redisAsyncCommand(r->cmd, on_hint_state, o, "HGET %s %b", r->state_key, id, len);
+	return;
+bad:
+	log_debug("revocations: redis: ignoring a malformed message on %s",
+	    r->rc->redis_channel);
 }
 
 /* Drop both connections and plan the next attempt. why may be NULL. */
@@ -564,10 +679,12 @@ rr_connect(struct revoke_redis *r)
 		return;
 	}
 	/* Commands are answered in order: AUTH goes first on both. */
-	if (r->rc->redis_password != NULL) {
-		redisAsyncCommand(r->cmd, on_auth, NULL, "AUTH %s", r->rc->redis_password);
-		redisAsyncCommand(r->sub, on_auth, NULL, "AUTH %s", r->rc->redis_password);
+	pthread_mutex_lock(&r->qmu);
+	if (r->password != NULL) {
+		redisAsyncCommand(r->cmd, on_auth, NULL, "AUTH %s", r->password);
+		redisAsyncCommand(r->sub, on_auth, NULL, "AUTH %s", r->password);
 	}
+	pthread_mutex_unlock(&r->qmu);
 	if (r->rc->redis_db != 0)
 		redisAsyncCommand(r->cmd, on_reply, NULL, "SELECT %d", r->rc->redis_db);
 	redisAsyncCommand(r->sub, on_sub, NULL, "SUBSCRIBE %s", r->rc->redis_channel);
@@ -618,13 +735,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &r->ping_at);
 	redisAsyncCommand(r->cmd, on_pong, NULL, "PING");
 	/* Expired members go from Redis now and then (any instance may). */
-	if (r->ticks % 60 == 0) {
-		long long now = (long long)time(NULL);
-		redisAsyncCommand(r->cmd, on_reply, NULL, "ZREMRANGEBYSCORE %s -inf %lld",
-		    r->rc->redis_key, now);
-		redisAsyncCommand(r->cmd, on_reply, NULL, "ZREMRANGEBYSCORE %s -inf %lld",
-		    r->tomb_key, now);
-	}
+	if (r->ticks % 60 == 0)
+		rr_expire(r);
 }
 
 /* Woken by queue_change (or by revoke_redis_free: 'q'). */
@@ -634,14 +746,23 @@ wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct revoke_redis *r = arg;
 	char buf[64];
 	ssize_t n;
-	int quit = 0;
+	int quit = 0, reconnect = 0;
 
 	(void)what;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (memchr(buf, 'q', (size_t)n) != NULL)
 			quit = 1;
+		if (memchr(buf, 'r', (size_t)n) != NULL)
+			reconnect = 1;
+	}
 	if (quit) {
 		event_base_loopbreak(r->base);
+		return;
+	}
+	if (reconnect && atomic_load(&r->state) != RR_DOWN) {
+		/* A new password: prove it now, not at the next outage. */
+		snprintf(r->down_why, sizeof(r->down_why), "reconnecting with the new password");
+		rr_down(r, NULL);
 		return;
 	}
 	if (atomic_load(&r->state) == RR_UP || atomic_load(&r->state) == RR_SYNCING)
@@ -665,6 +786,9 @@ revoke_redis_attach(struct revoke_store *st, struct event_base *base)
 	r->pipefd[0] = r->pipefd[1] = -1;
 	r->backoff_ms = SG_REVOKE_REDIS_BACKOFF_MIN_MS;
 	xasprintf(&r->tomb_key, "%s:reinstated", rc->redis_key);
+	xasprintf(&r->state_key, "%s:state", rc->redis_key);
+	if (rc->redis_password != NULL)
+		r->password = xstrdup(rc->redis_password);
 	snprintf(r->endpoint, sizeof(r->endpoint), strchr(rc->redis_host, ':') ?
 	    "[%s]:%u" : "%s:%u", rc->redis_host, (unsigned)rc->redis_port);
 	TAILQ_INIT(&r->q);
@@ -681,6 +805,22 @@ revoke_redis_attach(struct revoke_store *st, struct event_base *base)
 	    event_add(r->tick, &tv) != 0 || event_add(r->wake, NULL) != 0) {
 		log_warnx("revocations: cannot set up the Redis events");
 		goto fail;
+	}
+	/* Changes a previous run made that never reached Redis (marked in
+	 * the journal) go first; then everything new. A change made between
+	 * the two (the daemon attaches before its workers start) would still
+	 * be pushed by the first synchronization: it is newer than Redis. */
+	{
+		struct revoke_entry *v = NULL;
+		size_t n = revoke_snapshot(st, 1, &v);
+		pthread_mutex_lock(&r->qmu);
+		for (size_t i = 0; i < n; i++)
+			enqueue_locked(r, v[i].op, v[i].id, v[i].len, v[i].expires_at,
+			    v[i].version, v[i].source);
+		pthread_mutex_unlock(&r->qmu);
+		if (n > 0)
+			log_info("revocations: %zu change(s) not yet in Redis, to be pushed", n);
+		revoke_snapshot_free(v, n);
 	}
 	revoke_store_set_listener(st, queue_change, r);
 	/* First attempt from the loop, like every later one. */
@@ -768,7 +908,36 @@ revoke_redis_free(struct revoke_redis *r)
 		event_base_free(own);
 	pthread_mutex_destroy(&r->qmu);
 	free(r->tomb_key);
+	free(r->state_key);
+	if (r->password != NULL) {
+		OPENSSL_cleanse(r->password, strlen(r->password));
+		free(r->password);
+	}
 	free(r);
+}
+
+void
+revoke_redis_reload(struct revoke_redis *r, const struct revoke_config *rc)
+{
+	int changed;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->qmu);
+	changed = (r->password == NULL) != (rc->redis_password == NULL) ||
+	    (r->password != NULL && strcmp(r->password, rc->redis_password) != 0);
+	if (changed) {
+		if (r->password != NULL) {
+			OPENSSL_cleanse(r->password, strlen(r->password));
+			free(r->password);
+		}
+		r->password = rc->redis_password != NULL ? xstrdup(rc->redis_password) : NULL;
+	}
+	pthread_mutex_unlock(&r->qmu);
+	if (changed) {
+		log_info("revocations: redis password changed: reconnecting");
+		wake(r, "r");
+	}
 }
 
 int

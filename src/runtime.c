@@ -70,11 +70,34 @@ runtime_cfg_release(struct runtime *rt, struct cfg *cf)
 	event_active(rt->retire_ev, EV_TIMEOUT, 0);
 }
 
+/* The revocation sources of a reload: the ids file, its retention and
+ * bounds, and the Redis password are applied (the ids file first, so that
+ * a bad one fails the reload with the old configuration kept); the
+ * journal and the Redis endpoint need a restart, which is logged. Returns
+ * -1 (errors in errs) when the reload must fail, else the number of
+ * settings left for a restart. */
+static int
+reload_revocations(struct runtime *rt, const struct cfg *old, const struct cfg *cf,
+    struct errlist *errs)
+{
+	char names[256];
+	int n;
+
+	if (revoke_store_reload(rt->revocations, cf->revocations, errs) != 0)
+		return -1;
+	revoke_redis_reload(rt->redis, cf->revocations);
+	if ((n = revoke_config_restart_needed(old->revocations, cf->revocations, names,
+	    sizeof(names))) > 0)
+		log_warnx("reload: %s changed: not applied live; restart to apply", names);
+	return n;
+}
+
 int
 runtime_reload(struct runtime *rt)
 {
 	struct errlist errs;
 	struct cfg *cf, *old;
+	int partial = 0;
 
 	errlist_init(&errs);
 	sdnotify_reloading();
@@ -92,11 +115,27 @@ runtime_reload(struct runtime *rt)
 	}
 	errlist_free(&errs);
 	old = runtime_acquire(rt);
+	errlist_init(&errs);
+	if ((partial = reload_revocations(rt, old, cf, &errs)) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("reload: %s", errs.msgs[i]);
+		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
+		    errs.n, (unsigned long long)rt->generation);
+		errlist_free(&errs);
+		cfg_unref(old);
+		cfg_free(cf);
+		metrics_reload_done(&rt->mg, 0);
+		sdnotify_status("reload failed; serving generation %llu", (unsigned long long)rt->generation);
+		sdnotify_ready();
+		return -1;
+	}
+	errlist_free(&errs);
 	/* Sockets are bound once per worker at start; changing them live
 	 * would mean a moment with fewer listeners. Say so; apply the rest. */
-	if (!cfg_same_listeners(old, cf))
+	if (!cfg_same_listeners(old, cf)) {
 		log_warnx("reload: listener changes are not applied live; restart to apply them");
-	else
+		partial++;
+	} else
 		/* Tickets issued before the reload still resume after it. */
 		for (size_t i = 0; i < cf->nlisteners; i++)
 			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
@@ -126,7 +165,11 @@ runtime_reload(struct runtime *rt)
 		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
 	metrics_reload_done(&rt->mg, 1);
 	metrics_set_generation(&rt->mg, cf->generation);
-	log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
+	if (partial > 0)
+		log_warnx("configuration generation %llu in force, NOT FULLY APPLIED: %d change(s) "
+		    "need a restart", (unsigned long long)cf->generation, partial);
+	else
+		log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
 	sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
 	sdnotify_ready();
 	return 0;
@@ -142,6 +185,11 @@ runtime_metrics_text(struct runtime *rt)
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
+	if (rt->revocations != NULL) {
+		rt->mg.revocations = revoke_count(rt->revocations);
+		rt->mg.revocations_remote = revoke_remote_count(rt->revocations);
+		rt->mg.revocations_refused = revoke_remote_refused(rt->revocations);
+	}
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
 	free(shards);
 	return text;

@@ -28,6 +28,7 @@ static const struct jsonconf_key tokens_keys[] = {
 	{ "id_claim", JC_STRING, 0 },
 	{ "cache_size", JC_INTEGER, 0 },
 	{ "max_untagged_tries", JC_INTEGER, 0 },
+	{ "require_id", JC_BOOLEAN, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -179,7 +180,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	struct token_config *tc = xcalloc(1, sizeof(*tc));
 	const char *scope_claim, *id_claim, *fmt;
 	int64_t leeway, maxbytes, cache, tries;
-	int require_exp, bad = 0;
+	int require_exp, require_id, bad = 0;
 	size_t before = jc->errs->n, i;
 	json_t *keys, *k;
 
@@ -193,6 +194,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	if (!json_is_object(obj))
 		goto fail;
 	bad |= jsonconf_get_bool(jc, obj, ptr, "require_exp", 1, &require_exp) != 0;
+	bad |= jsonconf_get_bool(jc, obj, ptr, "require_id", -1, &require_id) != 0;
 	bad |= jsonconf_get_int(jc, obj, ptr, "leeway_s", 0, TOKEN_MAX_LEEWAY_S,
 	    SG_DEFAULT_CLOCK_LEEWAY_S, &leeway) != 0;
 	bad |= jsonconf_get_int(jc, obj, ptr, "max_token_bytes", TOKEN_MIN_TOKEN_BYTES,
@@ -252,6 +254,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	tc->scope_claim = xstrdup(scope_claim);
 	tc->id_claim = xstrdup(id_claim);
 	tc->cache_size = (size_t)cache;
+	tc->require_id = require_id;
 	tc->opts.require_exp = require_exp;
 	tc->opts.leeway_s = leeway;
 	tc->opts.max_token_bytes = (size_t)maxbytes;

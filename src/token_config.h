@@ -26,6 +26,9 @@ struct token_config {
 	char *scope_claim;
 	char *id_claim;
 	size_t cache_size;		/* per worker; 0 disables caching */
+	/* "require_id": a token without a storable id claim is refused; -1
+	 * when not set (cfg.c: true when revocations are configured). */
+	int require_id;
 	uint64_t generation;		/* unique per parsed config */
 };
 

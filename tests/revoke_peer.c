@@ -186,7 +186,7 @@ usage(void)
 	    "  [--redis-key K] [--redis-channel C] [--connect-timeout-ms N] [--ready-file F]\n"
 	    "  [--revoke ID]... [--reinstate ID]... [--expires-at T] [--kill-after-revoke]\n"
 	    "  [--flush-timeout-ms N] [--check ID | --wait-for ID | --wait-gone ID]\n"
-	    "  [--timeout-ms N] [--list] [--thread] [--debug]\n");
+	    "  [--timeout-ms N] [--list] [--thread] [--debug] [--max-entries N]\n");
 	exit(2);
 }
 
@@ -213,12 +213,14 @@ main(int argc, char **argv)
 		{ "list", no_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'D' },
 		{ "thread", no_argument, NULL, 'H' },
+		{ "max-entries", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct revoke_config rc = {
 		.retention_s = SG_DEFAULT_REVOKE_RETENTION_S,
 		.redis_key = (char *)SG_DEFAULT_REVOKE_REDIS_KEY,
 		.redis_channel = (char *)SG_DEFAULT_REVOKE_REDIS_CHANNEL,
+		.redis_max_entries = SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES,
 	};
 	struct peer p = {
 		.connect_timeout_ms = 3000,
@@ -238,6 +240,7 @@ main(int argc, char **argv)
 		case 'r': redis = optarg; break;
 		case 'k': rc.redis_key = optarg; break;
 		case 'C': rc.redis_channel = optarg; break;
+		case 'M': rc.redis_max_entries = atol(optarg); break;
 		case 'T': p.connect_timeout_ms = atol(optarg); break;
 		case 'R': p.ready_file = optarg; break;
 		case 'a':

@@ -479,8 +479,8 @@ test_empty(void)
 
 	CU_ASSERT_EQUAL(len, strlen(t));
 	/* 15 buckets + sum + count, 4 upstream kinds + retries, 18 token results, 2 cache,
-	 * 2 reloads, generation, rate-limit keys, connections, build_info. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
+	 * 2 reloads, generation, rate-limit keys, connections, build_info, 3 revocations. */
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4 + 3);
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_requests_total counter"));
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 0);
@@ -612,6 +612,9 @@ test_other_families(void)
 	metrics_reload_done(&g, 0);
 	metrics_set_generation(&g, 3);
 	g.rate_limit_keys = 7;
+	g.revocations = 11;
+	g.revocations_remote = 5;
+	g.revocations_refused = 2;
 	metrics_upstream_retried(a);
 	metrics_upstream_retried(b);
 	metrics_upstream_retried(b);
@@ -627,6 +630,10 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_upstream_retries_total 3"));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_rate_limit_keys gauge"));
 	CU_ASSERT(has_line(t, "scopegate_rate_limit_keys 7"));
+	CU_ASSERT(has_line(t, "scopegate_revocations 11"));
+	CU_ASSERT(has_line(t, "scopegate_revocations_from_redis 5"));
+	CU_ASSERT(has_line(t, "# TYPE scopegate_revocations_refused_total counter"));
+	CU_ASSERT(has_line(t, "scopegate_revocations_refused_total 2"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"ok\"} 6"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"expired\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_token_verifications_total{result=\"bad_signature\"} 1"));
@@ -672,7 +679,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4 + 3);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

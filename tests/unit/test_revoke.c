@@ -2,7 +2,9 @@
  * tail, corrupt line), compaction, reinstatement, the ids file, hostile
  * ids, the lock against a second process, a SIGKILL right after
  * revoke_add, the config section, the operator functions, learning from
- * policy effects, the listener and concurrent lookups. */
+ * policy effects, the listener and concurrent lookups; canonical ids,
+ * sources, versions and merges, format 1 journals, pending marks, reloads
+ * of the ids file and the bound on entries from Redis. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -61,14 +63,20 @@ read_file(const char *path)
 	return buf;
 }
 
+/* The change lines of a journal: the format 2 header is not one. */
 static size_t
 count_lines(const char *path)
 {
 	char *s = read_file(path);
 	size_t n = 0;
 
-	for (char *p = s; *p; p++)
-		n += *p == '\n';
+	for (char *p = s; *p != '\0';) {
+		char *nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		n += *p != '#';
+		p = nl + 1;
+	}
 	free(s);
 	return n;
 }
@@ -82,6 +90,7 @@ mkconfig(const char *journal, const char *ids)
 		.retention_s = 1000,
 		.redis_key = (char *)"k",
 		.redis_channel = (char *)"c",
+		.redis_max_entries = 100000,
 	};
 	return rc;
 }
@@ -110,6 +119,37 @@ static enum revoke_result
 rem(struct revoke_store *st, const char *id)
 {
 	return revoke_remove(st, id, strlen(id));
+}
+
+/* A change from a peer; applied (may be NULL) says whether it was. */
+static enum revoke_result
+remote(struct revoke_store *st, char op, const char *id, int64_t exp, int64_t version,
+    int *applied)
+{
+	struct revoke_change c = { .op = op, .id = id, .len = strlen(id), .expires_at = exp,
+	    .version = version, .source = REVOKE_SRC_DELETE };
+
+	return revoke_apply_remote(st, &c, applied);
+}
+
+/* The source an entry shows in GET /revocations, or NULL. */
+static const char *
+list_source(const struct revoke_store *st, const char *id)
+{
+	static char buf[32];
+	json_t *l = revoke_list_json(st), *e;
+	size_t i;
+	const char *r = NULL;
+
+	json_array_foreach(json_object_get(l, "revocations"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "id")), id) == 0) {
+			snprintf(buf, sizeof(buf), "%s",
+			    json_string_value(json_object_get(e, "source")));
+			r = buf;
+		}
+	}
+	json_decref(l);
+	return r;
 }
 
 /* Does some message of el contain needle? */
@@ -217,12 +257,40 @@ test_parse(void)
 		errlist_free(&el);
 	}
 
-	CU_ASSERT_EQUAL(revoke_event_parse("+ x 0", 5, &ev), 0);
+	CU_ASSERT_EQUAL(revoke_event_parse("+ x 0", 5, 1, &ev), 0);
 	CU_ASSERT_EQUAL(ev.expires_at, 0);
-	CU_ASSERT_EQUAL(revoke_event_parse("- x", 3, &ev), 0);
+	CU_ASSERT_EQUAL(ev.source, REVOKE_SRC_OPERATOR);
+	CU_ASSERT_EQUAL(revoke_event_parse("- x", 3, 1, &ev), 0);
 	CU_ASSERT_EQUAL(ev.op, '-');
 	CU_ASSERT_EQUAL(ev.len, 1);
-	CU_ASSERT_NOT_EQUAL(revoke_event_parse("- x\n", 4, &ev), 0);
+	CU_ASSERT_NOT_EQUAL(revoke_event_parse("- x\n", 4, 1, &ev), 0);
+
+	/* Format 2: the header decides; every field checked. */
+	errlist_init(&el);
+	CU_ASSERT_EQUAL(parse(REVOKE_JOURNAL_HEADER "+ a 10 5 delete p\n- a 99 6 status\n"
+	    "a a 5\n+ b 9223372036854775807 7 operator\n", &c, &used, &el), 0);
+	CU_ASSERT_EQUAL(c.n, 4);
+	CU_ASSERT_EQUAL(c.ops[2], 'a');
+	CU_ASSERT_EQUAL(c.exps[1], 99);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_EQUAL(revoke_event_parse("+ a 10 5 delete p", 17, 2, &ev), 0);
+	CU_ASSERT_EQUAL(ev.version, 5);
+	CU_ASSERT_EQUAL(ev.source, REVOKE_SRC_DELETE);
+	CU_ASSERT_TRUE(ev.pending);
+	static const char *bad2[] = {
+		"+ a 10\n", "- a\n", "+ a 10 5\n", "+ a 10 5 file\n", "+ a 10 5 boss\n",
+		"+ a 10 5 delete q\n", "+ a 10 5 delete p x\n", "+ a 10 -5 delete\n",
+		"a a\n", "a a 5 6\n", "+ a 10  5 delete\n", "x a 1 2 status\n",
+		"+ a 10 5 delete \n", "#scopegate-revocations 2\n",
+	};
+	for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++) {
+		char doc[128];
+		snprintf(doc, sizeof(doc), "%s%s", REVOKE_JOURNAL_HEADER, bad2[i]);
+		errlist_init(&el);
+		CU_ASSERT_EQUAL(parse(doc, &c, &used, &el), -1);
+		CU_ASSERT_TRUE(errs_have(&el, "j:2: "));
+		errlist_free(&el);
+	}
 }
 
 static void
@@ -284,17 +352,31 @@ test_torn_tail(void)
 	CU_ASSERT_EQUAL(el.n, 0);
 	CU_ASSERT_TRUE(is_rev(st, "a"));
 	CU_ASSERT_FALSE(is_rev(st, "b"));
-	/* Truncated to the last complete line. */
+	/* The torn line is gone (and the format 1 file rewritten). */
 	CU_ASSERT_EQUAL(stat(j, &sb), 0);
-	snprintf(buf, sizeof(buf), "+ a %lld\n", exp);
-	CU_ASSERT_EQUAL((size_t)sb.st_size, strlen(buf));
+	s = read_file(j);
+	CU_ASSERT_EQUAL((size_t)sb.st_size, strlen(s));
+	CU_ASSERT_PTR_NULL(strstr(s, "+ b "));
+	free(s);
+	CU_ASSERT_EQUAL(count_lines(j), 1);
 	/* Appending afterwards yields a clean journal. */
 	CU_ASSERT_EQUAL(add(st, "c", exp), REVOKE_OK);
 	revoke_store_close(st);
 	s = read_file(j);
-	snprintf(buf, sizeof(buf), "+ a %lld\n+ c %lld\n", exp, exp);
-	CU_ASSERT_STRING_EQUAL(s, buf);
+	CU_ASSERT_EQUAL(strncmp(s, REVOKE_JOURNAL_HEADER, strlen(REVOKE_JOURNAL_HEADER)), 0);
+	snprintf(buf, sizeof(buf), "+ a %lld ", exp);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, buf));
+	snprintf(buf, sizeof(buf), "+ c %lld ", exp);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, buf));
+	CU_ASSERT_EQUAL(count_lines(j), 2);
 	free(s);
+	/* A torn write in a format 2 journal is dropped the same way. */
+	{
+		FILE *f = fopen(j, "a");
+		CU_ASSERT_FATAL(f != NULL);
+		fputs("+ d 99999999999 17", f);
+		fclose(f);
+	}
 	st = open_store(j, NULL, &el);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_TRUE(is_rev(st, "c"));
@@ -398,14 +480,18 @@ test_compaction(void)
 	errlist_init(&el);
 	st = open_store(j, NULL, &el);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-	CU_ASSERT_EQUAL(add(st, "keep1", now + 1000), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "keep1", now + 3000), REVOKE_OK);
 	CU_ASSERT_EQUAL(add(st, "gone", now + 10), REVOKE_OK);
 	CU_ASSERT_EQUAL(add(st, "keep2", now + 5000), REVOKE_OK);
 	CU_ASSERT_EQUAL(add(st, "gone2", now + 50), REVOKE_OK);
 	CU_ASSERT_EQUAL(rem(st, "gone2"), REVOKE_OK);
 	CU_ASSERT_EQUAL(count_lines(j), 5);
-	g = revoke_generation(st);
+	/* The tombstone of gone2 outlives the compaction at +100 ... */
 	CU_ASSERT_EQUAL(revoke_compact(st, now + 100), 0);
+	CU_ASSERT_EQUAL(count_lines(j), 3);
+	/* ... not its retention (1000 s). */
+	g = revoke_generation(st);
+	CU_ASSERT_EQUAL(revoke_compact(st, now + 2000), 0);
 	CU_ASSERT_NOT_EQUAL(revoke_generation(st), g);
 	CU_ASSERT_TRUE(is_rev(st, "keep1"));
 	CU_ASSERT_TRUE(is_rev(st, "keep2"));
@@ -413,7 +499,7 @@ test_compaction(void)
 	CU_ASSERT_EQUAL(revoke_count(st), 2);
 	CU_ASSERT_EQUAL(count_lines(j), 2);
 	s = read_file(j);
-	snprintf(buf, sizeof(buf), "+ keep1 %lld\n", (long long)now + 1000);
+	snprintf(buf, sizeof(buf), "+ keep1 %lld ", (long long)now + 3000);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s, buf));
 	free(s);
 	/* No temporary file is left behind. */
@@ -422,11 +508,11 @@ test_compaction(void)
 	CU_ASSERT_NOT_EQUAL(access(s, F_OK), 0);
 	free(s);
 	/* The journal still takes appends after the rename. */
-	CU_ASSERT_EQUAL(add(st, "later", now + 3000), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "later", now + 4000), REVOKE_OK);
 	CU_ASSERT_EQUAL(count_lines(j), 3);
 	/* Nothing to do: nothing changes. */
 	g = revoke_generation(st);
-	CU_ASSERT_EQUAL(revoke_compact(st, now + 100), 0);
+	CU_ASSERT_EQUAL(revoke_compact(st, now + 2000), 0);
 	CU_ASSERT_EQUAL(revoke_generation(st), g);
 	revoke_store_close(st);
 
@@ -515,14 +601,13 @@ test_reinstate(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
 	CU_ASSERT_FALSE(is_rev(st, "t1"));
 	CU_ASSERT_TRUE(is_rev(st, "t2"));
-	/* 0 means the configured retention (1000 s here). */
+	/* 0 means never: the token's own expiry is unknown and unbounded. */
 	l = revoke_list_json(st);
-	{
-		json_int_t e = json_integer_value(json_object_get(json_array_get(
-		    json_object_get(l, "revocations"), 0), "expires_at"));
-		CU_ASSERT_TRUE(e >= now + 1000 && e <= time(NULL) + 1000);
-	}
+	CU_ASSERT_TRUE(json_is_null(json_object_get(json_array_get(
+	    json_object_get(l, "revocations"), 0), "expires_at")));
 	json_decref(l);
+	CU_ASSERT_EQUAL(revoke_compact(st, (time_t)now + 100L * 366 * 24 * 3600), 0);
+	CU_ASSERT_TRUE(is_rev(st, "t2"));
 	revoke_store_close(st);
 	errlist_free(&el);
 	free(j);
@@ -617,7 +702,7 @@ test_hostile_ids(void)
 	for (int i = 0; i < 5000; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "many-%d", i);
-		revoke_add_remote(st, id, strlen(id), time(NULL) + 100);
+		remote(st, '+', id, time(NULL) + 100, 1, NULL);
 	}
 	CU_ASSERT_EQUAL(revoke_count(st), 5001);
 	for (int i = 0; i < 5000; i += 7) {
@@ -834,7 +919,42 @@ test_config(void)
 	errlist_init(&el);
 	CU_ASSERT_PTR_NULL(config("{\"journal\": 3}", &el));
 	CU_ASSERT_TRUE(errs_have(&el, "/revocations/journal"));
+	CU_ASSERT_PTR_NULL(config("{\"redis_max_entries\": 0}", &el));
+	CU_ASSERT_TRUE(errs_have(&el, "/revocations/redis_max_entries"));
 	errlist_free(&el);
+
+	/* What a reload cannot apply: named, everything else is fine. */
+	{
+		struct revoke_config *a, *b;
+		char names[256];
+		errlist_init(&el);
+		a = config("{\"journal\": \"j\", \"redis\": \"redis://h\", \"ids_file\": \"x\", "
+		    "\"retention_s\": 5, \"redis_max_entries\": 7}", &el);
+		b = config("{\"journal\": \"j\", \"redis\": \"redis://h\", \"ids_file\": \"y\", "
+		    "\"retention_s\": 6}", &el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_TRUE(a->present);
+		CU_ASSERT_EQUAL(a->redis_max_entries, 7);
+		CU_ASSERT_EQUAL(b->redis_max_entries, SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 0);
+		CU_ASSERT_STRING_EQUAL(names, "");
+		revoke_config_free(b);
+		b = config("{\"journal\": \"k\", \"redis\": \"redis://h2\", "
+		    "\"redis_channel\": \"c2\"}", &el);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 3);
+		CU_ASSERT_STRING_EQUAL(names, "revocations.journal, revocations.redis, "
+		    "revocations.redis_channel");
+		revoke_config_free(b);
+		b = config(NULL, &el);
+		CU_ASSERT_FALSE(b->present);
+		CU_ASSERT_EQUAL(revoke_config_restart_needed(a, b, names, sizeof(names)), 2);
+		revoke_config_free(b);
+		revoke_config_free(a);
+		CU_ASSERT_EQUAL(el.n, 0);
+		errlist_free(&el);
+	}
 }
 
 static void
@@ -1010,17 +1130,21 @@ struct heard {
 	char op;
 	char id[64];
 	int64_t exp;
+	int64_t version;
+	enum revoke_source source;
 };
 
 static void
-listener(void *arg, char op, const char *id, size_t len, int64_t exp)
+listener(void *arg, const struct revoke_change *c)
 {
 	struct heard *h = arg;
 
 	h->n++;
-	h->op = op;
-	snprintf(h->id, sizeof(h->id), "%.*s", (int)len, id);
-	h->exp = exp;
+	h->op = c->op;
+	snprintf(h->id, sizeof(h->id), "%.*s", (int)c->len, c->id);
+	h->exp = c->expires_at;
+	h->version = c->version;
+	h->source = c->source;
 }
 
 static void
@@ -1030,6 +1154,7 @@ test_listener(void)
 	struct revoke_store *st;
 	struct heard h = { 0 };
 	struct revoke_entry *v;
+	int64_t v1;
 	size_t n;
 
 	errlist_init(&el);
@@ -1041,29 +1166,403 @@ test_listener(void)
 	CU_ASSERT_EQUAL(h.op, '+');
 	CU_ASSERT_STRING_EQUAL(h.id, "l1");
 	CU_ASSERT_EQUAL(h.exp, 12345678901);
+	CU_ASSERT_EQUAL(h.source, REVOKE_SRC_OPERATOR);
+	v1 = h.version;
 	CU_ASSERT_EQUAL(rem(st, "l1"), REVOKE_OK);
 	CU_ASSERT_EQUAL(h.n, 2);
 	CU_ASSERT_EQUAL(h.op, '-');
+	CU_ASSERT_TRUE(h.version > v1);
 	/* Changes from peers are not echoed back. */
-	CU_ASSERT_EQUAL(revoke_add_remote(st, "r1", 2, 12345678901), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "r1", 12345678901, h.version + 1, NULL), REVOKE_OK);
 	CU_ASSERT_TRUE(is_rev(st, "r1"));
-	CU_ASSERT_EQUAL(revoke_remove_remote(st, "r1", 2), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '-', "r1", 12345678901, h.version + 2, NULL), REVOKE_OK);
 	CU_ASSERT_FALSE(is_rev(st, "r1"));
 	CU_ASSERT_EQUAL(h.n, 2);
 	CU_ASSERT_EQUAL(add(st, "s1", 12345678901), REVOKE_OK);
+	/* A local version is newer than any seen, from peers too. */
+	CU_ASSERT_TRUE(h.version > v1 + 2);
 	revoke_store_set_listener(st, NULL, NULL);
 	CU_ASSERT_EQUAL(add(st, "s2", 12345678901), REVOKE_OK);
 	CU_ASSERT_EQUAL(h.n, 3);
 
-	n = revoke_snapshot(st, &v);
-	CU_ASSERT_EQUAL(n, 2);
+	/* Revocations and tombstones. */
+	n = revoke_snapshot(st, 0, &v);
+	CU_ASSERT_EQUAL(n, 4);
 	for (size_t i = 0; i < n; i++) {
-		CU_ASSERT_TRUE(strcmp(v[i].id, "s1") == 0 || strcmp(v[i].id, "s2") == 0);
-		CU_ASSERT_EQUAL(v[i].expires_at, 12345678901);
+		if (strcmp(v[i].id, "s1") == 0 || strcmp(v[i].id, "s2") == 0) {
+			CU_ASSERT_EQUAL(v[i].op, '+');
+			CU_ASSERT_EQUAL(v[i].expires_at, 12345678901);
+		} else
+			CU_ASSERT_EQUAL(v[i].op, '-');
 	}
 	revoke_snapshot_free(v, n);
 	revoke_store_close(st);
 	errlist_free(&el);
+}
+
+/* One canonical form: a 24-hex-digit id in lower case, whatever spelling
+ * stored it and whatever spelling looks it up; other ids byte for byte. */
+static void
+test_canon(void)
+{
+	static const char lower[] = "6b16aa00bb11cc22dd33ee44", upper[] = "6B16AA00BB11CC22DD33EE44",
+	    mixed[] = "6b16Aa00bB11cC22Dd33eE44";
+	const char *sp[] = { lower, upper, mixed };
+	char out[SG_REVOKE_MAX_ID_BYTES], *j = tpath("journal"), *ids = tpath("ids");
+	struct errlist el;
+	struct revoke_store *st;
+	json_t *r;
+
+	CU_ASSERT_EQUAL(revoke_id_canon(upper, 24, out), 24);
+	CU_ASSERT_EQUAL(memcmp(out, lower, 24), 0);
+	/* Not 24 hex digits: left alone. */
+	CU_ASSERT_EQUAL(revoke_id_canon("ABCDEF", 6, out), 6);
+	CU_ASSERT_EQUAL(memcmp(out, "ABCDEF", 6), 0);
+	CU_ASSERT_EQUAL(revoke_id_canon("6B16AA00BB11CC22DD33EE4G", 24, out), 24);
+	CU_ASSERT_EQUAL(memcmp(out, "6B16AA00BB11CC22DD33EE4G", 24), 0);
+	CU_ASSERT_EQUAL(revoke_id_canon("6B16AA00BB11CC22DD33EE445", 25, out), 25);
+	CU_ASSERT_EQUAL(out[1], 'B');
+	CU_ASSERT_EQUAL(revoke_id_canon("a b", 3, out), 0);
+
+	errlist_init(&el);
+	/* Every spelling stored x every spelling looked up; through add,
+	 * the admin API, the API's delete and a peer. */
+	for (size_t a = 0; a < 3; a++) {
+		for (int how = 0; how < 4; how++) {
+			struct revoke_intent in;
+			char body[96];
+			free(j);
+			j = tpath("journal");
+			st = open_store(j, NULL, &el);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+			switch (how) {
+			case 0:
+				CU_ASSERT_EQUAL(add(st, sp[a], 0), REVOKE_OK);
+				break;
+			case 1:
+				snprintf(body, sizeof(body), "{\"id\": \"%s\"}", sp[a]);
+				CU_ASSERT_EQUAL(revoke_admin_post(st, body, strlen(body), &r), 201);
+				CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r, "id")),
+				    lower);
+				json_decref(r);
+				break;
+			case 2:
+				CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, sp[a], NULL, &in),
+				    REVOKE_OP_REVOKE);
+				CU_ASSERT_STRING_EQUAL(in.id, lower);
+				CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+				break;
+			case 3:
+				CU_ASSERT_EQUAL(remote(st, '+', sp[a], 0 + REVOKE_NEVER, 5, NULL),
+				    REVOKE_OK);
+				break;
+			}
+			for (size_t b = 0; b < 3; b++)
+				CU_ASSERT_TRUE(is_rev(st, sp[b]));
+			revoke_store_close(st);
+			/* ... and after a replay of the journal. */
+			st = open_store(j, NULL, &el);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+			for (size_t b = 0; b < 3; b++)
+				CU_ASSERT_TRUE(is_rev(st, sp[b]));
+			/* Reinstated through any spelling. */
+			CU_ASSERT_EQUAL(revoke_admin_delete(st, sp[(a + 1) % 3], 24, &r), 204);
+			for (size_t b = 0; b < 3; b++)
+				CU_ASSERT_FALSE(is_rev(st, sp[b]));
+			revoke_store_close(st);
+		}
+	}
+	/* The ids file and a format 1 journal in upper case. */
+	write_file(ids, "6B16AA00BB11CC22DD33EE44\n");
+	free(j);
+	j = tpath("journal");
+	write_file(j, "+ 5F0C0C0C0C0C0C0C0C0C0C0C 99999999999\n");
+	st = open_store(j, ids, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_TRUE(is_rev(st, lower));
+	CU_ASSERT_TRUE(is_rev(st, "5f0c0c0c0c0c0c0c0c0c0c0c"));
+	CU_ASSERT_TRUE(is_rev(st, "5F0c0C0c0C0c0C0c0C0c0C0c"));
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, mixed, 24, &r), 409);
+	json_decref(r);
+	revoke_store_close(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	errlist_free(&el);
+	unlink(ids);
+	free(ids);
+	free(j);
+}
+
+/* Who revoked decides who may reinstate. */
+static void
+test_sources(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_store *st;
+	struct revoke_intent in;
+	json_t *r;
+
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	/* A status change undoes a status change. */
+	plan(POLICY_EFFECT_PATCH_STATUS, "s-1", "{\"status\":\"inactive\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_STRING_EQUAL(list_source(st, "s-1"), "status");
+	plan(POLICY_EFFECT_PATCH_STATUS, "s-1", "{\"status\":\"active\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "s-1"));
+
+	/* ... not an operator's revocation, nor a deletion. */
+	CU_ASSERT_EQUAL(add(st, "op-1", 0), REVOKE_OK);
+	plan(POLICY_EFFECT_DELETE, "del-1", NULL, &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_STRING_EQUAL(list_source(st, "del-1"), "delete");
+	CU_ASSERT_STRING_EQUAL(list_source(st, "op-1"), "operator");
+	plan(POLICY_EFFECT_PATCH_STATUS, "op-1", "{\"status\":\"active\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "op-1"));
+	CU_ASSERT_EQUAL(revoke_remove_src(st, "del-1", 5, REVOKE_SRC_STATUS), REVOKE_FORBIDDEN);
+	CU_ASSERT_TRUE(is_rev(st, "del-1"));
+
+	/* A status revocation an operator confirms becomes the operator's. */
+	plan(POLICY_EFFECT_PATCH_STATUS, "s-2", "{\"status\":\"inactive\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "s-2", 0), REVOKE_OK);
+	CU_ASSERT_STRING_EQUAL(list_source(st, "s-2"), "operator");
+	/* ... and a status revocation after an operator's keeps it. */
+	plan(POLICY_EFFECT_PATCH_STATUS, "op-1", "{\"status\":\"inactive\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_STRING_EQUAL(list_source(st, "op-1"), "operator");
+	revoke_store_close(st);
+
+	/* The sources survive a restart. */
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_STRING_EQUAL(list_source(st, "op-1"), "operator");
+	CU_ASSERT_STRING_EQUAL(list_source(st, "del-1"), "delete");
+	plan(POLICY_EFFECT_PATCH_STATUS, "s-2", "{\"status\":\"active\"}", &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "s-2"));
+	/* Operators reinstate anything in the journal. */
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "del-1", 5, &r), 204);
+	CU_ASSERT_EQUAL(revoke_admin_delete(st, "op-1", 4, &r), 204);
+	CU_ASSERT_FALSE(is_rev(st, "del-1"));
+	CU_ASSERT_FALSE(is_rev(st, "op-1"));
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+/* A journal written by the previous version (format 1) loads: its
+ * entries are an operator's, its order is kept, and it is rewritten in
+ * format 2. */
+static void
+test_format1(void)
+{
+	char *j = tpath("journal"), *s, *fixture;
+	struct errlist el;
+	struct revoke_store *st;
+	struct revoke_intent in;
+
+	/* The fixture shipped for the fuzz corpus, as the old daemon wrote
+	 * it. */
+	xasprintf(&fixture, "cp '%s/fuzz/corpus/revoke_journal/format1-journal' '%s'",
+	    getenv("top_srcdir") ? getenv("top_srcdir") : "..", j);
+	CU_ASSERT_EQUAL_FATAL(system(fixture), 0);
+	free(fixture);
+	errlist_init(&el);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	CU_ASSERT_TRUE(is_rev(st, "5f2222222222222222222222"));
+	CU_ASSERT_TRUE(is_rev(st, "ops-42"));
+	CU_ASSERT_FALSE(is_rev(st, "gone-1"));	/* "+" then "-" */
+	CU_ASSERT_TRUE(is_rev(st, "back-1"));	/* "-" then "+" again */
+	CU_ASSERT_STRING_EQUAL(list_source(st, "ops-42"), "operator");
+	/* Not something a status change can undo. */
+	plan(POLICY_EFFECT_PATCH_STATUS, "5F2222222222222222222222", "{\"status\":\"active\"}",
+	    &in);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "5f2222222222222222222222"));
+	revoke_store_close(st);
+	s = read_file(j);
+	CU_ASSERT_EQUAL(strncmp(s, REVOKE_JOURNAL_HEADER, strlen(REVOKE_JOURNAL_HEADER)), 0);
+	free(s);
+	st = open_store(j, NULL, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_TRUE(is_rev(st, "ops-42"));
+	CU_ASSERT_TRUE(is_rev(st, "back-1"));
+	CU_ASSERT_FALSE(is_rev(st, "gone-1"));
+	revoke_store_close(st);
+	errlist_free(&el);
+	free(j);
+}
+
+/* Merges keep the newest version; a revocation wins a tie; changes not
+ * yet in Redis stay marked across a restart. */
+static void
+test_versions(void)
+{
+	char *j = tpath("journal");
+	struct errlist el;
+	struct revoke_config rc = mkconfig(j, NULL);
+	struct revoke_store *st;
+	struct revoke_entry *v;
+	struct heard h = { 0 };
+	int applied;
+	size_t n;
+	int64_t ver;
+	char *s;
+
+	rc.redis_host = (char *)"127.0.0.1";	/* pending marks, no link */
+	errlist_init(&el);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	revoke_store_set_listener(st, listener, &h);
+	/* The issue's sequence: revoke, reinstate, revoke again; an old
+	 * tombstone arriving afterwards (Redis after an outage) loses. */
+	CU_ASSERT_EQUAL(add(st, "o-1", 0), REVOKE_OK);
+	CU_ASSERT_EQUAL(rem(st, "o-1"), REVOKE_OK);
+	ver = h.version;
+	CU_ASSERT_EQUAL(add(st, "o-1", 0), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '-', "o-1", time(NULL) + 100, ver, &applied), REVOKE_OK);
+	CU_ASSERT_FALSE(applied);
+	CU_ASSERT_TRUE(is_rev(st, "o-1"));
+	/* A tie: the revocation wins, from either side. */
+	CU_ASSERT_EQUAL(remote(st, '-', "o-1", time(NULL) + 100, h.version, &applied), REVOKE_OK);
+	CU_ASSERT_FALSE(applied);
+	CU_ASSERT_TRUE(is_rev(st, "o-1"));
+	CU_ASSERT_EQUAL(rem(st, "o-1"), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "o-1", REVOKE_NEVER, h.version, &applied), REVOKE_OK);
+	CU_ASSERT_TRUE(applied);
+	CU_ASSERT_TRUE(is_rev(st, "o-1"));
+	/* A newer tombstone from a peer reinstates. */
+	CU_ASSERT_EQUAL(remote(st, '-', "o-1", time(NULL) + 100, h.version + 10, &applied),
+	    REVOKE_OK);
+	CU_ASSERT_TRUE(applied);
+	CU_ASSERT_FALSE(is_rev(st, "o-1"));
+	/* A tombstone for an id never held stores nothing. */
+	CU_ASSERT_EQUAL(remote(st, '-', "never", time(NULL) + 100, 1, &applied), REVOKE_OK);
+	CU_ASSERT_FALSE(applied);
+
+	/* Local changes are pending until Redis acknowledges them. */
+	CU_ASSERT_EQUAL(add(st, "p-1", 0), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "p-2", 0), REVOKE_OK);
+	revoke_mark_pushed(st, "p-2", 3, h.version);
+	revoke_mark_pushed(st, "p-1", 3, h.version);	/* not p-1's version: no */
+	revoke_store_close(st);
+	s = read_file(j);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s, "\na p-2 "));
+	free(s);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	n = revoke_snapshot(st, 1, &v);
+	{
+		int p1 = 0, p2 = 0;
+		for (size_t i = 0; i < n; i++) {
+			p1 |= strcmp(v[i].id, "p-1") == 0;
+			p2 |= strcmp(v[i].id, "p-2") == 0;
+		}
+		CU_ASSERT_TRUE(p1);
+		CU_ASSERT_FALSE(p2);
+	}
+	revoke_snapshot_free(v, n);
+	/* The compaction keeps the marks. */
+	CU_ASSERT_EQUAL(revoke_compact(st, time(NULL) + 1000000), 0);
+	revoke_store_close(st);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	n = revoke_snapshot(st, 1, &v);
+	CU_ASSERT_EQUAL(n, 1);
+	if (n == 1)
+		CU_ASSERT_STRING_EQUAL(v[0].id, "p-1");
+	revoke_snapshot_free(v, n);
+	CU_ASSERT_TRUE(is_rev(st, "p-1"));
+	CU_ASSERT_TRUE(is_rev(st, "p-2"));
+	revoke_store_close(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	errlist_free(&el);
+	free(j);
+}
+
+/* At most redis_max_entries entries come from peers. */
+static void
+test_remote_bound(void)
+{
+	struct errlist el;
+	struct revoke_config rc = mkconfig(NULL, NULL);
+	struct revoke_store *st;
+
+	rc.redis_max_entries = 3;
+	errlist_init(&el);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(remote(st, '+', "m-1", REVOKE_NEVER, 1, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "m-2", REVOKE_NEVER, 1, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "m-3", REVOKE_NEVER, 1, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "m-4", REVOKE_NEVER, 1, NULL), REVOKE_FULL);
+	CU_ASSERT_FALSE(is_rev(st, "m-4"));
+	CU_ASSERT_EQUAL(revoke_remote_refused(st), 1);
+	/* Updates of held entries and local revocations are not bounded. */
+	CU_ASSERT_EQUAL(remote(st, '+', "m-3", REVOKE_NEVER, 2, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "local", 0), REVOKE_OK);
+	CU_ASSERT_EQUAL(revoke_count(st), 4);
+	/* Room again once one goes. */
+	CU_ASSERT_EQUAL(rem(st, "m-1"), REVOKE_OK);
+	CU_ASSERT_EQUAL(revoke_compact(st, time(NULL) + 100000), 0);
+	CU_ASSERT_EQUAL(remote(st, '+', "m-4", REVOKE_NEVER, 1, NULL), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "m-4"));
+	revoke_store_close(st);
+	errlist_free(&el);
+}
+
+/* A reload reads the ids file again: added, removed, journal untouched;
+ * a bad file changes nothing. */
+static void
+test_reload(void)
+{
+	char *j = tpath("journal"), *ids = tpath("ids"), *ids2 = tpath("ids2");
+	struct errlist el;
+	struct revoke_config rc = mkconfig(j, ids), rc2;
+	struct revoke_store *st;
+
+	write_file(ids, "f-1\nboth\n");
+	errlist_init(&el);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(add(st, "both", 0), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "j-1", 0), REVOKE_OK);
+	write_file(ids, "f-2\n");
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc, &el), 0);
+	CU_ASSERT_FALSE(is_rev(st, "f-1"));
+	CU_ASSERT_TRUE(is_rev(st, "f-2"));
+	CU_ASSERT_TRUE(is_rev(st, "both"));	/* still in the journal */
+	CU_ASSERT_TRUE(is_rev(st, "j-1"));
+	CU_ASSERT_EQUAL(revoke_count(st), 3);
+	/* Another file; then a bad one: refused, nothing changed. */
+	write_file(ids2, "f-3\n");
+	rc2 = mkconfig(j, ids2);
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc2, &el), 0);
+	CU_ASSERT_FALSE(is_rev(st, "f-2"));
+	CU_ASSERT_TRUE(is_rev(st, "f-3"));
+	write_file(ids2, "f-4\nnot valid\n");
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc2, &el), -1);
+	CU_ASSERT_TRUE(errs_have(&el, ":2: "));
+	CU_ASSERT_TRUE(is_rev(st, "f-3"));
+	CU_ASSERT_FALSE(is_rev(st, "f-4"));
+	/* No ids file any more. */
+	rc2.ids_file = NULL;
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc2, &el), 0);
+	CU_ASSERT_FALSE(is_rev(st, "f-3"));
+	CU_ASSERT_EQUAL(revoke_count(st), 2);
+	revoke_store_close(st);
+	errlist_free(&el);
+	unlink(ids);
+	unlink(ids2);
+	free(ids);
+	free(ids2);
+	free(j);
 }
 
 struct reader_arg {
@@ -1173,6 +1672,12 @@ main(void)
 	CU_add_test(s, "learning from policy effects", test_learn);
 	CU_add_test(s, "listener and remote changes", test_listener);
 	CU_add_test(s, "concurrent lookups", test_concurrent);
+	CU_add_test(s, "one canonical id form", test_canon);
+	CU_add_test(s, "who revoked decides who reinstates", test_sources);
+	CU_add_test(s, "format 1 journal loads", test_format1);
+	CU_add_test(s, "versions, merges and pending marks", test_versions);
+	CU_add_test(s, "bound on entries from Redis", test_remote_bound);
+	CU_add_test(s, "reload of the ids file", test_reload);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

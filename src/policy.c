@@ -172,6 +172,22 @@ policy_scopeset_from_names(const struct policy *p, const char *const *names,
 	}
 }
 
+int
+policy_scope_covered(const struct policy *p, const struct policy_scopeset *s,
+    const char *name, size_t len)
+{
+	for (size_t i = 0; i < p->ncovers; i++) {
+		const struct policy_cover *c = &p->covers[i];
+
+		if (!policy_scopeset_has(s, c->umbrella))
+			continue;
+		if (c->prefix ? len >= c->len && memcmp(name, c->pattern, c->len) == 0 :
+		    len == c->len && memcmp(name, c->pattern, len) == 0)
+			return (int)c->umbrella;
+	}
+	return -1;
+}
+
 const char *const *
 policy_scopes_allowing(const struct policy *p, const struct policy_action *a,
     size_t *n)

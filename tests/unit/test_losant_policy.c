@@ -196,7 +196,7 @@ check_params(const json_t *a, const char *name, const char *method,
 				check(0, "%s: %s %s does not route", name, method, target);
 				continue;
 			}
-			authz_decide(&m, AUTHZ_TOKEN_VALID, ok, NULL, &d);
+			authz_decide(&m, AUTHZ_TOKEN_VALID, ok, NULL, NULL, &d);
 			n_param_checks++;
 			if (is_string_param(param)) {
 				/* Any segment will do; it may route to another
@@ -256,7 +256,7 @@ test_every_action(void)
 		    "%s: method", name);
 
 		/* No token at all. */
-		authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, NULL, &d);
 		if (public) {
 			n_public++;
 			check(d.allow && strcmp(d.reason, "public") == 0,
@@ -268,7 +268,7 @@ test_every_action(void)
 		n_protected++;
 		check(!d.allow && d.status == 401 && strcmp(d.error_type, "Unauthorized") == 0,
 		    "%s: no token not 401", name);
-		authz_decide(&m, AUTHZ_TOKEN_INVALID, NULL, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_INVALID, NULL, NULL, NULL, &d);
 		check(!d.allow && d.status == 401, "%s: invalid token not 401", name);
 
 		/* Each allowed scope alone. */
@@ -277,7 +277,7 @@ test_every_action(void)
 		json_array_foreach(allow, k, s) {
 			const char *one = json_string_value(s);
 			policy_scopeset_from_names(policy, &one, 1, &set);
-			authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, &d);
+			authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, NULL, &d);
 			check(d.allow && d.scope != NULL && strcmp(d.scope, one) == 0 &&
 			    strcmp(d.reason, "scope") == 0,
 			    "%s: scope %s refused", name, one);
@@ -291,7 +291,7 @@ test_every_action(void)
 			if (!in_list(allow, all_scopes[j]))
 				others[nothers++] = all_scopes[j];
 		policy_scopeset_from_names(policy, others, nothers, &set);
-		authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, NULL, &d);
 		check(!d.allow && d.status == 403 && strcmp(d.error_type, "Forbidden") == 0 &&
 		    strcmp(d.reason, "insufficient_scope") == 0 && d.scope == NULL,
 		    "%s: %zu other scopes not refused with 403", name, nothers);

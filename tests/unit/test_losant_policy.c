@@ -19,6 +19,7 @@
 #include "authz.h"
 #include "canon.h"
 #include "errlist.h"
+#include "grant.h"
 #include "jsonconf.h"
 #include "policy.h"
 
@@ -374,6 +375,132 @@ test_generated_extras(void)
 	CU_ASSERT_EQUAL(nbodies, 116);
 }
 
+/* Every scope name of a JSON value's "enum" arrays, into names[]. */
+static void
+collect_enums(const json_t *v, const char **names, size_t *n, size_t max)
+{
+	const char *key;
+	json_t *e, *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, e) {
+			if (strcmp(key, "enum") == 0 && json_is_array(e)) {
+				json_array_foreach(e, i, item)
+					if (json_is_string(item) && *n < max)
+						names[(*n)++] = json_string_value(item);
+			} else
+				collect_enums(e, names, n, max);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			collect_enums(e, names, n, max);
+	}
+}
+
+/* May a caller holding exactly `scopes` (space-separated) grant name? */
+static int
+can_grant(const struct grantmap *g, const char *scopes, const char *name)
+{
+	const char *names[8];
+	char *copy = strdup(scopes), *tok, *save = NULL;
+	struct policy_scopeset set;
+	struct grant_caller c;
+	size_t n = 0;
+	int ok;
+
+	for (tok = strtok_r(copy, " ", &save); tok && n < 8; tok = strtok_r(NULL, " ", &save))
+		names[n++] = tok;
+	policy_scopeset_from_names(policy, names, n, &set);
+	c.set = &set;
+	c.names = names;
+	c.nnames = n;
+	ok = grantmap_grantable(g, &c, name, strlen(name));
+	free(copy);
+	return ok;
+}
+
+/* Token creation: the upstream's defaults, and every scope Losant's token
+ * schema accepts (conf/schemas/apiTokenPost.json), known to the policy or
+ * not. A user's full access grants all of them; a scope no action lists
+ * needs its holder or a covering umbrella, never a restricted one. */
+static void
+test_token_grants(void)
+{
+	static const struct {
+		const char *action, *def;
+	} minting[] = {
+		{ "applicationApiTokens.post", "all.Application" },
+		{ "userApiTokens.post", "all.User" },
+		{ "instanceApiTokens.post", "all.Instance" },
+	};
+	static const struct {
+		const char *scope, *umbrella;
+		int covered;
+	} unknown[] = {
+		{ "application.debug", "all.Application", 1 },
+		{ "application.debug", "application.*", 1 },
+		{ "application.debug", "all.Organization", 1 },
+		{ "application.debug", "all.Application.read", 0 },
+		{ "application.debug", "all.Application.cli", 0 },
+		{ "application.debug", "applications.*", 0 },
+		{ "device.debug", "all.Application", 1 },
+		{ "device.debug", "all.Device", 0 },
+		{ "device.debug", "device.*", 1 },
+		{ "device.debug", "devices.*", 0 },
+		{ "flow.debug", "all.Application", 1 },
+		{ "flow.debug", "flowVersion.*", 0 },
+		{ "org.invoices", "all.Organization", 1 },
+		{ "org.invoices", "all.Application", 0 },
+		{ "org.invoices", "all.Organization.read", 0 },
+		{ "me.connectGithub", "all.User", 1 },
+		{ "me.connectGithub", "all.Organization", 0 },
+		{ "applications.detailedSummary", "all.Organization", 1 },
+		{ "applications.detailedSummary", "all.Application", 0 },
+	};
+	const char *names[1024];
+	size_t n = 0, nunknown = 0;
+	struct grantmap *g = grantmap_new(policy);
+	char *path = datapath("conf/schemas/apiTokenPost.json");
+	json_t *schema = json_load_file(path, 0, NULL);
+
+	for (size_t c = 0; c < 3; c++) {
+		const struct policy_action *pa = policy_action_find(policy, minting[c].action);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pa);
+		CU_ASSERT_EQUAL_FATAL(pa->ntoken_default_scopes, 1);
+		CU_ASSERT_STRING_EQUAL(pa->token_default_scopes[0], minting[c].def);
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+	collect_enums(json_object_get(json_object_get(schema, "properties"), "scope"),
+	    names, &n, 1024);
+	CU_ASSERT(n > 300);
+	for (size_t i = 0; i < n; i++) {
+		int known = policy_scope_lookup(policy, names[i], strlen(names[i])) >= 0;
+
+		check(can_grant(g, "all.User", names[i]), "all.User grants %s", names[i]);
+		if (known)
+			continue;
+		nunknown++;
+		check(can_grant(g, names[i], names[i]), "%s grants itself", names[i]);
+		check(!can_grant(g, "applicationApiTokens.post all.User.read", names[i]),
+		    "a read umbrella does not grant %s", names[i]);
+		check(!can_grant(g, "all.Device", names[i]), "all.Device does not grant %s",
+		    names[i]);
+	}
+	/* The scopes the data's actions never list (losant-rest 2.8.1). */
+	CU_ASSERT_EQUAL(nunknown, 14);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		CU_ASSERT(policy_scope_lookup(policy, unknown[i].scope,
+		    strlen(unknown[i].scope)) < 0);
+		check(can_grant(g, unknown[i].umbrella, unknown[i].scope) == unknown[i].covered,
+		    "%s %s %s", unknown[i].umbrella, unknown[i].covered ? "covers" :
+		    "does not cover", unknown[i].scope);
+	}
+	json_decref(schema);
+	free(path);
+	grantmap_free(g);
+}
+
 /* Literal segments win; methods select among same-shaped templates. */
 static void
 test_precedence(void)
@@ -441,6 +568,7 @@ main(void)
 	CU_add_test(s, "every action", test_every_action);
 	CU_add_test(s, "generated extras", test_generated_extras);
 	CU_add_test(s, "precedence", test_precedence);
+	CU_add_test(s, "token grants", test_token_grants);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();

@@ -72,18 +72,39 @@ holds_name(const struct grant_caller *c, const char *name, size_t len)
 	return 0;
 }
 
-int
-grantmap_grantable(const struct grantmap *g, const struct grant_caller *c,
-    const char *name, size_t len)
+/* Known scopes already judged in one check, so that a long list naming
+ * the same broad scope again and again costs its actions once. */
+struct grant_memo {
+	struct policy_scopeset seen, ok;
+};
+
+static int
+grantable_memo(const struct grantmap *g, const struct grant_caller *c,
+    const char *name, size_t len, struct grant_memo *memo)
 {
 	int id = policy_scope_lookup(g->policy, name, len);
 
 	/* A known scope (listed by some action) by the actions it allows;
 	 * any other only by its holders and the umbrellas covering it. */
-	if (id >= 0 && (size_t)id < g->nscopes && g->nactions[id] > 0)
-		return grantable(g, c->set, (size_t)id);
+	if (id >= 0 && (size_t)id < g->nscopes && g->nactions[id] > 0) {
+		if (memo == NULL)
+			return grantable(g, c->set, (size_t)id);
+		if (!policy_scopeset_has(&memo->seen, (size_t)id)) {
+			policy_scopeset_add(&memo->seen, (size_t)id);
+			if (grantable(g, c->set, (size_t)id))
+				policy_scopeset_add(&memo->ok, (size_t)id);
+		}
+		return policy_scopeset_has(&memo->ok, (size_t)id);
+	}
 	return holds_name(c, name, len) ||
 	    policy_scope_covered(g->policy, c->set, name, len) >= 0;
+}
+
+int
+grantmap_grantable(const struct grantmap *g, const struct grant_caller *c,
+    const char *name, size_t len)
+{
+	return grantable_memo(g, c, name, len, NULL);
 }
 
 /* Append name to the comma-separated list in msg. */
@@ -123,6 +144,7 @@ grantmap_check(const struct grantmap *g, const struct grant_caller *c,
 {
 	const char *field = a->token_scope_field ? a->token_scope_field : "scope";
 	enum grant_status st = GRANT_BAD_REQUEST;
+	struct grant_memo memo;
 	const json_t *req;
 	const char *other;
 	size_t i, used = 0;
@@ -130,6 +152,8 @@ grantmap_check(const struct grantmap *g, const struct grant_caller *c,
 
 	if (size > 0)
 		msg[0] = '\0';
+	policy_scopeset_clear(&memo.seen);
+	policy_scopeset_clear(&memo.ok);
 	if (!json_is_object(body)) {
 		snprintf(msg, size, "The body must be a JSON object");
 		goto out;
@@ -145,7 +169,7 @@ grantmap_check(const struct grantmap *g, const struct grant_caller *c,
 		st = GRANT_OK;
 		for (i = 0; i < a->ntoken_default_scopes; i++) {
 			const char *d = a->token_default_scopes[i];
-			if (!grantmap_grantable(g, c, d, strlen(d))) {
+			if (!grantable_memo(g, c, d, strlen(d), &memo)) {
 				st = GRANT_ESCALATION;
 				list_add(msg, size, &used, d, strlen(d));
 			}
@@ -167,9 +191,11 @@ grantmap_check(const struct grantmap *g, const struct grant_caller *c,
 	}
 	st = GRANT_OK;
 	json_array_foreach(req, i, v) {
-		if (!grantmap_grantable(g, c, json_string_value(v), json_string_length(v))) {
+		if (!grantable_memo(g, c, json_string_value(v), json_string_length(v), &memo)) {
 			st = GRANT_ESCALATION;
 			list_add(msg, size, &used, json_string_value(v), json_string_length(v));
+			if (used + 1 >= size)
+				break;	/* refused either way; the message is full */
 		}
 	}
 out:

@@ -188,6 +188,17 @@ forwarded "no schema: scope null from an all.Application caller" 400 POST "$U2" 
 forwarded "no schema: scope omitted from an all.Application caller" 201 POST "$U2" "$A" "${J[@]}" -d '{"name":"x"}'
 forwarded "no schema: an empty list" 201 POST "$U2" "$P" "${J[@]}" -d '{"name":"x","scope":[]}'
 
+# A policy that does not say what the upstream grants by default does not
+# load; a reload to one keeps the old policy, and the attack stays refused.
+sed 's/, "default_scopes": \["all.Application"\]//' "$T/policy.json" > "$T/policy-nodefaults.json"
+cp "$T/policy.json" "$T/policy-good.json"
+check "a policy without default_scopes fails -t" bash -c "sed 's|$T/policy.json|$T/policy-nodefaults.json|' '$T/g2.json' > '$T/g2-bad.json' && ! '$SCOPEGATE' -t -c '$T/g2-bad.json' 2>'$T/t.err' && grep -q 'default_scopes' '$T/t.err'"
+cp "$T/policy-nodefaults.json" "$T/policy.json"
+check "reload to it fails" reload_and_wait
+check "the reload failure is logged" grep -q 'reload failed' "$T/gateway.err"
+refused "after the failed reload: scope omitted" 403 POST "$U2" "$P" "${J[@]}" -d '{"name":"x"}'
+cp "$T/policy-good.json" "$T/policy.json"
+
 # --- mtls.* bindings come from the TLS layer only ------------------------------------
 FORGED=$(mint cert.read --claim "mtls={\"subject\":\"CN=x\",\"fingerprint\":\"$FP\"}")
 refused "plain listener: a token claim mtls.fingerprint" 403 GET "$G2/certs/$FP" "$FORGED"

@@ -52,14 +52,15 @@ grantmap_free(struct grantmap *g)
 	free(g);
 }
 
-/* Can the caller do everything scope s allows? */
+/* Can the caller do everything scope s allows: every action listing it,
+ * and every scope the policy does not know that s covers? */
 static int
 grantable(const struct grantmap *g, const struct policy_scopeset *caller, size_t s)
 {
 	for (size_t i = 0; i < g->nactions[s]; i++)
 		if (!policy_scopeset_intersects(&g->actions[s][i]->allow, caller))
 			return 0;
-	return 1;
+	return policy_covers_within(g->policy, s, caller);
 }
 
 /* The caller holds exactly this scope string. */

@@ -4,9 +4,10 @@
  * actions of each scope are listed once at load; a check is then bitset
  * work. A scope no action lists has powers the policy cannot see: it is
  * grantable only by a caller holding exactly that scope or an umbrella the
- * policy declares as covering it ("covers"). What the upstream grants when
- * the request names no scopes (creates_token.default_scopes) is checked
- * the same way. Pure code. */
+ * policy declares as covering it ("covers"); and granting an umbrella
+ * grants what it covers, so that takes umbrellas of the caller covering as
+ * much. What the upstream grants when the request names no scopes
+ * (creates_token.default_scopes) is checked the same way. Pure code. */
 #ifndef SCOPEGATE_GRANT_H
 #define SCOPEGATE_GRANT_H
 

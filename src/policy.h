@@ -157,6 +157,11 @@ void policy_scopeset_from_names(const struct policy *p,
  * -1. */
 int policy_scope_covered(const struct policy *p, const struct policy_scopeset *s,
     const char *name, size_t len);
+/* Does the set cover every name that scope `umbrella` covers (it holds
+ * the umbrella, or umbrellas whose patterns take in each of its own)?
+ * Granting an umbrella grants what it covers. */
+int policy_covers_within(const struct policy *p, size_t umbrella,
+    const struct policy_scopeset *s);
 /* The scopes that allow the action, in allowlist order (for `explain`);
  * *n gets the count (0 for public actions). */
 const char *const *policy_scopes_allowing(const struct policy *p,

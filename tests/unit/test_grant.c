@@ -99,9 +99,10 @@ test_cases(void)
 		{ "t.post", "tokens.post", "{}", GRANT_ESCALATION },
 		{ "t.post", "all.App", "{\"name\": \"x\"}", GRANT_OK },
 		{ "t.post", "all.App", "{\"scope\": null}", GRANT_OK },
-		/* tokens.* can do all that all.App can here: it may grant it. */
-		{ "t.post", "tokens.*", "{\"name\": \"x\"}", GRANT_OK },
-		{ "t.post", "tokens.post t.get t.del", "{\"name\": \"x\"}", GRANT_OK },
+		/* Every action of all.App is not enough: all.App also covers
+		 * app.*, which nothing of these callers covers. */
+		{ "t.post", "tokens.*", "{\"name\": \"x\"}", GRANT_ESCALATION },
+		{ "t.post", "tokens.post t.get t.del", "{\"name\": \"x\"}", GRANT_ESCALATION },
 		{ "t.post", "tokens.post t.get", "{\"name\": \"x\"}", GRANT_ESCALATION },
 		/* An empty list grants nothing. */
 		{ "t.post", "tokens.post", "{\"scope\": []}", GRANT_OK },
@@ -131,7 +132,10 @@ test_cases(void)
 		{ "t.post", "tokens.post", "{\"scope\": [\"tokens.post\"]}", GRANT_OK },
 		{ "t.post", "tokens.post", "{\"scope\": [\"tokens.post\", \"t.get\"]}",
 		  GRANT_ESCALATION },
-		{ "t.post", "all.App.read", "{\"scope\": [\"t.get\"]}", GRANT_OK },
+		{ "t.post", "t.get", "{\"scope\": [\"t.get\"]}", GRANT_OK },
+		{ "t.post", "tokens.*", "{\"scope\": [\"tokens.*\", \"t.del\"]}", GRANT_OK },
+		/* all.App.read may call t.get, but t.get covers t.get.exact. */
+		{ "t.post", "all.App.read", "{\"scope\": [\"t.get\"]}", GRANT_ESCALATION },
 		/* Unknown scopes: holders and covering umbrellas only. */
 		{ "t.post", "tokens.post", "{\"scope\": [\"app.debug\"]}", GRANT_ESCALATION },
 		{ "t.post", "all.App", "{\"scope\": [\"app.debug\"]}", GRANT_OK },

@@ -496,6 +496,54 @@ test_token_grants(void)
 		    "%s %s %s", unknown[i].umbrella, unknown[i].covered ? "covers" :
 		    "does not cover", unknown[i].scope);
 	}
+
+	/* Granting an umbrella grants what it covers: a caller holding the
+	 * own scope of every action all.Application allows (application.get,
+	 * ..., never an X.*) may call them all, yet may not grant
+	 * all.Application, which would hand out application.debug. With the
+	 * family umbrellas all.Application covers, it may. */
+	{
+		const char *own[512];
+		size_t nown = 0;
+		struct policy_scopeset set;
+		struct grant_caller c;
+		int id = policy_scope_lookup(policy, "all.Application", 15);
+
+		CU_ASSERT_FATAL(id >= 0);
+		for (size_t i = 0; i < policy_action_count(policy); i++) {
+			const struct policy_action *pa = policy_action_at(policy, i);
+			if (policy_scopeset_has(&pa->allow, (size_t)id) && nown < 512)
+				own[nown++] = pa->scopes[pa->nscopes - 1];
+		}
+		CU_ASSERT(nown > 150);
+		policy_scopeset_from_names(policy, own, nown, &set);
+		for (size_t i = 0; i < policy_action_count(policy); i++) {
+			const struct policy_action *pa = policy_action_at(policy, i);
+			if (policy_scopeset_has(&pa->allow, (size_t)id))
+				check(policy_scopeset_intersects(&pa->allow, &set),
+				    "own scopes allow %s", pa->name);
+		}
+		c.set = &set;
+		c.names = own;
+		c.nnames = nown;
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "all.Application", 15));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "application.*", 13));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "application.debug", 17));
+		CU_ASSERT(grantmap_grantable(g, &c, "application.get", 15));
+		for (size_t i = 0; i < policy_scope_count(policy); i++) {
+			const char *name = policy_scope_name(policy, i);
+			size_t len = strlen(name);
+			if (len > 2 && strcmp(name + len - 2, ".*") == 0 &&
+			    can_grant(g, "all.Application", name) && nown < 512) {
+				own[nown++] = name;
+				policy_scopeset_add(&set, i);
+			}
+		}
+		c.nnames = nown;
+		CU_ASSERT(grantmap_grantable(g, &c, "all.Application", 15));
+		CU_ASSERT(grantmap_grantable(g, &c, "application.debug", 17));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "org.invoices", 12));
+	}
 	json_decref(schema);
 	free(path);
 	grantmap_free(g);

@@ -181,6 +181,17 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "The query may not carry _method (a method override)");
 		return;
 	}
+	/* Frameworks that merge the query into the body would read the scopes
+	 * to grant from it, where no grant check looks. */
+	if (d->match.status == POLICY_MATCH_OK && d->match.action->creates_token &&
+	    override_query_has_name(d->target.query, d->target.query_len,
+	    d->match.action->token_scope_field)) {
+		d->action = d->match.action;
+		deny(d, 400, "BadRequest", "token_scope", "");
+		snprintf(d->message, sizeof(d->message), "The query may not name \"%s\": "
+		    "the scopes to grant go in the body", d->match.action->token_scope_field);
+		return;
+	}
 
 	/* Only verify when the decision depends on it: a matched, protected
 	 * action. 404/405 and public routes never cost a signature. */

@@ -37,11 +37,22 @@ next_char(const char *s, size_t *i, size_t end)
 	return c;
 }
 
-/* Does the name s[0..len) read as the override parameter? */
-static int
-name_is_method(const char *s, size_t len)
+/* A name character as the lenient reading compares it: lower case, and
+ * PHP's ' ', '.', '[' as '_'. */
+static unsigned char
+fold(unsigned char c)
 {
-	static const char want[] = "_method";
+	if (c >= 'A' && c <= 'Z')
+		c = (unsigned char)(c - 'A' + 'a');
+	if (c == ' ' || c == '.' || c == '[')
+		c = '_';
+	return c;
+}
+
+/* Does the name s[0..len) read as `want`? */
+static int
+name_is(const char *s, size_t len, const char *want)
+{
 	size_t i = 0, k = 0;
 	unsigned char c = 0;
 
@@ -54,13 +65,11 @@ name_is_method(const char *s, size_t len)
 			break;
 		}
 	}
-	for (k = 0; k < sizeof(want) - 1; k++) {
+	for (k = 0; want[k] != '\0'; k++) {
 		if (i >= len)
 			return 0;
 		c = next_char(s, &i, len);
-		if (c == ' ' || c == '.' || c == '[')
-			c = '_';	/* PHP's name mangling */
-		if (c != (unsigned char)want[k])
+		if (fold(c) != fold((unsigned char)want[k]))
 			return 0;
 	}
 	if (i >= len)
@@ -70,11 +79,11 @@ name_is_method(const char *s, size_t len)
 }
 
 int
-override_query_has_method(const char *q, size_t len)
+override_query_has_name(const char *q, size_t len, const char *name)
 {
 	size_t start = 0;
 
-	if (q == NULL)
+	if (q == NULL || name == NULL || name[0] == '\0')
 		return 0;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && q[i] != '&' && q[i] != ';')
@@ -83,9 +92,15 @@ override_query_has_method(const char *q, size_t len)
 		size_t end = start;
 		while (end < i && q[end] != '=')
 			end++;
-		if (name_is_method(q + start, end - start))
+		if (name_is(q + start, end - start, name))
 			return 1;
 		start = i + 1;
 	}
 	return 0;
+}
+
+int
+override_query_has_method(const char *q, size_t len)
+{
+	return override_query_has_name(q, len, "_method");
 }

@@ -188,6 +188,14 @@ forwarded "no schema: scope null from an all.Application caller" 400 POST "$U2" 
 forwarded "no schema: scope omitted from an all.Application caller" 201 POST "$U2" "$A" "${J[@]}" -d '{"name":"x"}'
 forwarded "no schema: an empty list" 201 POST "$U2" "$P" "${J[@]}" -d '{"name":"x","scope":[]}'
 
+# The scopes to grant named in the query, where frameworks merging the
+# query into the body would find them.
+for q in "scope=all.Application" "scope[]=all.Application" "Scope%5B0%5D=all.Application" "a=1;scope=x"; do
+	refused "the scope member in the query: ?$q" 400 POST "$U2?$q" "$P" "${J[@]}" -d '{"name":"x","scope":[]}' -g
+	refused "the Losant action: ?$q" 400 POST "$G1/applications/$APP/tokens?$q" "$P" "${J[@]}" -d '{"name":"x","scope":[]}' -g
+done
+forwarded "a query parameter that only starts like it: scopes" 201 POST "$U2?scopes=1" "$P" "${J[@]}" -d '{"name":"x","scope":[]}'
+
 # A policy that does not say what the upstream grants by default does not
 # load; a reload to one keeps the old policy, and the attack stays refused.
 sed 's/, "default_scopes": \["all.Application"\]//' "$T/policy.json" > "$T/policy-nodefaults.json"

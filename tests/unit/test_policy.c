@@ -613,6 +613,17 @@ test_method_override(void)
 	CU_ASSERT_EQUAL(override_query_has_method("a\0&_method", 10), 1);
 	CU_ASSERT_EQUAL(override_query_has_method("_method\0", 8), 1);
 	CU_ASSERT_EQUAL(override_query_has_method("\0_method", 8), 0);
+	/* Other names, read the same way. */
+	CU_ASSERT(override_query_has_name("a=1&scope=all.Application", 25, "scope"));
+	CU_ASSERT(override_query_has_name("Scope[]=x", 9, "scope"));
+	CU_ASSERT(override_query_has_name("%73cope[0]=x", 12, "scope"));
+	CU_ASSERT(override_query_has_name("scope", 5, "Scope"));
+	CU_ASSERT(override_query_has_name("my_field=1", 10, "my-field") == 0);
+	CU_ASSERT(override_query_has_name("my-field=1", 10, "my-field"));
+	CU_ASSERT_FALSE(override_query_has_name("scopes=x", 8, "scope"));
+	CU_ASSERT_FALSE(override_query_has_name("x=scope", 7, "scope"));
+	CU_ASSERT_FALSE(override_query_has_name("scope=x", 7, ""));
+	CU_ASSERT_FALSE(override_query_has_name("scope=x", 7, NULL));
 }
 
 static void

@@ -1,6 +1,9 @@
 /* fuzz_policy.c: the policy loader on arbitrary bytes (no schemas
  * directory, so nothing is read from disk). A policy that loads must then
- * answer matches for each of its own templates without crashing. */
+ * answer matches for each of its own templates without crashing, and each
+ * token-creating action's defaults (a body without its scope member) must
+ * be grantable by a caller holding every scope and the defaults, and by
+ * nobody holding nothing. */
 #include "config.h"
 
 #include <stdint.h>
@@ -8,10 +11,41 @@
 #include <string.h>
 
 #include "errlist.h"
+#include "grant.h"
 #include "jsonconf.h"
 #include "policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_defaults(const struct policy *p)
+{
+	struct grantmap *g = grantmap_new(p);
+	struct policy_scopeset all, none;
+	json_t *body = json_object();
+	char msg[64];
+
+	policy_scopeset_clear(&all);
+	policy_scopeset_clear(&none);
+	for (size_t s = 0; s < policy_scope_count(p); s++)
+		policy_scopeset_add(&all, s);
+	for (size_t i = 0; i < policy_action_count(p); i++) {
+		const struct policy_action *a = policy_action_at(p, i);
+		struct grant_caller c = { &all, (const char *const *)a->token_default_scopes,
+		    a->ntoken_default_scopes };
+		struct grant_caller nobody = { &none, NULL, 0 };
+
+		if (!a->creates_token)
+			continue;
+		if (grantmap_check(g, &c, a, body, msg, sizeof(msg)) != GRANT_OK)
+			abort();
+		if (grantmap_check(g, &nobody, a, body, msg, sizeof(msg)) !=
+		    (a->ntoken_default_scopes ? GRANT_ESCALATION : GRANT_OK))
+			abort();
+	}
+	json_decref(body);
+	grantmap_free(g);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,6 +83,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m.status != POLICY_MATCH_OK)
 			abort();
 	}
+	if (p != NULL)
+		check_defaults(p);
 	policy_free(p);
 	errlist_free(&errs);
 	return 0;

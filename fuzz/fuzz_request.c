@@ -636,7 +636,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		tok = AUTHZ_TOKEN_INVALID;
 	authz_decide(&pm, tok, tok == AUTHZ_TOKEN_VALID ? &fixed_scopes : NULL,
-	    tok == AUTHZ_TOKEN_VALID ? fixed_claims : NULL, &ad);
+	    tok == AUTHZ_TOKEN_VALID ? fixed_claims : NULL, NULL, &ad);
 	check_decision(&pm, tok, &ad);
 	stage = ST_DENIED;
 	if (ad.allow) {

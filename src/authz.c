@@ -17,25 +17,46 @@ deny(struct authz_decision *d, int status, const char *type,
 	d->bearer_error = bearer_error;
 }
 
-/* Does the claim at the bind's dotted path equal the parameter value? */
+static int
+same(const json_t *v, const struct policy_param_value *pv)
+{
+	return json_is_string(v) && json_string_length(v) == pv->len &&
+	    memcmp(json_string_value(v), pv->ptr, pv->len) == 0;
+}
+
+/* Does the binding hold for the parameter value? A claim binding reads
+ * the token's claim at its dotted path; "member" wants an array claim with
+ * the value among its strings. An mtls binding reads the verified client
+ * certificate only, whatever the token claims. */
 static int
 binding_holds(const struct policy_bind *b, const struct policy_param_value *v,
-    const json_t *claims)
+    const json_t *claims, const struct authz_peer *peer)
 {
 	const json_t *cur = claims;
+	const char *cert;
+	size_t i;
+	json_t *item;
 
+	if (b->source != POLICY_BIND_CLAIM) {
+		if (peer == NULL)
+			return 0;
+		cert = b->source == POLICY_BIND_MTLS_SUBJECT ? peer->subject : peer->fingerprint;
+		return cert != NULL && strlen(cert) == v->len && memcmp(cert, v->ptr, v->len) == 0;
+	}
 	for (size_t k = 0; k < b->claim_depth && cur != NULL; k++)
 		cur = json_is_object(cur) ? json_object_get(cur, b->claim_path[k]) : NULL;
-	if (!json_is_string(cur))
-		return 0;
-	return json_string_length(cur) == v->len &&
-	    memcmp(json_string_value(cur), v->ptr, v->len) == 0;
+	if (b->match == POLICY_BIND_EQUAL)
+		return same(cur, v);
+	json_array_foreach(cur, i, item)
+		if (same(item, v))
+			return 1;
+	return 0;
 }
 
 void
 authz_decide(const struct policy_match *m, enum authz_token token,
     const struct policy_scopeset *scopes, const json_t *claims,
-    struct authz_decision *out)
+    const struct authz_peer *peer, struct authz_decision *out)
 {
 	const struct policy_action *a = m->action;
 
@@ -85,7 +106,7 @@ authz_decide(const struct policy_match *m, enum authz_token token,
 		}
 	for (size_t i = 0; i < a->nbinds; i++) {
 		const struct policy_bind *b = &a->binds[i];
-		if (b->param >= m->nparams || !binding_holds(b, &m->params[b->param], claims)) {
+		if (b->param >= m->nparams || !binding_holds(b, &m->params[b->param], claims, peer)) {
 			deny(out, 403, "Forbidden", "binding_mismatch", NULL);
 			snprintf(out->message, sizeof(out->message),
 			    "Token is not valid for this %s", b->param_name);

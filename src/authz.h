@@ -28,13 +28,21 @@ struct authz_decision {
 	char message[160];	/* short message for the error body */
 };
 
+/* The connection's verified client certificate (mTLS): the only source of
+ * the bindings to mtls.subject and mtls.fingerprint. */
+struct authz_peer {
+	const char *subject;		/* RFC 2253 one-line */
+	const char *fingerprint;	/* SHA-256 of the DER, lowercase hex */
+};
+
 /* Decide. scopes and claims are only read for a valid token (they may be
- * NULL otherwise); claims is the token's payload object. Fills *out; no
- * allocation. Reasons: "no_route", "method_not_allowed", "public",
- * "no_token", "invalid_token", "bad_param", "insufficient_scope",
- * "binding_mismatch", "scope". */
+ * NULL otherwise); claims is the token's payload object; peer is NULL
+ * without a verified client certificate. Fills *out; no allocation.
+ * Reasons: "no_route", "method_not_allowed", "public", "no_token",
+ * "invalid_token", "bad_param", "insufficient_scope", "binding_mismatch",
+ * "scope". */
 void authz_decide(const struct policy_match *m, enum authz_token token,
     const struct policy_scopeset *scopes, const json_t *claims,
-    struct authz_decision *out);
+    const struct authz_peer *peer, struct authz_decision *out);
 
 #endif

@@ -89,4 +89,7 @@
 #define SG_TLS_MAX_CERTIFICATES		64	/* per listener */
 #define SG_TLS_MAX_NAMES		1024	/* per certificate entry */
 
+/* scopegate explain. */
+#define SG_MAX_EXPLAIN_BODY		(64 * 1024 * 1024)	/* --body @FILE */
+
 #endif

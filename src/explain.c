@@ -25,6 +25,8 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: scopegate explain [-c file] [--at UNIXTIME] METHOD TARGET\n"
 	    "                         (--token TOKEN | --scopes a,b,c | --no-token)\n"
+	    "                         [--body JSON|@FILE] [--content-type TYPE]\n"
+	    "                         [--client-cert-subject S] [--client-cert-fingerprint HEX]\n"
 	    "Prints the decision as JSON; exit 0 when allowed, 1 when denied, 2 on error.\n");
 }
 
@@ -50,11 +52,16 @@ explain_main(int argc, char **argv)
 		{"scopes", required_argument, NULL, 'S'},
 		{"no-token", no_argument, NULL, 'N'},
 		{"at", required_argument, NULL, 'A'},
+		{"body", required_argument, NULL, 'B'},
+		{"content-type", required_argument, NULL, 'C'},
+		{"client-cert-subject", required_argument, NULL, 'U'},
+		{"client-cert-fingerprint", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *conffile = SG_DEFAULT_CONFIG, *token = NULL;
-	char *scopes = NULL, *authz = NULL, **names = NULL;
+	char *scopes = NULL, *authz = NULL, **names = NULL, *body = NULL;
+	const char *body_arg = NULL, *ctype = NULL;
 	int ch, mode = 0, rc = 2;
 	size_t nnames = 0;
 	struct gate_request rq;
@@ -74,12 +81,50 @@ explain_main(int argc, char **argv)
 		case 'S': scopes = optarg; mode++; break;
 		case 'N': mode++; break;
 		case 'A': rq.now = (time_t)strtoll(optarg, NULL, 10); break;
+		case 'B': body_arg = optarg; break;
+		case 'C': ctype = optarg; break;
+		case 'U': rq.tls_subject = optarg; break;
+		case 'F': rq.tls_fingerprint = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (argc - optind != 2 || mode != 1) {
 		usage(stderr);
+		return 2;
+	}
+	/* The request body, as the daemon would see it: the text itself, or
+	 * @FILE; JSON unless said otherwise. */
+	if (body_arg != NULL) {
+		size_t blen = 0;
+		if (body_arg[0] == '@') {
+			FILE *fp = fopen(body_arg + 1, "rb");
+			if (fp == NULL) {
+				fprintf(stderr, "scopegate explain: %s: cannot open\n", body_arg + 1);
+				return 2;
+			}
+			body = xmalloc(SG_MAX_EXPLAIN_BODY + 1);
+			blen = fread(body, 1, SG_MAX_EXPLAIN_BODY + 1, fp);
+			fclose(fp);
+			if (blen > SG_MAX_EXPLAIN_BODY) {
+				fprintf(stderr, "scopegate explain: %s: longer than %d bytes\n",
+				    body_arg + 1, SG_MAX_EXPLAIN_BODY);
+				free(body);
+				return 2;
+			}
+		} else {
+			body = xstrdup(body_arg);
+			blen = strlen(body);
+		}
+		rq.body = body;
+		rq.body_len = blen;
+		rq.content_type = ctype ? ctype : "application/json";
+	} else
+		rq.content_type = ctype;
+	if (rq.tls_subject != NULL && rq.tls_fingerprint == NULL) {
+		fprintf(stderr, "scopegate explain: --client-cert-subject needs "
+		    "--client-cert-fingerprint\n");
+		free(body);
 		return 2;
 	}
 	errlist_init(&errs);
@@ -154,6 +199,7 @@ explain_main(int argc, char **argv)
 	gate_decision_release(&d);
 	free(names);
 	free(authz);
+	free(body);
 	revoke_store_close(store);
 	cfg_free(cf);
 	errlist_free(&errs);

@@ -11,6 +11,7 @@
 #include "gate.h"
 #include "grant.h"
 #include "jsonschema.h"
+#include "override.h"
 #include "revoke.h"
 #include "token_config.h"
 #include "xmalloc.h"
@@ -86,11 +87,12 @@ is_json_media_type(const char *ct)
 }
 
 /* Step 7 of the pipeline, for an allowed action: the body must be JSON
- * that satisfies the action's schema, and a token-creating action may not
- * grant more than the caller holds. Returns 0 to go on. */
+ * that satisfies the action's schema, and a token-creating action (schema
+ * or not) may not grant more than the caller holds, even by leaving its
+ * scope member out. Returns 0 to go on. */
 static int
 check_body(const struct cfg *cf, const struct gate_request *rq,
-    const struct policy_scopeset *caller, struct gate_decision *d)
+    const struct grant_caller *caller, struct gate_decision *d)
 {
 	const struct policy_action *a = d->action;
 	const struct jschema *js = cf->body_schema ? cf->body_schema[a->index] : NULL;
@@ -99,7 +101,7 @@ check_body(const struct cfg *cf, const struct gate_request *rq,
 	json_t *body;
 	int rc = -1;
 
-	if (js == NULL)
+	if (js == NULL && !a->creates_token)
 		return 0;
 	if (!is_json_media_type(rq->content_type)) {
 		deny(d, 400, "BadRequest", "content_type", "Content-Type must be application/json");
@@ -114,19 +116,25 @@ check_body(const struct cfg *cf, const struct gate_request *rq,
 		    jerr.line, jerr.column, jerr.text);
 		return -1;
 	}
-	if (jschema_validate(js, body, &verr) != 0) {
+	if (js != NULL && jschema_validate(js, body, &verr) != 0) {
 		deny(d, 400, "BadRequest", "body_schema", "");
 		snprintf(d->message, sizeof(d->message), "Request body invalid at %.100s: %.31s: %.60s",
 		    verr.instance_ptr[0] ? verr.instance_ptr : "/", verr.keyword, verr.message);
 		goto out;
 	}
-	if (a->creates_token && caller != NULL && cf->grants != NULL) {
-		char bad[120];
-		json_t *req = json_object_get(body, a->token_scope_field ? a->token_scope_field : "scope");
-		if (grantmap_check(cf->grants, caller, req, bad, sizeof(bad)) != 0) {
+	if (a->creates_token && caller->set != NULL && cf->grants != NULL) {
+		char msg[200];
+
+		switch (grantmap_check(cf->grants, caller, a, body, msg, sizeof(msg))) {
+		case GRANT_OK:
+			break;
+		case GRANT_BAD_REQUEST:
+			deny(d, 400, "BadRequest", "token_scope", msg);
+			goto out;
+		case GRANT_ESCALATION:
 			deny(d, 403, "Forbidden", "scope_escalation", "");
 			snprintf(d->message, sizeof(d->message),
-			    "Cannot grant scopes beyond your own: %s", bad);
+			    "Cannot grant scopes beyond your own: %s", msg);
 			d->www_authenticate = "Bearer error=\"insufficient_scope\"";
 			goto out;
 		}
@@ -164,6 +172,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	enum authz_token tok = AUTHZ_TOKEN_NONE;
 	const struct policy_scopeset *scopes = NULL;
 	struct policy_scopeset assumed;
+	struct grant_caller caller = { NULL, NULL, 0 };
+	struct authz_peer peer;
 	struct authz_decision ad;
 	enum policy_method m;
 
@@ -189,6 +199,27 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	}
 	m = policy_method_parse(rq->method, strlen(rq->method));
 	policy_match(cf->policy, m, d->target.segs, d->target.nsegs, &d->match);
+	/* A method override in the query would let a framework upstream serve
+	 * another route than the one matched: refused unless the action lets
+	 * it through, before any token work. */
+	if (d->match.status == POLICY_MATCH_OK && !d->match.action->allow_query_method &&
+	    override_query_has_method(d->target.query, d->target.query_len)) {
+		d->action = d->match.action;
+		deny(d, 400, "BadRequest", "method_override",
+		    "The query may not carry _method (a method override)");
+		return;
+	}
+	/* Frameworks that merge the query into the body would read the scopes
+	 * to grant from it, where no grant check looks. */
+	if (d->match.status == POLICY_MATCH_OK && d->match.action->creates_token &&
+	    override_query_has_name(d->target.query, d->target.query_len,
+	    d->match.action->token_scope_field)) {
+		d->action = d->match.action;
+		deny(d, 400, "BadRequest", "token_scope", "");
+		snprintf(d->message, sizeof(d->message), "The query may not name \"%s\": "
+		    "the scopes to grant go in the body", d->match.action->token_scope_field);
+		return;
+	}
 
 	/* Only verify when the decision depends on it: a matched, protected
 	 * action. 404/405 and public routes never cost a signature. */
@@ -200,6 +231,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		if (rq->assume_token) {
 			policy_scopeset_from_names(cf->policy, rq->assume_scopes, rq->nassume, &assumed);
 			scopes = &assumed;
+			caller.names = rq->assume_scopes;
+			caller.nnames = rq->nassume;
 			tok = AUTHZ_TOKEN_VALID;
 		} else if (rq->authorization == NULL) {
 			tok = AUTHZ_TOKEN_NONE;
@@ -237,6 +270,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 					d->owned = r;
 				tok = AUTHZ_TOKEN_VALID;
 				scopes = token_scopes(cf->policy, r);
+				caller.names = (const char *const *)r->scopes;
+				caller.nnames = r->nscopes;
 				d->subject = r->sub;
 				d->token_id = r->token_id;
 				d->claims = r->payload;
@@ -245,18 +280,12 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		}
 	}
 
-	/* Bindings may name the client certificate as a claim: only for
-	 * actions that bind, a view of the token's claims with "mtls" set
-	 * from the TLS layer (which overrides any such token claim). */
-	if (d->match.status == POLICY_MATCH_OK && d->match.action->nbinds > 0 &&
-	    tok == AUTHZ_TOKEN_VALID && rq->tls_fingerprint != NULL) {
-		d->bind_claims = json_is_object(d->claims) ? json_copy((json_t *)d->claims) : json_object();
-		json_object_set_new(d->bind_claims, "mtls", json_pack("{s:s,s:s}",
-		    "subject", rq->tls_subject ? rq->tls_subject : "",
-		    "fingerprint", rq->tls_fingerprint));
-		d->claims = d->bind_claims;
-	}
-	authz_decide(&d->match, tok, scopes, d->claims, &ad);
+	/* Bindings to mtls.* read the verified client certificate, never a
+	 * token claim of that name. */
+	peer.subject = rq->tls_subject ? rq->tls_subject : "";
+	peer.fingerprint = rq->tls_fingerprint;
+	authz_decide(&d->match, tok, scopes, d->claims,
+	    rq->tls_fingerprint != NULL ? &peer : NULL, &ad);
 	d->action = d->match.status == POLICY_MATCH_OK ? d->match.action : NULL;
 	d->allow = ad.allow;
 	d->status = ad.status;
@@ -279,17 +308,14 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
+	caller.set = scopes;
 	if (d->allow && d->action != NULL)
-		check_body(cf, rq, scopes, d);
+		check_body(cf, rq, &caller, d);
 }
 
 void
 gate_decision_release(struct gate_decision *d)
 {
-	if (d->bind_claims != NULL) {
-		json_decref(d->bind_claims);
-		d->bind_claims = NULL;
-	}
 	if (d->owned != NULL) {
 		jwt_result_free(d->owned);
 		d->owned = NULL;

@@ -30,7 +30,7 @@ struct gate_request {
 	time_t now;
 	const struct revoke_store *revocations;	/* or NULL */
 	/* The verified client certificate (mTLS), or NULL: policy bindings
-	 * see them as the claims mtls.subject and mtls.fingerprint. */
+	 * to mtls.subject and mtls.fingerprint read these, and only these. */
 	const char *tls_subject;
 	const char *tls_fingerprint;
 	/* explain --scopes: take these scopes as a valid token's, skipping
@@ -67,7 +67,6 @@ struct gate_decision {
 	struct canon_target target;
 	struct policy_match match;
 	struct jwt_result *owned;	/* result to free when no cache was used */
-	json_t *bind_claims;		/* claims + mtls, built for bindings only */
 };
 
 /* Decide. cache may be NULL (explain). Call gate_decision_release after. */

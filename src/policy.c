@@ -172,6 +172,52 @@ policy_scopeset_from_names(const struct policy *p, const char *const *names,
 	}
 }
 
+int
+policy_scope_covered(const struct policy *p, const struct policy_scopeset *s,
+    const char *name, size_t len)
+{
+	for (size_t i = 0; i < p->ncovers; i++) {
+		const struct policy_cover *c = &p->covers[i];
+
+		if (!policy_scopeset_has(s, c->umbrella))
+			continue;
+		if (c->prefix ? len >= c->len && memcmp(name, c->pattern, c->len) == 0 :
+		    len == c->len && memcmp(name, c->pattern, len) == 0)
+			return (int)c->umbrella;
+	}
+	return -1;
+}
+
+/* Does cover d take in every name cover c does? */
+static int
+cover_includes(const struct policy_cover *d, const struct policy_cover *c)
+{
+	if (d->prefix)
+		return c->len >= d->len && memcmp(c->pattern, d->pattern, d->len) == 0;
+	return !c->prefix && c->len == d->len && memcmp(c->pattern, d->pattern, d->len) == 0;
+}
+
+int
+policy_covers_within(const struct policy *p, size_t umbrella,
+    const struct policy_scopeset *s)
+{
+	if (policy_scopeset_has(s, umbrella))
+		return 1;
+	for (size_t i = 0; i < p->ncovers; i++) {
+		const struct policy_cover *c = &p->covers[i];
+		int found = 0;
+
+		if (c->umbrella != umbrella)
+			continue;
+		for (size_t k = 0; k < p->ncovers && !found; k++)
+			found = policy_scopeset_has(s, p->covers[k].umbrella) &&
+			    cover_includes(&p->covers[k], c);
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
 const char *const *
 policy_scopes_allowing(const struct policy *p, const struct policy_action *a,
     size_t *n)

@@ -45,6 +45,21 @@ struct policy_effect {
 	const char *param_name;
 };
 
+/* How a binding compares the path parameter with its claim. */
+enum policy_bind_match {
+	POLICY_BIND_EQUAL,		/* "equal": the claim is that string */
+	POLICY_BIND_MEMBER,		/* "member": an array claim has it */
+};
+
+/* Where a binding's value comes from: the token's claims, or the verified
+ * client certificate (claims "mtls.subject" / "mtls.fingerprint", which a
+ * token can never supply). */
+enum policy_bind_source {
+	POLICY_BIND_CLAIM,
+	POLICY_BIND_MTLS_SUBJECT,
+	POLICY_BIND_MTLS_FINGERPRINT,
+};
+
 /* A path parameter must equal a claim of the token (tenant isolation). */
 struct policy_bind {
 	size_t param;			/* index into the action's params */
@@ -52,6 +67,8 @@ struct policy_bind {
 	char *claim;			/* as written: "org.id" */
 	char **claim_path;		/* split at dots: {"org", "id"} */
 	size_t claim_depth;
+	enum policy_bind_match match;
+	enum policy_bind_source source;
 };
 
 /* A set of interned scopes (a token's scopes, an action's allowlist). Plain
@@ -81,6 +98,10 @@ struct policy_action {
 	size_t neffects;
 	int creates_token;		/* mints tokens: no scope escalation */
 	char *token_scope_field;	/* body member listing the new scopes */
+	/* What the upstream grants when scope_field is absent or null. */
+	char **token_default_scopes;
+	size_t ntoken_default_scopes;
+	int allow_query_method;		/* "_method" may be in the query */
 	const char **scopes;		/* allowlist, file order (interned) */
 	uint16_t *scope_ids;
 	size_t nscopes;
@@ -130,6 +151,17 @@ int policy_scopeset_intersects(const struct policy_scopeset *a,
  * policy are ignored (they cannot match anything). */
 void policy_scopeset_from_names(const struct policy *p,
     const char *const *names, size_t n, struct policy_scopeset *out);
+/* Does an umbrella scope of the set cover the scope name (len bytes) by
+ * the policy's "covers"? Meant for names the policy does not know: a known
+ * scope is judged by the actions it allows. Returns the umbrella's id, or
+ * -1. */
+int policy_scope_covered(const struct policy *p, const struct policy_scopeset *s,
+    const char *name, size_t len);
+/* Does the set cover every name that scope `umbrella` covers (it holds
+ * the umbrella, or umbrellas whose patterns take in each of its own)?
+ * Granting an umbrella grants what it covers. */
+int policy_covers_within(const struct policy *p, size_t umbrella,
+    const struct policy_scopeset *s);
 /* The scopes that allow the action, in allowlist order (for `explain`);
  * *n gets the count (0 for public actions). */
 const char *const *policy_scopes_allowing(const struct policy *p,

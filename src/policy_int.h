@@ -6,6 +6,15 @@
 #include "policy.h"
 #include "route.h"
 
+/* One "covers" pattern: scope `umbrella` covers the names equal to
+ * `pattern` or, when `prefix` is set, starting with it. */
+struct policy_cover {
+	size_t umbrella;		/* scope id */
+	char *pattern;			/* without the trailing '*' */
+	size_t len;
+	int prefix;
+};
+
 struct policy {
 	struct policy_action *actions;
 	size_t nactions;
@@ -14,6 +23,8 @@ struct policy {
 	size_t *scope_sorted;		/* ids sorted by name, for lookups */
 	struct route_tree *routes;	/* value: action index */
 	char *schemas_dir;		/* resolved, or NULL */
+	struct policy_cover *covers;
+	size_t ncovers;
 };
 
 #endif

@@ -23,6 +23,7 @@ struct loader {
 static const struct jsonconf_key top_keys[] = {
 	{ "comment", JC_STRING, 0 },
 	{ "schemas_dir", JC_STRING, 0 },
+	{ "covers", JC_OBJECT, 0 },
 	{ "actions", JC_ARRAY, 1 },
 	{ NULL, JC_ANY, 0 },
 };
@@ -39,6 +40,7 @@ static const struct jsonconf_key action_keys[] = {
 	{ "bind", JC_ARRAY, 0 },
 	{ "effects", JC_ARRAY, 0 },
 	{ "creates_token", JC_OBJECT, 0 },
+	{ "allow_query", JC_ARRAY, 0 },
 	{ "comment", JC_STRING, 0 },
 	{ NULL, JC_ANY, 0 },
 };
@@ -51,6 +53,7 @@ static const struct jsonconf_key body_keys[] = {
 static const struct jsonconf_key bind_keys[] = {
 	{ "param", JC_STRING, 1 },
 	{ "claim", JC_STRING, 1 },
+	{ "match", JC_STRING, 0 },
 	{ NULL, JC_ANY, 0 },
 };
 
@@ -62,6 +65,7 @@ static const struct jsonconf_key effect_keys[] = {
 
 static const struct jsonconf_key creates_token_keys[] = {
 	{ "scope_field", JC_STRING, 1 },
+	{ "default_scopes", JC_ARRAY, 1 },
 	{ NULL, JC_ANY, 0 },
 };
 
@@ -430,6 +434,50 @@ param_ref(struct loader *ld, const char *ptr, const json_t *obj, const char *key
 	return idx;
 }
 
+/* A binding's "match" and where its value comes from. "mtls.*" names the
+ * verified client certificate and nothing else (a token claim of that name
+ * never counts), so only its two members exist. Returns 0 or -1 after
+ * reporting. */
+static int
+parse_bind_kind(struct loader *ld, const char *bp, const json_t *v,
+    const char *claim, struct policy_bind *b)
+{
+	const json_t *match = json_object_get(v, "match");
+	char *mp = jsonconf_ptr_key(bp, "match");
+	char *cp = jsonconf_ptr_key(bp, "claim");
+	int rc = -1;
+
+	b->match = POLICY_BIND_EQUAL;
+	b->source = POLICY_BIND_CLAIM;
+	if (match != NULL && strcmp(json_string_value(match), "member") == 0)
+		b->match = POLICY_BIND_MEMBER;
+	else if (match != NULL && strcmp(json_string_value(match), "equal") != 0) {
+		jsonconf_error(ld->jc, mp, "unknown match (want \"equal\" or \"member\")");
+		goto out;
+	}
+	if (strcmp(claim, "mtls") == 0 || strncmp(claim, "mtls.", 5) == 0) {
+		if (strcmp(claim, "mtls.subject") == 0)
+			b->source = POLICY_BIND_MTLS_SUBJECT;
+		else if (strcmp(claim, "mtls.fingerprint") == 0)
+			b->source = POLICY_BIND_MTLS_FINGERPRINT;
+		else {
+			jsonconf_error(ld->jc, cp, "the client certificate offers only "
+			    "mtls.subject and mtls.fingerprint");
+			goto out;
+		}
+		if (b->match == POLICY_BIND_MEMBER) {
+			jsonconf_error(ld->jc, mp, "\"member\" needs an array claim; "
+			    "%s is a string", claim);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(cp);
+	free(mp);
+	return rc;
+}
+
 static int
 parse_binds(struct loader *ld, const char *aptr, const json_t *arr,
     struct policy_action *a)
@@ -466,6 +514,10 @@ parse_binds(struct loader *ld, const char *aptr, const json_t *arr,
 			goto next;
 		}
 		if (idx < 0) {
+			rc = -1;
+			goto next;
+		}
+		if (parse_bind_kind(ld, bp, v, claim, b) != 0) {
 			rc = -1;
 			goto next;
 		}
@@ -547,6 +599,42 @@ next:
 	return rc;
 }
 
+/* creates_token.default_scopes: what the upstream grants when the request
+ * names no scopes; checked like a requested list, so any scope name goes
+ * (one the policy does not know is then grantable only by its holders). */
+static int
+parse_default_scopes(struct loader *ld, const char *cptr, const json_t *arr,
+    struct policy_action *a)
+{
+	char *ptr = jsonconf_ptr_key(cptr, "default_scopes");
+	size_t i;
+	json_t *v;
+	int rc = 0;
+
+	a->token_default_scopes = xcalloc(json_array_size(arr) + 1,
+	    sizeof(*a->token_default_scopes));
+	json_array_foreach(arr, i, v) {
+		char *sp = jsonconf_ptr_index(ptr, i);
+		const char *name = cstring(v);
+
+		if (name == NULL || !valid_scope(name)) {
+			jsonconf_error(ld->jc, sp, "must be a scope name (visible "
+			    "ASCII, no space, '\"' or '\\')");
+			rc = -1;
+		} else {
+			for (size_t k = 0; k < a->ntoken_default_scopes; k++)
+				if (strcmp(a->token_default_scopes[k], name) == 0) {
+					jsonconf_error(ld->jc, sp, "duplicate scope \"%s\"", name);
+					rc = -1;
+				}
+			a->token_default_scopes[a->ntoken_default_scopes++] = xstrdup(name);
+		}
+		free(sp);
+	}
+	free(ptr);
+	return rc;
+}
+
 static int
 parse_creates_token(struct loader *ld, const char *aptr, const json_t *obj,
     struct policy_action *a)
@@ -565,11 +653,37 @@ parse_creates_token(struct loader *ld, const char *aptr, const json_t *obj,
 	}
 	a->creates_token = 1;
 	a->token_scope_field = xstrdup(field);
-	rc = 0;
+	rc = parse_default_scopes(ld, ptr, json_object_get(obj, "default_scopes"), a);
 out:
 	free(fp);
 	free(ptr);
 	return rc;
+}
+
+/* "allow_query": the reserved query parameters the action lets through.
+ * The gateway reserves "_method", which frameworks take as a method
+ * override (the upstream would serve another route than the one checked). */
+static void
+parse_allow_query(struct loader *ld, const char *aptr, const json_t *arr,
+    struct policy_action *a)
+{
+	char *ptr = jsonconf_ptr_key(aptr, "allow_query");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) {
+		const char *name = cstring(v);
+
+		if (name != NULL && strcmp(name, "_method") == 0) {
+			a->allow_query_method = 1;
+		} else {
+			char *ip = jsonconf_ptr_index(ptr, i);
+			jsonconf_error(ld->jc, ip, "not a reserved query parameter "
+			    "(the only one is \"_method\")");
+			free(ip);
+		}
+	}
+	free(ptr);
 }
 
 /* Parse actions[i] into p->actions[i] and add its route. Problems are
@@ -640,6 +754,8 @@ parse_action(struct loader *ld, const json_t *v, size_t i)
 		parse_body(ld, ptr, member, a);
 	if (json_is_object(member = json_object_get(v, "creates_token")))
 		parse_creates_token(ld, ptr, member, a);
+	if (json_is_array(member = json_object_get(v, "allow_query")))
+		parse_allow_query(ld, ptr, member, a);
 
 	/* Without a usable template, parameter references cannot be
 	 * checked; their errors would only be noise. */
@@ -690,6 +806,59 @@ resolve_schemas_dir(struct loader *ld, const json_t *root, const char *basedir)
 	else
 		jsonconf_error(ld->jc, "/schemas_dir", "relative path but no base "
 		    "directory to resolve it");
+}
+
+/* "covers": {"umbrella": ["name", "prefix.*", ...]}. An umbrella must be a
+ * scope some action lists (a scope that allows nothing would cover by
+ * mistake); a trailing '*' makes a prefix pattern. */
+static void
+parse_covers(struct loader *ld, const json_t *obj)
+{
+	struct policy *p = ld->p;
+	const char *key;
+	json_t *arr;
+
+	json_object_foreach((json_t *)obj, key, arr) {
+		char *kp = jsonconf_ptr_key("/covers", key);
+		json_t *id = json_object_get(ld->scope_ids, key);
+		size_t i;
+		json_t *v;
+
+		if (id == NULL) {
+			jsonconf_error(ld->jc, kp, "\"%s\" is in no action's scopes", key);
+			goto next;
+		}
+		if (!json_is_array(arr)) {
+			jsonconf_error(ld->jc, kp, "must be an array of scope names or "
+			    "prefixes (\"application.*\")");
+			goto next;
+		}
+		json_array_foreach(arr, i, v) {
+			const char *name = cstring(v);
+			struct policy_cover *c;
+
+			const char *star = name ? strchr(name, '*') : NULL;
+
+			if (name == NULL || !valid_scope(name) || name[0] == '*' ||
+			    (star != NULL && star[1] != '\0')) {
+				char *ip = jsonconf_ptr_index(kp, i);
+				jsonconf_error(ld->jc, ip, "must be a scope name, or a prefix "
+				    "ending in '*' (\"application.*\")");
+				free(ip);
+				continue;
+			}
+			p->covers = xreallocarray(p->covers, p->ncovers + 1, sizeof(*p->covers));
+			c = &p->covers[p->ncovers++];
+			c->umbrella = (size_t)json_integer_value(id);
+			c->len = strlen(name);
+			c->prefix = name[c->len - 1] == '*';
+			if (c->prefix)
+				c->len--;
+			c->pattern = xstrndup(name, c->len);
+		}
+next:
+		free(kp);
+	}
 }
 
 struct scope_ref {
@@ -757,6 +926,8 @@ policy_build(struct jsonconf *jc, const json_t *root, const char *basedir)
 	p->actions = xcalloc(p->nactions + 1, sizeof(*p->actions));
 	json_array_foreach(actions, i, v)
 		parse_action(&ld, v, i);
+	if (json_is_object(json_object_get(root, "covers")))
+		parse_covers(&ld, json_object_get(root, "covers"));
 	sort_scopes(p);
 out:
 	json_decref(ld.scope_ids);
@@ -822,6 +993,9 @@ action_free(struct policy_action *a)
 	free(a->binds);
 	free(a->effects);
 	free(a->token_scope_field);
+	for (size_t i = 0; i < a->ntoken_default_scopes; i++)
+		free(a->token_default_scopes[i]);
+	free(a->token_default_scopes);
 	free(a->scopes);
 	free(a->scope_ids);
 }
@@ -840,5 +1014,8 @@ policy_free(struct policy *p)
 	free(p->scope_sorted);
 	route_tree_free(p->routes);
 	free(p->schemas_dir);
+	for (size_t i = 0; i < p->ncovers; i++)
+		free(p->covers[i].pattern);
+	free(p->covers);
 	free(p);
 }

@@ -11,7 +11,24 @@ export SCOPEGATE="$top_srcdir/tests/valgrind-scopegate.sh"
 rc=0
 npass=0
 nfail=0
-for t in forwarding authz reload ops revocation revoke_attacks revoke_outage gateway_tls hostile upstream_hostile upstream_dns ratelimit realip; do
+# One suite a line, so that branches adding suites merge cleanly.
+suites=(
+	forwarding
+	authz
+	reload
+	ops
+	revocation
+	revoke_attacks
+	revoke_outage
+	gateway_tls
+	hostile
+	upstream_hostile
+	upstream_dns
+	ratelimit
+	realip
+	policy_guard
+)
+for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then
 		echo "PASS: $t (under valgrind) $(tail -n 1 "$VG_DIR/$t.out")"
 		npass=$((npass + 1))

@@ -19,6 +19,7 @@
 #include "authz.h"
 #include "canon.h"
 #include "errlist.h"
+#include "grant.h"
 #include "jsonconf.h"
 #include "policy.h"
 
@@ -196,7 +197,7 @@ check_params(const json_t *a, const char *name, const char *method,
 				check(0, "%s: %s %s does not route", name, method, target);
 				continue;
 			}
-			authz_decide(&m, AUTHZ_TOKEN_VALID, ok, NULL, &d);
+			authz_decide(&m, AUTHZ_TOKEN_VALID, ok, NULL, NULL, &d);
 			n_param_checks++;
 			if (is_string_param(param)) {
 				/* Any segment will do; it may route to another
@@ -256,7 +257,7 @@ test_every_action(void)
 		    "%s: method", name);
 
 		/* No token at all. */
-		authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, NULL, &d);
 		if (public) {
 			n_public++;
 			check(d.allow && strcmp(d.reason, "public") == 0,
@@ -268,7 +269,7 @@ test_every_action(void)
 		n_protected++;
 		check(!d.allow && d.status == 401 && strcmp(d.error_type, "Unauthorized") == 0,
 		    "%s: no token not 401", name);
-		authz_decide(&m, AUTHZ_TOKEN_INVALID, NULL, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_INVALID, NULL, NULL, NULL, &d);
 		check(!d.allow && d.status == 401, "%s: invalid token not 401", name);
 
 		/* Each allowed scope alone. */
@@ -277,7 +278,7 @@ test_every_action(void)
 		json_array_foreach(allow, k, s) {
 			const char *one = json_string_value(s);
 			policy_scopeset_from_names(policy, &one, 1, &set);
-			authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, &d);
+			authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, NULL, &d);
 			check(d.allow && d.scope != NULL && strcmp(d.scope, one) == 0 &&
 			    strcmp(d.reason, "scope") == 0,
 			    "%s: scope %s refused", name, one);
@@ -291,7 +292,7 @@ test_every_action(void)
 			if (!in_list(allow, all_scopes[j]))
 				others[nothers++] = all_scopes[j];
 		policy_scopeset_from_names(policy, others, nothers, &set);
-		authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, &d);
+		authz_decide(&m, AUTHZ_TOKEN_VALID, &set, NULL, NULL, &d);
 		check(!d.allow && d.status == 403 && strcmp(d.error_type, "Forbidden") == 0 &&
 		    strcmp(d.reason, "insufficient_scope") == 0 && d.scope == NULL,
 		    "%s: %zu other scopes not refused with 403", name, nothers);
@@ -374,6 +375,180 @@ test_generated_extras(void)
 	CU_ASSERT_EQUAL(nbodies, 116);
 }
 
+/* Every scope name of a JSON value's "enum" arrays, into names[]. */
+static void
+collect_enums(const json_t *v, const char **names, size_t *n, size_t max)
+{
+	const char *key;
+	json_t *e, *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, e) {
+			if (strcmp(key, "enum") == 0 && json_is_array(e)) {
+				json_array_foreach(e, i, item)
+					if (json_is_string(item) && *n < max)
+						names[(*n)++] = json_string_value(item);
+			} else
+				collect_enums(e, names, n, max);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			collect_enums(e, names, n, max);
+	}
+}
+
+/* May a caller holding exactly `scopes` (space-separated) grant name? */
+static int
+can_grant(const struct grantmap *g, const char *scopes, const char *name)
+{
+	const char *names[8];
+	char *copy = strdup(scopes), *tok, *save = NULL;
+	struct policy_scopeset set;
+	struct grant_caller c;
+	size_t n = 0;
+	int ok;
+
+	for (tok = strtok_r(copy, " ", &save); tok && n < 8; tok = strtok_r(NULL, " ", &save))
+		names[n++] = tok;
+	policy_scopeset_from_names(policy, names, n, &set);
+	c.set = &set;
+	c.names = names;
+	c.nnames = n;
+	ok = grantmap_grantable(g, &c, name, strlen(name));
+	free(copy);
+	return ok;
+}
+
+/* Token creation: the upstream's defaults, and every scope Losant's token
+ * schema accepts (conf/schemas/apiTokenPost.json), known to the policy or
+ * not. A user's full access grants all of them; a scope no action lists
+ * needs its holder or a covering umbrella, never a restricted one. */
+static void
+test_token_grants(void)
+{
+	static const struct {
+		const char *action, *def;
+	} minting[] = {
+		{ "applicationApiTokens.post", "all.Application" },
+		{ "userApiTokens.post", "all.User" },
+		{ "instanceApiTokens.post", "all.Instance" },
+	};
+	static const struct {
+		const char *scope, *umbrella;
+		int covered;
+	} unknown[] = {
+		{ "application.debug", "all.Application", 1 },
+		{ "application.debug", "application.*", 1 },
+		{ "application.debug", "all.Organization", 1 },
+		{ "application.debug", "all.Application.read", 0 },
+		{ "application.debug", "all.Application.cli", 0 },
+		{ "application.debug", "applications.*", 0 },
+		{ "device.debug", "all.Application", 1 },
+		{ "device.debug", "all.Device", 0 },
+		{ "device.debug", "device.*", 1 },
+		{ "device.debug", "devices.*", 0 },
+		{ "flow.debug", "all.Application", 1 },
+		{ "flow.debug", "flowVersion.*", 0 },
+		{ "org.invoices", "all.Organization", 1 },
+		{ "org.invoices", "all.Application", 0 },
+		{ "org.invoices", "all.Organization.read", 0 },
+		{ "me.connectGithub", "all.User", 1 },
+		{ "me.connectGithub", "all.Organization", 0 },
+		{ "applications.detailedSummary", "all.Organization", 1 },
+		{ "applications.detailedSummary", "all.Application", 0 },
+	};
+	const char *names[1024];
+	size_t n = 0, nunknown = 0;
+	struct grantmap *g = grantmap_new(policy);
+	char *path = datapath("conf/schemas/apiTokenPost.json");
+	json_t *schema = json_load_file(path, 0, NULL);
+
+	for (size_t c = 0; c < 3; c++) {
+		const struct policy_action *pa = policy_action_find(policy, minting[c].action);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pa);
+		CU_ASSERT_EQUAL_FATAL(pa->ntoken_default_scopes, 1);
+		CU_ASSERT_STRING_EQUAL(pa->token_default_scopes[0], minting[c].def);
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(schema);
+	collect_enums(json_object_get(json_object_get(schema, "properties"), "scope"),
+	    names, &n, 1024);
+	CU_ASSERT(n > 300);
+	for (size_t i = 0; i < n; i++) {
+		int known = policy_scope_lookup(policy, names[i], strlen(names[i])) >= 0;
+
+		check(can_grant(g, "all.User", names[i]), "all.User grants %s", names[i]);
+		if (known)
+			continue;
+		nunknown++;
+		check(can_grant(g, names[i], names[i]), "%s grants itself", names[i]);
+		check(!can_grant(g, "applicationApiTokens.post all.User.read", names[i]),
+		    "a read umbrella does not grant %s", names[i]);
+		check(!can_grant(g, "all.Device", names[i]), "all.Device does not grant %s",
+		    names[i]);
+	}
+	/* The scopes the data's actions never list (losant-rest 2.8.1). */
+	CU_ASSERT_EQUAL(nunknown, 14);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		CU_ASSERT(policy_scope_lookup(policy, unknown[i].scope,
+		    strlen(unknown[i].scope)) < 0);
+		check(can_grant(g, unknown[i].umbrella, unknown[i].scope) == unknown[i].covered,
+		    "%s %s %s", unknown[i].umbrella, unknown[i].covered ? "covers" :
+		    "does not cover", unknown[i].scope);
+	}
+
+	/* Granting an umbrella grants what it covers: a caller holding the
+	 * own scope of every action all.Application allows (application.get,
+	 * ..., never an X.*) may call them all, yet may not grant
+	 * all.Application, which would hand out application.debug. With the
+	 * family umbrellas all.Application covers, it may. */
+	{
+		const char *own[512];
+		size_t nown = 0;
+		struct policy_scopeset set;
+		struct grant_caller c;
+		int id = policy_scope_lookup(policy, "all.Application", 15);
+
+		CU_ASSERT_FATAL(id >= 0);
+		for (size_t i = 0; i < policy_action_count(policy); i++) {
+			const struct policy_action *pa = policy_action_at(policy, i);
+			if (policy_scopeset_has(&pa->allow, (size_t)id) && nown < 512)
+				own[nown++] = pa->scopes[pa->nscopes - 1];
+		}
+		CU_ASSERT(nown > 150);
+		policy_scopeset_from_names(policy, own, nown, &set);
+		for (size_t i = 0; i < policy_action_count(policy); i++) {
+			const struct policy_action *pa = policy_action_at(policy, i);
+			if (policy_scopeset_has(&pa->allow, (size_t)id))
+				check(policy_scopeset_intersects(&pa->allow, &set),
+				    "own scopes allow %s", pa->name);
+		}
+		c.set = &set;
+		c.names = own;
+		c.nnames = nown;
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "all.Application", 15));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "application.*", 13));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "application.debug", 17));
+		CU_ASSERT(grantmap_grantable(g, &c, "application.get", 15));
+		for (size_t i = 0; i < policy_scope_count(policy); i++) {
+			const char *name = policy_scope_name(policy, i);
+			size_t len = strlen(name);
+			if (len > 2 && strcmp(name + len - 2, ".*") == 0 &&
+			    can_grant(g, "all.Application", name) && nown < 512) {
+				own[nown++] = name;
+				policy_scopeset_add(&set, i);
+			}
+		}
+		c.nnames = nown;
+		CU_ASSERT(grantmap_grantable(g, &c, "all.Application", 15));
+		CU_ASSERT(grantmap_grantable(g, &c, "application.debug", 17));
+		CU_ASSERT_FALSE(grantmap_grantable(g, &c, "org.invoices", 12));
+	}
+	json_decref(schema);
+	free(path);
+	grantmap_free(g);
+}
+
 /* Literal segments win; methods select among same-shaped templates. */
 static void
 test_precedence(void)
@@ -441,6 +616,7 @@ main(void)
 	CU_add_test(s, "every action", test_every_action);
 	CU_add_test(s, "generated extras", test_generated_extras);
 	CU_add_test(s, "precedence", test_precedence);
+	CU_add_test(s, "token grants", test_token_grants);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();

@@ -16,6 +16,7 @@
 #include "canon.h"
 #include "errlist.h"
 #include "jsonconf.h"
+#include "override.h"
 #include "policy.h"
 
 #define HEX "5f0c8e1d2a3b4c5d6e7f8a9b"
@@ -159,7 +160,7 @@ test_loaded_fields(void)
 	const char *const *names;
 	size_t n;
 
-	CU_ASSERT_EQUAL(policy_action_count(features), 12);
+	CU_ASSERT_EQUAL(policy_action_count(features), 15);
 	a = policy_action_find(features, "thing.patch");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->method, POLICY_M_PATCH);
@@ -180,6 +181,18 @@ test_loaded_fields(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT(a->creates_token);
 	CU_ASSERT_STRING_EQUAL(a->token_scope_field, "scope");
+	CU_ASSERT_EQUAL_FATAL(a->ntoken_default_scopes, 1);
+	CU_ASSERT_STRING_EQUAL(a->token_default_scopes[0], "all.App");
+	CU_ASSERT_FALSE(a->allow_query_method);
+	CU_ASSERT(policy_action_find(features, "thing.get")->allow_query_method);
+	a = policy_action_find(features, "member.get");
+	CU_ASSERT_EQUAL(a->binds[0].match, POLICY_BIND_MEMBER);
+	CU_ASSERT_EQUAL(a->binds[0].source, POLICY_BIND_CLAIM);
+	CU_ASSERT_EQUAL(policy_action_find(features, "cert.get")->binds[0].source,
+	    POLICY_BIND_MTLS_FINGERPRINT);
+	CU_ASSERT_EQUAL(policy_action_find(features, "certsub.get")->binds[0].source,
+	    POLICY_BIND_MTLS_SUBJECT);
+	a = policy_action_find(features, "tokens.post");
 	CU_ASSERT_FALSE(a->sse);
 	CU_ASSERT(policy_action_find(features, "events.stream")->sse);
 	a = policy_action_find(features, "things.get");
@@ -196,7 +209,7 @@ test_loaded_fields(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT(policy_action_find(features, "auth.login")->public);
 	CU_ASSERT_PTR_NULL(policy_action_find(features, "nope"));
-	CU_ASSERT_PTR_NULL(policy_action_at(features, 12));
+	CU_ASSERT_PTR_NULL(policy_action_at(features, 15));
 	CU_ASSERT(strstr(policy_schemas_dir(features), "good/../schemas") != NULL);
 }
 
@@ -433,7 +446,7 @@ test_decisions(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(claims);
 		match(cases[i].method, cases[i].target, &t, &m);
 		scopes_of(cases[i].scopes, &s);
-		authz_decide(&m, cases[i].token, &s, claims, &d);
+		authz_decide(&m, cases[i].token, &s, claims, NULL, &d);
 		ok = d.allow == (cases[i].status == 0) && d.status == cases[i].status &&
 		    strcmp(d.reason, cases[i].reason) == 0;
 		if (cases[i].status == 0)
@@ -463,30 +476,154 @@ test_decision_details(void)
 	char allow[64];
 
 	match("GET", "/apps/" HEX "/things/" HEX, &t, &m);
-	authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_NONE, NULL, NULL, NULL, &d);
 	CU_ASSERT_STRING_EQUAL(d.bearer_error, "invalid_token");
 	scopes_of("things.get", &s);
-	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_STRING_EQUAL(d.bearer_error, "insufficient_scope");
 	CU_ASSERT(strstr(d.message, "thing.get") != NULL);
 	match("GET", "/apps/" HEX "/things/" HEX "ff", &t, &m);
 	scopes_of("thing.get", &s);
-	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_EQUAL(d.status, 400);
 	CU_ASSERT(strstr(d.message, "thingId") != NULL);
 	CU_ASSERT_PTR_NULL(d.bearer_error);
 	match("POST", "/apps/" HEX "/things", &t, &m);
-	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_EQUAL(d.status, 405);
 	CU_ASSERT_STRING_EQUAL(policy_allow_header(d.allowed_methods, allow, sizeof(allow)),
 	    "GET");
 	/* A binding with no claims object at all is a mismatch, not a crash. */
 	match("GET", "/apps/" HEX "/things", &t, &m);
-	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_EQUAL(d.status, 403);
 	scopes_of("things.get", &s);
-	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, &d);
+	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_STRING_EQUAL(d.reason, "binding_mismatch");
+}
+
+/* Array claims ("member") and the client certificate (mtls.*), which a
+ * token claim named "mtls" never stands in for. */
+static void
+test_bindings(void)
+{
+	static const struct {
+		const char *target, *claims;
+		int peer;		/* a verified client certificate */
+		int allow;
+	} cases[] = {
+		{ "/member/" HEX, "{\"apps\": [\"" HEX2 "\", \"" HEX "\"]}", 0, 1 },
+		{ "/member/" HEX, "{\"apps\": [\"" HEX2 "\"]}", 0, 0 },
+		{ "/member/" HEX, "{\"apps\": []}", 0, 0 },
+		{ "/member/" HEX, "{\"apps\": \"" HEX "\"}", 0, 0 },	/* not an array */
+		{ "/member/" HEX, "{\"apps\": [[\"" HEX "\"]]}", 0, 0 },	/* nested */
+		{ "/member/" HEX, "{\"apps\": [{\"id\": \"" HEX "\"}]}", 0, 0 },
+		{ "/member/" HEX, "{\"apps\": [\"5F0C8E1D2A3B4C5D6E7F8A9B\"]}", 0, 0 },
+		{ "/member/" HEX, "{\"apps\": [\"" HEX "x\"]}", 0, 0 },
+		{ "/member/" HEX, "{}", 0, 0 },
+		{ "/cert/abcd", "{}", 1, 1 },
+		{ "/cert/abcd", "{}", 0, 0 },
+		{ "/cert/abcd", "{\"mtls\": {\"fingerprint\": \"abcd\"}}", 0, 0 },
+		{ "/cert/ABCD", "{\"mtls\": {\"fingerprint\": \"ABCD\"}}", 1, 0 },
+		{ "/certsub/CN=x", "{}", 1, 1 },
+		{ "/certsub/CN=x", "{\"mtls\": {\"subject\": \"CN=x\"}}", 0, 0 },
+		{ "/certsub/CN=y", "{\"mtls\": {\"subject\": \"CN=y\"}}", 1, 0 },
+	};
+	const struct authz_peer peer = { "CN=x", "abcd" };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct canon_target t;
+		struct policy_match m;
+		struct policy_scopeset s;
+		struct authz_decision d;
+		json_t *claims = json_loads(cases[i].claims, 0, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(claims);
+		match("GET", cases[i].target, &t, &m);
+		scopes_of("things.get", &s);
+		authz_decide(&m, AUTHZ_TOKEN_VALID, &s, claims, cases[i].peer ? &peer : NULL, &d);
+		CU_ASSERT_EQUAL(d.allow, cases[i].allow);
+		if (d.allow != cases[i].allow)
+			fprintf(stderr, "\n  binding case %zu: allow %d\n", i, d.allow);
+		if (!cases[i].allow)
+			CU_ASSERT_STRING_EQUAL(d.reason, "binding_mismatch");
+		json_decref(claims);
+	}
+}
+
+/* The method-override scan reads names the way the most lenient
+ * framework would. */
+static void
+test_method_override(void)
+{
+	static const struct {
+		const char *q;
+		int found;
+	} cases[] = {
+		{ "_method=DELETE", 1 },
+		{ "_method", 1 },
+		{ "_method=", 1 },
+		{ "a=1&_method=PUT", 1 },
+		{ "a=1;_method=PUT", 1 },
+		{ "_METHOD=PUT", 1 },
+		{ "_MeThOd=PUT", 1 },
+		{ "%5Fmethod=PUT", 1 },
+		{ "%5fmethod=PUT", 1 },
+		{ "_%6Dethod=PUT", 1 },
+		{ "_metho%64", 1 },
+		{ "_metho%44", 1 },
+		{ "+_method=PUT", 1 },
+		{ "%20%20_method=PUT", 1 },
+		{ ".method=PUT", 1 },
+		{ "%2Emethod=PUT", 1 },
+		{ "+method=PUT", 0 },	/* PHP drops the leading space */
+		{ "[method=PUT", 1 },
+		{ "_method[]=PUT", 1 },
+		{ "_method%5B%5D=PUT", 1 },
+		{ "_method.x=PUT", 1 },
+		{ "_method+=PUT", 1 },
+		{ "_method_x=1", 1 },
+		{ "x=1&&_method", 1 },
+		{ "", 0 },
+		{ "a=_method", 0 },
+		{ "a=1&b=_method", 0 },
+		{ "_methods=1", 0 },
+		{ "_method2=1", 0 },
+		{ "method=PUT", 0 },
+		{ "x_method=PUT", 0 },
+		{ "__method=PUT", 0 },
+		{ "_metho=PUT", 0 },
+		{ "_metho%", 0 },
+		{ "_metho%6", 0 },
+		{ "%", 0 },
+		{ "&;&;", 0 },
+		{ "_method%6", 1 },	/* '%' is not a letter or digit */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = override_query_has_method(cases[i].q, strlen(cases[i].q));
+		CU_ASSERT_EQUAL(got, cases[i].found);
+		if (got != cases[i].found)
+			fprintf(stderr, "\n  override case %zu \"%s\": %d\n", i, cases[i].q, got);
+	}
+	/* Only len bytes are read: the name is cut before "od". */
+	CU_ASSERT_EQUAL(override_query_has_method("_method", 5), 0);
+	CU_ASSERT_EQUAL(override_query_has_method(NULL, 0), 0);
+	/* A NUL byte is just another character. */
+	CU_ASSERT_EQUAL(override_query_has_method("a\0&_method", 10), 1);
+	CU_ASSERT_EQUAL(override_query_has_method("_method\0", 8), 1);
+	CU_ASSERT_EQUAL(override_query_has_method("\0_method", 8), 0);
+	/* Other names, read the same way. */
+	CU_ASSERT(override_query_has_name("a=1&scope=all.Application", 25, "scope"));
+	CU_ASSERT(override_query_has_name("Scope[]=x", 9, "scope"));
+	CU_ASSERT(override_query_has_name("%73cope[0]=x", 12, "scope"));
+	CU_ASSERT(override_query_has_name("scope", 5, "Scope"));
+	CU_ASSERT(override_query_has_name("my_field=1", 10, "my-field") == 0);
+	CU_ASSERT(override_query_has_name("my-field=1", 10, "my-field"));
+	CU_ASSERT_FALSE(override_query_has_name("scopes=x", 8, "scope"));
+	CU_ASSERT_FALSE(override_query_has_name("x=scope", 7, "scope"));
+	CU_ASSERT_FALSE(override_query_has_name("scope=x", 7, ""));
+	CU_ASSERT_FALSE(override_query_has_name("scope=x", 7, NULL));
 }
 
 static void
@@ -532,6 +669,7 @@ main(void)
 		return 2;
 	s = CU_add_suite("policy_load", NULL, NULL);
 	CU_add_test(s, "bad policies", test_bad_policies);
+	CU_add_test(s, "method override", test_method_override);
 	CU_add_test(s, "load from buffer", test_load_buffer);
 	CU_add_test(s, "param types", test_params);
 	s = CU_add_suite("policy_match", setup, teardown);
@@ -540,6 +678,7 @@ main(void)
 	CU_add_test(s, "matching", test_matching);
 	CU_add_test(s, "decisions", test_decisions);
 	CU_add_test(s, "decision details", test_decision_details);
+	CU_add_test(s, "bindings", test_bindings);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();

@@ -126,6 +126,7 @@ proxy_finish(struct proxy_req *pr)
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
+		worker_conn_await_head(pr->cc);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);
@@ -193,7 +194,8 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 		evbuffer_drain(body, evbuffer_get_length(body));
 	pr->bytes_out = evbuffer_get_length(body);
 	pr->reply_started = 1;
-	evhttp_send_reply(pr->req, status, NULL, body);
+	/* libevent 2.1 knows no phrase past 417 ("Client Error"). */
+	evhttp_send_reply(pr->req, status, status == 429 ? "Too Many Requests" : NULL, body);
 	evbuffer_free(body);
 }
 

@@ -166,6 +166,33 @@ test_threads(void)
 	ratelimit_free(rl);
 }
 
+/* ratelimit_check looks without counting: a budget spent only by
+ * failures (take after each) is checked before the work (check). */
+static void
+test_check(void)
+{
+	struct ratelimit *rl = ratelimit_new(1024);
+	uint64_t retry = 99, t0 = 1000 * SEC;
+
+	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(retry, 0);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 0);	/* nothing stored by a check */
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	}
+	/* Three failures at once: the budget of 3 is spent. */
+	for (int i = 0; i < 10; i++)
+		CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	CU_ASSERT_EQUAL(retry, SEC / 10);
+	/* Checks did not count: 100 ms later one more is within it. */
+	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0 + SEC / 10, SEC / 10, 3, &retry), 1);
+	/* Another kind, or another key, is not affected. */
+	CU_ASSERT_EQUAL(ratelimit_check(rl, 'c', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "b", 1, t0, SEC / 10, 3, &retry), 1);
+	ratelimit_free(rl);
+}
+
 int
 main(void)
 {
@@ -180,6 +207,7 @@ main(void)
 	CU_add_test(s, "keys and kinds apart", test_keys_apart);
 	CU_add_test(s, "bounded under a flood of keys", test_bounded);
 	CU_add_test(s, "threads", test_threads);
+	CU_add_test(s, "check without counting", test_check);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

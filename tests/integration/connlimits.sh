@@ -12,6 +12,10 @@
 . "$(dirname "$0")/lib.sh"
 
 PY="$top_srcdir/tests/integration/trickle.py"
+# Seconds allowed past header_timeout_ms (2 s) for a close to be seen: the
+# loop's and the client's own delays; more with the daemon under valgrind.
+SLACK=1.5
+[ -n "${UNDER_VALGRIND:-}" ] && SLACK=3
 PKI="$T/pki"
 mkdir -p "$PKI"
 cp "$top_srcdir"/tests/data/tls/server-ec.pem "$top_srcdir"/tests/data/tls/server-ec.key "$PKI/"
@@ -74,8 +78,8 @@ sleep 0.5
 wait "$TP"
 read -r nclosed worst < <(summary "$T/tls.json")
 expect_eq "TLS: all 55 trickled handshakes closed" 55 "$nclosed"
-check "... each within header_timeout_ms + 1.5 s of its connect (worst ${worst} s)" \
-    python3 -c "import sys; sys.exit(0 if $worst <= 3.5 else 1)"
+check "... each within header_timeout_ms + $SLACK s of its connect (worst ${worst} s)" \
+    python3 -c "import sys; sys.exit(0 if $worst <= 2 + $SLACK else 1)"
 check "... none was answered as HTTP" python3 -c 'import json,sys
 sys.exit(0 if all(not x["answer"].startswith("HTTP") for x in json.load(open(sys.argv[1]))) else 1)' "$T/tls.json"
 check "... counted as timed out in /metrics" test "$(metric scopegate_connections_timed_out_total)" -ge 50
@@ -87,8 +91,8 @@ expect_eq "a plain client is served once they are gone" 200 \
 python3 "$PY" http "$GW_PORT" 10 0.4 "$T/http.json"
 read -r nclosed worst < <(summary "$T/http.json")
 expect_eq "plain: 10 trickled heads closed" 10 "$nclosed"
-check "... within header_timeout_ms + 1.5 s (worst ${worst} s)" \
-    python3 -c "import sys; sys.exit(0 if $worst <= 3.5 else 1)"
+check "... within header_timeout_ms + $SLACK s (worst ${worst} s)" \
+    python3 -c "import sys; sys.exit(0 if $worst <= 2 + $SLACK else 1)"
 check "... answered 408 in JSON" python3 -c 'import json,sys
 sys.exit(0 if all(x["answer"].startswith("HTTP/1.1 408") and "RequestTimeout" in x["answer"] for x in json.load(open(sys.argv[1]))) else 1)' "$T/http.json"
 

@@ -478,9 +478,11 @@ void
 worker_conn_await_head(struct client_conn *cc)
 {
 	/* A head already on its way keeps the deadline of its first byte;
-	 * a pipelined request's body is timed by evhttp. */
-	if (cc->deadline == NULL || cc->refused || reqscan_in_body(&cc->scan) ||
-	    event_pending(cc->deadline, EV_TIMEOUT, NULL))
+	 * a pipelined request's body is timed by evhttp. Otherwise the
+	 * deadline starts now, also when one was pending from an earlier
+	 * answer (pipelined requests: each answer restarts it). */
+	if (cc->deadline == NULL || cc->refused || reqscan_in_head(&cc->scan) ||
+	    reqscan_in_body(&cc->scan))
 		return;
 	event_add(cc->deadline, &cc->w->header_tv);
 }

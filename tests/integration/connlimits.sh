@@ -103,7 +103,10 @@ read -r after first < <(python3 "$PY" keepalive "$GW_PORT" 1.5 0.2)
 expect_eq "keep-alive: the trickled next head gets 408" "HTTP/1.1_408" "$first"
 check "... within 2.9 s of the previous answer (took $after s)" \
     python3 -c "import sys; sys.exit(0 if $after <= 2.9 else 1)"
-n0=$(record_count)
+# Pipelined: the deadline for the third head runs from the second answer
+# (1.5 s after the first), not from the first.
+expect_eq "pipelined: a head 0.7 s after the previous answer is served" "HTTP/1.1_200_OK" \
+    "$(python3 "$PY" pipeline "$GW_PORT")"
 check "nothing of the trickled requests reached the upstream" \
     test "$(grep -c '/__test/echo/slow\|/__test/echo/ka2' "$RECORD")" -eq 0
 

@@ -13,6 +13,10 @@
       one request answered, then IDLE seconds of silence, then the next
       head one byte every INTERVAL: prints the seconds from the end of the
       first answer to the close, and the first answer bytes after it.
+  trickle.py pipeline PORT
+      two requests in one write (the second answered after 1.5 s), then,
+      0.7 s after the second answer, a third: prints its status line (or
+      "closed"): each answer restarts the deadline for the next head.
 Stops after 30 s at the most (HORIZON in the environment: other seconds; a
 connection still open then: "closed": false).
 """
@@ -122,8 +126,48 @@ def keepalive(port, idle, interval):
     print("%.2f %s" % (time.monotonic() - t_end, got[:12].decode("latin-1").replace(" ", "_")))
 
 
+def read_answer(s, buf):
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            return None, b""
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(rest) < length:
+        d = s.recv(4096)
+        if not d:
+            return None, b""
+        rest += d
+    return head.split(b"\r\n")[0].decode("latin-1"), rest[length:]
+
+
+def pipeline(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    s.sendall(b"GET /__test/echo/p1 HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /__test/slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+    first, buf = read_answer(s, b"")
+    second, buf = read_answer(s, buf)
+    if first is None or second is None:
+        print("closed")
+        return
+    time.sleep(0.7)
+    try:
+        s.sendall(b"GET /__test/echo/p3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        third, _ = read_answer(s, buf)
+    except OSError:
+        third = None
+    print((third or "closed").replace(" ", "_"))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "keepalive":
+    if sys.argv[1] == "pipeline":
+        pipeline(int(sys.argv[2]))
+    elif sys.argv[1] == "keepalive":
         keepalive(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]))
     else:
         flood(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])

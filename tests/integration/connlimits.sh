@@ -88,6 +88,12 @@ expect_eq "a plain client is served once they are gone" 200 \
 # Before the fix, only decrypted head bytes started a deadline, and each
 # byte restarted the inactivity timer: these stayed open for good.
 
+# A finished handshake does not restart the clock: silence after it is
+# closed by the same deadline.
+after=$(python3 "$PY" tlsidle "$TLS_PORT")
+check "TLS: a completed handshake then silence is closed by the deadline ($after s)" \
+    python3 -c "import sys; sys.exit(0 if 1.5 <= $after <= 2 + $SLACK else 1)"
+
 python3 "$PY" http "$GW_PORT" 10 0.4 "$T/http.json"
 read -r nclosed worst < <(summary "$T/http.json")
 expect_eq "plain: 10 trickled heads closed" 10 "$nclosed"

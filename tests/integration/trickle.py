@@ -17,6 +17,9 @@
       two requests in one write (the second answered after 1.5 s), then,
       0.7 s after the second answer, a third: prints its status line (or
       "closed"): each answer restarts the deadline for the next head.
+  trickle.py tlsidle PORT
+      a complete TLS handshake, then silence: prints the seconds from the
+      connect to the close.
 Stops after 30 s at the most (HORIZON in the environment: other seconds; a
 connection still open then: "closed": false).
 """
@@ -164,8 +167,26 @@ def pipeline(port):
     print((third or "closed").replace(" ", "_"))
 
 
+def tlsidle(port):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t0 = time.monotonic()
+    raw = socket.create_connection(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.settimeout(HORIZON)
+    try:
+        while s.recv(4096):
+            pass
+    except (OSError, ssl.SSLError):
+        pass
+    print("%.2f" % (time.monotonic() - t0))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "pipeline":
+    if sys.argv[1] == "tlsidle":
+        tlsidle(int(sys.argv[2]))
+    elif sys.argv[1] == "pipeline":
         pipeline(int(sys.argv[2]))
     elif sys.argv[1] == "keepalive":
         keepalive(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]))

@@ -147,6 +147,57 @@ expect_eq "... the open connections are counted down again" 0 "$(metric scopegat
 expect_eq "127.0.0.1 is served again once its connections are closed" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW_PORT/__test/echo/again")"
 
+# A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d: the same
+# address either way, one group; ::1 is another.
+if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	DS_PORT=$(free_port)
+	DS_ADMIN=$(free_port)
+	cat > "$T/ds.json" <<EOT
+{
+  "listeners": [ { "address": "::", "port": $DS_PORT } ],
+  "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
+  "log": { "access": null },
+  "limits": { "max_connections": 100, "max_connections_per_client": 3 },
+  "admin": { "address": "127.0.0.1", "port": $DS_ADMIN }
+}
+EOT
+	"$SCOPEGATE" -f -c "$T/ds.json" 2>> "$T/ds.err" &
+	DS_PID=$!
+	PIDS+=("$DS_PID")
+	wait_port "$DS_PORT"
+	got=$(python3 - "$DS_PORT" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held, out = [], []
+for host in ("127.0.0.1", "::ffff:127.0.0.1", "::1"):
+    fam = socket.AF_INET if "." in host and ":" not in host else socket.AF_INET6
+    mine = []
+    for _ in range(4):
+        s = socket.socket(fam)
+        s.connect((host, port))
+        mine.append(s)
+    time.sleep(0.3)
+    alive = 0
+    for s in mine:
+        s.setblocking(False)
+        try:
+            alive += s.recv(1) != b""
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    out.append("%s=%d" % (host, alive))
+    held += mine
+print(" ".join(out))
+PY
+)
+	expect_eq "dual stack: IPv4 and IPv4-mapped are one address (3 in all), ::1 another" \
+	    "127.0.0.1=3 ::ffff:127.0.0.1=0 ::1=3" "$got"
+	kill "$DS_PID"; wait "$DS_PID" 2>/dev/null
+else
+	echo "# no IPv6 on loopback: dual-stack case skipped"
+fi
+
 # --- 3. one listener, one instance ----------------------------------------
 # The second daemon's policy would refuse everything (a passthrough without
 # a policy is the first's): if it took part of the traffic, some requests

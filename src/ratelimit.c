@@ -119,31 +119,25 @@ ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
 	return ok;
 }
 
-int
-ratelimit_check(struct ratelimit *rl, char kind, const char *key, size_t len,
-    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us)
+void
+ratelimit_refund(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t interval_us)
 {
 	uint64_t h = hash_key(rl->seed + (uint64_t)(unsigned char)kind * 0x9e3779b97f4a7c15ULL,
 	    key, len);
 	struct rl_shard *sh = &rl->shards[h & (RL_SHARDS - 1)];
-	uint64_t tolerance = interval_us * (uint64_t)(burst - 1);
-	int ok = 1;
 
-	*retry_after_us = 0;
 	pthread_mutex_lock(&sh->lock);
 	for (size_t i = 0; i < RL_PROBE; i++) {
-		const struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
+		struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
 
 		if (s->hash != h)
 			continue;
-		if (s->tat_us > now_us && s->tat_us - now_us > tolerance) {
-			*retry_after_us = s->tat_us - now_us - tolerance;
-			ok = 0;
-		}
+		/* Below the clock is the same as at it: a full burst. */
+		s->tat_us = s->tat_us > interval_us ? s->tat_us - interval_us : 0;
 		break;
 	}
 	pthread_mutex_unlock(&sh->lock);
-	return ok;
 }
 
 size_t

@@ -30,12 +30,13 @@ void ratelimit_free(struct ratelimit *rl);
 int ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us);
 
-/* Whether one more of key at now_us would be within the limit, without
- * counting it: 1 (yes) or 0 (no: *retry_after_us as for ratelimit_take).
- * A key the table does not hold is within it. For budgets that only
- * failures spend (ratelimit_take after a failure, this before the work). */
-int ratelimit_check(struct ratelimit *rl, char kind, const char *key, size_t len,
-    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us);
+/* Give back one request taken by ratelimit_take (interval_us as given
+ * there), for budgets that only some outcomes spend: take before the work
+ * (so that concurrent requests cannot all pass one free slot), refund when
+ * the outcome does not count. No-op when the key is not held (forgotten
+ * meanwhile). */
+void ratelimit_refund(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t interval_us);
 
 /* Keys held now (for tests and metrics). */
 size_t ratelimit_count(struct ratelimit *rl);

@@ -257,13 +257,17 @@ client_budget_key(const char *ip, struct connlimit_key *k, const char **key, siz
  * limits.failed_auth_per_client: token verifications that fail spend a
  * budget per client address (a GCRA cell of kind 'a' in the shared rate
  * table: failed_auth_burst at once, then failed_auth_per_client per
- * second). While it is spent, a request of that address carrying an
- * Authorization field gets 429 before any signature is checked, whatever
+ * second). Each request carrying an Authorization field takes from it
+ * before its token is looked at, and gives it back unless its token went
+ * through verification and failed: taking first keeps concurrent requests
+ * (on every worker) from all passing through one free slot. While it is
+ * spent, such a request gets 429 before any signature is checked, whatever
  * rate_limit says: forged tokens cost their sender, not every other
- * client. Requests without one cost no verification and go on.
+ * client. Requests without the field cost no verification and go on.
+ * Returns 1 when refused; else *taken says whether to settle afterwards.
  */
 static int
-failed_auth_over(struct worker *w, struct proxy_req *pr)
+failed_auth_take(struct worker *w, struct proxy_req *pr, int *taken)
 {
 	const struct cfg_limits *l = &pr->cf->limits;
 	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
@@ -272,33 +276,34 @@ failed_auth_over(struct worker *w, struct proxy_req *pr)
 	const char *key;
 	size_t len;
 
+	*taken = 0;
 	if (l->failed_auth_per_s == 0 || pr->n_authorization == 0)
 		return 0;
 	client_budget_key(pr->client_ip, &k, &key, &len);
-	if (ratelimit_check(w->rt->ratelimit, 'a', key, len, now,
-	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry))
+	if (ratelimit_take(w->rt->ratelimit, 'a', key, len, now,
+	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry)) {
+		*taken = 1;
 		return 0;
+	}
 	reply_429(pr, retry, "failed_auth_limited",
 	    "Too many requests: too many invalid tokens from this address");
 	return 1;
 }
 
-/* Spend the budget above on a token that was checked and failed. */
+/* Give the budget back unless this request's token was verified and
+ * failed. */
 static void
-failed_auth_count(struct worker *w, struct proxy_req *pr, const struct gate_decision *d)
+failed_auth_settle(struct worker *w, struct proxy_req *pr, const struct gate_decision *d)
 {
-	const struct cfg_limits *l = &pr->cf->limits;
-	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
-	uint64_t retry;
 	struct connlimit_key k;
 	const char *key;
 	size_t len;
 
-	if (l->failed_auth_per_s == 0 || !d->jwt_verified || d->jwt == JWT_OK)
+	if (d->jwt_verified && d->jwt != JWT_OK)
 		return;
 	client_budget_key(pr->client_ip, &k, &key, &len);
-	(void)ratelimit_take(w->rt->ratelimit, 'a', key, len, now,
-	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry);
+	ratelimit_refund(w->rt->ratelimit, 'a', key, len,
+	    1000000 / (uint64_t)pr->cf->limits.failed_auth_per_s);
 }
 
 /* Run the admission decision and either refuse or forward. */
@@ -321,12 +326,13 @@ admit(struct worker *w, struct proxy_req *pr)
 	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
 	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision d;
+	int fa_taken;
 
 	/* By client address: every request counts, before any signature is
 	 * checked (a flood of bad tokens costs its sender, not the gateway). */
 	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
 		return;
-	if (failed_auth_over(w, pr))
+	if (failed_auth_take(w, pr, &fa_taken))
 		return;
 	/* Bodies are bounded by max_body_bytes: make it one piece for the
 	 * JSON parser (a no-op when it already is). */
@@ -334,7 +340,8 @@ admit(struct worker *w, struct proxy_req *pr)
 	if (rq.body_len > 0)
 		rq.body = (const char *)evbuffer_pullup(body, -1);
 	gate_decide(pr->cf, w->tcache, &rq, &d);
-	failed_auth_count(w, pr, &d);
+	if (fa_taken)
+		failed_auth_settle(w, pr, &d);
 	if (d.token_checked && d.jwt_verified) {
 		metrics_token_verified(w->metrics, d.jwt);
 		metrics_token_cache(w->metrics, d.cache_hit);

@@ -166,30 +166,41 @@ test_threads(void)
 	ratelimit_free(rl);
 }
 
-/* ratelimit_check looks without counting: a budget spent only by
- * failures (take after each) is checked before the work (check). */
+/* ratelimit_refund gives a taken request back: a budget spent only by
+ * failures is taken before the work and refunded when it succeeded. */
 static void
-test_check(void)
+test_refund(void)
 {
 	struct ratelimit *rl = ratelimit_new(1024);
 	uint64_t retry = 99, t0 = 1000 * SEC;
 
-	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
-	CU_ASSERT_EQUAL(retry, 0);
-	CU_ASSERT_EQUAL(ratelimit_count(rl), 0);	/* nothing stored by a check */
-	for (int i = 0; i < 3; i++) {
-		CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	/* Successes, taken and refunded, never spend it. */
+	for (int i = 0; i < 100; i++) {
 		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+		ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
 	}
-	/* Three failures at once: the budget of 3 is spent. */
-	for (int i = 0; i < 10; i++)
-		CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	/* Three failures at once spend a burst of 3 ... */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
 	CU_ASSERT_EQUAL(retry, SEC / 10);
-	/* Checks did not count: 100 ms later one more is within it. */
-	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "a", 1, t0 + SEC / 10, SEC / 10, 3, &retry), 1);
-	/* Another kind, or another key, is not affected. */
-	CU_ASSERT_EQUAL(ratelimit_check(rl, 'c', "a", 1, t0, SEC / 10, 3, &retry), 1);
-	CU_ASSERT_EQUAL(ratelimit_check(rl, 'f', "b", 1, t0, SEC / 10, 3, &retry), 1);
+	/* ... a refused take is not refunded (it did not count) ... */
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	/* ... and one refund frees exactly one slot. */
+	ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	/* A refund of a key never taken, or of another kind, changes nothing. */
+	ratelimit_refund(rl, 'f', "b", 1, SEC / 10);
+	ratelimit_refund(rl, 'c', "a", 1, SEC / 10);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 1);
+	/* Refunds never bank credit beyond a full burst. */
+	for (int i = 0; i < 50; i++)
+		ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0 + SEC, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0 + SEC, SEC / 10, 3, &retry), 0);
 	ratelimit_free(rl);
 }
 
@@ -207,7 +218,7 @@ main(void)
 	CU_add_test(s, "keys and kinds apart", test_keys_apart);
 	CU_add_test(s, "bounded under a flood of keys", test_bounded);
 	CU_add_test(s, "threads", test_threads);
-	CU_add_test(s, "check without counting", test_check);
+	CU_add_test(s, "refund", test_refund);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

@@ -20,6 +20,7 @@
  * after a burst; beyond, 429 without a signature check. */
 #define SG_DEFAULT_FAILED_AUTH_PER_S	10
 #define SG_DEFAULT_FAILED_AUTH_BURST	20
+#define SG_FAILED_AUTH_MAX_KEYS		65536	/* addresses remembered (16 bytes each) */
 /* admin.token_file: the secret's length bounds (bytes, after the
  * trailing newline is dropped). */
 #define SG_ADMIN_TOKEN_MIN_BYTES	16

@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "connlimit.h"
+#include "defaults.h"
 #include "errlist.h"
 #include "listensock.h"
 #include "log.h"
@@ -295,6 +296,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		errlist_init(&errs);
 		rt.ratelimit = ratelimit_new((size_t)cf->rate_limit.max_keys);
 		rt.connlimit = connlimit_new();
+		rt.failed_auth = ratelimit_new(SG_FAILED_AUTH_MAX_KEYS);
 		rt.revocations = revoke_store_open(cf->revocations, &errs);
 		if (rt.revocations == NULL) {
 			for (size_t i = 0; i < errs.n; i++)
@@ -370,6 +372,7 @@ out:
 	revoke_store_close(rt.revocations);
 	ratelimit_free(rt.ratelimit);
 	connlimit_free(rt.connlimit);
+	ratelimit_free(rt.failed_auth);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
 	pthread_mutex_destroy(&rt.lock);

@@ -51,6 +51,9 @@ struct runtime {
 	size_t nlisten_fds;
 	int accepting;			/* workers still accepting (atomic) */
 	struct event *stop_ev;
+	/* limits.failed_auth_per_client budgets, one per address group, all
+	 * workers: a table of its own, so that neither fills the other. */
+	struct ratelimit *failed_auth;
 	/* Open connections per client address group, all workers. */
 	struct connlimit *connlimit;
 	/* Connections closed with no request head within header_timeout_ms

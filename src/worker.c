@@ -255,8 +255,8 @@ client_budget_key(const char *ip, struct connlimit_key *k, const char **key, siz
 
 /*
  * limits.failed_auth_per_client: token verifications that fail spend a
- * budget per client address (a GCRA cell of kind 'a' in the shared rate
- * table: failed_auth_burst at once, then failed_auth_per_client per
+ * budget per client address (a GCRA cell in a table shared by all workers,
+ * apart from rate_limit's: failed_auth_burst at once, then failed_auth_per_client per
  * second). Each request carrying an Authorization field takes from it
  * before its token is looked at, and gives it back unless its token went
  * through verification and failed: taking first keeps concurrent requests
@@ -280,7 +280,7 @@ failed_auth_take(struct worker *w, struct proxy_req *pr, int *taken)
 	if (l->failed_auth_per_s == 0 || pr->n_authorization == 0)
 		return 0;
 	client_budget_key(pr->client_ip, &k, &key, &len);
-	if (ratelimit_take(w->rt->ratelimit, 'a', key, len, now,
+	if (ratelimit_take(w->rt->failed_auth, 'a', key, len, now,
 	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry)) {
 		*taken = 1;
 		return 0;
@@ -302,7 +302,7 @@ failed_auth_settle(struct worker *w, struct proxy_req *pr, const struct gate_dec
 	if (d->jwt_verified && d->jwt != JWT_OK)
 		return;
 	client_budget_key(pr->client_ip, &k, &key, &len);
-	ratelimit_refund(w->rt->ratelimit, 'a', key, len,
+	ratelimit_refund(w->rt->failed_auth, 'a', key, len,
 	    1000000 / (uint64_t)pr->cf->limits.failed_auth_per_s);
 }
 

@@ -1,16 +1,26 @@
 /* admin.c: see admin.h. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "defaults.h"
+#include "gate.h"
+#include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -118,12 +128,186 @@ readyz(struct admin *a, struct evhttp_request *req)
 	cfg_unref(cf);
 }
 
+/* Host names the configured address ("[addr]" for IPv6) or localhost,
+ * with the configured port; without a port only when that is 80. */
+static int
+host_ok(const struct admin_rules *r, const char *host)
+{
+	char port[8];
+	const char *p;
+	size_t n;
+
+	snprintf(port, sizeof(port), "%u", r->port);
+	if (host[0] == '[') {
+		if ((p = strchr(host, ']')) == NULL || strchr(r->address, ':') == NULL)
+			return 0;
+		n = (size_t)(p - host - 1);
+		if (n != strlen(r->address) || strncasecmp(host + 1, r->address, n) != 0)
+			return 0;
+		p++;
+	} else {
+		n = strcspn(host, ":");
+		if (!((n == strlen(r->address) && strchr(r->address, ':') == NULL &&
+		    strncmp(host, r->address, n) == 0) ||
+		    (n == 9 && strncasecmp(host, "localhost", 9) == 0)))
+			return 0;
+		p = host + n;
+	}
+	if (*p == '\0')
+		return r->port == 80;
+	return p[0] == ':' && strcmp(p + 1, port) == 0;
+}
+
+static int
+is_json_type(const char *ct)
+{
+	static const char json[] = "application/json";
+
+	if (ct == NULL || strncasecmp(ct, json, sizeof(json) - 1) != 0)
+		return 0;
+	ct += sizeof(json) - 1;
+	return *ct == '\0' || *ct == ';' || *ct == ' ' || *ct == '\t';
+}
+
+/* Constant time in the secret and the candidate: both are hashed first,
+ * so neither their bytes nor their lengths steer the comparison. */
+static int
+token_ok(const char *token, const char *authorization)
+{
+	unsigned char a[32], b[32];
+	const char *cand;
+	size_t len;
+	int ok;
+
+	if (gate_bearer_token(authorization, &cand, &len) != 0)
+		return 0;
+	if (EVP_Digest(token, strlen(token), a, NULL, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(cand, len, b, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
+	ok = CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+	OPENSSL_cleanse(b, sizeof(b));
+	return ok;
+}
+
+int
+admin_check(const struct admin_rules *r, const struct admin_request *rq,
+    const char **type, const char **message)
+{
+	if (rq->nhost != 1 || rq->host == NULL || !host_ok(r, rq->host)) {
+		*type = "MisdirectedRequest";
+		*message = "The admin listener answers only to its own address or localhost, "
+		    "with its port, in Host";
+		return 421;
+	}
+	if (rq->norigin > 0) {
+		*type = "Forbidden";
+		*message = "The admin listener does not answer requests made by a web page (Origin)";
+		return 403;
+	}
+	if (r->token != NULL &&
+	    (rq->nauthorization != 1 || !token_ok(r->token, rq->authorization))) {
+		*type = "Unauthorized";
+		*message = "The admin token is missing or wrong";
+		return 401;
+	}
+	if (rq->is_mutating && !is_json_type(rq->content_type)) {
+		*type = "UnsupportedMediaType";
+		*message = "Content-Type must be application/json";
+		return 415;
+	}
+	return 0;
+}
+
+char *
+admin_token_load(const char *path, struct errlist *errs)
+{
+	unsigned char *buf;
+	char *token = NULL;
+	size_t len = 0;
+
+	if ((buf = keys_read_secret_file(path, &len, errs)) == NULL)
+		return NULL;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (len < SG_ADMIN_TOKEN_MIN_BYTES || len > SG_ADMIN_TOKEN_MAX_BYTES) {
+		errlist_add(errs, "%s: the admin token must be %d to %d bytes", path,
+		    SG_ADMIN_TOKEN_MIN_BYTES, SG_ADMIN_TOKEN_MAX_BYTES);
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		/* What a client can send after "Bearer " unchanged. */
+		if (buf[i] <= ' ' || buf[i] >= 0x7f) {
+			errlist_add(errs, "%s: the admin token must be printable ASCII "
+			    "without spaces", path);
+			goto out;
+		}
+	}
+	token = xmalloc(len + 1);
+	memcpy(token, buf, len);
+	token[len] = '\0';
+out:
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return token;
+}
+
+void
+admin_token_free(char *token)
+{
+	if (token == NULL)
+		return;
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+}
+
+/* The fields admin_check looks at, in one pass over the header list. */
+static int
+admin_gate(struct admin *a, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct admin_request rq = {.is_mutating = m == EVHTTP_REQ_POST || m == EVHTTP_REQ_DELETE};
+	struct cfg *cf = runtime_acquire(a->rt);
+	struct admin_rules r = {cf->admin.address, cf->admin.port, cf->admin.token};
+	const char *type, *message;
+	struct evkeyval *h;
+	int status;
+
+	TAILQ_FOREACH(h, in, next) {
+		if (strcasecmp(h->key, "Host") == 0) {
+			rq.host = h->value;
+			rq.nhost++;
+		} else if (strcasecmp(h->key, "Origin") == 0)
+			rq.norigin++;
+		else if (strcasecmp(h->key, "Content-Type") == 0 && rq.content_type == NULL)
+			rq.content_type = h->value;
+		else if (strcasecmp(h->key, "Authorization") == 0) {
+			rq.authorization = h->value;
+			rq.nauthorization++;
+		}
+	}
+	status = admin_check(&r, &rq, &type, &message);
+	if (status != 0) {
+		if (status == 401)
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "WWW-Authenticate", "Bearer realm=\"scopegate-admin\"");
+		reply_json(req, status, "{\"type\":\"%s\",\"message\":\"%s\"}\n", type, message);
+	}
+	cfg_unref(cf);
+	return status;
+}
+
 static void
 admin_cb(struct evhttp_request *req, void *arg)
 {
 	struct admin *a = arg;
 	const char *uri = evhttp_request_get_uri(req);
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+
+	if (admin_gate(a, req) != 0)
+		return;
 
 	if (strcmp(uri, "/healthz") == 0 && m == EVHTTP_REQ_GET)
 		reply_json(req, 200, "{\"status\":\"ok\"}\n");

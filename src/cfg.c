@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <libgen.h>
 #include <netdb.h>
@@ -17,6 +18,7 @@
 #include "cfg.h"
 #include "defaults.h"
 #include "grant.h"
+#include "admin.h"
 #include "jsonconf.h"
 #include "jsonschema.h"
 #include "log.h"
@@ -56,6 +58,7 @@ static const struct jsonconf_key rate_limit_keys[] = {
 static const struct jsonconf_key admin_keys[] = {
 	{"address", JC_STRING, 1},
 	{"port", JC_INTEGER, 1},
+	{"token_file", JC_STRING, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -80,6 +83,9 @@ static const struct jsonconf_key limits_keys[] = {
 	{"max_connections", JC_INTEGER, 0},
 	{"header_timeout_ms", JC_INTEGER, 0},
 	{"write_timeout_ms", JC_INTEGER, 0},
+	{"max_connections_per_client", JC_INTEGER, 0},
+	{"failed_auth_per_client", JC_INTEGER, 0},
+	{"failed_auth_burst", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -314,6 +320,19 @@ parse_limits(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	    SG_DEFAULT_HEADER_TIMEOUT_MS, &l->header_timeout_ms);
 	jsonconf_get_int(jc, o, "/limits", "write_timeout_ms", 1, 3600 * 1000,
 	    SG_DEFAULT_WRITE_TIMEOUT_MS, &l->write_timeout_ms);
+	/* By default a fraction of max_connections: it takes that many
+	 * addresses to fill every slot. */
+	jsonconf_get_int(jc, o, "/limits", "max_connections_per_client", 1, 1000000,
+	    l->max_connections / SG_DEFAULT_CONNECTIONS_PER_CLIENT_DIV > 0 ?
+	    l->max_connections / SG_DEFAULT_CONNECTIONS_PER_CLIENT_DIV : 1,
+	    &l->max_connections_per_client);
+	if (l->max_connections_per_client > l->max_connections)
+		jsonconf_error(jc, "/limits/max_connections_per_client",
+		    "must not exceed max_connections (%" PRId64 ")", l->max_connections);
+	jsonconf_get_int(jc, o, "/limits", "failed_auth_per_client", 0, 1000000,
+	    SG_DEFAULT_FAILED_AUTH_PER_S, &l->failed_auth_per_s);
+	jsonconf_get_int(jc, o, "/limits", "failed_auth_burst", 1, 1000000,
+	    SG_DEFAULT_FAILED_AUTH_BURST, &l->failed_auth_burst);
 }
 
 static void
@@ -409,7 +428,7 @@ parse_policy_and_tokens(struct jsonconf *jc, const json_t *root, struct cfg *cf)
 static void
 parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 {
-	const char *addr = NULL;
+	const char *addr = NULL, *tf = NULL;
 	int64_t port = 0;
 
 	if (o == NULL)
@@ -425,6 +444,11 @@ parse_admin(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	}
 	cf->admin.address = xstrdup(addr);
 	cf->admin.port = (uint16_t)port;
+	if (jsonconf_get_string(jc, o, "/admin", "token_file", NULL, &tf) == 0 && tf != NULL) {
+		char *path = cfg_resolve_path(cf, tf);
+		cf->admin.token = admin_token_load(path, jc->errs);
+		free(path);
+	}
 }
 
 /* "rate_limit": {"key": "client" | "subject" | "token_id", "per_second" or
@@ -602,6 +626,7 @@ cfg_free(struct cfg *cf)
 	token_config_free(cf->tokens);
 	free(cf->policy_path);
 	free(cf->admin.address);
+	admin_token_free(cf->admin.token);
 	revoke_config_free(cf->revocations);
 	free(cf->path);
 	free(cf->dir);

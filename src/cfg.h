@@ -46,6 +46,12 @@ struct cfg_limits {
 	int64_t max_connections;
 	int64_t header_timeout_ms;	/* client inactivity while reading a request, and keep-alive idle */
 	int64_t write_timeout_ms;	/* client inactivity while we write the response */
+	/* Open connections per client address group (connlimit.h), and the
+	 * failed token verifications an address may cause: failed_auth_per_s
+	 * per second after a burst (0: no budget). */
+	int64_t max_connections_per_client;
+	int64_t failed_auth_per_s;
+	int64_t failed_auth_burst;
 };
 
 struct policy;
@@ -57,6 +63,9 @@ struct revoke_config;
 struct cfg_admin {
 	char *address;		/* NULL: no admin listener */
 	uint16_t port;
+	/* admin.token_file's secret, required as a bearer token on every
+	 * admin request; NULL when not set. Wiped when freed. */
+	char *token;
 };
 
 /* What a rate limit counts requests by. */

@@ -11,6 +11,20 @@
 #define SG_DEFAULT_HEADER_TIMEOUT_MS	10000
 #define SG_DEFAULT_WRITE_TIMEOUT_MS	30000
 #define SG_DEFAULT_SHUTDOWN_GRACE_MS	10000
+/* limits.max_connections_per_client defaults to max_connections / this
+ * (at least 1): one address needs this many others to fill every slot. */
+#define SG_DEFAULT_CONNECTIONS_PER_CLIENT_DIV	10
+/* Refused connections are logged once per this many seconds, not each. */
+#define SG_CONNLIMIT_LOG_INTERVAL_S	10
+/* Failed token verifications per client address: this many per second
+ * after a burst; beyond, 429 without a signature check. */
+#define SG_DEFAULT_FAILED_AUTH_PER_S	10
+#define SG_DEFAULT_FAILED_AUTH_BURST	20
+#define SG_FAILED_AUTH_MAX_KEYS		65536	/* addresses remembered (16 bytes each) */
+/* admin.token_file: the secret's length bounds (bytes, after the
+ * trailing newline is dropped). */
+#define SG_ADMIN_TOKEN_MIN_BYTES	16
+#define SG_ADMIN_TOKEN_MAX_BYTES	1024
 
 /* Upstream side. */
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000

@@ -506,6 +506,16 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	family(&b, "scopegate_connections", "gauge", "Client connections open now.");
 	sbuf_printf(&b, "scopegate_connections %" PRId64 "\n", (int64_t)SUM(connections, 0));
 
+	family(&b, "scopegate_connections_refused_total", "counter",
+	    "Client connections closed at accept, by reason.");
+	sbuf_printf(&b, "scopegate_connections_refused_total{reason=\"per_client\"} %" PRIu64 "\n",
+	    g ? g->conn_refused_per_client : 0);
+	family(&b, "scopegate_connections_timed_out_total", "counter",
+	    "Client connections closed with no request head begun within header_timeout_ms "
+	    "(TLS handshake unfinished, or idle).");
+	sbuf_printf(&b, "scopegate_connections_timed_out_total %" PRIu64 "\n",
+	    g ? g->conn_head_timeouts : 0);
+
 	family(&b, "scopegate_build_info", "gauge", "Build information; the value is always 1.");
 	sbuf_printf(&b, "scopegate_build_info{version=\"");
 	sbuf_label_value(&b, g && g->version ? g->version : "unknown");

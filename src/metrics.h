@@ -54,6 +54,11 @@ struct metrics_globals {
 	uint64_t revocations;		/* revoked ids */
 	uint64_t revocations_remote;	/* entries learnt from Redis */
 	uint64_t revocations_refused;	/* refused: revocations.redis_max_entries */
+	/* Set by the caller before rendering: connections closed at accept
+	 * over limits.max_connections_per_client, and closed with no request
+	 * head within header_timeout_ms. */
+	uint64_t conn_refused_per_client;
+	uint64_t conn_head_timeouts;
 };
 
 /* A new, zeroed shard; never NULL. Free it with metrics_shard_free once no

@@ -126,6 +126,7 @@ proxy_finish(struct proxy_req *pr)
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
+		worker_conn_await_head(pr->cc);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);

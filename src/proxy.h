@@ -9,6 +9,7 @@
 
 #include <event2/http.h>
 
+#include "connlimit.h"
 #include "reqscan.h"
 #include "revoke.h"
 #include "worker.h"
@@ -33,6 +34,11 @@ struct client_conn {
 	unsigned refused:1;
 	unsigned over_limit:1;
 	unsigned peer_checked:1;	/* cert_* filled in (after the handshake) */
+	/* limits.max_connections_per_client (connlimit.h): the address
+	 * group this connection is counted in, if counted. */
+	struct connlimit_key group;
+	unsigned group_counted:1;
+	unsigned group_refused:1;	/* over it: closed at accept */
 };
 
 struct proxy_req {

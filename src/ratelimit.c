@@ -121,6 +121,27 @@ ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
 	return ok;
 }
 
+void
+ratelimit_refund(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t interval_us)
+{
+	uint64_t h = hash_key(rl->seed + (uint64_t)(unsigned char)kind * 0x9e3779b97f4a7c15ULL,
+	    key, len);
+	struct rl_shard *sh = &rl->shards[h & (RL_SHARDS - 1)];
+
+	pthread_mutex_lock(&sh->lock);
+	for (size_t i = 0; i < RL_PROBE; i++) {
+		struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
+
+		if (s->hash != h)
+			continue;
+		/* Below the clock is the same as at it: a full burst. */
+		s->tat_us = s->tat_us > interval_us ? s->tat_us - interval_us : 0;
+		break;
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
 size_t
 ratelimit_client_key(const char *addr, unsigned ipv6_prefix, char out[RATELIMIT_CLIENT_KEY_MAX])
 {

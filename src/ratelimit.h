@@ -43,6 +43,13 @@ int ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
  * at RATELIMIT_CLIENT_KEY_MAX). Returns the key's length. */
 size_t ratelimit_client_key(const char *addr, unsigned ipv6_prefix,
     char out[RATELIMIT_CLIENT_KEY_MAX]);
+/* Give back one request taken by ratelimit_take (interval_us as given
+ * there), for budgets that only some outcomes spend: take before the work
+ * (so that concurrent requests cannot all pass one free slot), refund when
+ * the outcome does not count. No-op when the key is not held (forgotten
+ * meanwhile). */
+void ratelimit_refund(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t interval_us);
 
 /* Keys held now (for tests and metrics). */
 size_t ratelimit_count(struct ratelimit *rl);

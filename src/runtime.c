@@ -14,7 +14,10 @@
 #include <event2/thread.h>
 
 #include "admin.h"
+#include "connlimit.h"
+#include "defaults.h"
 #include "errlist.h"
+#include "listensock.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "runtime.h"
@@ -190,6 +193,9 @@ runtime_metrics_text(struct runtime *rt)
 		rt->mg.revocations_remote = revoke_remote_count(rt->revocations);
 		rt->mg.revocations_refused = revoke_remote_refused(rt->revocations);
 	}
+	rt->mg.conn_refused_per_client = rt->connlimit != NULL ?
+	    connlimit_refused_total(rt->connlimit) : 0;
+	rt->mg.conn_head_timeouts = __atomic_load_n(&rt->head_timeouts, __ATOMIC_RELAXED);
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
 	free(shards);
 	return text;
@@ -237,6 +243,25 @@ compact_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	revoke_compact(rt->revocations, time(NULL));
+}
+
+/* Every worker stopped accepting: refuse new connections now rather than
+ * let them wait in the listen queue until the process exits. */
+static void
+stop_listening_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	(void)fd;
+	(void)what;
+	listensock_stop_all(rt->listen_fds, rt->nlisten_fds);
+}
+
+void
+runtime_worker_stopped_accepting(struct runtime *rt)
+{
+	if (__atomic_sub_fetch(&rt->accepting, 1, __ATOMIC_ACQ_REL) == 0)
+		event_active(rt->stop_ev, EV_TIMEOUT, 0);
 }
 
 void
@@ -300,6 +325,16 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	signal(SIGPIPE, SIG_IGN);
 	if ((rt.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
+	/* Bound once here, before anything else is started (the revocation
+	 * journal, Redis): a port in use is fatal, never shared. */
+	{
+		char why[256];
+		if (listensock_open_all(cf, &rt.listen_fds, why, sizeof(why)) != 0)
+			fatalx("%s", why);
+	}
+	rt.nlisten_fds = cf->nlisteners;
+	if ((rt.stop_ev = event_new(rt.base, -1, 0, stop_listening_cb, &rt)) == NULL)
+		fatalx("event_new failed");
 	pthread_mutex_init(&rt.retired_lock, NULL);
 	if ((rt.retire_ev = event_new(rt.base, -1, 0, retire_cb, &rt)) == NULL)
 		fatalx("event_new failed");
@@ -308,6 +343,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		struct errlist errs;
 		errlist_init(&errs);
 		rt.ratelimit = ratelimit_new((size_t)cf->rate_limit.max_keys);
+		rt.connlimit = connlimit_new();
+		rt.failed_auth = ratelimit_new(SG_FAILED_AUTH_MAX_KEYS);
 		rt.revocations = revoke_store_open(cf->revocations, &errs);
 		if (rt.revocations == NULL) {
 			for (size_t i = 0; i < errs.n; i++)
@@ -327,6 +364,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		event_add(rt.compact_timer, &hour);
 	}
 
+	rt.accepting = (int)n;
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -369,6 +407,9 @@ out:
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
 	free(rt.workers);
+	listensock_close_all(rt.listen_fds, rt.nlisten_fds);
+	if (rt.stop_ev != NULL)
+		event_free(rt.stop_ev);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);
 	event_free(rt.retire_ev);
@@ -378,6 +419,8 @@ out:
 	revoke_redis_free(rt.redis);
 	revoke_store_close(rt.revocations);
 	ratelimit_free(rt.ratelimit);
+	connlimit_free(rt.connlimit);
+	ratelimit_free(rt.failed_auth);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
 	pthread_mutex_destroy(&rt.lock);

@@ -44,6 +44,21 @@ struct runtime {
 	struct cfg **retired;
 	size_t nretired;
 	struct event *retire_ev;
+	/* The listeners' sockets (listensock.c), one per cf->listeners[i],
+	 * shared by every worker; taken out of listening once every worker
+	 * has stopped accepting (stop_ev), closed at exit. */
+	int *listen_fds;
+	size_t nlisten_fds;
+	int accepting;			/* workers still accepting (atomic) */
+	struct event *stop_ev;
+	/* limits.failed_auth_per_client budgets, one per address group, all
+	 * workers: a table of its own, so that neither fills the other. */
+	struct ratelimit *failed_auth;
+	/* Open connections per client address group, all workers. */
+	struct connlimit *connlimit;
+	/* Connections closed with no request head within header_timeout_ms
+	 * (a handshake or an idle keep-alive), all workers (atomic). */
+	uint64_t head_timeouts;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf
@@ -69,6 +84,9 @@ struct evhttp_request;
 /* The admin revocation endpoints (GET/POST /revocations, DELETE
  * /revocations/{id}). */
 void runtime_admin_revocations(struct runtime *rt, struct evhttp_request *req);
+
+/* A worker removed its listeners (draining; on that worker's thread). */
+void runtime_worker_stopped_accepting(struct runtime *rt);
 
 /* A worker left its loop (called on that worker's thread). */
 void runtime_worker_exited(struct runtime *rt);

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,8 +23,10 @@
 #include <event2/listener.h>
 
 #include "chars.h"
+#include "connlimit.h"
 #include "framing.h"
 #include "gate.h"
+#include "listensock.h"
 #include "log.h"
 #include "revoke.h"
 #include "tls.h"
@@ -52,8 +55,11 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
 	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
+	if (cc->group_counted)
+		connlimit_release(w->rt->connlimit, &cc->group);
 	if (cc->deadline != NULL)
 		event_free(cc->deadline);
+	cc->deadline = NULL;
 	/* libevent frees the SSL without a close_notify; send it. */
 	tls_connection_close_notify(evcon);
 	if (cc->cur != NULL)
@@ -64,6 +70,45 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Count the connection against its address group's share of the slots
+ * (limits.max_connections_per_client), from its accept. Connections from
+ * a trusted proxy carry many clients and are not counted. Over the share,
+ * the connection is marked to be closed at once (attach_cb): no TLS
+ * handshake, no request read, no answer; refusals are logged once per
+ * SG_CONNLIMIT_LOG_INTERVAL_S with how many there were. */
+static void
+client_group_count(struct worker *w, struct client_conn *cc)
+{
+	const struct cfg *cf = w->cf;
+	struct timespec now;
+	uint64_t since;
+	char group[64];
+
+	if (connlimit_key_parse(cc->client_ip, &cc->group) != 0)
+		return;
+	if (cf->ntrusted_proxies > 0 &&
+	    realip_trusted(cf->trusted_proxies, cf->ntrusted_proxies, cc->client_ip))
+		return;
+	if (connlimit_acquire(w->rt->connlimit, &cc->group,
+	    (uint32_t)cf->limits.max_connections_per_client)) {
+		cc->group_counted = 1;
+		return;
+	}
+	cc->group_refused = 1;
+	/* Should it be read before it is closed, the guard answers 503. */
+	cc->over_limit = 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (connlimit_refused(w->rt->connlimit,
+	    (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000,
+	    (uint64_t)SG_CONNLIMIT_LOG_INTERVAL_S * 1000000, &since))
+		log_warnx("%s: connection refused: %s already holds "
+		    "limits.max_connections_per_client (%lld) connections "
+		    "(%llu more refused, from any address, since the last such line)",
+		    cc->client, connlimit_key_str(&cc->group, group, sizeof(group)),
+		    (long long)cf->limits.max_connections_per_client,
+		    (unsigned long long)since);
+}
 
 /* The connection record for evcon, created right after the accept
  * (attach_cb) and counted against max_connections across all workers
@@ -81,6 +126,9 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	reqscan_init(&cc->scan, (size_t)w->cf->limits.max_header_bytes,
 	    (uint64_t)w->cf->limits.max_body_bytes);
 	cc->deadline = evtimer_new(w->base, deadline_cb, cc);
+	/* From the accept: the TLS handshake and the first request head
+	 * must be done within header_timeout_ms, however slowly bytes come. */
+	event_add(cc->deadline, &w->header_tv);
 	if (__atomic_add_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL) >
 	    w->cf->limits.max_connections)
 		cc->over_limit = 1;
@@ -90,6 +138,7 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	snprintf(cc->client_ip, sizeof(cc->client_ip), "%s", addr ? addr : "");
 	snprintf(cc->client, sizeof(cc->client), addr && strchr(addr, ':') ? "[%s]:%u" : "%s:%u",
 	    addr ? addr : "", (unsigned)port);
+	client_group_count(w, cc);
 	/* Answers go out in several writes (headers, then body pieces); with
 	 * Nagle on, a keep-alive client's delayed ACK stalls each one. */
 	int one = 1;
@@ -158,6 +207,20 @@ find_client(struct proxy_req *pr)
 	}
 }
 
+/* 429 with Retry-After: the wait in whole seconds, rounded up, at least 1. */
+static void
+reply_429(struct proxy_req *pr, uint64_t retry_us, const char *reason, const char *message)
+{
+	uint64_t retry = (retry_us + 999999) / 1000000;
+	char secs[24];
+
+	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry > 0 ? retry : 1));
+	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Retry-After", secs);
+	pr->decision = "deny";
+	pr->reason = reason;
+	proxy_reply_error(pr, 429, "TooManyRequests", message, NULL);
+}
+
 /* Count this request against rate_limit under key (of kind 'c' client,
  * 's' subject, 't' token id). Over it: 429 with Retry-After (whole
  * seconds, at least 1), reason rate_limited; returns 1. */
@@ -167,7 +230,7 @@ rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
 	const struct cfg_rate_limit *rl = &pr->cf->rate_limit;
 	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
 	uint64_t retry;
-	char secs[24], ckey[RATELIMIT_CLIENT_KEY_MAX];
+	char ckey[RATELIMIT_CLIENT_KEY_MAX];
 	size_t klen = strlen(key);
 
 	/* An address counts by its allocation (IPv6 /64), not as text. */
@@ -178,14 +241,76 @@ rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
 	if (ratelimit_take(w->rt->ratelimit, kind, key, klen, now, rl->interval_us,
 	    rl->burst, &retry))
 		return 0;
-	retry = (retry + 999999) / 1000000;	/* whole seconds, rounded up */
-	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry > 0 ? retry : 1));
-	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Retry-After", secs);
-	pr->decision = "deny";
-	pr->reason = "rate_limited";
-	proxy_reply_error(pr, 429, "TooManyRequests",
-	    "Too many requests: the rate limit is exceeded", NULL);
+	reply_429(pr, retry, "rate_limited", "Too many requests: the rate limit is exceeded");
 	return 1;
+}
+
+/* The group a budget per client address counts in (IPv6 by /64, as for
+ * connections), as the bytes of a ratelimit key; the address itself when
+ * it is not numeric. */
+static void
+client_budget_key(const char *ip, struct connlimit_key *k, const char **key, size_t *len)
+{
+	if (connlimit_key_parse(ip, k) == 0) {
+		*key = (const char *)k->b;
+		*len = sizeof(k->b);
+	} else {
+		*key = ip;
+		*len = strlen(ip);
+	}
+}
+
+/*
+ * limits.failed_auth_per_client: token verifications that fail spend a
+ * budget per client address (a GCRA cell in a table shared by all workers,
+ * apart from rate_limit's: failed_auth_burst at once, then failed_auth_per_client per
+ * second). Each request carrying an Authorization field takes from it
+ * before its token is looked at, and gives it back unless its token went
+ * through verification and failed: taking first keeps concurrent requests
+ * (on every worker) from all passing through one free slot. While it is
+ * spent, such a request gets 429 before any signature is checked, whatever
+ * rate_limit says: forged tokens cost their sender, not every other
+ * client. Requests without the field cost no verification and go on.
+ * Returns 1 when refused; else *taken says whether to settle afterwards.
+ */
+static int
+failed_auth_take(struct worker *w, struct proxy_req *pr, int *taken)
+{
+	const struct cfg_limits *l = &pr->cf->limits;
+	uint64_t now = (uint64_t)pr->mono.tv_sec * 1000000 + (uint64_t)pr->mono.tv_nsec / 1000;
+	uint64_t retry;
+	struct connlimit_key k;
+	const char *key;
+	size_t len;
+
+	*taken = 0;
+	if (l->failed_auth_per_s == 0 || pr->n_authorization == 0)
+		return 0;
+	client_budget_key(pr->client_ip, &k, &key, &len);
+	if (ratelimit_take(w->rt->failed_auth, 'a', key, len, now,
+	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry)) {
+		*taken = 1;
+		return 0;
+	}
+	reply_429(pr, retry, "failed_auth_limited",
+	    "Too many requests: too many invalid tokens from this address");
+	return 1;
+}
+
+/* Give the budget back unless this request's token was verified and
+ * failed. */
+static void
+failed_auth_settle(struct worker *w, struct proxy_req *pr, const struct gate_decision *d)
+{
+	struct connlimit_key k;
+	const char *key;
+	size_t len;
+
+	if (d->jwt_verified && d->jwt != JWT_OK)
+		return;
+	client_budget_key(pr->client_ip, &k, &key, &len);
+	ratelimit_refund(w->rt->failed_auth, 'a', key, len,
+	    1000000 / (uint64_t)pr->cf->limits.failed_auth_per_s);
 }
 
 /* Run the admission decision and either refuse or forward. */
@@ -208,10 +333,13 @@ admit(struct worker *w, struct proxy_req *pr)
 	struct evbuffer *body = evhttp_request_get_input_buffer(pr->req);
 	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision d;
+	int fa_taken;
 
 	/* By client address: every request counts, before any signature is
 	 * checked (a flood of bad tokens costs its sender, not the gateway). */
 	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
+		return;
+	if (failed_auth_take(w, pr, &fa_taken))
 		return;
 	/* Bodies are bounded by max_body_bytes: make it one piece for the
 	 * JSON parser (a no-op when it already is). */
@@ -219,6 +347,8 @@ admit(struct worker *w, struct proxy_req *pr)
 	if (rq.body_len > 0)
 		rq.body = (const char *)evbuffer_pullup(body, -1);
 	gate_decide(pr->cf, w->tcache, &rq, &d);
+	if (fa_taken)
+		failed_auth_settle(w, pr, &d);
 	if (d.token_checked && d.jwt_verified) {
 		metrics_token_verified(w->metrics, d.jwt);
 		metrics_token_cache(w->metrics, d.cache_hit);
@@ -343,6 +473,34 @@ guard_refuse(struct client_conn *cc, struct evbuffer *buf, int status, const cha
 	}
 }
 
+/* header_timeout_ms passed with no request head begun: since the accept
+ * (a TLS handshake not finished, or no byte at all) or since the last
+ * answer on a keep-alive connection. There is no request to answer:
+ * close (deferred: evhttp frees the connection). */
+static void
+idle_deadline(struct client_conn *cc)
+{
+	if (cc->cur != NULL || reqscan_in_body(&cc->scan))
+		return;
+	__atomic_add_fetch(&cc->w->rt->head_timeouts, 1, __ATOMIC_RELAXED);
+	log_debug("%s: no request within header_timeout_ms; closing", cc->client);
+	bufferevent_trigger_event(evhttp_connection_get_bufferevent(cc->evcon),
+	    BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+worker_conn_await_head(struct client_conn *cc)
+{
+	/* A head already on its way keeps the deadline of its first byte;
+	 * a pipelined request's body is timed by evhttp. Otherwise the
+	 * deadline starts now, also when one was pending from an earlier
+	 * answer (pipelined requests: each answer restarts it). */
+	if (cc->deadline == NULL || cc->refused || reqscan_in_head(&cc->scan) ||
+	    reqscan_in_body(&cc->scan))
+		return;
+	event_add(cc->deadline, &cc->w->header_tv);
+}
+
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -351,8 +509,12 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!reqscan_in_head(&cc->scan) || cc->refused)
+	if (cc->refused)
 		return;
+	if (!reqscan_in_head(&cc->scan)) {
+		idle_deadline(cc);
+		return;
+	}
 	/* What evhttp holds of the head is completed by the refusal marker
 	 * (or replaced by a whole synthetic request), answered 408 in order. */
 	/* Outside a read, the bufferevent keeps the end of its input buffer
@@ -446,8 +608,10 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
 		void *evcon = NULL;
 
 		bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
-		if (evcon != NULL)
-			(void)client_conn_get(w, evcon);
+		/* Over its address's share: closed before any byte is read
+		 * (safe here: no evhttp callback of it is running). */
+		if (evcon != NULL && client_conn_get(w, evcon)->group_refused)
+			evhttp_connection_free(evcon);
 		bufferevent_decref(bev);
 	}
 }
@@ -570,6 +734,10 @@ apply_limits(struct worker *w)
 	}
 }
 
+/* Serve each listener's socket (made once by the runtime, listensock.c)
+ * from this worker's loop. The descriptors stay the runtime's: every
+ * worker registers the same ones, and they are closed only after all
+ * workers have stopped. */
 static int
 bind_listeners(struct worker *w)
 {
@@ -578,21 +746,14 @@ bind_listeners(struct worker *w)
 	w->hs = xcalloc(cf->nlisteners, sizeof(*w->hs));
 	for (size_t i = 0; i < cf->nlisteners; i++) {
 		const struct cfg_listener *l = &cf->listeners[i];
-		struct sockaddr_storage ss;
-		int sslen = sizeof(ss);
 		char spec[80];
 		struct evconnlistener *lev;
 		struct evhttp_bound_socket *b;
 
-		snprintf(spec, sizeof(spec), strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
-		    l->address, (unsigned)l->port);
-		if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
-			log_warnx("cannot parse listener address %s", spec);
-			return -1;
-		}
-		lev = evconnlistener_new_bind(w->base, NULL, NULL,
-		    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
-		    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss, sslen);
+		listensock_spec(l->address, l->port, spec, sizeof(spec));
+		/* backlog -1: listen() was called already. */
+		lev = evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, -1,
+		    w->rt->listen_fds[i]);
 		if (lev == NULL) {
 			log_warn("cannot listen on %s", spec);
 			return -1;
@@ -850,6 +1011,7 @@ drain(struct worker *w)
 			evhttp_del_accept_socket(w->hs[i].http, w->hs[i].bound);
 		w->hs[i].bound = NULL;
 	}
+	runtime_worker_stopped_accepting(w->rt);
 	w->draining = 1;
 	if (w->inflight == 0) {
 		event_base_loopexit(w->base, NULL);

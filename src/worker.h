@@ -73,9 +73,9 @@ struct worker {
 	struct timeval write_tv;
 };
 
-/* Set up the worker's loop, HTTP server and listeners (SO_REUSEPORT, so
- * every worker binds the same addresses and the kernel spreads
- * connections). Called on the main thread; takes a reference to cf.
+/* Set up the worker's loop, HTTP server and listeners (the runtime's
+ * sockets, shared by every worker: see listensock.h). Called on the main
+ * thread; takes a reference to cf.
  * 0 or -1 (logged). */
 int worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
     struct accesslog *alog);
@@ -88,6 +88,11 @@ void worker_join(struct worker *w);
 
 /* Log one request (batched: written at the end of this loop pass). */
 void worker_log(struct worker *w, const struct accesslog_entry *e);
+
+/* The answer on cc is complete: the next request head must come within
+ * header_timeout_ms from now (unless one is already on its way). */
+struct client_conn;
+void worker_conn_await_head(struct client_conn *cc);
 
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);

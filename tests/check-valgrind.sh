@@ -27,6 +27,8 @@ suites=(
 	ratelimit
 	realip
 	policy_guard
+	admin
+	connlimits
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -590,7 +590,8 @@ check "the slow-client gateway is still running" kill -0 "$GW_PID"
 GW_PORT=$(free_port)
 write_config "$T/limit.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
   $TOKENS_CONF, \"workers\": 1,
-  \"limits\": { \"max_connections\": 50, \"header_timeout_ms\": 10000 }"
+  \"limits\": { \"max_connections\": 50, \"header_timeout_ms\": 10000,
+    \"max_connections_per_client\": 50 }"
 start_gateway "$T/limit.json"
 LIMIT_PID=$GW_PID
 # conn_limit ID DESC: 60 keep-alive connections one after the other on the
@@ -637,7 +638,9 @@ timeout 30 python3 "$RAWHTTP" --port "$GW_PORT" --slowloris 50 --silent --trickl
 SI_PID=$!
 PIDS+=("$SI_PID")
 sleep 1
-r=$(curl -s -o /dev/null -m 2 -w '%{http_code}' -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")
+# (From another address: 127.0.0.1 holds its max_connections_per_client.)
+r=$(curl -s -o /dev/null -m 2 -w '%{http_code}' --interface 127.0.0.2 \
+    -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")
 kexpect silent-limit "at the limit with 50 connections that sent nothing, a new client gets 503" 503 "$r"
 wait "$SI_PID"
 kmatch silent-limit/opened "the 50 silent connections were accepted and held" 'opened=50 closed=0 .*' "$(cat "$T/silent.out")"
@@ -649,7 +652,8 @@ check "the limited gateway is still running" kill -0 "$LIMIT_PID"
 GW_PORT=$(free_port)
 write_config "$T/limit4.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
   $TOKENS_CONF, \"workers\": 4,
-  \"limits\": { \"max_connections\": 50, \"header_timeout_ms\": 10000 }"
+  \"limits\": { \"max_connections\": 50, \"header_timeout_ms\": 10000,
+    \"max_connections_per_client\": 50 }"
 start_gateway "$T/limit4.json"
 conn_limit conn-limit-workers "four workers"
 

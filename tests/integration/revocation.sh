@@ -86,7 +86,7 @@ expect_eq "other tokens unaffected" 200200200200 "$(statuses "$USER_TOK")"
 
 # --- operators -------------------------------------------------------------------------
 OPS_TOK=$(mint ops-42 "applicationApiTokens.get")
-expect_eq "POST /revocations" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"id":"ops-42"}' "$A/revocations")"
+expect_eq "POST /revocations" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"id":"ops-42"}' "$A/revocations")"
 expect_eq "operator revocation enforced" 401401401401 "$(statuses "$OPS_TOK")"
 # explain reads the running daemon's journal (without its lock) and agrees.
 "$SCOPEGATE" explain -c "$T/gw.json" GET "/applications/$APP/tokens" --token "$OPS_TOK" \
@@ -99,9 +99,9 @@ expect_eq "explain: revocations checked" true "$(json_get "$T/ex.json" 'd["revoc
 expect_eq "explain: an unrevoked token is allowed" allow "$(json_get "$T/ex.json" 'd["decision"]')"
 curl -s "$A/revocations" > "$T/list.json"
 check "GET /revocations lists it" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=json.dumps(d); assert "ops-42" in s and sys.argv[2] in s' "$T/list.json" "$NEWID"
-expect_eq "DELETE /revocations/{id}" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$A/revocations/ops-42")"
+expect_eq "DELETE /revocations/{id}" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H 'Content-Type: application/json' "$A/revocations/ops-42")"
 expect_eq "reinstated by the operator" 200200200200 "$(statuses "$OPS_TOK")"
-expect_eq "bad operator input refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"id":"has space"}' "$A/revocations")"
+expect_eq "bad operator input refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"id":"has space"}' "$A/revocations")"
 
 # --- two instances sharing Redis ----------------------------------------------------------
 if ! command -v redis-server >/dev/null; then
@@ -169,7 +169,7 @@ UD="http://127.0.0.1:$GD/applications/$APP/tokens"
 expect_eq "AUTH: instance D serves the token" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PWTOK" "$UD")"
 expect_eq "AUTH: revoked through C's admin API" 201 "$(curl -s -o /dev/null -w '%{http_code}' \
-    -X POST -d '{"id":"pw-shared-1"}' "http://127.0.0.1:$AC/revocations")"
+    -X POST -H 'Content-Type: application/json' -d '{"id":"pw-shared-1"}' "http://127.0.0.1:$AC/revocations")"
 got=000
 for _ in $(seq 1 100); do
 	got=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PWTOK" "$UD")

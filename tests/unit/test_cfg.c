@@ -95,6 +95,7 @@ test_good_full(void)
 	CU_ASSERT_EQUAL(cf->limits.max_connections, 100);
 	CU_ASSERT_EQUAL(cf->limits.header_timeout_ms, 5000);
 	CU_ASSERT_EQUAL(cf->limits.write_timeout_ms, 7000);
+	CU_ASSERT_EQUAL(cf->limits.max_connections_per_client, 10);	/* 100 / 10 */
 	CU_ASSERT_PTR_NULL(cf->access_log);
 	CU_ASSERT_EQUAL(cf->debug, 1);
 	CU_ASSERT_EQUAL(cf->shutdown_grace_ms, 0);
@@ -124,6 +125,12 @@ test_good_defaults(void)
 	CU_ASSERT_STRING_EQUAL(cf->access_log, "-");
 	CU_ASSERT_EQUAL(cf->rate_limit.key, CFG_RATE_NONE);	/* no limit unless asked */
 	CU_ASSERT_EQUAL(cf->rate_limit.ipv6_prefix, 64);	/* an IPv6 client is its /64 */
+	/* A tenth of max_connections per client address; the failed-auth
+	 * budget on by default. */
+	CU_ASSERT_EQUAL(cf->limits.max_connections_per_client, cf->limits.max_connections / 10);
+	CU_ASSERT_EQUAL(cf->limits.failed_auth_per_s, 10);
+	CU_ASSERT_EQUAL(cf->limits.failed_auth_burst, 20);
+	CU_ASSERT_PTR_NULL(cf->admin.token);
 	CU_ASSERT_EQUAL(cf->upstream.naddrs, 1);
 	cfg_free(cf);
 	errlist_free(&errs);

@@ -220,6 +220,42 @@ test_client_key(void)
 	CU_ASSERT(ratelimit_client_key(long_text, 64, k) <= RATELIMIT_CLIENT_KEY_MAX);
 	CU_ASSERT_EQUAL(ratelimit_client_key("2001:db8::1", 64, k), 18);
 	CU_ASSERT_EQUAL(ratelimit_client_key("10.0.0.1", 64, k), 5);
+/* ratelimit_refund gives a taken request back: a budget spent only by
+ * failures is taken before the work and refunded when it succeeded. */
+static void
+test_refund(void)
+{
+	struct ratelimit *rl = ratelimit_new(1024);
+	uint64_t retry = 99, t0 = 1000 * SEC;
+
+	/* Successes, taken and refunded, never spend it. */
+	for (int i = 0; i < 100; i++) {
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+		ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
+	}
+	/* Three failures at once spend a burst of 3 ... */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	CU_ASSERT_EQUAL(retry, SEC / 10);
+	/* ... a refused take is not refunded (it did not count) ... */
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	/* ... and one refund frees exactly one slot. */
+	ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	/* A refund of a key never taken, or of another kind, changes nothing. */
+	ratelimit_refund(rl, 'f', "b", 1, SEC / 10);
+	ratelimit_refund(rl, 'c', "a", 1, SEC / 10);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	CU_ASSERT_EQUAL(ratelimit_count(rl), 1);
+	/* Refunds never bank credit beyond a full burst. */
+	for (int i = 0; i < 50; i++)
+		ratelimit_refund(rl, 'f', "a", 1, SEC / 10);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0 + SEC, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'f', "a", 1, t0 + SEC, SEC / 10, 3, &retry), 0);
+	ratelimit_free(rl);
 }
 
 int
@@ -237,6 +273,7 @@ main(void)
 	CU_add_test(s, "bounded under a flood of keys", test_bounded);
 	CU_add_test(s, "threads", test_threads);
 	CU_add_test(s, "client key: IPv6 /64, IPv4-mapped", test_client_key);
+	CU_add_test(s, "refund", test_refund);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

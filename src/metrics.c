@@ -251,9 +251,14 @@ metrics_connection_closed(struct metrics_shard *s)
 }
 
 void
-metrics_reload_done(struct metrics_globals *g, int ok)
+metrics_reload_done(struct metrics_globals *g, enum metrics_reload_result r, int64_t when)
 {
-	__atomic_fetch_add(ok ? &g->reloads_ok : &g->reloads_failed, 1, __ATOMIC_RELAXED);
+	uint64_t *c = r == METRICS_RELOAD_OK ? &g->reloads_ok :
+	    r == METRICS_RELOAD_RESTART_NEEDED ? &g->reloads_restart : &g->reloads_failed;
+
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_reload_success, r == METRICS_RELOAD_OK, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_reload_time, when, __ATOMIC_RELAXED);
 }
 
 void
@@ -484,9 +489,29 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	    g ? __atomic_load_n(&g->reloads_ok, __ATOMIC_RELAXED) : 0);
 	sbuf_printf(&b, "scopegate_reloads_total{result=\"failed\"} %" PRIu64 "\n",
 	    g ? __atomic_load_n(&g->reloads_failed, __ATOMIC_RELAXED) : 0);
+	sbuf_printf(&b, "scopegate_reloads_total{result=\"restart_needed\"} %" PRIu64 "\n",
+	    g ? __atomic_load_n(&g->reloads_restart, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_last_reload_success", "gauge",
+	    "1 when the last reload (or the start) put the whole file in force; "
+	    "0 when it failed or a part of it needs a restart.");
+	sbuf_printf(&b, "scopegate_config_last_reload_success %d\n",
+	    g ? __atomic_load_n(&g->last_reload_success, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_last_reload_timestamp_seconds", "gauge",
+	    "When the last reload (or the start) happened, in seconds since the epoch.");
+	sbuf_printf(&b, "scopegate_config_last_reload_timestamp_seconds %" PRId64 "\n",
+	    g ? (int64_t)__atomic_load_n(&g->last_reload_time, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_restart_required", "gauge",
+	    "Settings changed in the configuration that are not in force until a "
+	    "restart (one series per setting, value 1); none when the file is in force.");
+	for (k = 0; g != NULL && k < g->nrestart_needed; k++) {
+		sbuf_printf(&b, "scopegate_config_restart_required{setting=\"");
+		sbuf_label_value(&b, g->restart_needed[k]);
+		sbuf_printf(&b, "\"} 1\n");
+	}
 
 	family(&b, "scopegate_config_generation", "gauge",
-	    "Generation of the configuration in use (1 at start, +1 per successful reload).");
+	    "Generation of the configuration in use (1 at start, +1 per reload that "
+	    "published a new one, also when a part of it needs a restart).");
 	sbuf_printf(&b, "scopegate_config_generation %" PRIu64 "\n",
 	    g ? __atomic_load_n(&g->config_generation, __ATOMIC_RELAXED) : 0);
 

@@ -48,8 +48,25 @@ struct metrics_globals {
 	const char *version;		/* build_info label; borrowed */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
+	uint64_t reloads_restart;	/* applied but for what needs a restart */
 	uint64_t config_generation;
 	uint64_t rate_limit_keys;	/* set by the caller before rendering */
+	/* The last reload (or the start, before any): 1 when everything in
+	 * the file is in force, 0 when it failed or a part needs a restart;
+	 * its wall-clock time in seconds since the epoch. */
+	int last_reload_success;
+	int64_t last_reload_time;
+	/* Settings changed in the file that only a restart applies (names
+	 * with static storage), set by the caller before rendering. */
+	const char *const *restart_needed;
+	size_t nrestart_needed;
+};
+
+/* How a reload ended (metrics_reload_done). */
+enum metrics_reload_result {
+	METRICS_RELOAD_FAILED,		/* nothing applied, old configuration kept */
+	METRICS_RELOAD_OK,		/* everything applied */
+	METRICS_RELOAD_RESTART_NEEDED,	/* applied except what needs a restart */
 };
 
 /* A new, zeroed shard; never NULL. Free it with metrics_shard_free once no
@@ -87,8 +104,10 @@ void metrics_token_cache(struct metrics_shard *s, int hit);
 void metrics_connection_opened(struct metrics_shard *s);
 void metrics_connection_closed(struct metrics_shard *s);
 
-/* Reload bookkeeping on the globals (relaxed atomics: reload is rare). */
-void metrics_reload_done(struct metrics_globals *g, int ok);
+/* Reload bookkeeping on the globals (relaxed atomics: reload is rare);
+ * when is the wall-clock time of the reload in seconds. */
+void metrics_reload_done(struct metrics_globals *g, enum metrics_reload_result r,
+    int64_t when);
 void metrics_set_generation(struct metrics_globals *g, uint64_t generation);
 
 /* Render every metric family, summing the n shards (NULL entries are

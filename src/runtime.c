@@ -70,11 +70,125 @@ runtime_cfg_release(struct runtime *rt, struct cfg *cf)
 	event_active(rt->retire_ev, EV_TIMEOUT, 0);
 }
 
+/* "address port tls|plain": what identifies a bound listener. */
+static char *
+listener_shape(const struct cfg_listener *l)
+{
+	char *s;
+
+	xasprintf(&s, "%s %u %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain");
+	return s;
+}
+
+static char *
+admin_shape(const struct cfg *cf)
+{
+	char *s = NULL;
+
+	if (cf->admin.address != NULL)
+		xasprintf(&s, "%s %u", cf->admin.address, (unsigned)cf->admin.port);
+	return s;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Remember the restart-only settings the process starts with. */
+static void
+boot_record(struct runtime_boot *b, const struct cfg *cf)
+{
+	b->nlisteners = cf->nlisteners;
+	b->listeners = xcalloc(cf->nlisteners ? cf->nlisteners : 1, sizeof(*b->listeners));
+	for (size_t i = 0; i < cf->nlisteners; i++)
+		b->listeners[i] = listener_shape(&cf->listeners[i]);
+	b->workers = cf->workers;
+	b->access_log = cf->access_log ? xstrdup(cf->access_log) : NULL;
+	b->admin = admin_shape(cf);
+	b->rate_limit_max_keys = cf->rate_limit.max_keys;
+}
+
+static void
+boot_free(struct runtime_boot *b)
+{
+	for (size_t i = 0; i < b->nlisteners; i++)
+		free(b->listeners[i]);
+	free(b->listeners);
+	free(b->access_log);
+	free(b->admin);
+}
+
+static int
+boot_same_listeners(const struct runtime_boot *b, const struct cfg *cf)
+{
+	int same = b->nlisteners == cf->nlisteners;
+
+	for (size_t i = 0; same && i < cf->nlisteners; i++) {
+		char *shape = listener_shape(&cf->listeners[i]);
+		same = strcmp(shape, b->listeners[i]) == 0;
+		free(shape);
+	}
+	return same;
+}
+
+void
+runtime_needs_restart(struct runtime *rt, const char *what)
+{
+	for (size_t i = 0; i < rt->nrestart_needed; i++)
+		if (strcmp(rt->restart_needed[i], what) == 0)
+			return;
+	log_warnx("reload: %s changed; not applied live, restart to apply it", what);
+	if (rt->nrestart_needed < RUNTIME_RESTART_MAX)
+		rt->restart_needed[rt->nrestart_needed++] = what;
+}
+
+/* The settings of "restart needed" as one text ("listeners, workers"). */
+static const char *
+restart_list(const struct runtime *rt, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rt->nrestart_needed && off < size; i++) {
+		int n = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", rt->restart_needed[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+/* Compare the new file with what the process started with; every
+ * difference a restart alone applies is reported (runtime_needs_restart). */
+static void
+check_restart_only(struct runtime *rt, const struct cfg *cf)
+{
+	const struct runtime_boot *b = &rt->boot;
+	char *admin = admin_shape(cf);
+
+	/* Sockets are bound once per worker at start; changing them live
+	 * would mean a moment with fewer listeners. */
+	if (!boot_same_listeners(b, cf))
+		runtime_needs_restart(rt, "listeners");
+	if (b->workers != cf->workers)
+		runtime_needs_restart(rt, "workers");
+	if (!same_str(b->access_log, cf->access_log))
+		runtime_needs_restart(rt, "log.access");
+	if (!same_str(b->admin, admin))
+		runtime_needs_restart(rt, "admin");
+	if (b->rate_limit_max_keys != cf->rate_limit.max_keys)
+		runtime_needs_restart(rt, "rate_limit.max_keys");
+	free(admin);
+}
+
 int
 runtime_reload(struct runtime *rt)
 {
 	struct errlist errs;
 	struct cfg *cf, *old;
+	char pending[512];
 
 	errlist_init(&errs);
 	sdnotify_reloading();
@@ -84,36 +198,29 @@ runtime_reload(struct runtime *rt)
 			log_warnx("reload: %s", errs.msgs[i]);
 		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
 		    errs.n, (unsigned long long)rt->generation);
+		/* systemctl status shows one line: the first error says where. */
+		sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
+		    errs.n, errs.n > 0 ? errs.msgs[0] : "?", (unsigned long long)rt->generation);
 		errlist_free(&errs);
-		metrics_reload_done(&rt->mg, 0);
-		sdnotify_status("reload failed; serving generation %llu", (unsigned long long)rt->generation);
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
 		sdnotify_ready();
 		return -1;
 	}
 	errlist_free(&errs);
+	rt->nrestart_needed = 0;
+	check_restart_only(rt, cf);
 	old = runtime_acquire(rt);
-	/* Sockets are bound once per worker at start; changing them live
-	 * would mean a moment with fewer listeners. Say so; apply the rest. */
-	if (!cfg_same_listeners(old, cf))
-		log_warnx("reload: listener changes are not applied live; restart to apply them");
-	else
-		/* Tickets issued before the reload still resume after it. */
+	/* Tickets issued before the reload still resume after it. */
+	if (cfg_same_listeners(old, cf))
 		for (size_t i = 0; i < cf->nlisteners; i++)
 			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
 				tls_server_inherit_ticket_keys(cf->listeners[i].tls->server,
 				    old->listeners[i].tls->server);
-	if ((old->access_log == NULL) != (cf->access_log == NULL) ||
-	    (old->access_log && strcmp(old->access_log, cf->access_log) != 0))
-		log_warnx("reload: access log path changes are not applied live; restart to apply them");
-	if (old->workers != cf->workers)
-		log_warnx("reload: the worker count is not changed live; restart to apply it");
 	if (!cfg_upstream_same_addrs(&old->upstream, &cf->upstream)) {
 		char addrs[512];
 		log_info("reload: upstream %s now at %s", cf->upstream.url,
 		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
 	}
-	if (old->rate_limit.max_keys != cf->rate_limit.max_keys)
-		log_warnx("reload: rate_limit.max_keys is not changed live; restart to apply it");
 	cfg_unref(old);
 
 	pthread_mutex_lock(&rt->lock);
@@ -124,10 +231,20 @@ runtime_reload(struct runtime *rt)
 	cfg_unref(old);
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
-	metrics_reload_done(&rt->mg, 1);
 	metrics_set_generation(&rt->mg, cf->generation);
-	log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
-	sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
+	if (rt->nrestart_needed > 0) {
+		/* The rest is live; these are not, and are not called so. */
+		restart_list(rt, pending, sizeof(pending));
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_RESTART_NEEDED, (int64_t)time(NULL));
+		log_warnx("configuration generation %llu in force except %s: restart needed",
+		    (unsigned long long)cf->generation, pending);
+		sdnotify_status("generation %llu in force except %s: restart needed",
+		    (unsigned long long)cf->generation, pending);
+	} else {
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_OK, (int64_t)time(NULL));
+		log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
+		sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
+	}
 	sdnotify_ready();
 	return 0;
 }
@@ -142,6 +259,8 @@ runtime_metrics_text(struct runtime *rt)
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
+	rt->mg.restart_needed = rt->restart_needed;
+	rt->mg.nrestart_needed = rt->nrestart_needed;
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
 	free(shards);
 	return text;
@@ -205,6 +324,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: draining and stopping", (int)sig);
+	rt->stop_signal = (int)sig;
 	sdnotify_stopping();
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_DRAIN);
@@ -230,7 +350,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
+runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
+    size_t whysize)
 {
 	struct runtime rt;
 	struct event *sigs[4];
@@ -244,6 +365,9 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	rt.generation = cf->generation = 1;
 	rt.mg.version = PACKAGE_VERSION;
 	metrics_set_generation(&rt.mg, 1);
+	rt.mg.last_reload_success = 1;
+	rt.mg.last_reload_time = (int64_t)time(NULL);
+	boot_record(&rt.boot, cf);
 	pthread_mutex_init(&rt.lock, NULL);
 	/* Must come before any event_base exists: it makes the bases
 	 * lockable so that other threads may wake a worker. */
@@ -264,6 +388,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		if (rt.revocations == NULL) {
 			for (size_t i = 0; i < errs.n; i++)
 				log_warnx("%s", errs.msgs[i]);
+			snprintf(why, whysize, "cannot open the revocation store%s%s",
+			    errs.n > 0 ? ": " : "", errs.n > 0 ? errs.msgs[0] : "");
 			errlist_free(&errs);
 			goto out;
 		}
@@ -271,7 +397,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		/* Its own thread: workers only queue changes for it. */
 		if (cf->revocations->redis_host != NULL &&
 		    (rt.redis = revoke_redis_start(rt.revocations)) == NULL) {
-			log_warnx("cannot start the Redis link");
+			snprintf(why, whysize, "cannot start the Redis link");
 			goto out;
 		}
 		struct timeval hour = {3600, 0};
@@ -282,6 +408,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
+			/* The reason (e.g. a port in use) is the warning above. */
+			snprintf(why, whysize, "cannot set up worker %zu (its listeners, above)", i);
 			rt.nworkers = i + 1;
 			goto out;
 		}
@@ -297,8 +425,10 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 
 	int admin_failed;
 	rt.admin = admin_start(&rt, &admin_failed);
-	if (admin_failed)
+	if (admin_failed) {
+		snprintf(why, whysize, "cannot start the admin listener (above)");
 		goto out;
+	}
 
 	rt.running = (int)n;
 	for (size_t i = 0; i < n; i++)
@@ -313,10 +443,17 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	sdnotify_ready();
 	event_base_dispatch(rt.base);
 	log_info("stopped");
+	if (rt.stop_signal != 0)
+		snprintf(why, whysize, "stopped by signal %d (%s)", rt.stop_signal,
+		    rt.stop_signal == SIGTERM ? "SIGTERM" : rt.stop_signal == SIGINT ? "SIGINT" : "?");
+	else
+		snprintf(why, whysize, "stopped");
 	rc = 0;
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 out:
+	if (rc != 0)
+		log_fatal("%s", why);
 	admin_free(rt.admin);
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
@@ -332,6 +469,7 @@ out:
 	ratelimit_free(rt.ratelimit);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
+	boot_free(&rt.boot);
 	pthread_mutex_destroy(&rt.lock);
 	return rc;
 }

@@ -480,7 +480,7 @@ test_empty(void)
 	CU_ASSERT_EQUAL(len, strlen(t));
 	/* 15 buckets + sum + count, 4 upstream kinds + retries, 18 token results, 2 cache,
 	 * 2 reloads, generation, rate-limit keys, connections, build_info. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4);
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_requests_total counter"));
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 0);
@@ -607,9 +607,15 @@ test_other_families(void)
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);	/* b is -1 alone; the sum is what counts */
-	metrics_reload_done(&g, 1);
-	metrics_reload_done(&g, 1);
-	metrics_reload_done(&g, 0);
+	metrics_reload_done(&g, METRICS_RELOAD_OK, 100);
+	metrics_reload_done(&g, METRICS_RELOAD_OK, 200);
+	metrics_reload_done(&g, METRICS_RELOAD_RESTART_NEEDED, 250);
+	metrics_reload_done(&g, METRICS_RELOAD_FAILED, 300);
+	{
+		static const char *const pending[] = {"listeners", "we\"ird"};
+		g.restart_needed = pending;
+		g.nrestart_needed = 2;
+	}
 	metrics_set_generation(&g, 3);
 	g.rate_limit_keys = 7;
 	metrics_upstream_retried(a);
@@ -644,6 +650,11 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_token_cache_total{result=\"miss\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"ok\"} 2"));
 	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"failed\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"restart_needed\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_config_last_reload_success 0"));
+	CU_ASSERT(has_line(t, "scopegate_config_last_reload_timestamp_seconds 300"));
+	CU_ASSERT(has_line(t, "scopegate_config_restart_required{setting=\"listeners\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_config_restart_required{setting=\"we\\\"ird\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_config_generation 3"));
 	CU_ASSERT(has_line(t, "scopegate_connections 1"));
 	CU_ASSERT(has_line(t, "scopegate_build_info{version=\"v\"} 1"));
@@ -672,7 +683,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

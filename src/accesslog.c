@@ -100,6 +100,16 @@ put_json_string(struct out *o, const char *s)
 /* ,"key": for a literal key, without strlen. */
 #define put_key(o, key) put((o), ",\"" key "\":", sizeof(key) + 3)
 
+/* ,"key":"value" when value is set; key is the literal ,"key": text. */
+static void
+put_opt(struct out *o, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	put_str(o, key);
+	put_json_string(o, value);
+}
+
 static void
 put_u64(struct out *o, uint64_t v)
 {
@@ -194,6 +204,19 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 		put_key(&o, "client_cert_sha256");
 		put_json_string(&o, e->client_cert_sha256);
 	}
+	put_opt(&o, ",\"query\":", e->query);
+	put_opt(&o, ",\"host\":", e->host);
+	put_opt(&o, ",\"user_agent\":", e->user_agent);
+	put_opt(&o, ",\"http_version\":", e->http_version);
+	put_opt(&o, ",\"upstream_addr\":", e->upstream_addr);
+	if (e->upstream_latency_us >= 0 && e->upstream_addr != NULL) {
+		put_key(&o, "upstream_latency_us");
+		put_u64(&o, (uint64_t)e->upstream_latency_us);
+	}
+	put_opt(&o, ",\"tls_version\":", e->tls_version);
+	put_opt(&o, ",\"tls_cipher\":", e->tls_cipher);
+	put_opt(&o, ",\"sni\":", e->sni);
+	put_opt(&o, ",\"trace_id\":", e->trace_id);
 	/* The reserve behind o.end always fits the closing. */
 	memcpy(o.p, "}\n", 3);
 	return (size_t)(o.p - buf) + 2;

@@ -34,6 +34,19 @@ struct accesslog_entry {
 	/* Verified client certificate (mTLS); written only when present. */
 	const char *client_cert_subject;
 	const char *client_cert_sha256;
+	/* What nginx/Envoy operators look for; each written only when set
+	 * (upstream_latency_us when >= 0). The query is already redacted
+	 * (qredact.h). */
+	const char *query;
+	const char *host;
+	const char *user_agent;
+	const char *http_version;	/* "1.1" */
+	const char *upstream_addr;	/* address:port the answer came from */
+	int64_t upstream_latency_us;	/* request sent -> answer head; -1: none */
+	const char *tls_version;
+	const char *tls_cipher;
+	const char *sni;
+	const char *trace_id;		/* W3C trace-context trace id */
 };
 
 /* Format one line (with the trailing newline) into buf. Returns the length

@@ -81,4 +81,10 @@
 #define SG_TLS_MAX_CERTIFICATES		64	/* per listener */
 #define SG_TLS_MAX_NAMES		1024	/* per certificate entry */
 
+/* log.redact_query when absent: query parameters whose values the access
+ * log never shows (compared case-insensitively, in any encoding). */
+#define SG_DEFAULT_REDACT_QUERY \
+	"access_token", "token", "id_token", "refresh_token", "key", "api_key", \
+	"apikey", "password", "secret", "client_secret", "signature", "sig", "code"
+
 #endif

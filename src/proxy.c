@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "defaults.h"
@@ -29,10 +30,67 @@
 #include "runtime.h"
 #include "tls.h"
 #include "proxy.h"
+#include "qredact.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
 static void proxy_finish(struct proxy_req *pr);
+
+/* Bounds of the copied log fields (the line is cut at ACCESSLOG_LINE_MAX
+ * anyway). */
+#define LOG_QUERY_MAX	1024
+#define LOG_FIELD_MAX	256
+
+/* Copy at most max bytes of s (NULL: none) to *dst, NUL-terminated, and
+ * point *field at it; advances *dst. */
+static void
+log_copy(char **dst, const char *s, size_t max, const char **field)
+{
+	size_t n;
+
+	if (s == NULL) {
+		*field = NULL;
+		return;
+	}
+	n = strnlen(s, max);
+	memcpy(*dst, s, n);
+	(*dst)[n] = '\0';
+	*field = *dst;
+	*dst += n + 1;
+}
+
+/* What the access log takes from the request and its connection, copied
+ * into one allocation. */
+static void
+capture_log_fields(struct proxy_req *pr, struct evhttp_request *req,
+    struct evhttp_connection *evcon, const char *uri)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+	char redacted[LOG_QUERY_MAX + 1];
+	SSL *ssl = evcon != NULL ? tls_connection_ssl(evcon) : NULL;
+	const char *host = evhttp_find_header(in, "Host");
+	const char *ua = evhttp_find_header(in, "User-Agent");
+	const char *sni = ssl != NULL ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+	char *p;
+
+	if (q != NULL)
+		qredact_apply(pr->cf->redact_query, q + 1, redacted, sizeof(redacted));
+	p = pr->log_strings = xmalloc((q ? LOG_QUERY_MAX + 1 : 0) + 3 * (LOG_FIELD_MAX + 1));
+	log_copy(&p, q != NULL ? redacted : NULL, LOG_QUERY_MAX, &pr->log_query);
+	log_copy(&p, host, LOG_FIELD_MAX, &pr->log_host);
+	log_copy(&p, ua, LOG_FIELD_MAX, &pr->log_user_agent);
+	log_copy(&p, sni, LOG_FIELD_MAX, &pr->log_sni);
+	if (ssl != NULL) {
+		pr->tls_version = SSL_get_version(ssl);
+		pr->tls_cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+	}
+	pr->http_version[0] = (char)('0' + (unsigned char)req->major % 10);
+	pr->http_version[1] = '.';
+	pr->http_version[2] = (char)('0' + (unsigned char)req->minor % 10);
+	pr->http_version[3] = '\0';
+	pr->upstream_latency_us = -1;
+}
 
 static uint64_t
 elapsed_us(const struct timespec *since)
@@ -81,6 +139,7 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->reason = "no policy";
 	pr->action_idx = METRICS_ACTION_NONE;
 	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	capture_log_fields(pr, req, evcon, uri);
 	cc->cur = pr;
 	evhttp_request_set_on_complete_cb(req, on_complete, pr);
 	/* While we answer, the connection's timer guards the writes. */
@@ -113,6 +172,15 @@ proxy_finish(struct proxy_req *pr)
 		.forwarded_client = pr->xff != NULL ? pr->client_ip : NULL,
 		.client_cert_subject = pr->cc ? pr->cc->cert_subject : NULL,
 		.client_cert_sha256 = pr->cc ? pr->cc->cert_sha256 : NULL,
+		.query = pr->log_query,
+		.host = pr->log_host,
+		.user_agent = pr->log_user_agent,
+		.http_version = pr->http_version,
+		.upstream_addr = pr->upstream_addr[0] ? pr->upstream_addr : NULL,
+		.upstream_latency_us = pr->upstream_latency_us,
+		.tls_version = pr->tls_version,
+		.tls_cipher = pr->tls_cipher,
+		.sni = pr->log_sni,
 	};
 	struct worker *w = pr->w;
 
@@ -132,6 +200,7 @@ proxy_finish(struct proxy_req *pr)
 	if (pr->piece != NULL)
 		evbuffer_free(pr->piece);
 	free(pr->path);
+	free(pr->log_strings);
 	free(pr->subject);
 	free(pr->token_id);
 	runtime_cfg_release(w->rt, pr->cf);
@@ -226,6 +295,8 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
+	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
 	for (size_t i = 0; i < r->nfields; i++)
 		if (r->fields[i].name_len == 10 &&
 		    strncasecmp(r->fields[i].name, "Connection", 10) == 0)
@@ -431,5 +502,6 @@ proxy_forward(struct proxy_req *pr)
 
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
+	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
 }

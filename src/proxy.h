@@ -79,6 +79,19 @@ struct proxy_req {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	struct revoke_intent revoke;	/* what a 2xx answer revokes or reinstates */
+	/* Access-log fields, copied when the request arrives: in the close
+	 * path the request may be gone when the line is written. */
+	char *log_strings;		/* one allocation holding the four below */
+	const char *log_query;		/* redacted (log.redact_query), or NULL */
+	const char *log_host;
+	const char *log_user_agent;
+	const char *log_sni;
+	const char *tls_version;	/* OpenSSL's static names, or NULL */
+	const char *tls_cipher;
+	char http_version[8];
+	char upstream_addr[80];		/* "" until an answer came */
+	int64_t upstream_latency_us;	/* -1 until an answer came */
+	struct timespec upstream_sent;	/* when the request went to the upstream */
 
 	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */

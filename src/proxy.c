@@ -22,6 +22,9 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
 #include "defaults.h"
 #include "forward.h"
 #include "headers.h"
@@ -31,6 +34,8 @@
 #include "tls.h"
 #include "proxy.h"
 #include "qredact.h"
+#include "realip.h"
+#include "trace.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -109,6 +114,48 @@ on_complete(struct evhttp_request *req, void *arg)
 	proxy_finish(arg);
 }
 
+/* The caller's trace context and request id: one valid traceparent is
+ * continued (same trace, our span as the parent the upstream sees), any
+ * other starts a new trace and its tracestate is dropped; an X-Request-Id
+ * is kept only from a peer in trusted_proxies, one field with a sane
+ * value (trace_request_id_valid), else ours stays. */
+static void
+take_trace(struct proxy_req *pr, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *tp = NULL, *rid = NULL;
+	int ntp = 0, nrid = 0;
+	struct trace_ctx caller, hop;
+	unsigned char rnd[24];
+	struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, in, next) {
+		if (strcasecmp(kv->key, "traceparent") == 0) {
+			tp = kv->value;
+			ntp++;
+		} else if (strcasecmp(kv->key, "X-Request-Id") == 0) {
+			rid = kv->value;
+			nrid++;
+		}
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		/* Unique if not random: the worker's prefix and sequence. */
+		ERR_clear_error();
+		memset(rnd, 0, sizeof(rnd));
+		memcpy(rnd, &pr->w->id_prefix, sizeof(pr->w->id_prefix));
+		memcpy(rnd + 8, &pr->w->id_seq, sizeof(pr->w->id_seq));
+		memcpy(rnd + 16, &pr->w->id_seq, sizeof(pr->w->id_seq));
+	}
+	pr->keep_tracestate = ntp == 1 && trace_parse(tp, strlen(tp), &caller) == 0;
+	trace_next_hop(pr->keep_tracestate ? &caller : NULL, rnd, &hop);
+	trace_format(&hop, pr->traceparent);
+	trace_id_hex(&hop, pr->trace_id);
+	if (nrid == 1 && pr->cc != NULL && pr->cf->ntrusted_proxies > 0 &&
+	    realip_trusted(pr->cf->trusted_proxies, pr->cf->ntrusted_proxies, pr->cc->client_ip) &&
+	    trace_request_id_valid(rid))
+		snprintf(pr->request_id, sizeof(pr->request_id), "%s", rid);
+}
+
 struct proxy_req *
 proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *req)
 {
@@ -140,6 +187,7 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->action_idx = METRICS_ACTION_NONE;
 	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	capture_log_fields(pr, req, evcon, uri);
+	take_trace(pr, req);
 	cc->cur = pr;
 	evhttp_request_set_on_complete_cb(req, on_complete, pr);
 	/* While we answer, the connection's timer guards the writes. */
@@ -181,6 +229,7 @@ proxy_finish(struct proxy_req *pr)
 		.tls_version = pr->tls_version,
 		.tls_cipher = pr->tls_cipher,
 		.sni = pr->log_sni,
+		.trace_id = pr->trace_id,
 	};
 	struct worker *w = pr->w;
 
@@ -496,6 +545,8 @@ proxy_forward(struct proxy_req *pr)
 		.request_id = pr->request_id,
 		.body_len = evbuffer_get_length(body),
 		.framed = pr->h_framed,
+		.traceparent = pr->traceparent,
+		.keep_tracestate = pr->keep_tracestate,
 	};
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *wire = pr->w->scratch;

@@ -11,6 +11,7 @@
 
 #include "reqscan.h"
 #include "revoke.h"
+#include "trace.h"
 #include "worker.h"
 
 struct upstream_exchange;
@@ -45,7 +46,14 @@ struct proxy_req {
 
 	struct timespec wall;		/* arrival, for the log */
 	struct timespec mono;		/* arrival, for the latency */
-	char request_id[33];
+	/* Ours (32 hex digits), or the one a trusted proxy sent. */
+	char request_id[TRACE_REQUEST_ID_MAX + 1];
+	/* W3C trace context: what the upstream gets, the trace id for the
+	 * log, and whether the caller's tracestate goes along (only with the
+	 * valid traceparent it belongs to). */
+	char traceparent[TRACE_PARENT_LEN + 1];
+	char trace_id[TRACE_ID_HEX_LEN + 1];
+	int keep_tracestate;
 	const char *client;		/* the connection's, see struct client_conn */
 	/* The client's address: the peer's, or the one a trusted proxy's
 	 * X-Forwarded-For gives (real_ip, and xff is that field's value, to

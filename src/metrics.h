@@ -42,6 +42,33 @@ extern const uint64_t metrics_latency_bounds_us[METRICS_LATENCY_BUCKETS];
 
 struct metrics_shard;
 
+/* A certificate the gateway serves, or a CA it trusts for client
+ * certificates (scopegate_tls_certificate_expiry_seconds). */
+struct metrics_cert {
+	const char *listener;		/* "address:port" */
+	const char *kind;		/* "server" or "client_ca" */
+	const char *name;		/* the file (server) or the subject (CA) */
+	int64_t not_after;		/* seconds since the epoch */
+};
+
+/* A counter with two labels (TLS handshake failures by alert and side). */
+struct metrics_count2 {
+	const char *a, *b;
+	uint64_t count;
+};
+
+/* The process_* figures (Prometheus client conventions); ok is 0 when
+ * they could not be read (then none is written). */
+struct metrics_process {
+	int ok;
+	double cpu_seconds;
+	double start_time;		/* seconds since the epoch */
+	uint64_t resident_bytes;
+	uint64_t virtual_bytes;
+	uint64_t open_fds;
+	uint64_t max_fds;
+};
+
 /* Process-wide values, written by the thread that reloads (through the
  * functions below) and read by the renderer. */
 struct metrics_globals {
@@ -60,6 +87,20 @@ struct metrics_globals {
 	 * with static storage), set by the caller before rendering. */
 	const char *const *restart_needed;
 	size_t nrestart_needed;
+	/* Set by the caller before rendering (the renderer reads nothing
+	 * itself): the wall clock for the certificates' time to expiry, the
+	 * process, certificates, TLS handshake failures, revocations held
+	 * (-1: no store), the Redis link (-1: none configured, 0 down, 1 up),
+	 * token verification keys in force (-1: no "tokens"). */
+	int64_t now;
+	struct metrics_process process;
+	const struct metrics_cert *certs;
+	size_t ncerts;
+	const struct metrics_count2 *tls_failures;
+	size_t ntls_failures;
+	int64_t revocations;
+	int redis_link;
+	int64_t token_keys;
 };
 
 /* How a reload ended (metrics_reload_done). */
@@ -86,6 +127,10 @@ void metrics_observe_request(struct metrics_shard *s, size_t action_idx,
 /* "allow" -> METRICS_ALLOW, "deny" -> METRICS_DENY, anything else (NULL,
  * "error") -> METRICS_ERROR: the access log's decision words. */
 enum metrics_decision metrics_decision_from_str(const char *decision);
+
+/* The upstream's time to answer one request (sent -> head of the answer):
+ * scopegate_upstream_duration_seconds. */
+void metrics_observe_upstream(struct metrics_shard *s, uint64_t latency_us);
 
 void metrics_upstream_error(struct metrics_shard *s, enum metrics_upstream_error kind);
 /* A request sent again on a new connection (a reused one was closed under

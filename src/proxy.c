@@ -345,6 +345,7 @@ upstream_head_cb(void *arg, const struct uresp *r)
 	pr->upstream_status = r->status;
 	pr->status = r->status;
 	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
 	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
 	for (size_t i = 0; i < r->nfields; i++)
 		if (r->fields[i].name_len == 10 &&

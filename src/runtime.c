@@ -15,13 +15,16 @@
 
 #include "admin.h"
 #include "errlist.h"
+#include "keys.h"
 #include "log.h"
+#include "procstat.h"
 #include "ratelimit.h"
 #include "runtime.h"
 #include "revoke.h"
 #include "revoke_redis.h"
 #include "sdnotify.h"
 #include "tls.h"
+#include "token_config.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -249,19 +252,78 @@ runtime_reload(struct runtime *rt)
 	return 0;
 }
 
+/* The certificates of every TLS listener of cf, for /metrics; listener
+ * names are written into names (n * 64 bytes). Returns how many. */
+static size_t
+gather_certs(const struct cfg *cf, struct metrics_cert **out, char **names)
+{
+	struct metrics_cert *v = NULL;
+	size_t n = 0;
+
+	*names = xcalloc(cf->nlisteners ? cf->nlisteners : 1, 64);
+	for (size_t i = 0; i < cf->nlisteners; i++) {
+		const struct tls_cert_info *ci;
+		char *name = *names + 64 * i;
+		size_t k;
+
+		if (cf->listeners[i].tls == NULL || cf->listeners[i].tls->server == NULL)
+			continue;
+		snprintf(name, 64, strchr(cf->listeners[i].address, ':') ? "[%s]:%u" : "%s:%u",
+		    cf->listeners[i].address, (unsigned)cf->listeners[i].port);
+		k = tls_server_certs(cf->listeners[i].tls->server, &ci);
+		v = xreallocarray(v, n + k + 1, sizeof(*v));
+		for (size_t j = 0; j < k; j++, n++) {
+			v[n].listener = name;
+			v[n].kind = ci[j].kind;
+			v[n].name = ci[j].name;
+			v[n].not_after = ci[j].not_after;
+		}
+	}
+	*out = v;
+	return n;
+}
+
 char *
 runtime_metrics_text(struct runtime *rt)
 {
 	const struct metrics_shard **shards = xcalloc(rt->nworkers ? rt->nworkers : 1,
 	    sizeof(*shards));
-	char *text;
+	struct tls_failure_count tf[64];
+	struct metrics_count2 failures[64];
+	struct metrics_cert *certs = NULL;
+	char *names = NULL, *text;
+	struct cfg *cf = runtime_acquire(rt);
+	size_t nf;
 
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
 	rt->mg.restart_needed = rt->restart_needed;
 	rt->mg.nrestart_needed = rt->nrestart_needed;
+	rt->mg.now = (int64_t)time(NULL);
+	procstat_read(&rt->mg.process, rt->start_time);
+	rt->mg.ncerts = gather_certs(cf, &certs, &names);
+	rt->mg.certs = certs;
+	nf = tls_handshake_failures(tf, sizeof(tf) / sizeof(tf[0]));
+	for (size_t i = 0; i < nf; i++) {
+		failures[i].a = tf[i].alert;
+		failures[i].b = tf[i].from;
+		failures[i].count = tf[i].count;
+	}
+	rt->mg.tls_failures = failures;
+	rt->mg.ntls_failures = nf;
+	rt->mg.revocations = rt->revocations != NULL ? (int64_t)revoke_count(rt->revocations) : -1;
+	rt->mg.redis_link = rt->redis != NULL ? (revoke_redis_up(rt->redis) ? 1 : 0) : -1;
+	rt->mg.token_keys = cf->tokens != NULL && cf->tokens->keys != NULL ?
+	    (int64_t)cf->tokens->keys->n : -1;
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
+	rt->mg.certs = NULL;
+	rt->mg.ncerts = 0;
+	rt->mg.tls_failures = NULL;
+	rt->mg.ntls_failures = 0;
+	free(certs);
+	free(names);
+	cfg_unref(cf);
 	free(shards);
 	return text;
 }
@@ -365,6 +427,11 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	rt.generation = cf->generation = 1;
 	rt.mg.version = PACKAGE_VERSION;
 	metrics_set_generation(&rt.mg, 1);
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		rt.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	}
 	rt.mg.last_reload_success = 1;
 	rt.mg.last_reload_time = (int64_t)time(NULL);
 	boot_record(&rt.boot, cf);

@@ -44,6 +44,7 @@ struct runtime {
 	int running;			/* workers still in their loop (atomic) */
 	int connections;		/* client connections (atomic, all workers) */
 	int stop_signal;		/* the signal that stopped it, 0 before */
+	double start_time;		/* wall clock at start, for process_start_time_seconds */
 	struct metrics_globals mg;	/* reloads, generation (main thread) */
 	struct admin *admin;
 	/* Revoked token ids: opened once at start (a changed "revocations"

@@ -19,13 +19,15 @@ chmod 600 "$PKI"/*.key
 start_upstream up
 GW_PORT=$(free_port)
 TLS_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
 cat > "$T/gw.json" <<EOT
 {
   "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT },
                  { "address": "127.0.0.1", "port": $TLS_PORT,
     "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ] } } ],
   "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
-  "log": { "access": "$T/access.log" }
+  "log": { "access": "$T/access.log" },
+  "admin": { "address": "127.0.0.1", "port": $ADMIN_PORT }
 }
 EOT
 start_gateway "$T/gw.json"
@@ -90,6 +92,34 @@ L=$(last_log)
 expect_eq "tls_version" "TLSv1.3" "$(json_get "$L" 'd["tls_version"]')"
 check "tls_cipher is a TLS 1.3 suite" grep -q '"tls_cipher":"TLS_' "$L"
 expect_eq "sni" "localhost" "$(json_get "$L" 'd["sni"]')"
+
+# /metrics through the official Prometheus client's parser: the served
+# certificate's time to expiry, and a handshake the client refused (curl
+# without the CA: it sends the "unknown CA" alert).
+check "curl without the CA fails" sh -c \
+    "! curl -s -o /dev/null --resolve localhost:$TLS_PORT:127.0.0.1 https://localhost:$TLS_PORT/"
+sleep 0.2
+curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics.txt"
+PYPROM=
+for py in /usr/bin/python3 python3; do
+	if "$py" -c 'import prometheus_client' 2>/dev/null; then PYPROM=$py; break; fi
+done
+end=$(date -d "$(openssl x509 -enddate -noout -in "$PKI/server-ec.pem" | cut -d= -f2)" +%s)
+left=$((end - $(date +%s)))
+if [ -z "$PYPROM" ]; then
+	not_ok "python3-prometheus-client is not installed (setup.sh installs it)"
+else
+	sel="listener=\"127.0.0.1:$TLS_PORT\",kind=\"server\",certificate=\"$T/pki/server-ec.pem\""
+	if out=$("$PYPROM" "$top_srcdir/tests/integration/promcheck.py" "$T/metrics.txt" \
+	    "scopegate_tls_certificate_expiry_seconds{$sel} >= $((left - 30))" \
+	    "scopegate_tls_certificate_expiry_seconds{$sel} <= $((left + 30))" \
+	    'scopegate_tls_certificate_expiry_seconds# == 1' \
+	    'scopegate_tls_handshake_failures_total{from="client"} >= 1' 2>&1); then
+		ok "metrics: certificate expiry ($left s) and the refused handshake"
+	else
+		not_ok "metrics: certificate expiry and TLS failures: $out"
+	fi
+fi
 
 # A configured list replaces the default one (reload).
 python3 - "$T/gw.json" <<'PY'

@@ -60,16 +60,19 @@ for i in 1 2; do curl -s -o /dev/null "$U/$TOK"; done
 BADSIG=$(python3 -c 'import sys; h,p,s=sys.argv[1].split("."); print(h+"."+p+"."+("B" if s[0]=="A" else "A")+s[1:])' "$GOOD")
 curl -s -o /dev/null -H "Authorization: Bearer $BADSIG" "$U/$TOK"
 curl -s "$A/metrics" > "$T/metrics.txt"
+# metric NAME: the value of that exact series; a NAME without labels
+# also sums every labelled series of that name.
 metric() {
 	python3 - "$T/metrics.txt" "$1" <<'PY'
 import sys
 total = 0.0
+want = sys.argv[2]
 for line in open(sys.argv[1]):
-    if line.startswith(sys.argv[2] + " ") or line.startswith(sys.argv[2] + "{") and False:
-        pass
-    name = line.split(" ")[0]
-    if name == sys.argv[2]:
-        total += float(line.split(" ")[1])
+    if line.startswith("#"):
+        continue
+    name = line.rsplit(" ", 1)[0]
+    if name == want or ("{" not in want and name.startswith(want + "{")):
+        total += float(line.rsplit(" ", 1)[1])
 print(int(total))
 PY
 }
@@ -79,7 +82,46 @@ expect_eq "metrics: denied for scope" 3 \
     "$(metric 'scopegate_requests_total{action="applicationApiToken.get",decision="deny",status="403"}')"
 expect_eq "metrics: 401s" 3 \
     "$(metric 'scopegate_requests_total{action="applicationApiToken.get",decision="deny",status="401"}')"
-expect_eq "metrics: latency histogram counts every request" 13 "$(metric scopegate_request_duration_seconds_count)"
+expect_eq "metrics: latency histograms count every request" 13 "$(metric scopegate_request_duration_seconds_count)"
+expect_eq "metrics: latency histogram of the action" 12 \
+    "$(metric 'scopegate_request_duration_seconds_count{action="applicationApiToken.get"}')"
+
+# The same text through the official Prometheus client's parser: it must
+# parse, and hold the operator's figures.
+PYPROM=
+for py in /usr/bin/python3 python3; do
+	if "$py" -c 'import prometheus_client' 2>/dev/null; then PYPROM=$py; break; fi
+done
+if [ -z "$PYPROM" ]; then
+	not_ok "python3-prometheus-client is not installed (setup.sh installs it)"
+else
+	start=$(date +%s)
+	promcheck() {
+		local desc=$1
+		shift
+		if out=$("$PYPROM" "$top_srcdir/tests/integration/promcheck.py" "$T/metrics.txt" "$@" 2>&1); then
+			ok "prometheus_client: $desc"
+		else
+			not_ok "prometheus_client: $desc: $out"
+		fi
+	}
+	promcheck "per-action latency histogram" \
+	    'scopegate_request_duration_seconds_count{action="applicationApiToken.get"} == 12' \
+	    'scopegate_request_duration_seconds_bucket{action="applicationApiToken.get",le="+Inf"} == 12' \
+	    'scopegate_request_duration_seconds_count{action="none"} == 1'
+	promcheck "upstream latency histogram: the 6 forwarded requests" \
+	    'scopegate_upstream_duration_seconds_count == 6' 'scopegate_upstream_duration_seconds_sum > 0'
+	promcheck "process figures" 'process_resident_memory_bytes > 1000000' \
+	    'process_open_fds > 3' 'process_max_fds >= 1024' 'process_cpu_seconds_total > 0' \
+	    "process_start_time_seconds > $((start - 120))" "process_start_time_seconds <= $start"
+	promcheck "revocations held, token keys in force, no Redis link" 'scopegate_revocations == 0' \
+	    'scopegate_token_keys == 1' 'scopegate_redis_link_up# == 0'
+	promcheck "reload state at start" 'scopegate_config_last_reload_success == 1' \
+	    "scopegate_config_last_reload_timestamp_seconds > $((start - 120))" \
+	    'scopegate_config_generation == 1'
+	check "promcheck fails when a figure is wrong" sh -c \
+	    "! '$PYPROM' '$top_srcdir/tests/integration/promcheck.py' '$T/metrics.txt' 'scopegate_token_keys == 2'"
+fi
 expect_eq "metrics: verified tokens" 9 "$(metric 'scopegate_token_verifications_total{result="ok"}')"
 expect_eq "metrics: bad signatures" 1 "$(metric 'scopegate_token_verifications_total{result="bad_signature"}')"
 check "metrics: cache hits counted (>= 4)" test "$(metric 'scopegate_token_cache_total{result="hit"}')" -ge 4

@@ -242,7 +242,7 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
-	if (d->allow && d->action != NULL)
+	if (d->allow && d->action != NULL && !rq->skip_body)
 		check_body(cf, rq, scopes, d);
 }
 

@@ -77,11 +77,14 @@ capture_log_fields(struct proxy_req *pr, struct evhttp_request *req,
 	const char *host = evhttp_find_header(in, "Host");
 	const char *ua = evhttp_find_header(in, "User-Agent");
 	const char *sni = ssl != NULL ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+	size_t need = 0;
 	char *p;
 
 	if (q != NULL)
-		qredact_apply(pr->cf->redact_query, q + 1, redacted, sizeof(redacted));
-	p = pr->log_strings = xmalloc((q ? LOG_QUERY_MAX + 1 : 0) + 3 * (LOG_FIELD_MAX + 1));
+		need += qredact_apply(pr->cf->redact_query, q + 1, redacted, sizeof(redacted)) + 1;
+	need += (host ? strnlen(host, LOG_FIELD_MAX) + 1 : 0) +
+	    (ua ? strnlen(ua, LOG_FIELD_MAX) + 1 : 0) + (sni ? strnlen(sni, LOG_FIELD_MAX) + 1 : 0);
+	p = pr->log_strings = need > 0 ? xmalloc(need) : NULL;
 	log_copy(&p, q != NULL ? redacted : NULL, LOG_QUERY_MAX, &pr->log_query);
 	log_copy(&p, host, LOG_FIELD_MAX, &pr->log_host);
 	log_copy(&p, ua, LOG_FIELD_MAX, &pr->log_user_agent);

@@ -41,11 +41,6 @@
 
 static void proxy_finish(struct proxy_req *pr);
 
-/* Bounds of the copied log fields (the line is cut at ACCESSLOG_LINE_MAX
- * anyway). */
-#define LOG_QUERY_MAX	1024
-#define LOG_FIELD_MAX	256
-
 /* Copy at most max bytes of s (NULL: none) to *dst, NUL-terminated, and
  * point *field at it; advances *dst. */
 static void
@@ -72,7 +67,7 @@ capture_log_fields(struct proxy_req *pr, struct evhttp_request *req,
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *q = uri != NULL ? strchr(uri, '?') : NULL;
-	char redacted[LOG_QUERY_MAX + 1];
+	char redacted[SG_LOG_QUERY_MAX + 1];
 	SSL *ssl = evcon != NULL ? tls_connection_ssl(evcon) : NULL;
 	const char *host = evhttp_find_header(in, "Host");
 	const char *ua = evhttp_find_header(in, "User-Agent");
@@ -82,13 +77,13 @@ capture_log_fields(struct proxy_req *pr, struct evhttp_request *req,
 
 	if (q != NULL)
 		need += qredact_apply(pr->cf->redact_query, q + 1, redacted, sizeof(redacted)) + 1;
-	need += (host ? strnlen(host, LOG_FIELD_MAX) + 1 : 0) +
-	    (ua ? strnlen(ua, LOG_FIELD_MAX) + 1 : 0) + (sni ? strnlen(sni, LOG_FIELD_MAX) + 1 : 0);
+	need += (host ? strnlen(host, SG_LOG_FIELD_MAX) + 1 : 0) +
+	    (ua ? strnlen(ua, SG_LOG_FIELD_MAX) + 1 : 0) + (sni ? strnlen(sni, SG_LOG_FIELD_MAX) + 1 : 0);
 	p = pr->log_strings = need > 0 ? xmalloc(need) : NULL;
-	log_copy(&p, q != NULL ? redacted : NULL, LOG_QUERY_MAX, &pr->log_query);
-	log_copy(&p, host, LOG_FIELD_MAX, &pr->log_host);
-	log_copy(&p, ua, LOG_FIELD_MAX, &pr->log_user_agent);
-	log_copy(&p, sni, LOG_FIELD_MAX, &pr->log_sni);
+	log_copy(&p, q != NULL ? redacted : NULL, SG_LOG_QUERY_MAX, &pr->log_query);
+	log_copy(&p, host, SG_LOG_FIELD_MAX, &pr->log_host);
+	log_copy(&p, ua, SG_LOG_FIELD_MAX, &pr->log_user_agent);
+	log_copy(&p, sni, SG_LOG_FIELD_MAX, &pr->log_sni);
 	if (ssl != NULL) {
 		pr->tls_version = SSL_get_version(ssl);
 		pr->tls_cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));

@@ -24,7 +24,8 @@ cat > "$T/gw.json" <<EOT
 {
   "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT },
                  { "address": "127.0.0.1", "port": $TLS_PORT,
-    "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ] } } ],
+    "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ],
+             "client_auth": "optional", "client_ca": "pki/client-ca.pem" } } ],
   "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
   "log": { "access": "$T/access.log" },
   "admin": { "address": "127.0.0.1", "port": $ADMIN_PORT }
@@ -106,6 +107,8 @@ for py in /usr/bin/python3 python3; do
 done
 end=$(date -d "$(openssl x509 -enddate -noout -in "$PKI/server-ec.pem" | cut -d= -f2)" +%s)
 left=$((end - $(date +%s)))
+ca_end=$(date -d "$(openssl x509 -enddate -noout -in "$PKI/client-ca.pem" | cut -d= -f2)" +%s)
+ca_left=$((ca_end - $(date +%s)))
 if [ -z "$PYPROM" ]; then
 	not_ok "python3-prometheus-client is not installed (setup.sh installs it)"
 else
@@ -113,9 +116,11 @@ else
 	if out=$("$PYPROM" "$top_srcdir/tests/integration/promcheck.py" "$T/metrics.txt" \
 	    "scopegate_tls_certificate_expiry_seconds{$sel} >= $((left - 30))" \
 	    "scopegate_tls_certificate_expiry_seconds{$sel} <= $((left + 30))" \
-	    'scopegate_tls_certificate_expiry_seconds# == 1' \
+	    'scopegate_tls_certificate_expiry_seconds# == 2' \
+	    "scopegate_tls_certificate_expiry_seconds{kind=\"client_ca\"} >= $((ca_left - 30))" \
+	    "scopegate_tls_certificate_expiry_seconds{kind=\"client_ca\"} <= $((ca_left + 30))" \
 	    'scopegate_tls_handshake_failures_total{from="client"} >= 1' 2>&1); then
-		ok "metrics: certificate expiry ($left s) and the refused handshake"
+		ok "metrics: certificate ($left s) and client CA ($ca_left s) expiry, the refused handshake"
 	else
 		not_ok "metrics: certificate expiry and TLS failures: $out"
 	fi

@@ -11,7 +11,10 @@
 #   - the installed default configuration fails -t naming the key file,
 #     then passes -t once the documented key step is done (a JWKS put in
 #     the configuration folder);
-#   - the logrotate snippet and the sysusers entry are installed and parse.
+#   - the logrotate snippet and the sysusers entry are installed and parse;
+#   - the unit's ExecReload= lines, run as systemd runs them against the
+#     installed daemon, fail on a broken configuration without signalling
+#     it, and reload it on a good one.
 # Exit 77 (skipped) without systemd-analyze.
 set -u
 
@@ -139,6 +142,54 @@ elif command -v logrotate >/dev/null 2>&1; then
 	grep -q 'kill-whom=main --signal=USR1 scopegate.service' "$lr" ||
 	    bad "$lr does not send USR1 to the main process"
 fi
+
+# The installed unit's ExecReload= as systemd runs it (each line in order,
+# the first that fails ends the reload and makes `systemctl reload` fail),
+# against the installed daemon: the paths the unit names are taken inside
+# DESTDIR, $MAINPID is the daemon's PID. A broken configuration fails the
+# reload and the daemon never gets the signal; a good one reloads it.
+exec_reload() {
+	sed -n 's/^ExecReload=//p' "$unit" > "$tmp/reload.lines"
+	while IFS= read -r line; do
+		cmd=$(printf '%s\n' "$line" | sed -e "s|\$MAINPID|$1|g" \
+		    -e "s|$sbindir/|$root$sbindir/|g" -e "s|$sysconfdir/|$root$sysconfdir/|g")
+		sh -c "$cmd" || return 1
+	done < "$tmp/reload.lines"
+	return 0
+}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$cfg" <<EOT
+{ "listeners": [ { "address": "127.0.0.1", "port": $port } ],
+  "upstream": { "url": "http://127.0.0.1:9" }, "log": { "access": null } }
+EOT
+"$root$sbindir/scopegate" -f -c "$cfg" 2> "$tmp/daemon.err" &
+daemon=$!
+for i in $(seq 1 100); do grep -q ' started' "$tmp/daemon.err" && break; sleep 0.05; done
+if ! grep -q ' started' "$tmp/daemon.err"; then
+	bad "the installed daemon did not start: $(cat "$tmp/daemon.err")"
+else
+	cp "$cfg" "$tmp/good.json"
+	echo '{ "listeners": [' > "$cfg"
+	if exec_reload "$daemon" > "$tmp/reload.out" 2>&1; then
+		bad "ExecReload succeeded on a broken configuration"
+	elif ! grep -q "$cfg:" "$tmp/reload.out"; then
+		bad "ExecReload's failure does not name the file: $(cat "$tmp/reload.out")"
+	else
+		echo "ok: ExecReload fails on a broken configuration: $(tail -n 1 "$tmp/reload.out")"
+	fi
+	sleep 0.3
+	grep -q 'reloading' "$tmp/daemon.err" && bad "the daemon was signalled despite the broken configuration"
+	cp "$tmp/good.json" "$cfg"
+	exec_reload "$daemon" > "$tmp/reload.out" 2>&1 || bad "ExecReload failed on a good configuration: $(cat "$tmp/reload.out")"
+	for i in $(seq 1 100); do grep -q 'generation 2 in force' "$tmp/daemon.err" && break; sleep 0.05; done
+	if grep -q 'generation 2 in force' "$tmp/daemon.err"; then
+		echo "ok: ExecReload on a good configuration reloads the daemon"
+	else
+		bad "ExecReload did not reload the daemon: $(cat "$tmp/daemon.err")"
+	fi
+fi
+kill "$daemon" 2>/dev/null
+wait "$daemon" 2>/dev/null
 
 if ! grep -q '^u scopegate ' "$root$sysusersdir/scopegate.conf" 2>/dev/null; then
 	bad "installed sysusers entry does not declare the scopegate user"

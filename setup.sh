@@ -22,6 +22,7 @@ packages=(
 	libtest-json-schema-acceptance-perl
 	libhiredis-dev redis-server
 	groff-base man-db valgrind
+	logrotate python3-prometheus-client
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

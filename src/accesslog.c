@@ -163,6 +163,17 @@ put_json_string(struct out *o, const char *s, size_t cap)
 /* ,"key": for a literal key, without strlen. */
 #define put_key(o, key) put((o), ",\"" key "\":", sizeof(key) + 3)
 
+/* ,"key":"value" when value is set, cut at cap bytes as written; key is
+ * the literal ,"key": text. */
+static void
+put_opt(struct out *o, const char *key, const char *value, size_t cap)
+{
+	if (value == NULL)
+		return;
+	put_str(o, key);
+	put_json_string(o, value, cap);
+}
+
 static void
 put_u64(struct out *o, uint64_t v)
 {
@@ -257,6 +268,19 @@ accesslog_format(const struct accesslog_entry *e, char *buf, size_t size)
 		put_key(&o, "client_cert_sha256");
 		put_field(&o, e->client_cert_sha256);
 	}
+	put_opt(&o, ",\"query\":", e->query, ACCESSLOG_QUERY_MAX);
+	put_opt(&o, ",\"host\":", e->host, ACCESSLOG_HOST_MAX);
+	put_opt(&o, ",\"user_agent\":", e->user_agent, ACCESSLOG_USER_AGENT_MAX);
+	put_opt(&o, ",\"http_version\":", e->http_version, ACCESSLOG_HTTP_VERSION_MAX);
+	put_opt(&o, ",\"upstream_addr\":", e->upstream_addr, ACCESSLOG_UPSTREAM_ADDR_MAX);
+	if (e->upstream_latency_us >= 0 && e->upstream_addr != NULL) {
+		put_key(&o, "upstream_latency_us");
+		put_u64(&o, (uint64_t)e->upstream_latency_us);
+	}
+	put_opt(&o, ",\"tls_version\":", e->tls_version, ACCESSLOG_TLS_VERSION_MAX);
+	put_opt(&o, ",\"tls_cipher\":", e->tls_cipher, ACCESSLOG_TLS_CIPHER_MAX);
+	put_opt(&o, ",\"sni\":", e->sni, ACCESSLOG_SNI_MAX);
+	put_opt(&o, ",\"trace_id\":", e->trace_id, ACCESSLOG_TRACE_ID_MAX);
 	/* The reserve behind o.end always fits the closing. */
 	memcpy(o.p, "}\n", 3);
 	return (size_t)(o.p - buf) + 2;

@@ -34,6 +34,19 @@ struct accesslog_entry {
 	/* Verified client certificate (mTLS); written only when present. */
 	const char *client_cert_subject;
 	const char *client_cert_sha256;
+	/* What nginx/Envoy operators look for; each written only when set
+	 * (upstream_latency_us when >= 0). The query is already redacted
+	 * (qredact.h). */
+	const char *query;
+	const char *host;
+	const char *user_agent;
+	const char *http_version;	/* "1.1" */
+	const char *upstream_addr;	/* address:port the answer came from */
+	int64_t upstream_latency_us;	/* request sent -> answer head; -1: none */
+	const char *tls_version;
+	const char *tls_cipher;
+	const char *sni;
+	const char *trace_id;		/* W3C trace-context trace id */
 };
 
 /* Format one line (with the trailing newline) into buf. Returns the length
@@ -58,6 +71,16 @@ void accesslog_write(struct accesslog *al, const struct accesslog_entry *e);
 #define ACCESSLOG_LINE_MAX	4096
 #define ACCESSLOG_PATH_MAX	1024
 #define ACCESSLOG_FIELD_MAX	160
+/* The optional fields' caps: what a line has room for beside the rest. */
+#define ACCESSLOG_QUERY_MAX		192
+#define ACCESSLOG_HOST_MAX		96
+#define ACCESSLOG_USER_AGENT_MAX	96
+#define ACCESSLOG_SNI_MAX		96
+#define ACCESSLOG_UPSTREAM_ADDR_MAX	56
+#define ACCESSLOG_TLS_CIPHER_MAX	48
+#define ACCESSLOG_TRACE_ID_MAX		32
+#define ACCESSLOG_TLS_VERSION_MAX	8
+#define ACCESSLOG_HTTP_VERSION_MAX	4
 #define ACCESSLOG_BATCH_BYTES	(16 * ACCESSLOG_LINE_MAX)
 
 /*

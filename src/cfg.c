@@ -23,6 +23,7 @@
 #include "jsonschema.h"
 #include "log.h"
 #include "policy.h"
+#include "qredact.h"
 #include "realip.h"
 #include "revoke.h"
 #include "tls.h"
@@ -92,6 +93,7 @@ static const struct jsonconf_key limits_keys[] = {
 static const struct jsonconf_key log_keys[] = {
 	{"access", JC_ANY, 0},		/* a path, "-" for stderr, or null for off */
 	{"debug", JC_BOOLEAN, 0},
+	{"redact_query", JC_ARRAY, 0},	/* qredact.c */
 	{NULL, JC_ANY, 0},
 };
 
@@ -341,6 +343,8 @@ parse_log(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	json_t *access;
 
 	cf->access_log = xstrdup("-");
+	cf->redact_query = qredact_from_json(jc, o ? json_object_get(o, "redact_query") : NULL,
+	    "/log/redact_query");
 	if (o == NULL)
 		return;
 	jsonconf_check_object(jc, o, "/log", log_keys);
@@ -617,6 +621,7 @@ cfg_free(struct cfg *cf)
 	free(cf->upstream.host);
 	free(cf->trusted_proxies);
 	free(cf->access_log);
+	qredact_free(cf->redact_query);
 	for (size_t i = 0; i < cf->nschemas; i++)
 		jschema_free(cf->schemas[i]);
 	free(cf->schemas);

@@ -16,6 +16,7 @@
 
 struct tls_listener_config;
 struct realip_net;
+struct qredact;
 struct tls_client_config;
 
 struct cfg_listener {
@@ -115,6 +116,7 @@ struct cfg {
 	struct revoke_config *revocations;	/* always set (defaults: memory only) */
 
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
+	struct qredact *redact_query;	/* log.redact_query (the default list when absent) */
 	int debug;
 	int64_t shutdown_grace_ms;
 	int64_t workers;	/* event loops (threads); 0 in the file = one per core */

@@ -103,7 +103,16 @@
 #define SG_TLS_MAX_CERTIFICATES		64	/* per listener */
 #define SG_TLS_MAX_NAMES		1024	/* per certificate entry */
 
-/* scopegate explain. */
-#define SG_MAX_EXPLAIN_BODY		(64 * 1024 * 1024)	/* --body @FILE */
+/* Access-log fields copied from a request: the query (after redaction)
+ * and host, user agent, SNI are cut there (the whole line is cut at
+ * ACCESSLOG_LINE_MAX anyway). */
+#define SG_LOG_QUERY_MAX	1024
+#define SG_LOG_FIELD_MAX	256
+
+/* log.redact_query when absent: query parameters whose values the access
+ * log never shows (compared case-insensitively, in any encoding). */
+#define SG_DEFAULT_REDACT_QUERY \
+	"access_token", "token", "id_token", "refresh_token", "key", "api_key", \
+	"apikey", "password", "secret", "client_secret", "signature", "sig", "code"
 
 #endif

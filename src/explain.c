@@ -1,6 +1,7 @@
 /* explain.c: see explain.h. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,46 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: scopegate explain [-c file] [--at UNIXTIME] METHOD TARGET\n"
 	    "                         (--token TOKEN | --scopes a,b,c | --no-token)\n"
-	    "                         [--body JSON|@FILE] [--content-type TYPE]\n"
-	    "                         [--client-cert-subject S] [--client-cert-fingerprint HEX]\n"
-	    "Prints the decision as JSON; exit 0 when allowed, 1 when denied, 2 on error.\n");
+	    "                         [--body FILE|- [--content-type TYPE]]\n"
+	    "                         [--client-cert-subject S --client-cert-fingerprint HEX]\n"
+	    "Prints the decision as JSON; exit 0 when allowed, 1 when denied, 2 on error.\n"
+	    "Without --body an action's body rules are not checked (\"body\": \"not checked\");\n"
+	    "with it, the body (read from FILE, or standard input for -) is checked as the\n"
+	    "daemon would, sent as --content-type (default application/json).\n");
+}
+
+/* Read all of path ("-": standard input) into *buf (NUL-terminated, for
+ * the messages; *len excludes it), at most max + 1 bytes so that an
+ * oversized body is seen as such. Returns 0, or -1 with errno. */
+static int
+read_body(const char *path, size_t max, char **buf, size_t *len)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 4096, n = 0, r;
+	char *b;
+
+	if (fp == NULL)
+		return -1;
+	b = xmalloc(cap + 1);
+	while (n <= max && (r = fread(b + n, 1, cap - n, fp)) > 0) {
+		n += r;
+		if (n == cap) {
+			cap *= 2;
+			b = xreallocarray(b, cap + 1, 1);
+		}
+	}
+	if (ferror(fp)) {
+		free(b);
+		if (fp != stdin)
+			fclose(fp);
+		return -1;
+	}
+	if (fp != stdin)
+		fclose(fp);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
 }
 
 /* Split "a,b,c" into a NULL-free array; empty items are dropped. */
@@ -60,8 +98,10 @@ explain_main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *conffile = SG_DEFAULT_CONFIG, *token = NULL;
+	const char *body_path = NULL, *content_type = NULL;
 	char *scopes = NULL, *authz = NULL, **names = NULL, *body = NULL;
-	const char *body_arg = NULL, *ctype = NULL;
+	size_t body_len = 0;
+	int too_large = 0;
 	int ch, mode = 0, rc = 2;
 	size_t nnames = 0;
 	struct gate_request rq;
@@ -81,46 +121,18 @@ explain_main(int argc, char **argv)
 		case 'S': scopes = optarg; mode++; break;
 		case 'N': mode++; break;
 		case 'A': rq.now = (time_t)strtoll(optarg, NULL, 10); break;
-		case 'B': body_arg = optarg; break;
-		case 'C': ctype = optarg; break;
+		case 'B': body_path = optarg; break;
+		case 'C': content_type = optarg; break;
 		case 'U': rq.tls_subject = optarg; break;
 		case 'F': rq.tls_fingerprint = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2 || mode != 1) {
+	if (argc - optind != 2 || mode != 1 || (content_type != NULL && body_path == NULL)) {
 		usage(stderr);
 		return 2;
 	}
-	/* The request body, as the daemon would see it: the text itself, or
-	 * @FILE; JSON unless said otherwise. */
-	if (body_arg != NULL) {
-		size_t blen = 0;
-		if (body_arg[0] == '@') {
-			FILE *fp = fopen(body_arg + 1, "rb");
-			if (fp == NULL) {
-				fprintf(stderr, "scopegate explain: %s: cannot open\n", body_arg + 1);
-				return 2;
-			}
-			body = xmalloc(SG_MAX_EXPLAIN_BODY + 1);
-			blen = fread(body, 1, SG_MAX_EXPLAIN_BODY + 1, fp);
-			fclose(fp);
-			if (blen > SG_MAX_EXPLAIN_BODY) {
-				fprintf(stderr, "scopegate explain: %s: longer than %d bytes\n",
-				    body_arg + 1, SG_MAX_EXPLAIN_BODY);
-				free(body);
-				return 2;
-			}
-		} else {
-			body = xstrdup(body_arg);
-			blen = strlen(body);
-		}
-		rq.body = body;
-		rq.body_len = blen;
-		rq.content_type = ctype ? ctype : "application/json";
-	} else
-		rq.content_type = ctype;
 	if (rq.tls_subject != NULL && rq.tls_fingerprint == NULL) {
 		fprintf(stderr, "scopegate explain: --client-cert-subject needs "
 		    "--client-cert-fingerprint\n");
@@ -133,6 +145,21 @@ explain_main(int argc, char **argv)
 		errlist_free(&errs);
 		return 2;
 	}
+	if (body_path != NULL) {
+		if (read_body(body_path, (size_t)cf->limits.max_body_bytes, &body, &body_len) != 0) {
+			fprintf(stderr, "scopegate explain: %s: %s\n", body_path, strerror(errno));
+			cfg_free(cf);
+			errlist_free(&errs);
+			return 2;
+		}
+		/* The daemon refuses it (413) before any rule sees it. */
+		too_large = body_len > (size_t)cf->limits.max_body_bytes;
+		rq.skip_body = too_large;
+		rq.body = body;
+		rq.body_len = body_len;
+		rq.content_type = content_type != NULL ? content_type : "application/json";
+	} else
+		rq.skip_body = 1;
 	rq.method = argv[optind];
 	rq.target = argv[optind + 1];
 	rq.target_len = strlen(rq.target);
@@ -163,6 +190,13 @@ explain_main(int argc, char **argv)
 		rq.revocations = store;
 	}
 	gate_decide(cf, NULL, &rq, &d);
+	if (too_large && d.allow) {
+		d.allow = 0;
+		d.status = 413;
+		d.reason = "body_too_large";
+		snprintf(d.message, sizeof(d.message), "Request body larger than %lld bytes",
+		    (long long)cf->limits.max_body_bytes);
+	}
 	out = json_object();
 	json_object_set_new(out, "decision", json_string(d.allow ? "allow" : "deny"));
 	json_object_set_new(out, "status", json_integer(d.allow ? 200 : d.status));
@@ -191,6 +225,16 @@ explain_main(int argc, char **argv)
 	}
 	if (d.allow_header[0])
 		json_object_set_new(out, "allow", json_string(d.allow_header));
+	/* What was decided about the body: "checked" against the action's
+	 * rules, "not checked" (it has rules, no --body was given), or "no
+	 * rules" (the daemon streams it to the upstream unread). */
+	if (d.action != NULL) {
+		int rules = cf->body_schema != NULL && cf->body_schema[d.action->index] != NULL;
+		json_object_set_new(out, "body", json_string(!rules ? "no rules" :
+		    body_path != NULL ? "checked" : "not checked"));
+		if (body_path != NULL)
+			json_object_set_new(out, "content_type", json_string(rq.content_type));
+	}
 	json_object_set_new(out, "revocations_checked", json_boolean(store != NULL));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);

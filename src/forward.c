@@ -99,12 +99,15 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 
 	TAILQ_FOREACH(kv, in, next)
 		nin++;
-	lines = xreallocarray(NULL, nin + 6, sizeof(*lines));
+	lines = xreallocarray(NULL, nin + 7, sizeof(*lines));
 	/* Our own framing: only end-to-end fields cross, then the fields
 	 * the gateway vouches for. */
 	TAILQ_FOREACH(kv, in, next) {
 		if (headers_drop_from_client(kv->key) ||
 		    (conn != NULL && !decided_on(kv->key) && named_by_connection(fi, in, kv->key)))
+			continue;
+		if (fi->traceparent != NULL && (strcasecmp(kv->key, "traceparent") == 0 ||
+		    (!fi->keep_tracestate && strcasecmp(kv->key, "tracestate") == 0)))
 			continue;
 		add_line(lines, &n, kv->key, kv->value);
 	}
@@ -115,6 +118,8 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 	if (fi->host != NULL)
 		add_line(lines, &n, "X-Forwarded-Host", fi->host);
 	add_line(lines, &n, "X-Request-Id", fi->request_id);
+	if (fi->traceparent != NULL)
+		add_line(lines, &n, "traceparent", fi->traceparent);
 	/* A body's length, always; and an explicit 0 where a body could be
 	 * expected, so the upstream never waits for one. */
 	if (fi->body_len > 0 || fi->framed || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||

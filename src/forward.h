@@ -26,6 +26,11 @@ struct forward_info {
 	const char *request_id;
 	size_t body_len;		/* bytes of the request body */
 	int framed;			/* Content-Length or Transfer-Encoding came */
+	/* W3C trace context: the traceparent the upstream gets (the
+	 * client's are never passed on), and whether the client's tracestate
+	 * goes along. NULL: neither is touched. */
+	const char *traceparent;
+	int keep_tracestate;
 };
 
 /* The method's name as it goes on the request line (and in the log);

@@ -309,7 +309,7 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
 	caller.set = scopes;
-	if (d->allow && d->action != NULL)
+	if (d->allow && d->action != NULL && !rq->skip_body)
 		check_body(cf, rq, &caller, d);
 }
 

@@ -38,6 +38,10 @@ struct gate_request {
 	const char *const *assume_scopes;
 	size_t nassume;
 	int assume_token;
+	/* explain without --body: decide on everything but the body (its
+	 * content type, JSON, schema and token-creation rules). Never set by
+	 * the daemon. */
+	int skip_body;
 };
 
 struct gate_decision {

@@ -48,13 +48,16 @@ vlog(int pri, const char *fmt, va_list ap, int with_errno)
 	if (with_errno && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
 	if (log_foreground) {
-		const char *lvl = pri == LOG_ERR ? "error" : pri == LOG_WARNING ? "warning" :
-		    pri == LOG_DEBUG ? "debug" : "info";
+		const char *lvl = pri == LOG_CRIT ? "fatal" : pri == LOG_ERR ? "error" :
+		    pri == LOG_WARNING ? "warning" : pri == LOG_DEBUG ? "debug" : "info";
 		char line[2200];
 		int m = snprintf(line, sizeof(line), "scopegate: %s: %s\n", lvl, msg);
 		if (m > 0)
 			(void)!write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
-	} else
+	} else if (pri == LOG_CRIT)
+		/* The journal shows no level word: say it in the text. */
+		syslog(pri, "fatal: %s", msg);
+	else
 		syslog(pri, "%s", msg);
 	errno = saved;
 }
@@ -84,15 +87,30 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Log a fatal error, then the last line (exiting and why), and exit 1. */
+static void vfatal(const char *, va_list, int) __attribute__((format(printf, 1, 0), noreturn));
+static void
+vfatal(const char *fmt, va_list ap, int with_errno)
+{
+	char why[1024];
+	va_list ap2;
+
+	va_copy(ap2, ap);
+	if (vsnprintf(why, sizeof(why), fmt, ap2) < 0)
+		why[0] = '\0';
+	va_end(ap2);
+	vlog(LOG_CRIT, fmt, ap, with_errno);
+	log_exit(1, why);
+	exit(1);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap, 1);
-	va_end(ap);
-	exit(1);
+	vfatal(fmt, ap, 1);
 }
 
 void
@@ -101,9 +119,26 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_ERR, fmt, ap, 0);
+	vfatal(fmt, ap, 0);
+}
+
+void
+log_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, 0);
 	va_end(ap);
-	exit(1);
+}
+
+void
+log_exit(int status, const char *why)
+{
+	if (status == 0)
+		log_info("exiting with status 0: %s", why);
+	else
+		log_warnx("exiting with status %d: %s", status, why);
 }
 
 static void

@@ -22,6 +22,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: scopegate [-dft] [-c file]\n"
 	    "       scopegate explain [-c file] METHOD TARGET (--token T | --scopes a,b | --no-token)\n"
+	    "                         [--body FILE|- [--content-type TYPE]]\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -t, --test         check the configuration and exit 0 (valid) or 1\n"
@@ -76,8 +77,13 @@ main(int argc, char **argv)
 	cf = cfg_load(conffile, &errs);
 	if (cf == NULL) {
 		errlist_print(&errs, stderr);
-		fprintf(stderr, "scopegate: %s: %zu error(s), configuration not loaded\n",
-		    conffile, errs.n);
+		if (test)
+			fprintf(stderr, "scopegate: %s: %zu error(s), configuration not loaded\n",
+			    conffile, errs.n);
+		else {
+			log_fatal("%s: %zu error(s), configuration not loaded", conffile, errs.n);
+			log_exit(1, "the configuration did not load");
+		}
 		errlist_free(&errs);
 		return 1;
 	}
@@ -89,9 +95,11 @@ main(int argc, char **argv)
 	if (cf->debug)
 		log_set_debug(1);
 	if (cf->access_log != NULL && (alog = accesslog_open(cf->access_log, &errs)) == NULL) {
-		errlist_print(&errs, stderr);
+		for (size_t i = 0; i < errs.n; i++)
+			log_fatal("%s", errs.msgs[i]);
 		errlist_free(&errs);
 		cfg_free(cf);
+		log_exit(1, "cannot open the access log");
 		return 1;
 	}
 	errlist_free(&errs);
@@ -102,7 +110,9 @@ main(int argc, char **argv)
 	}
 	log_bridge_libevent();
 	/* The runtime owns cf from here. */
-	int rc = runtime_run(conffile, cf, alog);
+	char why[512] = "stopped";
+	int rc = runtime_run(conffile, cf, alog, why, sizeof(why));
 	accesslog_close(alog);
+	log_exit(rc, why);
 	return rc;
 }

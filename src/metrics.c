@@ -48,6 +48,9 @@ struct req_entry {
 	int status;
 	enum metrics_decision decision;
 	uint64_t count;
+	/* This series' share of the action's latency histogram. */
+	uint64_t buckets[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf */
+	uint64_t sum_us;
 };
 
 struct metrics_shard {
@@ -60,8 +63,8 @@ struct metrics_shard {
 	 * release store, so a reader sees whole entries. */
 	struct req_entry *head;
 
-	uint64_t latency_buckets[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf */
-	uint64_t latency_sum_us;
+	uint64_t upstream_buckets[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf */
+	uint64_t upstream_sum_us;
 	uint64_t upstream_errors[METRICS_UPSTREAM_ERROR_COUNT];
 	uint64_t upstream_retries;
 	uint64_t token_results[TOKEN_RESULTS];
@@ -167,6 +170,17 @@ req_lookup(struct metrics_shard *s, size_t idx, const char *name,
 	return e;
 }
 
+static size_t
+latency_bucket(uint64_t us)
+{
+	size_t b;
+
+	for (b = 0; b < METRICS_LATENCY_BUCKETS; b++)
+		if (us <= metrics_latency_bounds_us[b])
+			break;
+	return b;
+}
+
 void
 metrics_observe_request(struct metrics_shard *s, size_t action_idx,
     const char *action_name, enum metrics_decision decision, int status,
@@ -188,11 +202,16 @@ metrics_observe_request(struct metrics_shard *s, size_t action_idx,
 	e = req_lookup(s, action_idx, action_name, decision, status);
 	bump(&e->count, 1);
 
-	for (b = 0; b < METRICS_LATENCY_BUCKETS; b++)
-		if (latency_us <= metrics_latency_bounds_us[b])
-			break;
-	bump(&s->latency_buckets[b], 1);
-	bump(&s->latency_sum_us, latency_us);
+	b = latency_bucket(latency_us);
+	bump(&e->buckets[b], 1);
+	bump(&e->sum_us, latency_us);
+}
+
+void
+metrics_observe_upstream(struct metrics_shard *s, uint64_t latency_us)
+{
+	bump(&s->upstream_buckets[latency_bucket(latency_us)], 1);
+	bump(&s->upstream_sum_us, latency_us);
 }
 
 enum metrics_decision
@@ -251,9 +270,14 @@ metrics_connection_closed(struct metrics_shard *s)
 }
 
 void
-metrics_reload_done(struct metrics_globals *g, int ok)
+metrics_reload_done(struct metrics_globals *g, enum metrics_reload_result r, int64_t when)
 {
-	__atomic_fetch_add(ok ? &g->reloads_ok : &g->reloads_failed, 1, __ATOMIC_RELAXED);
+	uint64_t *c = r == METRICS_RELOAD_OK ? &g->reloads_ok :
+	    r == METRICS_RELOAD_RESTART_NEEDED ? &g->reloads_restart : &g->reloads_failed;
+
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_reload_success, r == METRICS_RELOAD_OK, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->last_reload_time, when, __ATOMIC_RELAXED);
 }
 
 void
@@ -328,8 +352,45 @@ family(struct sbuf *b, const char *name, const char *type, const char *help)
 	sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One histogram's series (name_bucket, _sum, _count), with one label
+ * (label=value) or none (label NULL); buckets are per bucket, not yet
+ * cumulative. _count is the +Inf bucket by construction, even while
+ * workers update the shards under our feet. */
+static void
+render_histogram(struct sbuf *b, const char *name, const char *label, const char *value,
+    const uint64_t *buckets, uint64_t sum_us)
+{
+	uint64_t cum = 0;
+
+	for (size_t k = 0; k <= METRICS_LATENCY_BUCKETS; k++) {
+		cum += buckets[k];
+		sbuf_printf(b, "%s_bucket{", name);
+		if (label != NULL) {
+			sbuf_printf(b, "%s=\"", label);
+			sbuf_label_value(b, value);
+			sbuf_printf(b, "\",");
+		}
+		sbuf_printf(b, "le=\"%s\"} %" PRIu64 "\n",
+		    k < METRICS_LATENCY_BUCKETS ? latency_le[k] : "+Inf", cum);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		sbuf_printf(b, "%s_%s", name, pass == 0 ? "sum" : "count");
+		if (label != NULL) {
+			sbuf_printf(b, "{%s=\"", label);
+			sbuf_label_value(b, value);
+			sbuf_printf(b, "\"}");
+		}
+		if (pass == 0)
+			sbuf_printf(b, " %" PRIu64 ".%06" PRIu64 "\n", sum_us / 1000000,
+			    sum_us % 1000000);
+		else
+			sbuf_printf(b, " %" PRIu64 "\n", cum);
+	}
+}
+
 /* A snapshot of one series, for merging across shards. */
 struct req_row {
+	const struct req_entry *e;
 	const char *name;
 	int status;
 	enum metrics_decision decision;
@@ -370,6 +431,7 @@ render_requests(struct sbuf *b, const struct metrics_shard *const *shards, size_
 				cap = cap ? cap * 2 : 64;
 				rows = xreallocarray(rows, cap, sizeof(*rows));
 			}
+			rows[nrows].e = e;
 			rows[nrows].name = e->name;
 			rows[nrows].decision = e->decision;
 			rows[nrows].status = e->status;
@@ -390,36 +452,38 @@ render_requests(struct sbuf *b, const struct metrics_shard *const *shards, size_
 		sbuf_printf(b, "\",decision=\"%s\",status=\"%d\"} %" PRIu64 "\n",
 		    decision_names[rows[i].decision], rows[i].status, sum);
 	}
+	/* The latency histogram per action: the action set is the policy's,
+	 * so the series stay bounded. */
+	family(b, "scopegate_request_duration_seconds", "histogram",
+	    "Time from the arrival of a request to its completion, by policy action.");
+	for (i = 0; i < nrows; i = j) {
+		uint64_t buckets[METRICS_LATENCY_BUCKETS + 1] = {0}, sum_us = 0;
+		for (j = i; j < nrows && strcmp(rows[i].name, rows[j].name) == 0; j++) {
+			for (size_t k = 0; k <= METRICS_LATENCY_BUCKETS; k++)
+				buckets[k] += peek(&rows[j].e->buckets[k]);
+			sum_us += peek(&rows[j].e->sum_us);
+		}
+		render_histogram(b, "scopegate_request_duration_seconds", "action", rows[i].name,
+		    buckets, sum_us);
+	}
 	free(rows);
 }
 
 static void
-render_latency(struct sbuf *b, const struct metrics_shard *const *shards, size_t n)
+render_upstream_latency(struct sbuf *b, const struct metrics_shard *const *shards, size_t n)
 {
-	uint64_t buckets[METRICS_LATENCY_BUCKETS + 1] = {0}, sum_us = 0, cum = 0;
-	size_t i, k;
+	uint64_t buckets[METRICS_LATENCY_BUCKETS + 1] = {0}, sum_us = 0;
 
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (shards[i] == NULL)
 			continue;
-		for (k = 0; k <= METRICS_LATENCY_BUCKETS; k++)
-			buckets[k] += peek(&shards[i]->latency_buckets[k]);
-		sum_us += peek(&shards[i]->latency_sum_us);
+		for (size_t k = 0; k <= METRICS_LATENCY_BUCKETS; k++)
+			buckets[k] += peek(&shards[i]->upstream_buckets[k]);
+		sum_us += peek(&shards[i]->upstream_sum_us);
 	}
-	family(b, "scopegate_request_duration_seconds", "histogram",
-	    "Time from the arrival of a request to its completion.");
-	for (k = 0; k < METRICS_LATENCY_BUCKETS; k++) {
-		cum += buckets[k];
-		sbuf_printf(b, "scopegate_request_duration_seconds_bucket{le=\"%s\"} %" PRIu64 "\n",
-		    latency_le[k], cum);
-	}
-	/* _count is the +Inf bucket by construction, even while workers
-	 * update the shards under our feet. */
-	cum += buckets[METRICS_LATENCY_BUCKETS];
-	sbuf_printf(b, "scopegate_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	sbuf_printf(b, "scopegate_request_duration_seconds_sum %" PRIu64 ".%06" PRIu64 "\n",
-	    sum_us / 1000000, sum_us % 1000000);
-	sbuf_printf(b, "scopegate_request_duration_seconds_count %" PRIu64 "\n", cum);
+	family(b, "scopegate_upstream_duration_seconds", "histogram",
+	    "Time from sending a request to the upstream to the head of its answer.");
+	render_histogram(b, "scopegate_upstream_duration_seconds", NULL, NULL, buckets, sum_us);
 }
 
 /* Sum the counter at byte offset off (an array of uint64_t) over shards. */
@@ -441,6 +505,67 @@ sum_field(const struct metrics_shard *const *shards, size_t n, size_t off, size_
 #define SUM(field, idx) \
 	sum_field(shards, n, offsetof(struct metrics_shard, field), (idx))
 
+/* What the caller gathered outside the shards (metrics_globals). */
+static void
+render_state(struct sbuf *b, const struct metrics_globals *g)
+{
+	const struct metrics_process *p = &g->process;
+
+	if (p->ok) {
+		family(b, "process_cpu_seconds_total", "counter",
+		    "Total user and system CPU time spent in seconds.");
+		sbuf_printf(b, "process_cpu_seconds_total %.2f\n", p->cpu_seconds);
+		family(b, "process_start_time_seconds", "gauge",
+		    "Start time of the process since unix epoch in seconds.");
+		sbuf_printf(b, "process_start_time_seconds %.2f\n", p->start_time);
+		family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+		sbuf_printf(b, "process_resident_memory_bytes %" PRIu64 "\n", p->resident_bytes);
+		family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+		sbuf_printf(b, "process_virtual_memory_bytes %" PRIu64 "\n", p->virtual_bytes);
+		family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+		sbuf_printf(b, "process_open_fds %" PRIu64 "\n", p->open_fds);
+		family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		sbuf_printf(b, "process_max_fds %" PRIu64 "\n", p->max_fds);
+	}
+	family(b, "scopegate_tls_certificate_expiry_seconds", "gauge",
+	    "Seconds until a served certificate or a trusted client CA expires "
+	    "(negative once expired).");
+	for (size_t i = 0; i < g->ncerts; i++) {
+		const struct metrics_cert *c = &g->certs[i];
+		sbuf_printf(b, "scopegate_tls_certificate_expiry_seconds{listener=\"");
+		sbuf_label_value(b, c->listener);
+		sbuf_printf(b, "\",kind=\"");
+		sbuf_label_value(b, c->kind);
+		sbuf_printf(b, "\",certificate=\"");
+		sbuf_label_value(b, c->name);
+		sbuf_printf(b, "\"} %" PRId64 "\n", c->not_after - g->now);
+	}
+	family(b, "scopegate_tls_handshake_failures_total", "counter",
+	    "Client TLS handshakes that failed, by the TLS alert and who sent it "
+	    "(gateway: we refused; client: it refused us).");
+	for (size_t i = 0; i < g->ntls_failures; i++) {
+		sbuf_printf(b, "scopegate_tls_handshake_failures_total{alert=\"");
+		sbuf_label_value(b, g->tls_failures[i].a);
+		sbuf_printf(b, "\",from=\"");
+		sbuf_label_value(b, g->tls_failures[i].b);
+		sbuf_printf(b, "\"} %" PRIu64 "\n", g->tls_failures[i].count);
+	}
+	if (g->revocations >= 0) {
+		family(b, "scopegate_revocations", "gauge", "Token revocations held now.");
+		sbuf_printf(b, "scopegate_revocations %" PRId64 "\n", g->revocations);
+	}
+	if (g->redis_link >= 0) {
+		family(b, "scopegate_redis_link_up", "gauge",
+		    "1 while the link to the Redis revocation store is up, else 0.");
+		sbuf_printf(b, "scopegate_redis_link_up %d\n", g->redis_link);
+	}
+	if (g->token_keys >= 0) {
+		family(b, "scopegate_token_keys", "gauge",
+		    "Token verification keys in force (all key sets of \"tokens.keys\").");
+		sbuf_printf(b, "scopegate_token_keys %" PRId64 "\n", g->token_keys);
+	}
+}
+
 char *
 metrics_render(const struct metrics_shard *const *shards, size_t n,
     const struct metrics_globals *g, size_t *len)
@@ -451,7 +576,7 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	sbuf_reserve(&b, 8192);
 	b.p[0] = '\0';
 	render_requests(&b, shards, n);
-	render_latency(&b, shards, n);
+	render_upstream_latency(&b, shards, n);
 
 	family(&b, "scopegate_upstream_errors_total", "counter",
 	    "Failed exchanges with the upstream, by kind.");
@@ -484,17 +609,35 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	    g ? __atomic_load_n(&g->reloads_ok, __ATOMIC_RELAXED) : 0);
 	sbuf_printf(&b, "scopegate_reloads_total{result=\"failed\"} %" PRIu64 "\n",
 	    g ? __atomic_load_n(&g->reloads_failed, __ATOMIC_RELAXED) : 0);
+	sbuf_printf(&b, "scopegate_reloads_total{result=\"restart_needed\"} %" PRIu64 "\n",
+	    g ? __atomic_load_n(&g->reloads_restart, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_last_reload_success", "gauge",
+	    "1 when the last reload (or the start) put the whole file in force; "
+	    "0 when it failed or a part of it needs a restart.");
+	sbuf_printf(&b, "scopegate_config_last_reload_success %d\n",
+	    g ? __atomic_load_n(&g->last_reload_success, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_last_reload_timestamp_seconds", "gauge",
+	    "When the last reload (or the start) happened, in seconds since the epoch.");
+	sbuf_printf(&b, "scopegate_config_last_reload_timestamp_seconds %" PRId64 "\n",
+	    g ? (int64_t)__atomic_load_n(&g->last_reload_time, __ATOMIC_RELAXED) : 0);
+	family(&b, "scopegate_config_restart_required", "gauge",
+	    "Settings changed in the configuration that are not in force until a "
+	    "restart (one series per setting, value 1); none when the file is in force.");
+	for (k = 0; g != NULL && k < g->nrestart_needed; k++) {
+		sbuf_printf(&b, "scopegate_config_restart_required{setting=\"");
+		sbuf_label_value(&b, g->restart_needed[k]);
+		sbuf_printf(&b, "\"} 1\n");
+	}
 
 	family(&b, "scopegate_config_generation", "gauge",
-	    "Generation of the configuration in use (1 at start, +1 per successful reload).");
+	    "Generation of the configuration in use (1 at start, +1 per reload that "
+	    "published a new one, also when a part of it needs a restart).");
 	sbuf_printf(&b, "scopegate_config_generation %" PRIu64 "\n",
 	    g ? __atomic_load_n(&g->config_generation, __ATOMIC_RELAXED) : 0);
 
 	family(&b, "scopegate_rate_limit_keys", "gauge",
 	    "Keys the rate limit remembers now (bounded by rate_limit.max_keys).");
 	sbuf_printf(&b, "scopegate_rate_limit_keys %" PRIu64 "\n", g ? g->rate_limit_keys : 0);
-	family(&b, "scopegate_revocations", "gauge", "Token ids revoked now (journal and ids file).");
-	sbuf_printf(&b, "scopegate_revocations %" PRIu64 "\n", g ? g->revocations : 0);
 	family(&b, "scopegate_revocations_from_redis", "gauge",
 	    "Revocation entries learnt from Redis (bounded by revocations.redis_max_entries).");
 	sbuf_printf(&b, "scopegate_revocations_from_redis %" PRIu64 "\n",
@@ -515,6 +658,8 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	    "(TLS handshake unfinished, or idle).");
 	sbuf_printf(&b, "scopegate_connections_timed_out_total %" PRIu64 "\n",
 	    g ? g->conn_head_timeouts : 0);
+	if (g != NULL)
+		render_state(&b, g);
 
 	family(&b, "scopegate_build_info", "gauge", "Build information; the value is always 1.");
 	sbuf_printf(&b, "scopegate_build_info{version=\"");

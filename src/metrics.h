@@ -42,16 +42,44 @@ extern const uint64_t metrics_latency_bounds_us[METRICS_LATENCY_BUCKETS];
 
 struct metrics_shard;
 
+/* A certificate the gateway serves, or a CA it trusts for client
+ * certificates (scopegate_tls_certificate_expiry_seconds). */
+struct metrics_cert {
+	const char *listener;		/* "address:port" */
+	const char *kind;		/* "server" or "client_ca" */
+	const char *name;		/* the file (server) or the subject (CA) */
+	int64_t not_after;		/* seconds since the epoch */
+};
+
+/* A counter with two labels (TLS handshake failures by alert and side). */
+struct metrics_count2 {
+	const char *a, *b;
+	uint64_t count;
+};
+
+/* The process_* figures (Prometheus client conventions); ok is 0 when
+ * they could not be read (then none is written). */
+struct metrics_process {
+	int ok;
+	double cpu_seconds;
+	double start_time;		/* seconds since the epoch */
+	uint64_t resident_bytes;
+	uint64_t virtual_bytes;
+	uint64_t open_fds;
+	uint64_t max_fds;
+};
+
 /* Process-wide values, written by the thread that reloads (through the
  * functions below) and read by the renderer. */
 struct metrics_globals {
 	const char *version;		/* build_info label; borrowed */
 	uint64_t reloads_ok;
 	uint64_t reloads_failed;
+	uint64_t reloads_restart;	/* applied but for what needs a restart */
 	uint64_t config_generation;
 	uint64_t rate_limit_keys;	/* set by the caller before rendering */
-	/* The revocation store, set by the caller before rendering. */
-	uint64_t revocations;		/* revoked ids */
+	/* The revocation store, set by the caller before rendering (the
+	 * number held is revocations, below). */
 	uint64_t revocations_remote;	/* entries learnt from Redis */
 	uint64_t revocations_refused;	/* refused: revocations.redis_max_entries */
 	/* Set by the caller before rendering: connections closed at accept
@@ -59,6 +87,36 @@ struct metrics_globals {
 	 * head within header_timeout_ms. */
 	uint64_t conn_refused_per_client;
 	uint64_t conn_head_timeouts;
+	/* The last reload (or the start, before any): 1 when everything in
+	 * the file is in force, 0 when it failed or a part needs a restart;
+	 * its wall-clock time in seconds since the epoch. */
+	int last_reload_success;
+	int64_t last_reload_time;
+	/* Settings changed in the file that only a restart applies (names
+	 * with static storage), set by the caller before rendering. */
+	const char *const *restart_needed;
+	size_t nrestart_needed;
+	/* Set by the caller before rendering (the renderer reads nothing
+	 * itself): the wall clock for the certificates' time to expiry, the
+	 * process, certificates, TLS handshake failures, revocations held
+	 * (-1: no store), the Redis link (-1: none configured, 0 down, 1 up),
+	 * token verification keys in force (-1: no "tokens"). */
+	int64_t now;
+	struct metrics_process process;
+	const struct metrics_cert *certs;
+	size_t ncerts;
+	const struct metrics_count2 *tls_failures;
+	size_t ntls_failures;
+	int64_t revocations;
+	int redis_link;
+	int64_t token_keys;
+};
+
+/* How a reload ended (metrics_reload_done). */
+enum metrics_reload_result {
+	METRICS_RELOAD_FAILED,		/* nothing applied, old configuration kept */
+	METRICS_RELOAD_OK,		/* everything applied */
+	METRICS_RELOAD_RESTART_NEEDED,	/* applied except what needs a restart */
 };
 
 /* A new, zeroed shard; never NULL. Free it with metrics_shard_free once no
@@ -79,6 +137,10 @@ void metrics_observe_request(struct metrics_shard *s, size_t action_idx,
  * "error") -> METRICS_ERROR: the access log's decision words. */
 enum metrics_decision metrics_decision_from_str(const char *decision);
 
+/* The upstream's time to answer one request (sent -> head of the answer):
+ * scopegate_upstream_duration_seconds. */
+void metrics_observe_upstream(struct metrics_shard *s, uint64_t latency_us);
+
 void metrics_upstream_error(struct metrics_shard *s, enum metrics_upstream_error kind);
 /* A request sent again on a new connection (a reused one was closed under
  * it before any answer): scopegate_upstream_retries_total. */
@@ -96,8 +158,10 @@ void metrics_token_cache(struct metrics_shard *s, int hit);
 void metrics_connection_opened(struct metrics_shard *s);
 void metrics_connection_closed(struct metrics_shard *s);
 
-/* Reload bookkeeping on the globals (relaxed atomics: reload is rare). */
-void metrics_reload_done(struct metrics_globals *g, int ok);
+/* Reload bookkeeping on the globals (relaxed atomics: reload is rare);
+ * when is the wall-clock time of the reload in seconds. */
+void metrics_reload_done(struct metrics_globals *g, enum metrics_reload_result r,
+    int64_t when);
 void metrics_set_generation(struct metrics_globals *g, uint64_t generation);
 
 /* Render every metric family, summing the n shards (NULL entries are

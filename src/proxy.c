@@ -19,7 +19,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "defaults.h"
 #include "forward.h"
@@ -29,10 +33,67 @@
 #include "runtime.h"
 #include "tls.h"
 #include "proxy.h"
+#include "qredact.h"
+#include "realip.h"
+#include "trace.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
 static void proxy_finish(struct proxy_req *pr);
+
+/* Copy at most max bytes of s (NULL: none) to *dst, NUL-terminated, and
+ * point *field at it; advances *dst. */
+static void
+log_copy(char **dst, const char *s, size_t max, const char **field)
+{
+	size_t n;
+
+	if (s == NULL) {
+		*field = NULL;
+		return;
+	}
+	n = strnlen(s, max);
+	memcpy(*dst, s, n);
+	(*dst)[n] = '\0';
+	*field = *dst;
+	*dst += n + 1;
+}
+
+/* What the access log takes from the request and its connection, copied
+ * into one allocation. */
+static void
+capture_log_fields(struct proxy_req *pr, struct evhttp_request *req,
+    struct evhttp_connection *evcon, const char *uri)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *q = uri != NULL ? strchr(uri, '?') : NULL;
+	char redacted[SG_LOG_QUERY_MAX + 1];
+	SSL *ssl = evcon != NULL ? tls_connection_ssl(evcon) : NULL;
+	const char *host = evhttp_find_header(in, "Host");
+	const char *ua = evhttp_find_header(in, "User-Agent");
+	const char *sni = ssl != NULL ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+	size_t need = 0;
+	char *p;
+
+	if (q != NULL)
+		need += qredact_apply(pr->cf->redact_query, q + 1, redacted, sizeof(redacted)) + 1;
+	need += (host ? strnlen(host, SG_LOG_FIELD_MAX) + 1 : 0) +
+	    (ua ? strnlen(ua, SG_LOG_FIELD_MAX) + 1 : 0) + (sni ? strnlen(sni, SG_LOG_FIELD_MAX) + 1 : 0);
+	p = pr->log_strings = need > 0 ? xmalloc(need) : NULL;
+	log_copy(&p, q != NULL ? redacted : NULL, SG_LOG_QUERY_MAX, &pr->log_query);
+	log_copy(&p, host, SG_LOG_FIELD_MAX, &pr->log_host);
+	log_copy(&p, ua, SG_LOG_FIELD_MAX, &pr->log_user_agent);
+	log_copy(&p, sni, SG_LOG_FIELD_MAX, &pr->log_sni);
+	if (ssl != NULL) {
+		pr->tls_version = SSL_get_version(ssl);
+		pr->tls_cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+	}
+	pr->http_version[0] = (char)('0' + (unsigned char)req->major % 10);
+	pr->http_version[1] = '.';
+	pr->http_version[2] = (char)('0' + (unsigned char)req->minor % 10);
+	pr->http_version[3] = '\0';
+	pr->upstream_latency_us = -1;
+}
 
 static uint64_t
 elapsed_us(const struct timespec *since)
@@ -49,6 +110,48 @@ on_complete(struct evhttp_request *req, void *arg)
 {
 	(void)req;
 	proxy_finish(arg);
+}
+
+/* The caller's trace context and request id: one valid traceparent is
+ * continued (same trace, our span as the parent the upstream sees), any
+ * other starts a new trace and its tracestate is dropped; an X-Request-Id
+ * is kept only from a peer in trusted_proxies, one field with a sane
+ * value (trace_request_id_valid), else ours stays. */
+static void
+take_trace(struct proxy_req *pr, struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *tp = NULL, *rid = NULL;
+	int ntp = 0, nrid = 0;
+	struct trace_ctx caller, hop;
+	unsigned char rnd[24];
+	struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, in, next) {
+		if (strcasecmp(kv->key, "traceparent") == 0) {
+			tp = kv->value;
+			ntp++;
+		} else if (strcasecmp(kv->key, "X-Request-Id") == 0) {
+			rid = kv->value;
+			nrid++;
+		}
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		/* Unique if not random: the worker's prefix and sequence. */
+		ERR_clear_error();
+		memset(rnd, 0, sizeof(rnd));
+		memcpy(rnd, &pr->w->id_prefix, sizeof(pr->w->id_prefix));
+		memcpy(rnd + 8, &pr->w->id_seq, sizeof(pr->w->id_seq));
+		memcpy(rnd + 16, &pr->w->id_seq, sizeof(pr->w->id_seq));
+	}
+	pr->keep_tracestate = ntp == 1 && trace_parse(tp, strlen(tp), &caller) == 0;
+	trace_next_hop(pr->keep_tracestate ? &caller : NULL, rnd, &hop);
+	trace_format(&hop, pr->traceparent);
+	trace_id_hex(&hop, pr->trace_id);
+	if (nrid == 1 && pr->cc != NULL && pr->cf->ntrusted_proxies > 0 &&
+	    realip_trusted(pr->cf->trusted_proxies, pr->cf->ntrusted_proxies, pr->cc->client_ip) &&
+	    trace_request_id_valid(rid))
+		snprintf(pr->request_id, sizeof(pr->request_id), "%s", rid);
 }
 
 struct proxy_req *
@@ -81,6 +184,8 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->reason = "no policy";
 	pr->action_idx = METRICS_ACTION_NONE;
 	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	capture_log_fields(pr, req, evcon, uri);
+	take_trace(pr, req);
 	cc->cur = pr;
 	evhttp_request_set_on_complete_cb(req, on_complete, pr);
 	/* While we answer, the connection's timer guards the writes. */
@@ -113,6 +218,16 @@ proxy_finish(struct proxy_req *pr)
 		.forwarded_client = pr->xff != NULL ? pr->client_ip : NULL,
 		.client_cert_subject = pr->cc ? pr->cc->cert_subject : NULL,
 		.client_cert_sha256 = pr->cc ? pr->cc->cert_sha256 : NULL,
+		.query = pr->log_query,
+		.host = pr->log_host,
+		.user_agent = pr->log_user_agent,
+		.http_version = pr->http_version,
+		.upstream_addr = pr->upstream_addr[0] ? pr->upstream_addr : NULL,
+		.upstream_latency_us = pr->upstream_latency_us,
+		.tls_version = pr->tls_version,
+		.tls_cipher = pr->tls_cipher,
+		.sni = pr->log_sni,
+		.trace_id = pr->trace_id,
 	};
 	struct worker *w = pr->w;
 
@@ -133,6 +248,7 @@ proxy_finish(struct proxy_req *pr)
 	if (pr->piece != NULL)
 		evbuffer_free(pr->piece);
 	free(pr->path);
+	free(pr->log_strings);
 	free(pr->subject);
 	free(pr->token_id);
 	runtime_cfg_release(w->rt, pr->cf);
@@ -229,6 +345,9 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
+	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
+	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
 	for (size_t i = 0; i < r->nfields; i++)
 		if (r->fields[i].name_len == 10 &&
 		    strncasecmp(r->fields[i].name, "Connection", 10) == 0)
@@ -431,11 +550,14 @@ proxy_forward(struct proxy_req *pr)
 		.request_id = pr->request_id,
 		.body_len = evbuffer_get_length(body),
 		.framed = pr->h_framed,
+		.traceparent = pr->traceparent,
+		.keep_tracestate = pr->keep_tracestate,
 	};
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *wire = pr->w->scratch;
 
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
+	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
 }

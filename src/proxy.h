@@ -12,6 +12,7 @@
 #include "connlimit.h"
 #include "reqscan.h"
 #include "revoke.h"
+#include "trace.h"
 #include "worker.h"
 
 struct upstream_exchange;
@@ -51,7 +52,14 @@ struct proxy_req {
 
 	struct timespec wall;		/* arrival, for the log */
 	struct timespec mono;		/* arrival, for the latency */
-	char request_id[33];
+	/* Ours (32 hex digits), or the one a trusted proxy sent. */
+	char request_id[TRACE_REQUEST_ID_MAX + 1];
+	/* W3C trace context: what the upstream gets, the trace id for the
+	 * log, and whether the caller's tracestate goes along (only with the
+	 * valid traceparent it belongs to). */
+	char traceparent[TRACE_PARENT_LEN + 1];
+	char trace_id[TRACE_ID_HEX_LEN + 1];
+	int keep_tracestate;
 	const char *client;		/* the connection's, see struct client_conn */
 	/* The client's address: the peer's, or the one a trusted proxy's
 	 * X-Forwarded-For gives (real_ip, and xff is that field's value, to
@@ -85,6 +93,19 @@ struct proxy_req {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	struct revoke_intent revoke;	/* what a 2xx answer revokes or reinstates */
+	/* Access-log fields, copied when the request arrives: in the close
+	 * path the request may be gone when the line is written. */
+	char *log_strings;		/* one allocation holding the four below */
+	const char *log_query;		/* redacted (log.redact_query), or NULL */
+	const char *log_host;
+	const char *log_user_agent;
+	const char *log_sni;
+	const char *tls_version;	/* OpenSSL's static names, or NULL */
+	const char *tls_cipher;
+	char http_version[8];
+	char upstream_addr[80];		/* "" until an answer came */
+	int64_t upstream_latency_us;	/* -1 until an answer came */
+	struct timespec upstream_sent;	/* when the request went to the upstream */
 
 	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */

@@ -81,11 +81,11 @@ struct revoke_config *revoke_config_parse(struct jsonconf *jc, const json_t *obj
 struct revoke_config *revoke_config_dup(const struct revoke_config *rc);
 void revoke_config_free(struct revoke_config *rc);
 
-/* The names of the settings that differ between a and b and that only a
- * restart applies (journal, Redis URL, key, channel), comma-separated in
- * buf; 0 when there are none, else the number. */
-int revoke_config_restart_needed(const struct revoke_config *a,
-    const struct revoke_config *b, char *buf, size_t len);
+/* The settings that differ between a and b and that only a restart
+ * applies (journal, Redis URL, key, channel): up to max names (static
+ * strings) into names; returns how many. */
+size_t revoke_config_restart_needed(const struct revoke_config *a,
+    const struct revoke_config *b, const char **names, size_t max);
 
 /* Results of the writing calls; REVOKE_OK is 0, every failure negative. */
 enum revoke_result {

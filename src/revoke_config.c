@@ -224,9 +224,9 @@ differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
-int
+size_t
 revoke_config_restart_needed(const struct revoke_config *a, const struct revoke_config *b,
-    char *buf, size_t len)
+    const char **names, size_t max)
 {
 	const struct {
 		const char *name, *x, *y;
@@ -236,17 +236,11 @@ revoke_config_restart_needed(const struct revoke_config *a, const struct revoke_
 		{ "revocations.redis_key", a->redis_key, b->redis_key },
 		{ "revocations.redis_channel", a->redis_channel, b->redis_channel },
 	};
-	int n = 0;
+	size_t n = 0;
 
-	if (len > 0)
-		buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		size_t used = strlen(buf);
-		if (!differ(keys[i].x, keys[i].y))
-			continue;
-		snprintf(buf + used, len - used, "%s%s", n > 0 ? ", " : "", keys[i].name);
-		n++;
-	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (differ(keys[i].x, keys[i].y) && n < max)
+			names[n++] = keys[i].name;
 	return n;
 }
 

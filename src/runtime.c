@@ -18,13 +18,16 @@
 #include "defaults.h"
 #include "errlist.h"
 #include "listensock.h"
+#include "keys.h"
 #include "log.h"
+#include "procstat.h"
 #include "ratelimit.h"
 #include "runtime.h"
 #include "revoke.h"
 #include "revoke_redis.h"
 #include "sdnotify.h"
 #include "tls.h"
+#include "token_config.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -76,23 +79,137 @@ runtime_cfg_release(struct runtime *rt, struct cfg *cf)
 /* The revocation sources of a reload: the ids file, its retention and
  * bounds, and the Redis password are applied (the ids file first, so that
  * a bad one fails the reload with the old configuration kept); the
- * journal and the Redis endpoint need a restart, which is logged. Returns
- * -1 (errors in errs) when the reload must fail, else the number of
- * settings left for a restart. */
+ * journal and the Redis endpoint need a restart (check_restart_only).
+ * Returns -1 (errors in errs) when the reload must fail, else 0. */
 static int
-reload_revocations(struct runtime *rt, const struct cfg *old, const struct cfg *cf,
-    struct errlist *errs)
+reload_revocations(struct runtime *rt, const struct cfg *cf, struct errlist *errs)
 {
-	char names[256];
-	int n;
-
 	if (revoke_store_reload(rt->revocations, cf->revocations, errs) != 0)
 		return -1;
 	revoke_redis_reload(rt->redis, cf->revocations);
-	if ((n = revoke_config_restart_needed(old->revocations, cf->revocations, names,
-	    sizeof(names))) > 0)
-		log_warnx("reload: %s changed: not applied live; restart to apply", names);
-	return n;
+	return 0;
+}
+
+/* "address port tls|plain": what identifies a bound listener. */
+static char *
+listener_shape(const struct cfg_listener *l)
+{
+	char *s;
+
+	xasprintf(&s, "%s %u %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain");
+	return s;
+}
+
+static char *
+admin_shape(const struct cfg *cf)
+{
+	char *s = NULL;
+
+	if (cf->admin.address != NULL)
+		xasprintf(&s, "%s %u", cf->admin.address, (unsigned)cf->admin.port);
+	return s;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Remember the restart-only settings the process starts with. */
+static void
+boot_record(struct runtime_boot *b, const struct cfg *cf)
+{
+	b->nlisteners = cf->nlisteners;
+	b->listeners = xcalloc(cf->nlisteners ? cf->nlisteners : 1, sizeof(*b->listeners));
+	for (size_t i = 0; i < cf->nlisteners; i++)
+		b->listeners[i] = listener_shape(&cf->listeners[i]);
+	b->workers = cf->workers;
+	b->access_log = cf->access_log ? xstrdup(cf->access_log) : NULL;
+	b->admin = admin_shape(cf);
+	b->rate_limit_max_keys = cf->rate_limit.max_keys;
+	b->revocations = cf->revocations != NULL ? revoke_config_dup(cf->revocations) : NULL;
+}
+
+static void
+boot_free(struct runtime_boot *b)
+{
+	for (size_t i = 0; i < b->nlisteners; i++)
+		free(b->listeners[i]);
+	free(b->listeners);
+	free(b->access_log);
+	free(b->admin);
+	if (b->revocations != NULL)
+		revoke_config_free(b->revocations);
+}
+
+static int
+boot_same_listeners(const struct runtime_boot *b, const struct cfg *cf)
+{
+	int same = b->nlisteners == cf->nlisteners;
+
+	for (size_t i = 0; same && i < cf->nlisteners; i++) {
+		char *shape = listener_shape(&cf->listeners[i]);
+		same = strcmp(shape, b->listeners[i]) == 0;
+		free(shape);
+	}
+	return same;
+}
+
+void
+runtime_needs_restart(struct runtime *rt, const char *what)
+{
+	for (size_t i = 0; i < rt->nrestart_needed; i++)
+		if (strcmp(rt->restart_needed[i], what) == 0)
+			return;
+	log_warnx("reload: %s changed; not applied live, restart to apply it", what);
+	if (rt->nrestart_needed < RUNTIME_RESTART_MAX)
+		rt->restart_needed[rt->nrestart_needed++] = what;
+}
+
+/* The settings of "restart needed" as one text ("listeners, workers"). */
+static const char *
+restart_list(const struct runtime *rt, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rt->nrestart_needed && off < size; i++) {
+		int n = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", rt->restart_needed[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
+/* Compare the new file with what the process started with; every
+ * difference a restart alone applies is reported (runtime_needs_restart). */
+static void
+check_restart_only(struct runtime *rt, const struct cfg *cf)
+{
+	const struct runtime_boot *b = &rt->boot;
+	char *admin = admin_shape(cf);
+
+	/* Sockets are bound once per worker at start; changing them live
+	 * would mean a moment with fewer listeners. */
+	if (!boot_same_listeners(b, cf))
+		runtime_needs_restart(rt, "listeners");
+	if (b->workers != cf->workers)
+		runtime_needs_restart(rt, "workers");
+	if (!same_str(b->access_log, cf->access_log))
+		runtime_needs_restart(rt, "log.access");
+	if (!same_str(b->admin, admin))
+		runtime_needs_restart(rt, "admin");
+	if (b->rate_limit_max_keys != cf->rate_limit.max_keys)
+		runtime_needs_restart(rt, "rate_limit.max_keys");
+	if (b->revocations != NULL && cf->revocations != NULL) {
+		const char *names[8];
+		size_t n = revoke_config_restart_needed(b->revocations, cf->revocations, names, 8);
+		for (size_t i = 0; i < n; i++)
+			runtime_needs_restart(rt, names[i]);
+	}
+	free(admin);
 }
 
 int
@@ -100,7 +217,7 @@ runtime_reload(struct runtime *rt)
 {
 	struct errlist errs;
 	struct cfg *cf, *old;
-	int partial = 0;
+	char pending[512];
 
 	errlist_init(&errs);
 	sdnotify_reloading();
@@ -110,52 +227,45 @@ runtime_reload(struct runtime *rt)
 			log_warnx("reload: %s", errs.msgs[i]);
 		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
 		    errs.n, (unsigned long long)rt->generation);
+		/* systemctl status shows one line: the first error says where. */
+		sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
+		    errs.n, errs.n > 0 ? errs.msgs[0] : "?", (unsigned long long)rt->generation);
 		errlist_free(&errs);
-		metrics_reload_done(&rt->mg, 0);
-		sdnotify_status("reload failed; serving generation %llu", (unsigned long long)rt->generation);
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
 		sdnotify_ready();
 		return -1;
 	}
 	errlist_free(&errs);
 	old = runtime_acquire(rt);
 	errlist_init(&errs);
-	if ((partial = reload_revocations(rt, old, cf, &errs)) < 0) {
+	if (reload_revocations(rt, cf, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_warnx("reload: %s", errs.msgs[i]);
 		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
 		    errs.n, (unsigned long long)rt->generation);
+		sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
+		    errs.n, errs.n > 0 ? errs.msgs[0] : "?", (unsigned long long)rt->generation);
 		errlist_free(&errs);
 		cfg_unref(old);
 		cfg_free(cf);
-		metrics_reload_done(&rt->mg, 0);
-		sdnotify_status("reload failed; serving generation %llu", (unsigned long long)rt->generation);
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
 		sdnotify_ready();
 		return -1;
 	}
 	errlist_free(&errs);
-	/* Sockets are bound once per worker at start; changing them live
-	 * would mean a moment with fewer listeners. Say so; apply the rest. */
-	if (!cfg_same_listeners(old, cf)) {
-		log_warnx("reload: listener changes are not applied live; restart to apply them");
-		partial++;
-	} else
-		/* Tickets issued before the reload still resume after it. */
+	rt->nrestart_needed = 0;
+	check_restart_only(rt, cf);
+	/* Tickets issued before the reload still resume after it. */
+	if (cfg_same_listeners(old, cf))
 		for (size_t i = 0; i < cf->nlisteners; i++)
 			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
 				tls_server_inherit_ticket_keys(cf->listeners[i].tls->server,
 				    old->listeners[i].tls->server);
-	if ((old->access_log == NULL) != (cf->access_log == NULL) ||
-	    (old->access_log && strcmp(old->access_log, cf->access_log) != 0))
-		log_warnx("reload: access log path changes are not applied live; restart to apply them");
-	if (old->workers != cf->workers)
-		log_warnx("reload: the worker count is not changed live; restart to apply it");
 	if (!cfg_upstream_same_addrs(&old->upstream, &cf->upstream)) {
 		char addrs[512];
 		log_info("reload: upstream %s now at %s", cf->upstream.url,
 		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
 	}
-	if (old->rate_limit.max_keys != cf->rate_limit.max_keys)
-		log_warnx("reload: rate_limit.max_keys is not changed live; restart to apply it");
 	cfg_unref(old);
 
 	pthread_mutex_lock(&rt->lock);
@@ -166,16 +276,53 @@ runtime_reload(struct runtime *rt)
 	cfg_unref(old);
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
-	metrics_reload_done(&rt->mg, 1);
 	metrics_set_generation(&rt->mg, cf->generation);
-	if (partial > 0)
-		log_warnx("configuration generation %llu in force, NOT FULLY APPLIED: %d change(s) "
-		    "need a restart", (unsigned long long)cf->generation, partial);
-	else
+	if (rt->nrestart_needed > 0) {
+		/* The rest is live; these are not, and are not called so. */
+		restart_list(rt, pending, sizeof(pending));
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_RESTART_NEEDED, (int64_t)time(NULL));
+		log_warnx("configuration generation %llu in force except %s: restart needed",
+		    (unsigned long long)cf->generation, pending);
+		sdnotify_status("generation %llu in force except %s: restart needed",
+		    (unsigned long long)cf->generation, pending);
+	} else {
+		metrics_reload_done(&rt->mg, METRICS_RELOAD_OK, (int64_t)time(NULL));
 		log_info("configuration generation %llu in force", (unsigned long long)cf->generation);
-	sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
+		sdnotify_status("serving, generation %llu", (unsigned long long)cf->generation);
+	}
 	sdnotify_ready();
 	return 0;
+}
+
+/* The certificates of every TLS listener of cf, for /metrics; listener
+ * names are written into names (n * 64 bytes). Returns how many. */
+static size_t
+gather_certs(const struct cfg *cf, struct metrics_cert **out, char **names)
+{
+	struct metrics_cert *v = NULL;
+	size_t n = 0;
+
+	*names = xcalloc(cf->nlisteners ? cf->nlisteners : 1, 64);
+	for (size_t i = 0; i < cf->nlisteners; i++) {
+		const struct tls_cert_info *ci;
+		char *name = *names + 64 * i;
+		size_t k;
+
+		if (cf->listeners[i].tls == NULL || cf->listeners[i].tls->server == NULL)
+			continue;
+		snprintf(name, 64, strchr(cf->listeners[i].address, ':') ? "[%s]:%u" : "%s:%u",
+		    cf->listeners[i].address, (unsigned)cf->listeners[i].port);
+		k = tls_server_certs(cf->listeners[i].tls->server, &ci);
+		v = xreallocarray(v, n + k + 1, sizeof(*v));
+		for (size_t j = 0; j < k; j++, n++) {
+			v[n].listener = name;
+			v[n].kind = ci[j].kind;
+			v[n].name = ci[j].name;
+			v[n].not_after = ci[j].not_after;
+		}
+	}
+	*out = v;
+	return n;
 }
 
 char *
@@ -183,20 +330,49 @@ runtime_metrics_text(struct runtime *rt)
 {
 	const struct metrics_shard **shards = xcalloc(rt->nworkers ? rt->nworkers : 1,
 	    sizeof(*shards));
-	char *text;
+	struct tls_failure_count tf[64];
+	struct metrics_count2 failures[64];
+	struct metrics_cert *certs = NULL;
+	char *names = NULL, *text;
+	struct cfg *cf = runtime_acquire(rt);
+	size_t nf;
 
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
 	if (rt->revocations != NULL) {
-		rt->mg.revocations = revoke_count(rt->revocations);
 		rt->mg.revocations_remote = revoke_remote_count(rt->revocations);
 		rt->mg.revocations_refused = revoke_remote_refused(rt->revocations);
 	}
 	rt->mg.conn_refused_per_client = rt->connlimit != NULL ?
 	    connlimit_refused_total(rt->connlimit) : 0;
 	rt->mg.conn_head_timeouts = __atomic_load_n(&rt->head_timeouts, __ATOMIC_RELAXED);
+	rt->mg.restart_needed = rt->restart_needed;
+	rt->mg.nrestart_needed = rt->nrestart_needed;
+	rt->mg.now = (int64_t)time(NULL);
+	procstat_read(&rt->mg.process, rt->start_time);
+	rt->mg.ncerts = gather_certs(cf, &certs, &names);
+	rt->mg.certs = certs;
+	nf = tls_handshake_failures(tf, sizeof(tf) / sizeof(tf[0]));
+	for (size_t i = 0; i < nf; i++) {
+		failures[i].a = tf[i].alert;
+		failures[i].b = tf[i].from;
+		failures[i].count = tf[i].count;
+	}
+	rt->mg.tls_failures = failures;
+	rt->mg.ntls_failures = nf;
+	rt->mg.revocations = rt->revocations != NULL ? (int64_t)revoke_count(rt->revocations) : -1;
+	rt->mg.redis_link = rt->redis != NULL ? (revoke_redis_up(rt->redis) ? 1 : 0) : -1;
+	rt->mg.token_keys = cf->tokens != NULL && cf->tokens->keys != NULL ?
+	    (int64_t)cf->tokens->keys->n : -1;
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
+	rt->mg.certs = NULL;
+	rt->mg.ncerts = 0;
+	rt->mg.tls_failures = NULL;
+	rt->mg.ntls_failures = 0;
+	free(certs);
+	free(names);
+	cfg_unref(cf);
 	free(shards);
 	return text;
 }
@@ -278,6 +454,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: draining and stopping", (int)sig);
+	rt->stop_signal = (int)sig;
 	sdnotify_stopping();
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_DRAIN);
@@ -303,7 +480,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
+runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
+    size_t whysize)
 {
 	struct runtime rt;
 	struct event *sigs[4];
@@ -317,6 +495,14 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	rt.generation = cf->generation = 1;
 	rt.mg.version = PACKAGE_VERSION;
 	metrics_set_generation(&rt.mg, 1);
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		rt.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	}
+	rt.mg.last_reload_success = 1;
+	rt.mg.last_reload_time = (int64_t)time(NULL);
+	boot_record(&rt.boot, cf);
 	pthread_mutex_init(&rt.lock, NULL);
 	/* Must come before any event_base exists: it makes the bases
 	 * lockable so that other threads may wake a worker. */
@@ -325,19 +511,22 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	signal(SIGPIPE, SIG_IGN);
 	if ((rt.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	/* Bound once here, before anything else is started (the revocation
-	 * journal, Redis): a port in use is fatal, never shared. */
-	{
-		char why[256];
-		if (listensock_open_all(cf, &rt.listen_fds, why, sizeof(why)) != 0)
-			fatalx("%s", why);
-	}
-	rt.nlisten_fds = cf->nlisteners;
 	if ((rt.stop_ev = event_new(rt.base, -1, 0, stop_listening_cb, &rt)) == NULL)
 		fatalx("event_new failed");
 	pthread_mutex_init(&rt.retired_lock, NULL);
 	if ((rt.retire_ev = event_new(rt.base, -1, 0, retire_cb, &rt)) == NULL)
 		fatalx("event_new failed");
+	/* Bound once here, before anything else is started (the revocation
+	 * journal, Redis): a port in use is fatal, never shared. */
+	{
+		char msg[256];
+		if (listensock_open_all(cf, &rt.listen_fds, msg, sizeof(msg)) != 0) {
+			log_warnx("%s", msg);
+			snprintf(why, whysize, "cannot bind the listeners: %s", msg);
+			goto out;
+		}
+	}
+	rt.nlisten_fds = cf->nlisteners;
 
 	{
 		struct errlist errs;
@@ -349,6 +538,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		if (rt.revocations == NULL) {
 			for (size_t i = 0; i < errs.n; i++)
 				log_warnx("%s", errs.msgs[i]);
+			snprintf(why, whysize, "cannot open the revocation store%s%s",
+			    errs.n > 0 ? ": " : "", errs.n > 0 ? errs.msgs[0] : "");
 			errlist_free(&errs);
 			goto out;
 		}
@@ -356,7 +547,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		/* Its own thread: workers only queue changes for it. */
 		if (cf->revocations->redis_host != NULL &&
 		    (rt.redis = revoke_redis_start(rt.revocations)) == NULL) {
-			log_warnx("cannot start the Redis link");
+			snprintf(why, whysize, "cannot start the Redis link");
 			goto out;
 		}
 		struct timeval hour = {3600, 0};
@@ -368,6 +559,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
+			/* The reason (e.g. a port in use) is the warning above. */
+			snprintf(why, whysize, "cannot set up worker %zu (its listeners, above)", i);
 			rt.nworkers = i + 1;
 			goto out;
 		}
@@ -383,8 +576,10 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 
 	int admin_failed;
 	rt.admin = admin_start(&rt, &admin_failed);
-	if (admin_failed)
+	if (admin_failed) {
+		snprintf(why, whysize, "cannot start the admin listener (above)");
 		goto out;
+	}
 
 	rt.running = (int)n;
 	for (size_t i = 0; i < n; i++)
@@ -399,10 +594,17 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 	sdnotify_ready();
 	event_base_dispatch(rt.base);
 	log_info("stopped");
+	if (rt.stop_signal != 0)
+		snprintf(why, whysize, "stopped by signal %d (%s)", rt.stop_signal,
+		    rt.stop_signal == SIGTERM ? "SIGTERM" : rt.stop_signal == SIGINT ? "SIGINT" : "?");
+	else
+		snprintf(why, whysize, "stopped");
 	rc = 0;
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 out:
+	if (rc != 0)
+		log_fatal("%s", why);
 	admin_free(rt.admin);
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
@@ -423,6 +625,7 @@ out:
 	ratelimit_free(rt.failed_auth);
 	event_base_free(rt.base);
 	cfg_unref(rt.current);
+	boot_free(&rt.boot);
 	pthread_mutex_destroy(&rt.lock);
 	return rc;
 }

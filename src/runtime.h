@@ -16,6 +16,25 @@
 
 struct worker;
 
+/* At most this many settings are reported as needing a restart at once. */
+#define RUNTIME_RESTART_MAX	16
+
+/* What the process started with among the settings only a restart
+ * changes. Each reload compares the file with it, not with the previous
+ * reload, so a change stays reported until the restart (or until the file
+ * is changed back). */
+struct revoke_config;
+
+struct runtime_boot {
+	char **listeners;	/* "address port tls|plain", one per listener */
+	size_t nlisteners;
+	int64_t workers;
+	char *access_log;	/* NULL: none */
+	char *admin;		/* "address port", NULL: none */
+	int64_t rate_limit_max_keys;
+	struct revoke_config *revocations;	/* journal, Redis endpoint; NULL: none */
+};
+
 struct runtime {
 	const char *conffile;
 	struct event_base *base;	/* main thread */
@@ -27,6 +46,8 @@ struct runtime {
 	size_t nworkers;
 	int running;			/* workers still in their loop (atomic) */
 	int connections;		/* client connections (atomic, all workers) */
+	int stop_signal;		/* the signal that stopped it, 0 before */
+	double start_time;		/* wall clock at start, for process_start_time_seconds */
 	struct metrics_globals mg;	/* reloads, generation (main thread) */
 	struct admin *admin;
 	/* Revoked token ids: opened once at start (a changed "revocations"
@@ -59,11 +80,19 @@ struct runtime {
 	/* Connections closed with no request head within header_timeout_ms
 	 * (a handshake or an idle keep-alive), all workers (atomic). */
 	uint64_t head_timeouts;
+	struct runtime_boot boot;
+	/* Settings of the current file not in force until a restart, as
+	 * reported by runtime_needs_restart during the last good reload. */
+	const char *restart_needed[RUNTIME_RESTART_MAX];
+	size_t nrestart_needed;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf
- * passes to the runtime) and serve until stopped. Returns the exit status. */
-int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog);
+ * passes to the runtime) and serve until stopped. Returns the exit status;
+ * why (whysize bytes) says why it stopped, for the daemon's last line. A
+ * start that fails is logged as fatal here. */
+int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
+    size_t whysize);
 
 /* The current snapshot, with a reference the caller drops (cfg_unref). */
 struct cfg *runtime_acquire(struct runtime *rt);
@@ -76,6 +105,13 @@ void runtime_cfg_release(struct runtime *rt, struct cfg *cf);
 /* Load the configuration again and publish it, or keep the current one and
  * log every error. Returns 0 or -1. */
 int runtime_reload(struct runtime *rt);
+
+/* During a reload (main thread): the new file changes setting what (a
+ * name with static storage, e.g. "listeners"), which only a restart
+ * applies. Logs it once per reload, and the reload is then reported as
+ * "restart needed" (log line, notify STATUS, /metrics
+ * scopegate_config_restart_required{setting}) instead of applied. */
+void runtime_needs_restart(struct runtime *rt, const char *what);
 
 /* The Prometheus text of every worker's metrics; the caller frees. */
 char *runtime_metrics_text(struct runtime *rt);

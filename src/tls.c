@@ -44,7 +44,93 @@ struct tls_server {
 
 	pthread_mutex_t tk_lock;
 	struct ticket_key tk[2];	/* [0] current, [1] previous */
+
+	/* What it serves and trusts, with expiry dates, for /metrics. */
+	struct tls_cert_info *certs;
+	size_t ncerts;
 };
+
+/* Client handshakes that ended with a fatal alert, by who sent it ([0]
+ * the gateway, [1] the client) and the alert's code: counted from every
+ * listener's contexts by handshake_info_cb, read by /metrics. */
+static uint64_t handshake_failures[2][256];
+
+static void
+handshake_info_cb(const SSL *ssl, int where, int ret)
+{
+	if (!(where & SSL_CB_ALERT) || SSL_is_init_finished(ssl) ||
+	    (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	__atomic_fetch_add(&handshake_failures[(where & SSL_CB_WRITE) ? 0 : 1][ret & 0xff], 1,
+	    __ATOMIC_RELAXED);
+}
+
+size_t
+tls_handshake_failures(struct tls_failure_count *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int side = 0; side < 2; side++)
+		for (int code = 0; code < 256; code++) {
+			uint64_t c = __atomic_load_n(&handshake_failures[side][code], __ATOMIC_RELAXED);
+			if (c == 0 || n == max)
+				continue;
+			out[n].alert = SSL_alert_desc_string_long(SSL3_AL_FATAL << 8 | code);
+			out[n].from = side == 0 ? "gateway" : "client";
+			out[n].count = c;
+			n++;
+		}
+	return n;
+}
+
+/* ASN1 time to seconds since the epoch (0 if unreadable). */
+static int64_t
+asn1_epoch(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	return (int64_t)timegm(&tm);
+}
+
+static void
+note_cert(struct tls_server *ts, const char *kind, const char *name, const X509 *x)
+{
+	ts->certs = xreallocarray(ts->certs, ts->ncerts + 1, sizeof(*ts->certs));
+	ts->certs[ts->ncerts].kind = kind;
+	ts->certs[ts->ncerts].name = xstrdup(name);
+	ts->certs[ts->ncerts].not_after = asn1_epoch(X509_get0_notAfter(x));
+	ts->ncerts++;
+}
+
+/* The CA certificates trusted for client certificates, from the store
+ * the handshake uses. */
+static void
+note_client_cas(struct tls_server *ts)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	char subject[256];
+
+	if (ts->nctx == 0 || (objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ts->ctxs[0]))) == NULL)
+		return;
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (x == NULL)
+			continue;
+		X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		note_cert(ts, "client_ca", subject, x);
+	}
+}
+
+size_t
+tls_server_certs(const struct tls_server *ts, const struct tls_cert_info **out)
+{
+	*out = ts->certs;
+	return ts->ncerts;
+}
 
 /*
  * Listener side.
@@ -405,6 +491,7 @@ ctx_common(struct tls_server *ts, SSL_CTX *ctx, const struct tls_listener_config
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    (lc->tickets ? 0 : SSL_OP_NO_TICKET));
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_info_callback(ctx, handshake_info_cb);
 	if (SSL_CTX_set_min_proto_version(ctx, lc->min_version) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
 		tls_report(errs, lc->errfile, lc->errptr, "min_version", "%s",
@@ -611,6 +698,7 @@ tls_server_new(const struct tls_listener_config *lc, struct errlist *errs)
 			goto next;
 		}
 		warn_validity(cc->cert, leaf);
+		note_cert(ts, "server", cc->cert, leaf);
 		if (cc->names != NULL) {
 			for (size_t j = 0; j < cc->nnames; j++) {
 				names = xreallocarray(names, nnames + 1, sizeof(*names));
@@ -666,6 +754,8 @@ next:
 		X509_free(leaf);
 		sk_X509_pop_free(chain, X509_free);
 	}
+	if (lc->client_ca != NULL)
+		note_client_cas(ts);
 	if (errs->n == nerr && ticket_key_new(&ts->tk[0]) != 0)
 		tls_report(errs, lc->errfile, lc->errptr, NULL, "cannot make a session ticket key");
 out:
@@ -702,6 +792,9 @@ tls_server_free(struct tls_server *ts)
 	free(ts->name_ctx);
 	OPENSSL_cleanse(ts->tk, sizeof(ts->tk));
 	pthread_mutex_destroy(&ts->tk_lock);
+	for (size_t i = 0; i < ts->ncerts; i++)
+		free(ts->certs[i].name);
+	free(ts->certs);
 	free(ts);
 }
 

@@ -120,6 +120,26 @@ int tls_rotate_ticket_keys(struct tls_server *ts);
 
 /* Let next keep decrypting prev's tickets (call after a reload, before next
  * serves), so resumption survives a reload. */
+/* A certificate a server presents (kind "server", name: its file) or a
+ * CA it trusts for client certificates ("client_ca", name: its subject). */
+struct tls_cert_info {
+	const char *kind;
+	char *name;
+	int64_t not_after;	/* seconds since the epoch; 0 if unreadable */
+};
+/* Those of ts (valid while ts lives); returns how many. */
+size_t tls_server_certs(const struct tls_server *ts, const struct tls_cert_info **out);
+
+/* Client handshakes that failed with a fatal TLS alert, process-wide, by
+ * alert (OpenSSL's long description, e.g. "unknown CA") and by who sent
+ * it ("gateway" or "client"); fills at most max, returns how many. */
+struct tls_failure_count {
+	const char *alert;
+	const char *from;
+	uint64_t count;
+};
+size_t tls_handshake_failures(struct tls_failure_count *out, size_t max);
+
 void tls_server_inherit_ticket_keys(struct tls_server *next,
     struct tls_server *prev);
 

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
 
@@ -635,4 +637,22 @@ int
 upstream_pool_idle(const struct upstream_pool *pool)
 {
 	return pool->busy == 0 && TAILQ_EMPTY(&pool->waiting);
+}
+
+const char *
+upstream_exchange_addr(const struct upstream_exchange *x, char *buf, size_t len)
+{
+	const struct sockaddr_storage *sa;
+	char host[NI_MAXHOST];
+	unsigned port;
+
+	if (x == NULL || x->conn == NULL)
+		return NULL;
+	sa = &x->pool->addrs[x->conn->addr];
+	cfg_addr_str(sa, x->pool->addrlens[x->conn->addr], host, sizeof(host));
+	port = sa->ss_family == AF_INET6 ?
+	    ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port) :
+	    ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	snprintf(buf, len, sa->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	return buf;
 }

@@ -75,4 +75,8 @@ int upstream_pool_idle(const struct upstream_pool *pool);
 /* "host:port" for Host headers and logs. */
 const char *upstream_pool_authority(const struct upstream_pool *pool);
 
+/* The numeric address:port of the connection the exchange uses, in buf
+ * ("[v6]:port" for IPv6); NULL while it has none. For the access log. */
+const char *upstream_exchange_addr(const struct upstream_exchange *x, char *buf, size_t len);
+
 #endif

@@ -29,6 +29,8 @@ suites=(
 	policy_guard
 	admin
 	connlimits
+	logfields
+	trace
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

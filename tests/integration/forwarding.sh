@@ -106,7 +106,7 @@ expect_eq "log: path without query" /__test/echo/hdr "$(json_get "$T/logline.jso
 expect_eq "log: status" 200 "$(json_get "$T/logline.json" 'd["status"]')"
 expect_eq "log: upstream status" 200 "$(json_get "$T/logline.json" 'd["upstream_status"]')"
 expect_eq "log: decision" allow "$(json_get "$T/logline.json" 'd["decision"]')"
-expect_eq "log: has every field" "action,bytes_in,bytes_out,client,decision,latency_us,method,path,reason,request_id,scope,status,subject,time,token_id,upstream_status" \
+expect_eq "log: has every field" "action,bytes_in,bytes_out,client,decision,host,http_version,latency_us,method,path,reason,request_id,scope,status,subject,time,token_id,trace_id,upstream_addr,upstream_latency_us,upstream_status,user_agent" \
     "$(json_get "$T/logline.json" '",".join(sorted(d))')"
 check "log: never the token" bash -c "! grep -q SECRET-TOKEN-VALUE '$T/access.log'"
 

@@ -258,18 +258,18 @@ ex() {
 	echo "$? $(json_get "$T/ex.json" 'd["status"]') $(json_get "$T/ex.json" 'd["reason"]')"
 }
 expect_eq "explain: scope omitted" "1 403 scope_escalation" \
-    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body '{"name":"x"}')"
+    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body - <<<'{"name":"x"}')"
 expect_eq "explain: scope omitted, umbrella" "0 200 scope" \
-    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes all.Application --body '{"name":"x"}')"
+    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes all.Application --body - <<<'{"name":"x"}')"
 expect_eq "explain: unknown scope held exactly" "0 200 scope" \
-    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post,flow.debug --body '{"name":"x","scope":["flow.debug"]}')"
+    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post,flow.debug --body - <<<'{"name":"x","scope":["flow.debug"]}')"
 expect_eq "explain: unknown scope not held" "1 403 scope_escalation" \
-    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body '{"name":"x","scope":["flow.debug"]}')"
+    "$(ex -c "$T/g1.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body - <<<'{"name":"x","scope":["flow.debug"]}')"
 expect_eq "explain: scope a string (no schema)" "1 400 token_scope" \
-    "$(ex -c "$T/g2.json" POST "/applications/$APP/tokens" --scopes all.Application --body '{"name":"x","scope":"a"}')"
+    "$(ex -c "$T/g2.json" POST "/applications/$APP/tokens" --scopes all.Application --body - <<<'{"name":"x","scope":"a"}')"
 echo '{"name":"x","scope":null}' > "$T/body.json"
 expect_eq "explain: scope null from a file (no schema)" "1 403 scope_escalation" \
-    "$(ex -c "$T/g2.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body "@$T/body.json")"
+    "$(ex -c "$T/g2.json" POST "/applications/$APP/tokens" --scopes applicationApiTokens.post --body "$T/body.json")"
 expect_eq "explain: _method" "1 400 method_override" \
     "$(ex -c "$T/g1.json" GET "/applications/$APP/tokens?_method=DELETE" --scopes all.Application)"
 expect_eq "explain: a token claim mtls (no certificate)" "1 403 binding_mismatch" \

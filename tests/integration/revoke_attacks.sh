@@ -124,7 +124,7 @@ for s in lower upper mixed; do
 	done
 	other=$(spell "$([ $s = upper ] && echo mixed || echo upper)" "$id")
 	expect_eq "admin DELETE in another case reinstates" 204 \
-	    "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$A/revocations/$other")"
+	    "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "${J[@]}" "$A/revocations/$other")"
 	allowed "reinstated, jti in $s case" "$(mint "$(spell $s "$id")")"
 done
 
@@ -212,6 +212,7 @@ printf 'listed-1\n' > "$T/ids"
 JOURNAL="$T/state/other.journal" gw_config "$T/gw.json" "\"ids_file\": \"$T/ids\""
 reload_and_wait
 check "a new journal path needs a restart (logged)" \
-    grep -q "revocations.journal changed: not applied live; restart to apply" "$T/gateway.err"
-check "... and the reload says it is not fully applied" grep -q "NOT FULLY APPLIED" "$T/gateway.err"
+    grep -q "reload: revocations.journal changed; not applied live, restart to apply it" "$T/gateway.err"
+check "... and the reload says it is not fully applied" \
+    grep -q "in force except revocations.journal: restart needed" "$T/gateway.err"
 finish

@@ -97,7 +97,7 @@ expect_eq "the token works on B" 200 "$(code "$GB" "$TOK")"
 expect_eq "revoke through A" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -d "{\"id\":\"$X\"}" "http://127.0.0.1:$AA/revocations")"
 expect_eq "B refuses it" 401 "$(until_code "$GB" "$TOK" 401)"
-expect_eq "reinstate through A" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE \
+expect_eq "reinstate through A" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Content-Type: application/json" \
     "http://127.0.0.1:$AA/revocations/$X")"
 expect_eq "B serves it again" 200 "$(until_code "$GB" "$TOK" 200)"
 check "Redis holds the tombstone" bash -c "redis-cli -p $RPORT --raw HGET scopegate:revoked:state $X | grep -q '^- '"

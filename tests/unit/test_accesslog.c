@@ -279,6 +279,9 @@ test_every_field_at_cap(void)
 		.subject = big, .token_id = big, .scope = big, .upstream_status = 599,
 		.latency_us = INT64_MAX, .bytes_in = INT64_MAX, .bytes_out = INT64_MAX,
 		.forwarded_client = big, .client_cert_subject = big, .client_cert_sha256 = big,
+		.query = big, .host = big, .user_agent = big, .http_version = big,
+		.upstream_addr = big, .upstream_latency_us = INT64_MAX, .tls_version = big,
+		.tls_cipher = big, .sni = big, .trace_id = big,
 	};
 	char line[ACCESSLOG_LINE_MAX];
 	size_t n;
@@ -290,7 +293,7 @@ test_every_field_at_cap(void)
 		n = accesslog_format(&e, line, sizeof(line));
 		j = parse(line, n);
 		CU_ASSERT_FATAL(j != NULL);
-		CU_ASSERT_EQUAL(json_object_size(j), 19);
+		CU_ASSERT_EQUAL(json_object_size(j), 29);
 		CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "upstream_status")), 599);
 		CU_ASSERT(json_is_string(json_object_get(j, "client_cert_sha256")));
 		json_decref(j);

@@ -20,8 +20,8 @@
 /* ---- A strict exposition-format parser ---- */
 
 #define P_MAX_FAMILIES	64
-#define P_MAX_SERIES	4096
-#define P_MAX_HIST	16
+#define P_MAX_SERIES	32768
+#define P_MAX_HIST	2048
 
 struct p_family {
 	char name[128];
@@ -473,24 +473,29 @@ test_parser_rejects(void)
 static void
 test_empty(void)
 {
-	struct metrics_globals g = {.version = "0.1.0"};
+	struct metrics_globals g = {.version = "0.1.0", .revocations = -1, .redis_link = -1,
+	    .token_keys = -1};
 	size_t len = 0;
 	char *t = metrics_render(NULL, 0, &g, &len);
 
 	CU_ASSERT_EQUAL(len, strlen(t));
-	/* 15 buckets + sum + count, 4 upstream kinds + retries, 18 token results, 2 cache,
-	 * 2 reloads, generation, rate-limit keys, connections, build_info,
-	 * 3 revocations, connections refused per client and timed out. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4 + 3 + 2);
+	/* upstream latency: 15 buckets + sum + count, 4 upstream kinds + retries, 18
+	 * token results, 2 cache, 3 reloads, 2 last reload, generation, rate-limit
+	 * keys, connections, build_info, 2 revocations from Redis, connections
+	 * refused per client and timed out; no request histogram without requests. */
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4 + 2 + 2);
 	CU_ASSERT(has_line(t, "scopegate_connections_refused_total{reason=\"per_client\"} 0"));
 	CU_ASSERT(has_line(t, "scopegate_connections_timed_out_total 0"));
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_requests_total counter"));
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 0);
 	CU_ASSERT(has_line(t, "# TYPE scopegate_request_duration_seconds histogram"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"+Inf\"} 0"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_sum 0.000000"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count 0"));
+	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_request_duration_seconds_bucket{"), 0);
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_bucket{le=\"+Inf\"} 0"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_sum 0.000000"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_count 0"));
+	CU_ASSERT_EQUAL(count_prefix(t, "process_"), 0);
+	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_revocations "), 0);
 	CU_ASSERT(has_line(t, "# TYPE scopegate_config_generation gauge"));
 	CU_ASSERT(has_line(t, "# TYPE scopegate_connections gauge"));
 	CU_ASSERT(has_line(t, "scopegate_connections 0"));
@@ -532,18 +537,35 @@ test_requests_and_histogram(void)
 	    strstr(t, "decision=\"deny\",status=\"403\"} 1"));
 	CU_ASSERT(strstr(t, "action=\"devices.get\"") < strstr(t, "action=\"none\""));
 
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"0.0005\"} 2"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"0.001\"} 3"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"0.0025\"} 3"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"1\"} 3"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"2.5\"} 4"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"5\"} 4"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"10\"} 5"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_bucket{le=\"+Inf\"} 6"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_sum 32.001800"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count 6"));
-	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_request_duration_seconds_bucket{"),
-	    METRICS_LATENCY_BUCKETS + 1);
+	/* One histogram per action, its decisions and statuses together. */
+#define H "scopegate_request_duration_seconds"
+#define A "action=\"applicationApiToken.delete\""
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"0.0005\"} 2"));
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"0.001\"} 3"));
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"0.0025\"} 3"));
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"1\"} 3"));
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"2.5\"} 4"));
+	CU_ASSERT(has_line(t, H "_bucket{" A ",le=\"+Inf\"} 4"));
+	CU_ASSERT(has_line(t, H "_sum{" A "} 2.001800"));
+	CU_ASSERT(has_line(t, H "_count{" A "} 4"));
+	CU_ASSERT(has_line(t, H "_bucket{action=\"none\",le=\"10\"} 0"));
+	CU_ASSERT(has_line(t, H "_bucket{action=\"none\",le=\"+Inf\"} 1"));
+	CU_ASSERT(has_line(t, H "_bucket{action=\"devices.get\",le=\"10\"} 1"));
+	CU_ASSERT(has_line(t, H "_sum{action=\"devices.get\"} 10.000000"));
+	CU_ASSERT_EQUAL(count_prefix(t, H "_bucket{"), 3 * (METRICS_LATENCY_BUCKETS + 1));
+#undef A
+#undef H
+	/* The upstream's own histogram. */
+	metrics_observe_upstream(a, 300);
+	metrics_observe_upstream(b, 3000000);
+	free(t);
+	t = metrics_render(shards, 3, &g, NULL);
+	CU_ASSERT(check_valid(t) > 0);
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_bucket{le=\"0.0005\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_bucket{le=\"2.5\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_bucket{le=\"5\"} 2"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_sum 3.000300"));
+	CU_ASSERT(has_line(t, "scopegate_upstream_duration_seconds_count 2"));
 	free(t);
 	metrics_shard_free(a);
 	metrics_shard_free(b);
@@ -610,9 +632,15 @@ test_other_families(void)
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);	/* b is -1 alone; the sum is what counts */
-	metrics_reload_done(&g, 1);
-	metrics_reload_done(&g, 1);
-	metrics_reload_done(&g, 0);
+	metrics_reload_done(&g, METRICS_RELOAD_OK, 100);
+	metrics_reload_done(&g, METRICS_RELOAD_OK, 200);
+	metrics_reload_done(&g, METRICS_RELOAD_RESTART_NEEDED, 250);
+	metrics_reload_done(&g, METRICS_RELOAD_FAILED, 300);
+	{
+		static const char *const pending[] = {"listeners", "we\"ird"};
+		g.restart_needed = pending;
+		g.nrestart_needed = 2;
+	}
 	metrics_set_generation(&g, 3);
 	g.rate_limit_keys = 7;
 	g.revocations = 11;
@@ -654,6 +682,11 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_token_cache_total{result=\"miss\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"ok\"} 2"));
 	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"failed\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_reloads_total{result=\"restart_needed\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_config_last_reload_success 0"));
+	CU_ASSERT(has_line(t, "scopegate_config_last_reload_timestamp_seconds 300"));
+	CU_ASSERT(has_line(t, "scopegate_config_restart_required{setting=\"listeners\"} 1"));
+	CU_ASSERT(has_line(t, "scopegate_config_restart_required{setting=\"we\\\"ird\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_config_generation 3"));
 	CU_ASSERT(has_line(t, "scopegate_connections 1"));
 	CU_ASSERT(has_line(t, "scopegate_build_info{version=\"v\"} 1"));
@@ -682,7 +715,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 2 + 4 + 3 + 2);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 1001 * 17 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4 + 2 + 2);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),
@@ -693,9 +726,56 @@ test_many_series_and_reload(void)
 	}
 	CU_ASSERT(ok);
 	CU_ASSERT(has_line(t, "scopegate_requests_total{action=\"renamed\",decision=\"allow\",status=\"200\"} 1"));
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count 2002"));
+	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count{action=\"act0001\"} 3"));
+	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count{action=\"renamed\"} 1"));
 	free(t);
 	metrics_shard_free(s);
+}
+
+/* What the caller gathers outside the shards: process, certificates
+ * (seconds to expiry against g.now), TLS failures, revocations, Redis
+ * link, keys. */
+static void
+test_state(void)
+{
+	static const struct metrics_cert certs[] = {
+		{"127.0.0.1:8443", "server", "/etc/scopegate/tls.pem", 1000 + 86400},
+		{"127.0.0.1:8443", "client_ca", "/CN=Test \"CA\"", 500},
+	};
+	static const struct metrics_count2 fails[] = {
+		{"unknown CA", "client", 3},
+		{"handshake failure", "gateway", 2},
+	};
+	struct metrics_globals g = {.version = "v", .now = 1000, .certs = certs, .ncerts = 2,
+	    .tls_failures = fails, .ntls_failures = 2, .revocations = 5, .redis_link = 0,
+	    .token_keys = 3};
+	char *t;
+
+	g.process = (struct metrics_process){.ok = 1, .cpu_seconds = 1.5, .start_time = 1700000000.25,
+	    .resident_bytes = 4096, .virtual_bytes = 8192, .open_fds = 9, .max_fds = 1024};
+	t = metrics_render(NULL, 0, &g, NULL);
+	CU_ASSERT(check_valid(t) > 0);
+	CU_ASSERT(has_line(t, "# TYPE process_cpu_seconds_total counter"));
+	CU_ASSERT(has_line(t, "process_cpu_seconds_total 1.50"));
+	CU_ASSERT(has_line(t, "process_start_time_seconds 1700000000.25"));
+	CU_ASSERT(has_line(t, "process_resident_memory_bytes 4096"));
+	CU_ASSERT(has_line(t, "process_open_fds 9"));
+	CU_ASSERT(has_line(t, "process_max_fds 1024"));
+	CU_ASSERT(has_line(t, "scopegate_tls_certificate_expiry_seconds{listener=\"127.0.0.1:8443\","
+	    "kind=\"server\",certificate=\"/etc/scopegate/tls.pem\"} 86400"));
+	/* Expired: negative. */
+	CU_ASSERT(has_line(t, "scopegate_tls_certificate_expiry_seconds{listener=\"127.0.0.1:8443\","
+	    "kind=\"client_ca\",certificate=\"/CN=Test \\\"CA\\\"\"} -500"));
+	CU_ASSERT(has_line(t, "scopegate_tls_handshake_failures_total{alert=\"unknown CA\",from=\"client\"} 3"));
+	CU_ASSERT(has_line(t, "scopegate_revocations 5"));
+	CU_ASSERT(has_line(t, "scopegate_redis_link_up 0"));
+	CU_ASSERT(has_line(t, "scopegate_token_keys 3"));
+	free(t);
+	/* Unreadable process figures are left out, not written as zeros. */
+	g.process.ok = 0;
+	t = metrics_render(NULL, 0, &g, NULL);
+	CU_ASSERT_EQUAL(count_prefix(t, "process_"), 0);
+	free(t);
 }
 
 struct writer_arg {
@@ -742,7 +822,8 @@ test_concurrent_render(void)
 	CU_ASSERT(valid);
 	t = metrics_render(shards, 2, NULL, NULL);
 	CU_ASSERT(check_valid(t) > 0);
-	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count 300000"));
+	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count{action=\"a0\"} 6000"));
+	CU_ASSERT(has_line(t, "scopegate_request_duration_seconds_count{action=\"a49\"} 6000"));
 	CU_ASSERT(has_line(t, "scopegate_token_cache_total{result=\"hit\"} 150000"));
 	CU_ASSERT(has_line(t, "scopegate_token_cache_total{result=\"miss\"} 150000"));
 	/* i % 3 == 0 and i % 50 == 0 and i % 7 == 0: i multiple of 1050. */
@@ -768,6 +849,7 @@ main(void)
 	CU_add_test(s, "upstream, token, cache, reload, gauges", test_other_families);
 	CU_add_test(s, "many series, reload renumbering", test_many_series_and_reload);
 	CU_add_test(s, "render while writing", test_concurrent_render);
+	CU_add_test(s, "process, certificates, TLS, revocations", test_state);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

@@ -220,6 +220,8 @@ test_client_key(void)
 	CU_ASSERT(ratelimit_client_key(long_text, 64, k) <= RATELIMIT_CLIENT_KEY_MAX);
 	CU_ASSERT_EQUAL(ratelimit_client_key("2001:db8::1", 64, k), 18);
 	CU_ASSERT_EQUAL(ratelimit_client_key("10.0.0.1", 64, k), 5);
+}
+
 /* ratelimit_refund gives a taken request back: a budget spent only by
  * failures is taken before the work and refunded when it succeeded. */
 static void

@@ -238,6 +238,29 @@ revoke_is_revoked(const struct revoke_store *st, const char *token_id, size_t le
 	return hit;
 }
 
+int
+revoke_holds(const struct revoke_store *st, const char *id, size_t len,
+    enum revoke_source src)
+{
+	pthread_rwlock_t *lock = (pthread_rwlock_t *)&st->lock;
+	char cid[SG_REVOKE_MAX_ID_BYTES];
+	const struct rentry *e;
+	ssize_t i;
+	int held = 0;
+
+	if (atomic_load_explicit(&st->count, memory_order_acquire) == 0 ||
+	    (len = revoke_id_canon(id, len, cid)) == 0)
+		return 0;
+	pthread_rwlock_rdlock(lock);
+	if ((i = revoke_table_find(st, revoke_id_hash(st, cid, len), cid, len)) >= 0) {
+		e = st->slots[i].e;
+		held = e->in_journal && e->revoked && e->expires_at == REVOKE_NEVER &&
+		    e->source >= (unsigned char)src;
+	}
+	pthread_rwlock_unlock(lock);
+	return held;
+}
+
 uint64_t
 revoke_generation(const struct revoke_store *st)
 {

@@ -154,6 +154,13 @@ int revoke_store_reload(struct revoke_store *st, const struct revoke_config *rc,
  * revoked: empty, too long, ...). Thread-safe, no allocation. */
 int revoke_is_revoked(const struct revoke_store *st, const char *token_id, size_t len);
 
+/* 1 when id is already revoked in the journal for good (no expiry) by
+ * src or a stronger source: learning that revocation again would change
+ * nothing, so the caller skips it (no journal write, log line or Redis
+ * message). Read-only, like revoke_is_revoked. */
+int revoke_holds(const struct revoke_store *st, const char *id, size_t len,
+    enum revoke_source src);
+
 /* Changes whenever the set changes (add, remove, compaction, Redis); a
  * worker may compare it with the value it saw last to skip work. */
 uint64_t revoke_generation(const struct revoke_store *st);

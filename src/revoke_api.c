@@ -230,6 +230,10 @@ revoke_learn_apply(struct revoke_store *st, const struct revoke_intent *in,
 	    upstream_status < 200 || upstream_status > 299)
 		return REVOKE_OK;
 	if (in->op == REVOKE_OP_REVOKE) {
+		/* Known already (a DELETE repeated, a benchmark's loop): it
+		 * costs a lookup, never a journal write or a log line. */
+		if (revoke_holds(st, in->id, in->len, in->source))
+			return REVOKE_OK;
 		r = revoke_add_src(st, in->id, in->len, 0, in->source);
 		log_info("revocations: %s revoked (confirmed by the upstream, %d)%s", in->id,
 		    upstream_status, r == REVOKE_OK ? "" : ": journal write FAILED");

@@ -60,6 +60,17 @@ expect_eq "PATCH inactive answered" 200 "$code"
 expect_eq "deactivated token refused on its very next requests" 401401401401 "$(statuses "$USER_TOK")"
 check "log says revoked" grep -q '"reason":"revoked"' "$T/access.log"
 check "journal synced" grep -q "^+ $TOK2 " "$T/state/revocations.journal"
+# Learnt again (the same PATCH repeated, answered 200 again): known already,
+# it costs nothing: no journal line, no log line.
+jl=$(wc -l < "$T/state/revocations.journal")
+ll=$(grep -c "$TOK2 revoked (confirmed" "$T/gateway.err")
+for i in 1 2 3; do
+	curl -s -o /dev/null -X PATCH "${J[@]}" -d '{"status":"inactive"}' \
+	    -H "Authorization: Bearer $ADMIN_TOK" "$U/$TOK2"
+done
+expect_eq "a known revocation learnt again writes no journal line" "$jl" \
+    "$(wc -l < "$T/state/revocations.journal")"
+expect_eq "... and no log line" "1 $ll" "$(grep -c "$TOK2 revoked (confirmed" "$T/gateway.err") $ll"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH "${J[@]}" -d '{"status":"active"}' \
     -H "Authorization: Bearer $ADMIN_TOK" "$U/$TOK2")
 expect_eq "PATCH active answered" 200 "$code"

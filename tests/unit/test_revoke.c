@@ -1083,6 +1083,26 @@ test_learn(void)
 	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
 	CU_ASSERT_TRUE(is_rev(st, "tok-del"));
 	CU_ASSERT_EQUAL(count_lines(j), 1);
+	/* Learnt again (a DELETE repeated): held already, nothing written. */
+	CU_ASSERT_TRUE(revoke_holds(st, "tok-del", 7, REVOKE_SRC_DELETE));
+	CU_ASSERT_TRUE(revoke_holds(st, "tok-del", 7, REVOKE_SRC_STATUS));
+	CU_ASSERT_FALSE(revoke_holds(st, "tok-del", 7, REVOKE_SRC_OPERATOR));
+	CU_ASSERT_FALSE(revoke_holds(st, "tok-other", 9, REVOKE_SRC_STATUS));
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_EQUAL(count_lines(j), 1);
+	/* A status change learnt first, then a deletion: the stronger source
+	 * is written (a status change could undo the first). */
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_PATCH_STATUS, "tok-up", "{\"status\":\"inactive\"}",
+	    &in), REVOKE_OP_REVOKE);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_EQUAL(count_lines(j), 2);
+	CU_ASSERT_FALSE(revoke_holds(st, "tok-up", 6, REVOKE_SRC_DELETE));
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "tok-up", NULL, &in), REVOKE_OP_REVOKE);
+	CU_ASSERT_EQUAL(revoke_learn_apply(st, &in, 200), REVOKE_OK);
+	CU_ASSERT_EQUAL(count_lines(j), 3);
+	CU_ASSERT_TRUE(revoke_holds(st, "tok-up", 6, REVOKE_SRC_DELETE));
+	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_DELETE, "tok-del", NULL, &in), REVOKE_OP_REVOKE);
 
 	CU_ASSERT_EQUAL(plan(POLICY_EFFECT_PATCH_STATUS, "tok-p",
 	    "{\"status\": \"inactive\", \"description\": \"x\"}", &in), REVOKE_OP_REVOKE);

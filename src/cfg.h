@@ -46,6 +46,9 @@ struct cfg_limits {
 	int64_t max_connections;
 	int64_t header_timeout_ms;	/* client inactivity while reading a request, and keep-alive idle */
 	int64_t write_timeout_ms;	/* client inactivity while we write the response */
+	int64_t body_timeout_ms;	/* a request body, whole, from the end of its head */
+	int64_t body_min_bytes_per_s;	/* a body slower than this on average: 408 (0: off) */
+	int64_t max_buffered_body_bytes;	/* per worker, bodies held at once */
 };
 
 struct policy;

@@ -11,6 +11,15 @@
 #define SG_DEFAULT_HEADER_TIMEOUT_MS	10000
 #define SG_DEFAULT_WRITE_TIMEOUT_MS	30000
 #define SG_DEFAULT_SHUTDOWN_GRACE_MS	10000
+/* Request bodies: the whole body within this time, at this average rate
+ * at least (after its first second), and per worker this much of them
+ * in memory at once (more waits for room). */
+#define SG_DEFAULT_BODY_TIMEOUT_MS	30000
+#define SG_DEFAULT_BODY_MIN_BYTES_PER_S	1024
+#define SG_DEFAULT_MAX_BUFFERED_BODY_BYTES	(16 * 1024 * 1024)
+/* Bytes a client may send ahead (pipelined) while its request is served,
+ * beyond max_header_bytes, before the gateway stops reading. */
+#define SG_GUARD_AHEAD_BYTES		(64 * 1024)
 
 /* Upstream side. */
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000

@@ -129,7 +129,7 @@ out:
 }
 
 void
-gate_decide(const struct cfg *cf, struct tokencache *cache,
+gate_decide_head(const struct cfg *cf, struct tokencache *cache,
     const struct gate_request *rq, struct gate_decision *d)
 {
 	enum canon_status cs;
@@ -172,6 +172,8 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		if (rq->assume_token) {
 			policy_scopeset_from_names(cf->policy, rq->assume_scopes, rq->nassume, &assumed);
 			scopes = &assumed;
+			d->caller = assumed;
+			d->has_caller = 1;
 			tok = AUTHZ_TOKEN_VALID;
 		} else if (rq->authorization == NULL) {
 			tok = AUTHZ_TOKEN_NONE;
@@ -206,6 +208,10 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 					d->owned = r;
 				tok = AUTHZ_TOKEN_VALID;
 				scopes = token_scopes(cf->policy, r);
+				/* A copy: the cache entry may be gone by the time
+				 * the body (token creation) is checked. */
+				d->caller = *scopes;
+				d->has_caller = 1;
 				d->subject = r->sub;
 				d->token_id = r->token_id;
 				d->claims = r->payload;
@@ -242,8 +248,36 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
+	/* The claims view served the bindings: nothing later needs it, and
+	 * the token's claims may leave the cache before the body is read. */
+	d->claims = NULL;
+	if (d->bind_claims != NULL) {
+		json_decref(d->bind_claims);
+		d->bind_claims = NULL;
+	}
+}
+
+int
+gate_decide_body(const struct cfg *cf, const struct gate_request *rq, struct gate_decision *d)
+{
 	if (d->allow && d->action != NULL)
-		check_body(cf, rq, scopes, d);
+		check_body(cf, rq, d->has_caller ? &d->caller : NULL, d);
+	return d->allow;
+}
+
+int
+gate_needs_body(const struct cfg *cf, const struct gate_decision *d)
+{
+	return d->action != NULL && cf->body_schema != NULL &&
+	    cf->body_schema[d->action->index] != NULL;
+}
+
+void
+gate_decide(const struct cfg *cf, struct tokencache *cache,
+    const struct gate_request *rq, struct gate_decision *d)
+{
+	gate_decide_head(cf, cache, rq, d);
+	(void)gate_decide_body(cf, rq, d);
 }
 
 void

@@ -80,7 +80,6 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->decision = "allow";
 	pr->reason = "no policy";
 	pr->action_idx = METRICS_ACTION_NONE;
-	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	cc->cur = pr;
 	evhttp_request_set_on_complete_cb(req, on_complete, pr);
 	/* While we answer, the connection's timer guards the writes. */
@@ -122,10 +121,19 @@ proxy_finish(struct proxy_req *pr)
 	worker_log(w, &e);
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
+	if (pr->body != NULL) {
+		worker_body_release(w, pr->body_held);
+		evbuffer_free(pr->body);
+	}
+	if (pr->gd != NULL) {
+		gate_decision_release(pr->gd);
+		free(pr->gd);
+	}
 	if (pr->cc != NULL) {
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
+		worker_guard_next(pr->cc);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);
@@ -184,6 +192,13 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 	evbuffer_add_printf(body, "}\n");
 	evhttp_add_header(out, "Content-Type", "application/json");
 	evhttp_add_header(out, "Cache-Control", "no-store");
+	/* Refused before its body was read: the bytes that follow cannot be
+	 * told from the next request, so none is read. */
+	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
+		if (evhttp_find_header(out, "Connection") == NULL)
+			evhttp_add_header(out, "Connection", "close");
+		worker_guard_close(pr->cc);
+	}
 	if (www_auth != NULL)
 		evhttp_add_header(out, "WWW-Authenticate", www_auth);
 	add_common_reply_headers(pr, out);
@@ -413,7 +428,7 @@ void
 proxy_forward(struct proxy_req *pr)
 {
 	struct evhttp_request *req = pr->req;
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct evbuffer *body = pr->body;
 	struct forward_info fi = {
 		.h_connection = pr->h_connection,
 		.n_connection = pr->n_connection,
@@ -423,13 +438,19 @@ proxy_forward(struct proxy_req *pr)
 		.xff_chain = pr->xff,
 		.tls = pr->tls,
 		.request_id = pr->request_id,
-		.body_len = evbuffer_get_length(body),
+		.body_len = body != NULL ? evbuffer_get_length(body) : 0,
 		.framed = pr->h_framed,
 	};
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *wire = pr->w->scratch;
 
+	pr->bytes_in = fi.body_len;
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
+	/* The body is the upstream connection's to write now. */
+	if (pr->body_held > 0) {
+		worker_body_release(pr->w, pr->body_held);
+		pr->body_held = 0;
+	}
 	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
 }

@@ -250,6 +250,38 @@ reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
 	return i;
 }
 
+size_t
+reqscan_feed_body(struct reqscan *s, const unsigned char *p, size_t n, int *is_data,
+    int *done, enum reqscan_result *res)
+{
+	size_t i;
+
+	*res = REQSCAN_MORE;
+	*is_data = s->state == S_BODY || s->state == S_CHUNK_DATA;
+	*done = 0;
+	if (s->state == S_REFUSED) {
+		*res = REQSCAN_REFUSE;
+		return 0;
+	}
+	for (i = 0; i < n && reqscan_in_body(s); i++) {
+		if ((s->state == S_BODY || s->state == S_CHUNK_DATA) != *is_data)
+			break;
+		if (reqscan_step(s, p + i, n - i, &i) != REQSCAN_MORE) {
+			*res = REQSCAN_REFUSE;
+			return i;
+		}
+	}
+	*done = !reqscan_in_body(s);
+	return i;
+}
+
+uint64_t
+reqscan_body_length(const struct reqscan *s, int *chunked)
+{
+	*chunked = s->te_chunked && s->nte > 0;
+	return s->content_length;
+}
+
 enum reqscan_result
 reqscan_feed(struct reqscan *s, const unsigned char *p, size_t n)
 {

@@ -66,6 +66,15 @@ enum reqscan_result reqscan_feed(struct reqscan *s, const unsigned char *p, size
  * sets *head_done when those bytes completed a head. */
 size_t reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
     int *in_head, int *head_done, enum reqscan_result *res);
+/* Once a head is complete: take the next bytes of its body (a run of
+ * body data, *is_data set, or of chunk framing and trailers, which only
+ * the scanner needs). Returns how many were taken; *done once the body
+ * ended (bytes after it belong to the next request). */
+size_t reqscan_feed_body(struct reqscan *s, const unsigned char *p, size_t n,
+    int *is_data, int *done, enum reqscan_result *res);
+/* The head just completed: its Content-Length (0 when none), and
+ * whether the body is chunked instead. */
+uint64_t reqscan_body_length(const struct reqscan *s, int *chunked);
 /* Non-zero while a request head is partly received (for the deadline). */
 int reqscan_in_head(const struct reqscan *s);
 /* Non-zero while a request body (or chunked trailer) is being received. */

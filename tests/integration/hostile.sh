@@ -369,8 +369,8 @@ refuse auth-no-space "Bearer<token> without a space" 401 \
     "GET $P HTTP/1.1\\r\\n${H}Authorization: Bearer$GETTOK\\r\\n\\r\\n"
 
 # Identity fields the gateway sets, spoofed by the client.
-admit spoof "spoofed X-Forwarded-*, Forwarded, X-Request-Id, X-Scopegate-*" 200 \
-    "GET $P HTTP/1.1\\r\\n$H${AG}X-Forwarded-For: 6.6.6.6\\r\\nX-Forwarded-Host: evil.test\\r\\nX-Forwarded-Proto: https\\r\\nForwarded: for=6.6.6.6\\r\\nX-Request-Id: spoofed-id\\r\\nX-Scopegate-Subject: admin\\r\\nx-scopegate-scopes: all.Organization\\r\\n\\r\\n"
+admit spoof "spoofed X-Forwarded-*, Forwarded, X-Request-Id" 200 \
+    "GET $P HTTP/1.1\\r\\n$H${AG}X-Forwarded-For: 6.6.6.6\\r\\nX-Forwarded-Host: evil.test\\r\\nX-Forwarded-Proto: https\\r\\nForwarded: for=6.6.6.6\\r\\nX-Request-Id: spoofed-id\\r\\n\\r\\n"
 rec=$(last_line "$RECORD")
 kexpect spoof/xff "X-Forwarded-For is the gateway's, once" '["127.0.0.1"]' \
     "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-for"]')"

@@ -133,7 +133,9 @@ proxy_finish(struct proxy_req *pr)
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
-		worker_guard_next(pr->cc);
+		const char *conn = evhttp_find_header(evhttp_request_get_output_headers(pr->req),
+		    "Connection");
+		worker_guard_next(pr->cc, conn != NULL && strcasecmp(conn, "close") == 0);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);

@@ -598,14 +598,15 @@ worker_guard_close(struct client_conn *cc)
 }
 
 void
-worker_guard_next(struct client_conn *cc)
+worker_guard_next(struct client_conn *cc, int closing)
 {
 	if (cc->phase == GUARD_CLOSED) {
-		/* Refused with its body unread, or too much sent ahead: the
-		 * answer said Connection: close, or (after a streamed answer)
-		 * nothing can: end the connection. */
-		bufferevent_trigger_event(cc_bev(cc), BEV_EVENT_EOF | BEV_EVENT_READING,
-		    BEV_TRIG_DEFER_CALLBACKS);
+		/* Refused with its body unread (the answer said Connection:
+		 * close), or too much sent ahead while an answer was already
+		 * on its way: then end the connection as a client EOF would. */
+		if (!closing)
+			bufferevent_trigger_event(cc_bev(cc), BEV_EVENT_EOF | BEV_EVENT_READING,
+			    BEV_TRIG_DEFER_CALLBACKS);
 		return;
 	}
 	if (cc->body_timer != NULL)

@@ -101,8 +101,9 @@ void worker_log(struct worker *w, const struct accesslog_entry *e);
 void worker_request_done(struct worker *w);
 
 /* The request on cc is complete (its answer is written): the guard may
- * give evhttp the next request head. */
-void worker_guard_next(struct client_conn *cc);
+ * give evhttp the next request head. closing: the answer said
+ * Connection: close (evhttp closes the connection itself). */
+void worker_guard_next(struct client_conn *cc, int closing);
 /* The request on cc is refused while its body was not read: nothing more
  * is read from this connection, which closes after the answer. */
 void worker_guard_close(struct client_conn *cc);

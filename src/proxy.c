@@ -263,6 +263,13 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		evhttp_add_header(out, name, value);
 	}
 	add_common_reply_headers(pr, out);
+	/* The upstream answered before the whole (streamed) body came: the
+	 * rest of it is not read, and the connection ends with the answer. */
+	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
+		evhttp_remove_header(out, "Connection");
+		evhttp_add_header(out, "Connection", "close");
+		worker_guard_close(pr->cc);
+	}
 	/* Before the client hears of a successful token deletion or
 	 * deactivation, the revocation is on disk (synced). */
 	if (pr->revoke.op != REVOKE_OP_NONE &&
@@ -380,12 +387,23 @@ upstream_retried_cb(void *arg, const char *why)
 	    pr->request_id, upstream_pool_authority(pr->w->pool), why);
 }
 
+/* A streamed request body's bytes went out to the upstream. */
+static void
+upstream_drained_cb(void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	if (pr->cc != NULL)
+		worker_guard_stream_drained(pr->cc);
+}
+
 static const struct upstream_cbs upstream_callbacks = {
 	.head = upstream_head_cb,
 	.body = upstream_body_cb,
 	.done = upstream_done_cb,
 	.error = upstream_error_cb,
 	.retried = upstream_retried_cb,
+	.drained = upstream_drained_cb,
 };
 
 void
@@ -429,8 +447,14 @@ upstream_flags(enum evhttp_cmd_type cmd)
 void
 proxy_forward(struct proxy_req *pr)
 {
+	proxy_forward_stream(pr, 0);
+}
+
+void
+proxy_forward_stream(struct proxy_req *pr, int stream)
+{
 	struct evhttp_request *req = pr->req;
-	struct evbuffer *body = pr->body;
+	struct evbuffer *body = stream ? NULL : pr->body;
 	struct forward_info fi = {
 		.h_connection = pr->h_connection,
 		.n_connection = pr->n_connection,
@@ -440,13 +464,14 @@ proxy_forward(struct proxy_req *pr)
 		.xff_chain = pr->xff,
 		.tls = pr->tls,
 		.request_id = pr->request_id,
-		.body_len = body != NULL ? evbuffer_get_length(body) : 0,
+		.body_len = stream ? (size_t)pr->cc->body_length :
+		    body != NULL ? evbuffer_get_length(body) : 0,
 		.framed = pr->h_framed,
 	};
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *wire = pr->w->scratch;
 
-	pr->bytes_in = fi.body_len;
+	pr->bytes_in = stream ? 0 : fi.body_len;
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
 	/* The body is the upstream connection's to write now. */
@@ -454,5 +479,6 @@ proxy_forward(struct proxy_req *pr)
 		worker_body_release(pr->w, pr->body_held);
 		pr->body_held = 0;
 	}
-	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
+	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0),
+	    &upstream_callbacks, pr);
 }

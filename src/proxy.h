@@ -48,6 +48,7 @@ struct client_conn {
 	unsigned expect_continue:1;	/* Expect: 100-continue */
 	unsigned expect_other:1;	/* an Expect evhttp would answer 417 in HTML */
 	unsigned is_waiting:1;		/* queued for room under max_buffered_body_bytes */
+	unsigned stream_paused:1;	/* streamed body: the upstream is behind */
 	unsigned in_input_cb:1;
 	unsigned injecting:1;
 	unsigned over_limit:1;
@@ -111,6 +112,7 @@ struct proxy_req {
 	unsigned finished:1;
 	unsigned body_announced:1;	/* the head said a body follows */
 	unsigned body_read:1;		/* ... and all of it was read */
+	unsigned streaming:1;		/* ... and it goes to the upstream as it comes */
 };
 
 /* Create the context for a new request; never NULL. */
@@ -125,6 +127,11 @@ void proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 /* Send the request to the upstream; the answer streams back and the
  * request completes by itself. */
 void proxy_forward(struct proxy_req *pr);
+
+/* The same for a request whose body is streamed (stream non-zero): the
+ * head goes now with the body's Content-Length, the body follows through
+ * upstream_write as the guard reads it. */
+void proxy_forward_stream(struct proxy_req *pr, int stream);
 
 /* The client's connection went away (see struct client_conn). */
 void proxy_client_closed(struct proxy_req *pr);

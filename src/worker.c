@@ -29,6 +29,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "tls.h"
+#include "upstream.h"
 #include "token_config.h"
 #include "proxy.h"
 #include "ratelimit.h"
@@ -414,6 +415,11 @@ guard_body_refuse(struct client_conn *cc, int status, const char *reason, const 
 	worker_guard_close(cc);
 	if (pr == NULL)
 		return;
+	if (pr->ux != NULL) {
+		/* A streamed body broke off: the upstream has part of it. */
+		upstream_cancel(pr->ux);
+		pr->ux = NULL;
+	}
 	pr->decision = "deny";
 	pr->reason = reason;
 	proxy_reply_error(pr, status, status == 408 ? "RequestTimeout" :
@@ -440,7 +446,7 @@ body_timer_cb(evutil_socket_t fd, short what, void *arg)
 	/* The average rate since reading began (or resumed after waiting
 	 * for room), after a first second of grace. */
 	ms = ms_since(&cc->body_since);
-	if (!cc->is_waiting && l->body_min_bytes_per_s > 0 && ms >= 2000 &&
+	if (!cc->is_waiting && !cc->stream_paused && l->body_min_bytes_per_s > 0 && ms >= 2000 &&
 	    cc->body_raw * 1000 < (uint64_t)l->body_min_bytes_per_s * (ms - 1000)) {
 		guard_body_refuse(cc, 408, "body_timeout", "Request body sent too slowly");
 		return;
@@ -478,7 +484,15 @@ guard_read_body(struct client_conn *cc)
 
 		if (evbuffer_peek(cc->hold, -1, NULL, &v, 1) < 1)
 			break;
-		room = body_room(w, pr, v.iov_len);
+		if (pr->streaming && pr->ux != NULL &&
+		    upstream_write_pending(pr->ux) > SG_STREAM_HIGH_WATER) {
+			/* The upstream is behind: stop reading the client
+			 * until what is queued went out (backpressure). */
+			cc->stream_paused = 1;
+			bufferevent_disable(cc_bev(cc), EV_READ);
+			return;
+		}
+		room = pr->streaming ? v.iov_len : body_room(w, pr, v.iov_len);
 		if (room == 0) {
 			/* Wait for room: stop reading (the kernel's buffers
 			 * hold the rest), bounded by the body timeout. */
@@ -496,7 +510,14 @@ guard_read_body(struct client_conn *cc)
 			return;
 		}
 		cc->body_raw += n;
-		if (is_data) {
+		if (is_data && pr->streaming) {
+			pr->bytes_in += n;
+			if (pr->ux != NULL) {
+				evbuffer_remove_buffer(cc->hold, pr->body, n);
+				upstream_write(pr->ux, pr->body);
+			} else
+				evbuffer_drain(cc->hold, n);
+		} else if (is_data) {
 			evbuffer_remove_buffer(cc->hold, pr->body, n);
 			pr->body_held += n;
 			w->body_bytes += n;
@@ -509,13 +530,17 @@ guard_read_body(struct client_conn *cc)
 			cc->phase = GUARD_BUSY;
 			/* Back to evhttp's callbacks and the write timeout. */
 			evhttp_connection_set_timeout_tv(cc->evcon, &w->write_tv);
-			admit_body(w, pr);
+			if (!pr->streaming)
+				admit_body(w, pr);
+			else if (pr->ux != NULL)
+				upstream_write_end(pr->ux);
 			return;
 		}
 	}
 	/* No room left for a next read: do not make one (each costs up to a
 	 * socket read of memory before it could be refused room). */
-	if (cc->phase == GUARD_BODY && body_room(w, pr, 1) == 0 && !cc->is_waiting) {
+	if (cc->phase == GUARD_BODY && !pr->streaming && body_room(w, pr, 1) == 0 &&
+	    !cc->is_waiting) {
 		TAILQ_INSERT_TAIL(&w->body_waiting, cc, waiting);
 		cc->is_waiting = 1;
 		bufferevent_disable(cc_bev(cc), EV_READ);
@@ -615,6 +640,18 @@ worker_guard_next(struct client_conn *cc, int closing)
 	cc->scan.max_body = (uint64_t)cc->w->cf->limits.max_body_bytes;
 	/* evhttp turns reading on again itself (it reads the next head). */
 	guard_pump(cc);
+}
+
+void
+worker_guard_stream_drained(struct client_conn *cc)
+{
+	if (!cc->stream_paused || cc->phase != GUARD_BODY)
+		return;
+	cc->stream_paused = 0;
+	clock_gettime(CLOCK_MONOTONIC, &cc->body_since);
+	cc->body_raw = 0;
+	bufferevent_enable(cc_bev(cc), EV_READ);
+	guard_read_body(cc);
 }
 
 void
@@ -739,6 +776,17 @@ admit(struct worker *w, struct proxy_req *pr)
 		pr->reason = "body_too_large";
 		proxy_reply_error(pr, 413, "PayloadTooLarge", "Request body too large", NULL);
 		return;
+	}
+	/* A body no rule reads (no schema, no token creation, no lifecycle
+	 * effect) goes to the upstream as it comes, with backpressure, so an
+	 * upload does not cost its size in memory. Chunked bodies are
+	 * buffered: the upstream gets them with a Content-Length. */
+	pr->streaming = !pr->cc->body_chunked && !gate_needs_body(pr->cf, d) &&
+	    (d->action == NULL || d->action->neffects == 0);
+	pr->reason = d->reason;
+	if (pr->streaming) {
+		pr->decision = "allow";
+		proxy_forward_stream(pr, 1);
 	}
 	guard_body_start(w, pr);
 }

@@ -107,6 +107,8 @@ void worker_guard_next(struct client_conn *cc, int closing);
 /* The request on cc is refused while its body was not read: nothing more
  * is read from this connection, which closes after the answer. */
 void worker_guard_close(struct client_conn *cc);
+/* A streamed body's bytes went out to the upstream: read more. */
+void worker_guard_stream_drained(struct client_conn *cc);
 /* A request's buffered body of n bytes is gone (forwarded or freed). */
 void worker_body_release(struct worker *w, size_t n);
 

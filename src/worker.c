@@ -86,8 +86,7 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	cc = xcalloc(1, sizeof(*cc));
 	cc->w = w;
 	cc->evcon = evcon;
-	reqscan_init(&cc->scan, (size_t)w->cf->limits.max_header_bytes,
-	    (uint64_t)w->cf->limits.max_body_bytes);
+	reqscan_init(&cc->scan, (size_t)w->cf->limits.max_header_bytes, w->head_body_ceiling);
 	if ((cc->hold = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new: out of memory");
 	cc->deadline = evtimer_new(w->base, deadline_cb, cc);
@@ -637,7 +636,7 @@ worker_guard_next(struct client_conn *cc, int closing)
 	if (cc->body_timer != NULL)
 		event_del(cc->body_timer);
 	cc->phase = GUARD_IDLE;
-	cc->scan.max_body = (uint64_t)cc->w->cf->limits.max_body_bytes;
+	cc->scan.max_body = cc->w->head_body_ceiling;
 	/* evhttp turns reading on again itself (it reads the next head). */
 	guard_pump(cc);
 }
@@ -770,7 +769,8 @@ admit(struct worker *w, struct proxy_req *pr)
 		admit_body(w, pr);
 		return;
 	}
-	pr->body_max = (uint64_t)pr->cf->limits.max_body_bytes;
+	pr->body_max = d->action != NULL && d->action->max_body_bytes >= 0 ?
+	    (uint64_t)d->action->max_body_bytes : (uint64_t)pr->cf->limits.max_body_bytes;
 	if (!pr->cc->body_chunked && pr->cc->body_length > pr->body_max) {
 		pr->decision = "deny";
 		pr->reason = "body_too_large";
@@ -999,6 +999,15 @@ apply_limits(struct worker *w)
 	const struct cfg *cf = w->cf;
 
 	ms_to_tv(cf->limits.header_timeout_ms, &w->header_tv);
+	/* A Content-Length over every body limit (the default and each
+	 * action's) is refused by the scanner with the head; within it, the
+	 * action's own limit is checked once the head is decided. */
+	w->head_body_ceiling = (uint64_t)cf->limits.max_body_bytes;
+	for (size_t i = 0; cf->policy != NULL && i < policy_action_count(cf->policy); i++) {
+		const struct policy_action *a = policy_action_at(cf->policy, i);
+		if (a->max_body_bytes > 0 && (uint64_t)a->max_body_bytes > w->head_body_ceiling)
+			w->head_body_ceiling = (uint64_t)a->max_body_bytes;
+	}
 	ms_to_tv(cf->limits.write_timeout_ms, &w->write_tv);
 	for (size_t i = 0; i < w->nhs; i++) {
 		evhttp_set_max_headers_size(w->hs[i].http, cf->limits.max_header_bytes);

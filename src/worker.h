@@ -74,6 +74,7 @@ struct worker {
 	 * connections waiting for room. */
 	size_t body_bytes;
 	TAILQ_HEAD(, client_conn) body_waiting;
+	uint64_t head_body_ceiling;	/* the largest body limit of the snapshot */
 
 	uint64_t id_prefix;		/* random, per worker */
 	uint64_t id_seq;

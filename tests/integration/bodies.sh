@@ -343,6 +343,40 @@ echo "# overhead measured: $(( (peak - rss0 - 2 * 1024) )) kB over the cap for $
 check "the gateway is still running" kill -0 "$GW_PID"
 case_ after "a valid request is still served" '200 timeout' 1 "$GETREQ"
 
+# --- per-action max_body_bytes ----------------------------------------------------
+# A policy of public actions: /small takes 100 bytes, /large 8 MiB, /plain
+# the default (limits.max_body_bytes) of 1 KiB.
+cat > "$T/limits-policy.json" <<'EOF'
+{ "actions": [
+  { "action": "small.post", "method": "POST", "path": "/small", "public": true, "max_body_bytes": 100 },
+  { "action": "large.post", "method": "POST", "path": "/large", "public": true, "max_body_bytes": 8388608 },
+  { "action": "plain.post", "method": "POST", "path": "/plain", "public": true } ] }
+EOF
+MAIN_PORT=$GW_PORT
+MAIN_PID=$GW_PID
+GW_PORT=$(free_port)
+write_config "$T/limits.json" "\"policy\": \"$T/limits-policy.json\",
+  \"limits\": { \"max_body_bytes\": 1024 }"
+start_gateway "$T/limits.json"
+head -c 100 /dev/zero | tr '\0' a > "$T/b100"
+head -c 150 /dev/zero | tr '\0' a > "$T/b150"
+head -c 2000 /dev/zero | tr '\0' a > "$T/b2000"
+head -c 5000000 /dev/zero | tr '\0' a > "$T/b5m"
+case_ action-limit-ok "/small: 100 bytes (its limit) are forwarded" '404 timeout' 1 \
+    "POST /small HTTP/1.1\\r\\n${H}Content-Length: 100\\r\\n\\r\\n" "@$T/b100"
+case_ action-limit-cl "/small: Content-Length 101, 413 at once" '413 closed' 0 \
+    "POST /small HTTP/1.1\\r\\n${H}Content-Length: 101\\r\\n\\r\\n"
+case_ action-limit-chunked "/small: 150 bytes chunked, 413 while reading" '413 closed' 0 \
+    "POST /small HTTP/1.1\\r\\n${H}Transfer-Encoding: chunked\\r\\n\\r\\n96\\r\\n" "@$T/b150" "\\r\\n0\\r\\n\\r\\n"
+case_ action-limit-default "/plain: 2000 bytes over the default 1 KiB: 413" '413 closed' 0 \
+    "POST /plain HTTP/1.1\\r\\n${H}Content-Length: 2000\\r\\n\\r\\n" "@$T/b2000"
+case_ action-limit-large "/large: 5 MB within its own 8 MiB limit, over the default" '404 timeout' 1 \
+    --timeout 5 "POST /large HTTP/1.1\\r\\n${H}Content-Length: 5000000\\r\\n\\r\\n" "@$T/b5m"
+case_ action-limit-ceiling "/large: Content-Length over every limit, refused with the head" '413 closed' 0 \
+    "POST /large HTTP/1.1\\r\\n${H}Content-Length: 9000000\\r\\n\\r\\n"
+GW_PORT=$MAIN_PORT
+GW_PID=$MAIN_PID
+
 # --- streaming: a 50 MiB upload to an action without body rules ----------------
 # (a second gateway allowing such bodies): it reaches the upstream whole
 # while the gateway's resident memory grows by less than 8 MiB.

@@ -72,6 +72,14 @@ size_t reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
  * ended (bytes after it belong to the next request). */
 size_t reqscan_feed_body(struct reqscan *s, const unsigned char *p, size_t n,
     int *is_data, int *done, enum reqscan_result *res);
+/* A complete head as the scanner accepted it (from its request line to
+ * its empty line, hlen bytes): write to out (at least hlen bytes) the
+ * same head without its body framing (Content-Length, Transfer-Encoding)
+ * and without Expect, which the gateway answers itself: *expect is 0
+ * without one, 1 for 100-continue, 2 for anything else (two: the worst).
+ * Returns the length written. The fields left are byte for byte the
+ * client's, in order. */
+size_t reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect);
 /* The head just completed: its Content-Length (0 when none), and
  * whether the body is chunked instead. */
 uint64_t reqscan_body_length(const struct reqscan *s, int *chunked);

@@ -276,31 +276,25 @@ guard_refuse(struct client_conn *cc, int status, const char *message)
 	evbuffer_free(b);
 }
 
-static int
-field_is(const char *line, size_t namelen, const char *name)
-{
-	return namelen == strlen(name) && strncasecmp(line, name, namelen) == 0;
-}
-
 /* A head is complete in the first cc->scanned bytes of the hold (the
  * scanner checked its grammar): give evhttp the head without its body
  * framing, and remember what the body is. */
 static void
 guard_give_head(struct client_conn *cc)
 {
-	size_t hlen = cc->scanned, i, eol;
+	size_t hlen = cc->scanned, eol;
 	const char *h = (const char *)evbuffer_pullup(cc->hold, (ev_ssize_t)hlen);
 	const char *sp1, *sp2;
+	struct evbuffer_iovec iov;
 	struct evbuffer *out;
 	struct evhttp_uri *u;
 	char *target;
-	int chunked;
+	int chunked, expect;
 
 	cc->scanned = 0;
 	cc->body_length = reqscan_body_length(&cc->scan, &chunked);
 	cc->body_chunked = chunked;
 	cc->body_announced = reqscan_in_body(&cc->scan) ? 1 : 0;
-	cc->expect_continue = cc->expect_other = 0;
 	/* The request line ends at the first CRLF (bare ones are refused). */
 	for (eol = 0; eol + 1 < hlen && !(h[eol] == '\r' && h[eol + 1] == '\n'); eol++)
 		;
@@ -317,33 +311,13 @@ guard_give_head(struct client_conn *cc)
 		return;
 	}
 	evhttp_uri_free(u);
-	if ((out = evbuffer_new()) == NULL)
-		fatalx("evbuffer_new: out of memory");
-	evbuffer_add(out, h, eol + 2);
-	for (i = eol + 2; i + 1 < hlen;) {
-		size_t end = i, colon;
-
-		while (end + 1 < hlen && !(h[end] == '\r' && h[end + 1] == '\n'))
-			end++;
-		if (end == i)
-			break;		/* the empty line */
-		colon = (size_t)((const char *)memchr(h + i, ':', end - i) - (h + i));
-		if (field_is(h + i, colon, "Expect")) {
-			size_t v = i + colon + 1, ve = end;
-			while (v < ve && (h[v] == ' ' || h[v] == '\t'))
-				v++;
-			while (ve > v && (h[ve - 1] == ' ' || h[ve - 1] == '\t'))
-				ve--;
-			if (ve - v == 12 && strncasecmp(h + v, "100-continue", 12) == 0)
-				cc->expect_continue = 1;
-			else
-				cc->expect_other = 1;
-		} else if (!field_is(h + i, colon, "Content-Length") &&
-		    !field_is(h + i, colon, "Transfer-Encoding"))
-			evbuffer_add(out, h + i, end + 2 - i);
-		i = end + 2;
-	}
-	evbuffer_add(out, "\r\n", 2);
+	if ((out = evbuffer_new()) == NULL ||
+	    evbuffer_reserve_space(out, (ev_ssize_t)hlen, &iov, 1) < 1 || iov.iov_len < hlen)
+		fatalx("evbuffer: out of memory");
+	iov.iov_len = reqscan_head_strip(h, hlen, iov.iov_base, &expect);
+	evbuffer_commit_space(out, &iov, 1);
+	cc->expect_continue = expect == 1;
+	cc->expect_other = expect == 2;
 	evbuffer_drain(cc->hold, hlen);
 	cc->phase = GUARD_GIVEN;
 	guard_give(cc, out);

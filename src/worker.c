@@ -381,10 +381,6 @@ guard_body_refuse(struct client_conn *cc, int status, const char *reason, const 
 	log_info("%s: request body refused: %d %s", cc->client, status, message);
 	if (cc->body_timer != NULL)
 		event_del(cc->body_timer);
-	if (cc->is_waiting) {
-		TAILQ_REMOVE(&cc->w->body_waiting, cc, waiting);
-		cc->is_waiting = 0;
-	}
 	worker_guard_close(cc);
 	if (pr == NULL)
 		return;
@@ -591,6 +587,10 @@ guard_pump(struct client_conn *cc)
 void
 worker_guard_close(struct client_conn *cc)
 {
+	if (cc->is_waiting) {
+		TAILQ_REMOVE(&cc->w->body_waiting, cc, waiting);
+		cc->is_waiting = 0;
+	}
 	cc->phase = GUARD_CLOSED;
 	evbuffer_drain(cc->hold, evbuffer_get_length(cc->hold));
 }
@@ -637,10 +637,12 @@ worker_body_release(struct worker *w, size_t n)
 	w->body_bytes -= n;
 	metrics_body_bytes_held(w->metrics, -(int64_t)n);
 	/* Wake those waiting for room, in order, while there is some. */
-	while ((cc = TAILQ_FIRST(&w->body_waiting)) != NULL && cc->cur != NULL &&
-	    body_room(w, cc->cur, 1) > 0) {
+	while ((cc = TAILQ_FIRST(&w->body_waiting)) != NULL &&
+	    (cc->cur == NULL || cc->phase != GUARD_BODY || body_room(w, cc->cur, 1) > 0)) {
 		TAILQ_REMOVE(&w->body_waiting, cc, waiting);
 		cc->is_waiting = 0;
+		if (cc->cur == NULL || cc->phase != GUARD_BODY)
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &cc->body_since);
 		cc->body_raw = 0;
 		bufferevent_enable(cc_bev(cc), EV_READ);

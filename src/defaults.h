@@ -37,6 +37,10 @@
 /* Streaming: stop reading from the upstream while this much response is
  * waiting to be written to a slow client, so memory stays bounded. */
 #define SG_STREAM_HIGH_WATER		(256 * 1024)
+/* The same the other way: stop reading a client's streamed request body
+ * while this much of it waits to be written to the upstream (per request:
+ * what a streamed upload costs, with one socket read). */
+#define SG_STREAM_BODY_HIGH_WATER	(64 * 1024)
 
 /* Tokens. */
 #define SG_DEFAULT_MAX_TOKEN_BYTES	8192

@@ -454,7 +454,7 @@ guard_read_body(struct client_conn *cc)
 		if (evbuffer_peek(cc->hold, -1, NULL, &v, 1) < 1)
 			break;
 		if (pr->streaming && pr->ux != NULL &&
-		    upstream_write_pending(pr->ux) > SG_STREAM_HIGH_WATER) {
+		    upstream_write_pending(pr->ux) > SG_STREAM_BODY_HIGH_WATER) {
 			/* The upstream is behind: stop reading the client
 			 * until what is queued went out (backpressure). */
 			cc->stream_paused = 1;

@@ -613,9 +613,13 @@ upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 {
 	struct upstream_conn *c = x->conn;
 
-	if (c != NULL && c->bev != NULL && x->req == NULL)
+	if (c != NULL && c->bev != NULL && x->req == NULL) {
 		bufferevent_write_buffer(c->bev, data);
-	else {
+		/* The wait for the answer starts when the body is all sent:
+		 * until then the upstream's silence is the client's pace
+		 * (bounded by body_timeout_ms), not a slow upstream. */
+		bufferevent_set_timeouts(c->bev, &x->pool->timeout, &x->pool->timeout);
+	} else {
 		/* Still waiting for a connection (or the request is kept to
 		 * be sent again): after what is queued. */
 		if (x->req == NULL && (x->req = evbuffer_new()) == NULL)

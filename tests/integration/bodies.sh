@@ -472,6 +472,18 @@ PY
 expect_eq "the upstream's early answer (413) is passed on and the connection closed" "413 closed 1" "$got"
 expect_eq "then a request is served" 200 \
     "$(curl -s -o /dev/null -m 5 -w '%{http_code}' -H "Authorization: Bearer $GETTOK" "http://127.0.0.1:$GW_PORT$P")"
+# A streamed body that takes longer than the upstream's timeout_ms (1 s
+# here) to arrive, at a fair pace: the upstream's wait is counted from the
+# last body byte sent, so the answer is its own, not a 504.
+GW_PORT=$(free_port)
+UP_TIMEOUT_MS=1000 write_config "$T/slowup.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
+  \"tokens\": { \"keys\": [ { \"jwks\": \"$KEYS/jwks.json\" } ],
+    \"issuers\": [\"https://issuer.test\"], \"audiences\": [\"scopegate\"] },
+  \"limits\": { \"body_min_bytes_per_s\": 0, \"body_timeout_ms\": 10000 }"
+start_gateway "$T/slowup.json"
+case_ stream-slower-than-upstream-timeout "a streamed body sent over 2.5 s with an upstream timeout of 1 s" \
+    "$FWD timeout" 1 --delay 500 --timeout 4 \
+    "POST $EXP HTTP/1.1\\r\\n$H$AG${CT}Content-Length: 18\\r\\n\\r\\n{\"na" "me\":" "\"hos" "tile" "\"}"
 GW_PID=$MAIN_PID
 fi
 

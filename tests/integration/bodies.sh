@@ -351,6 +351,49 @@ fi
 check "the gateway is still running" kill -0 "$GW_PID"
 case_ after "a valid request is still served" '200 timeout' 1 "$GETREQ"
 
+# --- the same over a TLS listener, with curl (a real client's Expect) -------------
+PKI="$T/pki"
+mkdir -p "$PKI"
+cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
+chmod 600 "$PKI"/*.key
+MAIN_PORT=$GW_PORT
+MAIN_PID=$GW_PID
+GW_PORT=$(free_port)
+TLS_ADMIN=$(free_port)
+cat > "$T/tls.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT,
+    "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ] } } ],
+  "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
+  "policy": "$top_srcdir/conf/policy.json",
+  "tokens": { "keys": [ { "jwks": "$KEYS/jwks.json" } ],
+    "issuers": ["https://issuer.test"], "audiences": ["scopegate"] },
+  "admin": { "address": "127.0.0.1", "port": $TLS_ADMIN },
+  "limits": { "max_body_bytes": 4194304 },
+  "log": { "access": "$T/access.log" }
+}
+EOT
+start_gateway "$T/tls.json"
+wait_port "$TLS_ADMIN"
+head -c 2000000 /dev/zero | tr '\0' b > "$T/b2m"
+tcurl() {
+	curl -s -o /dev/null -m 20 -w '%{http_code}' --cacert "$PKI/ca.pem" \
+	    --resolve "localhost:$GW_PORT:127.0.0.1" -H 'Expect: 100-continue' \
+	    -H 'Content-Type: application/octet-stream' --data-binary @"$T/b2m" "$@"
+}
+n0=$(record_count)
+r0=$(curl -s "http://127.0.0.1:$TLS_ADMIN/metrics" | awk '$1 == "scopegate_client_read_bytes_total" { print $2 }')
+expect_eq "TLS: 2 MB POST with Expect, no token: 401" 401 "$(tcurl "https://localhost:$GW_PORT$EXP")"
+r1=$(curl -s "http://127.0.0.1:$TLS_ADMIN/metrics" | awk '$1 == "scopegate_client_read_bytes_total" { print $2 }')
+echo "# TLS: read from the client for the refused 2 MB POST: $((r1 - r0)) bytes"
+check "TLS: the refused body was not read (under 16 KiB read in all)" test $((r1 - r0)) -lt 16384
+expect_eq "TLS: 2 MB POST with Expect and a token: the upstream's answer" "$FWD" \
+    "$(tcurl -H "Authorization: Bearer $GETTOK" "https://localhost:$GW_PORT$EXP")"
+expect_eq "TLS: one request reached the upstream" 1 $(( $(record_count) - n0 ))
+expect_eq "TLS: with the whole body" 2000000 "$(json_get "$(last_line "$RECORD")" 'd["body_length"]')"
+GW_PORT=$MAIN_PORT
+GW_PID=$MAIN_PID
+
 # --- per-action max_body_bytes ----------------------------------------------------
 # A policy of public actions: /small takes 100 bytes, /large 8 MiB, /plain
 # the default (limits.max_body_bytes) of 1 KiB.

@@ -143,6 +143,7 @@ init_once(void)
 
 /* What the guard made of the first request. */
 struct guarded {
+	size_t head_start;	/* offset of the request line (after empty lines) */
 	size_t head_end;	/* offset just past the head's empty line */
 	size_t req_end;		/* past the body (or head) and CRLFs the guard took after it */
 	uint64_t content_length;
@@ -174,6 +175,7 @@ guard(struct reqscan *s, const unsigned char *p, size_t size, struct guarded *g)
 		}
 		if (done && !head_seen) {
 			head_seen = 1;
+			g->head_start = (size_t)s->head_start;
 			g->head_end = at + n;
 			g->content_length = s->content_length;
 			g->chunked = s->nte > 0;
@@ -213,11 +215,10 @@ proxy_form(const char *in, size_t head_len, char **target)
 	return r;
 }
 
-/* Decode the chunked body the guard accepted, as evhttp's
- * evhttp_handle_chunked_read reads it: a size evutil_strtoll(16) can
- * read to the end of its line, the data, its CRLF; trailers are dropped.
- * Returns 0 with a malloc'd *body, or -1 when evhttp fails the request
- * (a chunk extension: it answers 413). */
+/* Decode the chunked body the guard accepted, independently of the
+ * guard's body reader: hex size (extensions skipped) to the end of its
+ * line, the data, its CRLF; trailers are dropped. Returns 0 with a
+ * malloc'd *body. */
 static int
 dechunk(const unsigned char *p, size_t len, unsigned char **body, size_t *blen)
 {
@@ -233,8 +234,11 @@ dechunk(const unsigned char *p, size_t len, unsigned char **body, size_t *blen)
 		while (at < len && p[at] != '\r') {
 			int v = chars_hexval(p[at]);
 			if (v < 0) {
-				if (p[at] == ';' && digits > 0)
-					goto fail;	/* evhttp: *endp is ';' */
+				if (p[at] == ';' && digits > 0) {
+					while (at < len && p[at] != '\r')
+						at++;
+					break;
+				}
 				abort();		/* the guard let it through */
 			}
 			n = n * 16 + (uint64_t)v;
@@ -252,10 +256,45 @@ dechunk(const unsigned char *p, size_t len, unsigned char **body, size_t *blen)
 		*blen += n;
 		at += n + 2;
 	}
-fail:
-	free(*body);
-	*body = NULL;
-	return -1;
+}
+
+/* The body as the daemon's guard reads it (worker.c guard_read_body):
+ * the same scanner, from the head on, then reqscan_feed_body. Aborts
+ * unless it ends exactly where the guard said and gives want. */
+static void
+check_body_reader(const unsigned char *p, const struct guarded *g, const unsigned char *want,
+    size_t want_len)
+{
+	struct reqscan s;
+	size_t at = 0, o = 0;
+	int in_head, done = 0, is_data;
+	enum reqscan_result res;
+	unsigned char *got = malloc(g->req_end + 1);
+
+	if (got == NULL)
+		abort();
+	reqscan_init(&s, SG_DEFAULT_MAX_HEADER_BYTES, SG_DEFAULT_MAX_BODY_BYTES);
+	while (!done && at < g->head_end) {
+		at += reqscan_feed_some(&s, p + at, g->head_end - at, &in_head, &done, &res);
+		if (res != REQSCAN_MORE)
+			abort();
+	}
+	if (at != g->head_end)
+		abort();
+	done = !reqscan_in_body(&s);
+	while (!done) {
+		size_t n = reqscan_feed_body(&s, p + at, g->req_end - at, &is_data, &done, &res);
+		if (res != REQSCAN_MORE || (n == 0 && !done))
+			abort();
+		if (is_data) {
+			memcpy(got + o, p + at, n);
+			o += n;
+		}
+		at += n;
+	}
+	if (o != want_len || (o > 0 && memcmp(got, want, o) != 0))
+		abort();
+	free(got);
 }
 
 /* Non-zero when the segment, with %2E decoded, is "." or "..". */
@@ -537,28 +576,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum authz_token tok;
 	unsigned char *body = NULL;
 	size_t body_len = 0, target_len;
-	const char *type, *message, *expect, *mname;
-	char *target = NULL;
-	int status, stage = ST_GUARD;
+	const char *type, *message, *mname;
+	char *target = NULL, *stripped = NULL;
+	struct evhttp_uri *uri;
+	size_t stripped_len;
+	int status, stage = ST_GUARD, expect_kind;
 
 	init_once();
 	reqscan_init(&scan, SG_DEFAULT_MAX_HEADER_BYTES, SG_DEFAULT_MAX_BODY_BYTES);
 	if (!guard(&scan, data, size, &g))
 		goto out;
 	stage = ST_PROXY;
-	if (proxy_form(in, g.head_end, &target)) {
+	if (proxy_form(in + g.head_start, g.head_end - g.head_start, &target)) {
 		/* evhttp flags it a proxy request; canon refuses it. */
 		if (canon_target(target, strlen(target), &t) == CANON_OK)
 			abort();
 		goto out;
 	}
 
-	/* libevent's parser over the head the guard let through. */
-	if ((req = evhttp_request_new(NULL, NULL)) == NULL || (buf = evbuffer_new()) == NULL)
+	/* The target evhttp's URI parser refuses is refused by the guard
+	 * (JSON 400), never handed to evhttp (HTML). */
+	if (target == NULL ||
+	    (uri = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT)) == NULL)
+		goto out;
+	evhttp_uri_free(uri);
+
+	/* libevent's parser over the head the guard gives it: without its
+	 * body framing and Expect, without the empty lines before it. */
+	if ((req = evhttp_request_new(NULL, NULL)) == NULL || (buf = evbuffer_new()) == NULL ||
+	    (stripped = malloc(g.head_end - g.head_start)) == NULL)
+		abort();
+	stripped_len = reqscan_head_strip(in + g.head_start, g.head_end - g.head_start, stripped,
+	    &expect_kind);
+	if (stripped_len > g.head_end - g.head_start)
 		abort();
 	stage = ST_PARSER;
 	req->kind = EVHTTP_REQUEST;
-	evbuffer_add(buf, data, g.head_end);
+	evbuffer_add(buf, stripped, stripped_len);
 	if (evhttp_parse_firstline_(req, buf) != ALL_DATA_READ)
 		goto out;	/* evhttp answers 400 (or it is an empty line) */
 	switch (evhttp_parse_headers_(req, buf)) {
@@ -572,23 +626,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (evbuffer_get_length(buf) != 0)
 		abort();
 	if ((req->type & ALLOWED_METHODS) == 0)
-		goto out;	/* evhttp answers 501 */
+		abort();	/* the guard answers 501 */
+	/* evhttp reads no body: the head has no framing left. */
+	if (count_fields(req->input_headers, "Content-Length", NULL) != 0 ||
+	    count_fields(req->input_headers, "Transfer-Encoding", NULL) != 0 ||
+	    count_fields(req->input_headers, "Expect", NULL) != 0)
+		abort();
+	if (expect_kind == 2)
+		goto out;	/* request_cb answers 417 */
 
-	/* The body, as evhttp reads it (only for methods that may have one:
-	 * the guard refused a body on HEAD and TRACE). */
-	if (g.chunked || g.content_length > 0) {
-		if (req->type == EVHTTP_REQ_HEAD)
-			abort();
-		/* evhttp_have_expect: an Expect other than 100-continue on a
-		 * request with a body is answered 417. */
-		if (req->major == 1 && req->minor >= 1 &&
-		    count_fields(req->input_headers, "Expect", &expect) > 0 &&
-		    strcasecmp(expect, "100-continue") != 0)
-			goto out;
-	}
+	/* The body (the guard refused one on HEAD and TRACE). */
+	if ((g.chunked || g.content_length > 0) && req->type == EVHTTP_REQ_HEAD)
+		abort();
 	if (g.chunked) {
 		if (dechunk(data + g.head_end, g.req_end - g.head_end, &body, &body_len) != 0)
-			goto out;
+			abort();
 	} else {
 		/* The guard's run may go on over CRLFs it tolerates before a
 		 * next request (evhttp does not: it answers that one 400). */
@@ -602,6 +654,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(body, data + g.head_end, body_len);
 	}
+	/* The gateway's own body reader gives exactly these bytes. */
+	check_body_reader(data, &g, body, body_len);
 
 	/* worker.c: check_framing, then the admission decision. */
 	stage = ST_FRAMING;
@@ -611,6 +665,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		goto out;
 	}
+	fi.framed = g.chunked || g.content_length > 0;	/* request_cb: as announced */
 	stage = ST_TARGET;
 	target_len = strlen(req->uri);
 	cs = canon_target(req->uri, target_len, &t);
@@ -651,6 +706,7 @@ out:
 	stages[stage]++;
 	free(body);
 	free(target);
+	free(stripped);
 	if (buf != NULL)
 		evbuffer_free(buf);
 	if (req != NULL)

@@ -87,6 +87,9 @@ static const struct jsonconf_key limits_keys[] = {
 	{"max_connections_per_client", JC_INTEGER, 0},
 	{"failed_auth_per_client", JC_INTEGER, 0},
 	{"failed_auth_burst", JC_INTEGER, 0},
+	{"body_timeout_ms", JC_INTEGER, 0},
+	{"body_min_bytes_per_s", JC_INTEGER, 0},
+	{"max_buffered_body_bytes", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -335,6 +338,12 @@ parse_limits(struct jsonconf *jc, const json_t *o, struct cfg *cf)
 	    SG_DEFAULT_FAILED_AUTH_PER_S, &l->failed_auth_per_s);
 	jsonconf_get_int(jc, o, "/limits", "failed_auth_burst", 1, 1000000,
 	    SG_DEFAULT_FAILED_AUTH_BURST, &l->failed_auth_burst);
+	jsonconf_get_int(jc, o, "/limits", "body_timeout_ms", 1, 3600 * 1000,
+	    SG_DEFAULT_BODY_TIMEOUT_MS, &l->body_timeout_ms);
+	jsonconf_get_int(jc, o, "/limits", "body_min_bytes_per_s", 0, INT64_C(1) << 32,
+	    SG_DEFAULT_BODY_MIN_BYTES_PER_S, &l->body_min_bytes_per_s);
+	jsonconf_get_int(jc, o, "/limits", "max_buffered_body_bytes", 1024, INT64_C(1) << 40,
+	    SG_DEFAULT_MAX_BUFFERED_BODY_BYTES, &l->max_buffered_body_bytes);
 }
 
 static void

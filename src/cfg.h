@@ -53,6 +53,9 @@ struct cfg_limits {
 	int64_t max_connections_per_client;
 	int64_t failed_auth_per_s;
 	int64_t failed_auth_burst;
+	int64_t body_timeout_ms;	/* a request body, whole, from the end of its head */
+	int64_t body_min_bytes_per_s;	/* a body slower than this on average: 408 (0: off) */
+	int64_t max_buffered_body_bytes;	/* per worker, bodies held at once */
 };
 
 struct policy;

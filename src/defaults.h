@@ -25,6 +25,15 @@
  * trailing newline is dropped). */
 #define SG_ADMIN_TOKEN_MIN_BYTES	16
 #define SG_ADMIN_TOKEN_MAX_BYTES	1024
+/* Request bodies: the whole body within this time, at this average rate
+ * at least (after its first second), and per worker this much of them
+ * in memory at once (more waits for room). */
+#define SG_DEFAULT_BODY_TIMEOUT_MS	30000
+#define SG_DEFAULT_BODY_MIN_BYTES_PER_S	1024
+#define SG_DEFAULT_MAX_BUFFERED_BODY_BYTES	(16 * 1024 * 1024)
+/* Bytes a client may send ahead (pipelined) while its request is served,
+ * beyond max_header_bytes, before the gateway stops reading. */
+#define SG_GUARD_AHEAD_BYTES		(64 * 1024)
 
 /* Upstream side. */
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
@@ -47,6 +56,10 @@
 /* Streaming: stop reading from the upstream while this much response is
  * waiting to be written to a slow client, so memory stays bounded. */
 #define SG_STREAM_HIGH_WATER		(256 * 1024)
+/* The same the other way: stop reading a client's streamed request body
+ * while this much of it waits to be written to the upstream (per request:
+ * what a streamed upload costs, with one socket read). */
+#define SG_STREAM_BODY_HIGH_WATER	(64 * 1024)
 
 /* Tokens. */
 #define SG_DEFAULT_MAX_TOKEN_BYTES	8192

@@ -54,6 +54,12 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 		if (!is_token(kv->key))
 			return refuse(status, type, message, 400, "BadRequest",
 			    "Invalid header field name");
+		/* The gateway's own namespace: a client sending one is
+		 * trying to pass for the gateway (to the upstream, or to a
+		 * gateway in front of it). */
+		if (strncasecmp(kv->key, "X-Scopegate-", 12) == 0)
+			return refuse(status, type, message, 400, "BadRequest",
+			    "X-Scopegate-* header fields are reserved for the gateway");
 		/* The fields later steps need, found in this one pass. */
 		if (strcasecmp(kv->key, "Authorization") == 0) {
 			out->authorization = kv->value;
@@ -112,5 +118,9 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 	if ((nte > 0 || (cl != NULL && strspn(cl, "0") != strlen(cl))) && cmd == EVHTTP_REQ_HEAD)
 		return refuse(status, type, message, 400, "BadRequest",
 		    "A body is not allowed with HEAD");
+	/* RFC 9112 3.2: an HTTP/1.1 request without Host is a 400 too (the
+	 * upstream would otherwise get the gateway's idea of it). */
+	if (nhost == 0 && minor >= 1)
+		return refuse(status, type, message, 400, "BadRequest", "Missing Host");
 	return 0;
 }

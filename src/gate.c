@@ -91,10 +91,11 @@ is_json_media_type(const char *ct)
  * or not) may not grant more than the caller holds, even by leaving its
  * scope member out. Returns 0 to go on. */
 static int
-check_body(const struct cfg *cf, const struct gate_request *rq,
-    const struct grant_caller *caller, struct gate_decision *d)
+check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_decision *d)
 {
 	const struct policy_action *a = d->action;
+	struct grant_caller caller = { d->has_caller ? &d->caller : NULL,
+	    (const char *const *)d->caller_names, d->ncaller_names };
 	const struct jschema *js = cf->body_schema ? cf->body_schema[a->index] : NULL;
 	struct jschema_error verr;
 	json_error_t jerr;
@@ -122,10 +123,10 @@ check_body(const struct cfg *cf, const struct gate_request *rq,
 		    verr.instance_ptr[0] ? verr.instance_ptr : "/", verr.keyword, verr.message);
 		goto out;
 	}
-	if (a->creates_token && caller->set != NULL && cf->grants != NULL) {
+	if (a->creates_token && caller.set != NULL && cf->grants != NULL) {
 		char msg[200];
 
-		switch (grantmap_check(cf->grants, caller, a, body, msg, sizeof(msg))) {
+		switch (grantmap_check(cf->grants, &caller, a, body, msg, sizeof(msg))) {
 		case GRANT_OK:
 			break;
 		case GRANT_BAD_REQUEST:
@@ -164,15 +165,27 @@ token_id_refusal(const struct token_config *tc, const struct jwt_result *r)
 	return NULL;
 }
 
+/* For a token-creating action, keep the caller's scope names (copies):
+ * a scope the policy does not know is grantable only by its holder. */
+static void
+keep_caller_names(struct gate_decision *d, const char *const *names, size_t n)
+{
+	if (d->match.status != POLICY_MATCH_OK || !d->match.action->creates_token || n == 0)
+		return;
+	d->caller_names = xcalloc(n, sizeof(*d->caller_names));
+	for (size_t i = 0; i < n; i++)
+		d->caller_names[i] = xstrdup(names[i]);
+	d->ncaller_names = n;
+}
+
 void
-gate_decide(const struct cfg *cf, struct tokencache *cache,
+gate_decide_head(const struct cfg *cf, struct tokencache *cache,
     const struct gate_request *rq, struct gate_decision *d)
 {
 	enum canon_status cs;
 	enum authz_token tok = AUTHZ_TOKEN_NONE;
 	const struct policy_scopeset *scopes = NULL;
 	struct policy_scopeset assumed;
-	struct grant_caller caller = { NULL, NULL, 0 };
 	struct authz_peer peer;
 	struct authz_decision ad;
 	enum policy_method m;
@@ -231,8 +244,9 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		if (rq->assume_token) {
 			policy_scopeset_from_names(cf->policy, rq->assume_scopes, rq->nassume, &assumed);
 			scopes = &assumed;
-			caller.names = rq->assume_scopes;
-			caller.nnames = rq->nassume;
+			d->caller = assumed;
+			d->has_caller = 1;
+			keep_caller_names(d, rq->assume_scopes, rq->nassume);
 			tok = AUTHZ_TOKEN_VALID;
 		} else if (rq->authorization == NULL) {
 			tok = AUTHZ_TOKEN_NONE;
@@ -270,8 +284,11 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 					d->owned = r;
 				tok = AUTHZ_TOKEN_VALID;
 				scopes = token_scopes(cf->policy, r);
-				caller.names = (const char *const *)r->scopes;
-				caller.nnames = r->nscopes;
+				/* A copy: the cache entry may be gone by the time
+				 * the body (token creation) is checked. */
+				d->caller = *scopes;
+				d->has_caller = 1;
+				keep_caller_names(d, (const char *const *)r->scopes, r->nscopes);
 				d->subject = r->sub;
 				d->token_id = r->token_id;
 				d->claims = r->payload;
@@ -308,14 +325,42 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
-	caller.set = scopes;
+	/* The claims served the bindings: nothing later needs them, and the
+	 * token's claims may leave the cache before the body is read. */
+	d->claims = NULL;
+}
+
+int
+gate_decide_body(const struct cfg *cf, const struct gate_request *rq, struct gate_decision *d)
+{
 	if (d->allow && d->action != NULL && !rq->skip_body)
-		check_body(cf, rq, &caller, d);
+		check_body(cf, rq, d);
+	return d->allow;
+}
+
+int
+gate_needs_body(const struct cfg *cf, const struct gate_decision *d)
+{
+	return d->action != NULL && (d->action->creates_token ||
+	    (cf->body_schema != NULL && cf->body_schema[d->action->index] != NULL));
+}
+
+void
+gate_decide(const struct cfg *cf, struct tokencache *cache,
+    const struct gate_request *rq, struct gate_decision *d)
+{
+	gate_decide_head(cf, cache, rq, d);
+	(void)gate_decide_body(cf, rq, d);
 }
 
 void
 gate_decision_release(struct gate_decision *d)
 {
+	for (size_t i = 0; i < d->ncaller_names; i++)
+		free(d->caller_names[i]);
+	free(d->caller_names);
+	d->caller_names = NULL;
+	d->ncaller_names = 0;
 	if (d->owned != NULL) {
 		jwt_result_free(d->owned);
 		d->owned = NULL;

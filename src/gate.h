@@ -70,12 +70,37 @@ struct gate_decision {
 					 * "token_id_invalid"), or NULL */
 	struct canon_target target;
 	struct policy_match match;
+	/* The caller, for the body's token-creation check: its scopes the
+	 * policy knows and, for a token-creating action, every scope name of
+	 * its token (for scopes the policy does not know). Copies: the cache
+	 * entry may be gone by the time the body has arrived. */
+	struct policy_scopeset caller;
+	int has_caller;
+	char **caller_names;
+	size_t ncaller_names;
 	struct jwt_result *owned;	/* result to free when no cache was used */
 };
 
-/* Decide. cache may be NULL (explain). Call gate_decision_release after. */
+/*
+ * The decision comes in two phases, so that a request that will be
+ * refused is refused before its body is read:
+ *  - gate_decide_head: everything the head decides (target, route,
+ *    token, parameters, scopes, bindings, revocation); rq->body unused.
+ *    d->claims is not kept past it (bindings are checked inside).
+ *  - gate_decide_body: for a request the head allowed, the body rules
+ *    (schema, token creation) on the whole body. Returns d->allow.
+ * gate_decide runs both (explain, the fuzzer). cache may be NULL
+ * (explain). Call gate_decision_release after.
+ */
+void gate_decide_head(const struct cfg *cf, struct tokencache *cache,
+    const struct gate_request *rq, struct gate_decision *d);
+int gate_decide_body(const struct cfg *cf, const struct gate_request *rq,
+    struct gate_decision *d);
 void gate_decide(const struct cfg *cf, struct tokencache *cache,
     const struct gate_request *rq, struct gate_decision *d);
+/* Non-zero when the action the head matched has body rules (a schema, or
+ * token creation, schema or not): its body is read whole. */
+int gate_needs_body(const struct cfg *cf, const struct gate_decision *d);
 void gate_decision_release(struct gate_decision *d);
 
 /* Extract the token from "Bearer <token>" (scheme case-insensitive, one or

@@ -71,6 +71,8 @@ struct metrics_shard {
 	uint64_t cache_hits;
 	uint64_t cache_misses;
 	uint64_t connections;		/* opened - closed, modulo 2^64 */
+	uint64_t client_bytes_read;	/* request bytes read from client sockets */
+	uint64_t body_bytes_held;	/* request body bytes held now (+/-) */
 };
 
 /* Single-writer increment: never a lock-prefixed read-modify-write. */
@@ -261,6 +263,18 @@ void
 metrics_connection_opened(struct metrics_shard *s)
 {
 	bump(&s->connections, 1);
+}
+
+void
+metrics_client_bytes_read(struct metrics_shard *s, uint64_t n)
+{
+	bump(&s->client_bytes_read, n);
+}
+
+void
+metrics_body_bytes_held(struct metrics_shard *s, int64_t delta)
+{
+	bump(&s->body_bytes_held, (uint64_t)delta);
 }
 
 void
@@ -648,6 +662,14 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	    g ? g->revocations_refused : 0);
 	family(&b, "scopegate_connections", "gauge", "Client connections open now.");
 	sbuf_printf(&b, "scopegate_connections %" PRId64 "\n", (int64_t)SUM(connections, 0));
+	family(&b, "scopegate_client_read_bytes_total", "counter",
+	    "Request bytes read from client connections (heads, bodies, framing).");
+	sbuf_printf(&b, "scopegate_client_read_bytes_total %" PRIu64 "\n",
+	    (uint64_t)SUM(client_bytes_read, 0));
+	family(&b, "scopegate_request_body_held_bytes", "gauge",
+	    "Request body bytes held in memory now (under max_buffered_body_bytes per worker).");
+	sbuf_printf(&b, "scopegate_request_body_held_bytes %" PRId64 "\n",
+	    (int64_t)SUM(body_bytes_held, 0));
 
 	family(&b, "scopegate_connections_refused_total", "counter",
 	    "Client connections closed at accept, by reason.");

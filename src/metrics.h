@@ -156,6 +156,10 @@ void metrics_token_cache(struct metrics_shard *s, int hit);
 /* Client connections of this worker (the scopegate_connections gauge is
  * the sum over the shards). */
 void metrics_connection_opened(struct metrics_shard *s);
+/* Bytes read from a client socket; request body bytes held (+) or let
+ * go (-). */
+void metrics_client_bytes_read(struct metrics_shard *s, uint64_t n);
+void metrics_body_bytes_held(struct metrics_shard *s, int64_t delta);
 void metrics_connection_closed(struct metrics_shard *s);
 
 /* Reload bookkeeping on the globals (relaxed atomics: reload is rare);

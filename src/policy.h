@@ -90,6 +90,7 @@ struct policy_action {
 	size_t param_pos[SG_POLICY_MAX_PARAMS];	/* segment index of each */
 	int public;			/* no token needed */
 	int sse;			/* responds with Server-Sent Events */
+	int64_t max_body_bytes;		/* request body limit; -1: limits.max_body_bytes */
 	char *body_schema;		/* schema name, NULL without a body */
 	char *body_schema_path;		/* <schemas_dir>/<name>.json */
 	struct policy_bind *binds;

@@ -41,6 +41,7 @@ static const struct jsonconf_key action_keys[] = {
 	{ "effects", JC_ARRAY, 0 },
 	{ "creates_token", JC_OBJECT, 0 },
 	{ "allow_query", JC_ARRAY, 0 },
+	{ "max_body_bytes", JC_INTEGER, 0 },
 	{ "comment", JC_STRING, 0 },
 	{ NULL, JC_ANY, 0 },
 };
@@ -747,6 +748,9 @@ parse_action(struct loader *ld, const json_t *v, size_t i)
 	 * has been reported and is skipped below. */
 	a->public = json_is_true(json_object_get(v, "public"));
 	a->sse = json_is_true(json_object_get(v, "sse"));
+	/* The body limit of this action; -1: limits.max_body_bytes. */
+	jsonconf_get_int(ld->jc, v, ptr, "max_body_bytes", 0, INT64_C(1) << 40, -1,
+	    &a->max_body_bytes);
 	member = json_object_get(v, "scopes");
 	if (json_is_array(member) || (member == NULL && !a->public))
 		parse_scopes(ld, ptr, member, a);

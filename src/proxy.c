@@ -183,7 +183,6 @@ proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *r
 	pr->decision = "allow";
 	pr->reason = "no policy";
 	pr->action_idx = METRICS_ACTION_NONE;
-	pr->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(req));
 	capture_log_fields(pr, req, evcon, uri);
 	take_trace(pr, req);
 	cc->cur = pr;
@@ -237,11 +236,22 @@ proxy_finish(struct proxy_req *pr)
 	worker_log(w, &e);
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
+	if (pr->body != NULL) {
+		worker_body_release(w, pr->body_held);
+		evbuffer_free(pr->body);
+	}
+	if (pr->gd != NULL) {
+		gate_decision_release(pr->gd);
+		free(pr->gd);
+	}
 	if (pr->cc != NULL) {
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
 		worker_conn_await_head(pr->cc);
+		const char *conn = evhttp_find_header(evhttp_request_get_output_headers(pr->req),
+		    "Connection");
+		worker_guard_next(pr->cc, conn != NULL && strcasecmp(conn, "close") == 0);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);
@@ -302,6 +312,13 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 	evbuffer_add_printf(body, "}\n");
 	evhttp_add_header(out, "Content-Type", "application/json");
 	evhttp_add_header(out, "Cache-Control", "no-store");
+	/* Refused before its body was read: the bytes that follow cannot be
+	 * told from the next request, so none is read. */
+	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
+		if (evhttp_find_header(out, "Connection") == NULL)
+			evhttp_add_header(out, "Connection", "close");
+		worker_guard_close(pr->cc);
+	}
 	if (www_auth != NULL)
 		evhttp_add_header(out, "WWW-Authenticate", www_auth);
 	add_common_reply_headers(pr, out);
@@ -369,6 +386,13 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		evhttp_add_header(out, rename != NULL ? rename : name, value);
 	}
 	add_common_reply_headers(pr, out);
+	/* The upstream answered before the whole (streamed) body came: the
+	 * rest of it is not read, and the connection ends with the answer. */
+	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
+		evhttp_remove_header(out, "Connection");
+		evhttp_add_header(out, "Connection", "close");
+		worker_guard_close(pr->cc);
+	}
 	/* Before the client hears of a successful token deletion or
 	 * deactivation, the revocation is on disk (synced). */
 	if (pr->revoke.op != REVOKE_OP_NONE &&
@@ -488,12 +512,23 @@ upstream_retried_cb(void *arg, const char *why)
 	    pr->request_id, upstream_pool_authority(pr->w->pool), why);
 }
 
+/* A streamed request body's bytes went out to the upstream. */
+static void
+upstream_drained_cb(void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	if (pr->cc != NULL)
+		worker_guard_stream_drained(pr->cc);
+}
+
 static const struct upstream_cbs upstream_callbacks = {
 	.head = upstream_head_cb,
 	.body = upstream_body_cb,
 	.done = upstream_done_cb,
 	.error = upstream_error_cb,
 	.retried = upstream_retried_cb,
+	.drained = upstream_drained_cb,
 };
 
 void
@@ -537,8 +572,14 @@ upstream_flags(enum evhttp_cmd_type cmd)
 void
 proxy_forward(struct proxy_req *pr)
 {
+	proxy_forward_stream(pr, 0);
+}
+
+void
+proxy_forward_stream(struct proxy_req *pr, int stream)
+{
 	struct evhttp_request *req = pr->req;
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct evbuffer *body = stream ? NULL : pr->body;
 	struct forward_info fi = {
 		.h_connection = pr->h_connection,
 		.n_connection = pr->n_connection,
@@ -548,7 +589,8 @@ proxy_forward(struct proxy_req *pr)
 		.xff_chain = pr->xff,
 		.tls = pr->tls,
 		.request_id = pr->request_id,
-		.body_len = evbuffer_get_length(body),
+		.body_len = stream ? (size_t)pr->cc->body_length :
+		    body != NULL ? evbuffer_get_length(body) : 0,
 		.framed = pr->h_framed,
 		.traceparent = pr->traceparent,
 		.keep_tracestate = pr->keep_tracestate,
@@ -556,8 +598,15 @@ proxy_forward(struct proxy_req *pr)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *wire = pr->w->scratch;
 
+	pr->bytes_in = stream ? 0 : fi.body_len;
 	forward_request(wire, cmd, evhttp_request_get_uri(req),
 	    evhttp_request_get_input_headers(req), &fi, body);
+	/* The body is the upstream connection's to write now. */
+	if (pr->body_held > 0) {
+		worker_body_release(pr->w, pr->body_held);
+		pr->body_held = 0;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
-	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd), &upstream_callbacks, pr);
+	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0),
+	    &upstream_callbacks, pr);
 }

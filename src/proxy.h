@@ -10,6 +10,7 @@
 #include <event2/http.h>
 
 #include "connlimit.h"
+#include "gate.h"
 #include "reqscan.h"
 #include "revoke.h"
 #include "trace.h"
@@ -27,12 +28,31 @@ struct client_conn {
 	char client_ip[48];
 	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
 	char *cert_sha256;
-	/* The raw-bytes guard (worker.c). */
+	/* The raw-bytes guard (worker.c): every byte the client sends goes
+	 * to hold first; evhttp gets only whole, checked heads without their
+	 * body, and bodies go to the request's own reader. */
 	struct reqscan scan;
+	struct evbuffer *hold;		/* received, not yet given to evhttp or a body */
+	size_t scanned;			/* bytes of hold in the head being scanned */
+	int phase;			/* GUARD_* in worker.c */
 	uint64_t received;		/* bytes added to the input buffer so far */
 	struct event *deadline;		/* the current request head must be complete by then */
+	struct event *body_timer;	/* body_timeout_ms and the minimum rate */
+	struct timespec body_since;	/* body reading started (or resumed) */
+	uint64_t body_raw;		/* body bytes (with chunk framing) since then */
+	/* The head given to evhttp: what its body is (evhttp never sees it). */
+	uint64_t body_length;		/* Content-Length, 0 when none */
+	int refusal_status;		/* the guard refused: the answer, in order */
+	const char *refusal_message;
+	TAILQ_ENTRY(client_conn) waiting;	/* in the worker's queue for body room */
+	unsigned body_announced:1;	/* Content-Length > 0 or chunked */
+	unsigned body_chunked:1;
+	unsigned expect_continue:1;	/* Expect: 100-continue */
+	unsigned expect_other:1;	/* an Expect evhttp would answer 417 in HTML */
+	unsigned is_waiting:1;		/* queued for room under max_buffered_body_bytes */
+	unsigned stream_paused:1;	/* streamed body: the upstream is behind */
+	unsigned in_input_cb:1;
 	unsigned injecting:1;
-	unsigned refused:1;
 	unsigned over_limit:1;
 	unsigned peer_checked:1;	/* cert_* filled in (after the handshake) */
 	/* limits.max_connections_per_client (connlimit.h): the address
@@ -106,11 +126,20 @@ struct proxy_req {
 	char upstream_addr[80];		/* "" until an answer came */
 	int64_t upstream_latency_us;	/* -1 until an answer came */
 	struct timespec upstream_sent;	/* when the request went to the upstream */
+	/* The head's decision (gate_decide_head), kept while the body is
+	 * read; then the body's. Heap: the match points into it. */
+	struct gate_decision *gd;
+	struct evbuffer *body;		/* the body read so far (buffered), or NULL */
+	size_t body_held;		/* of it, counted against max_buffered_body_bytes */
+	uint64_t body_max;		/* the action's max_body_bytes */
 
 	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */
 	unsigned paused:1;		/* upstream reads stopped for a slow client */
 	unsigned finished:1;
+	unsigned body_announced:1;	/* the head said a body follows */
+	unsigned body_read:1;		/* ... and all of it was read */
+	unsigned streaming:1;		/* ... and it goes to the upstream as it comes */
 };
 
 /* Create the context for a new request; never NULL. */
@@ -125,6 +154,11 @@ void proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 /* Send the request to the upstream; the answer streams back and the
  * request completes by itself. */
 void proxy_forward(struct proxy_req *pr);
+
+/* The same for a request whose body is streamed (stream non-zero): the
+ * head goes now with the body's Content-Length, the body follows through
+ * upstream_write as the guard reads it. */
+void proxy_forward_stream(struct proxy_req *pr, int stream);
 
 /* The client's connection went away (see struct client_conn). */
 void proxy_client_closed(struct proxy_req *pr);

@@ -250,6 +250,87 @@ reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
 	return i;
 }
 
+size_t
+reqscan_feed_body(struct reqscan *s, const unsigned char *p, size_t n, int *is_data,
+    int *done, enum reqscan_result *res)
+{
+	size_t i;
+
+	*res = REQSCAN_MORE;
+	*is_data = s->state == S_BODY || s->state == S_CHUNK_DATA;
+	*done = 0;
+	if (s->state == S_REFUSED) {
+		*res = REQSCAN_REFUSE;
+		return 0;
+	}
+	for (i = 0; i < n && reqscan_in_body(s); i++) {
+		if ((s->state == S_BODY || s->state == S_CHUNK_DATA) != *is_data)
+			break;
+		if (reqscan_step(s, p + i, n - i, &i) != REQSCAN_MORE) {
+			*res = REQSCAN_REFUSE;
+			return i;
+		}
+	}
+	*done = !reqscan_in_body(s);
+	return i;
+}
+
+/* Does the field line at p (name up to colon) have that name? */
+static int
+field_is(const char *p, size_t namelen, const char *name)
+{
+	return namelen == strlen(name) && strncasecmp(p, name, namelen) == 0;
+}
+
+size_t
+reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect)
+{
+	size_t i, eol, o = 0;
+
+	*expect = 0;
+	/* The request line ends at the first CRLF (bare ones were refused). */
+	for (eol = 0; eol + 1 < hlen && !(h[eol] == '\r' && h[eol + 1] == '\n'); eol++)
+		;
+	memcpy(out, h, eol + 2);
+	o = eol + 2;
+	for (i = eol + 2; i + 1 < hlen;) {
+		size_t end = i, colon;
+		const char *c;
+
+		while (end + 1 < hlen && !(h[end] == '\r' && h[end + 1] == '\n'))
+			end++;
+		if (end == i)
+			break;		/* the empty line */
+		c = memchr(h + i, ':', end - i);
+		colon = c != NULL ? (size_t)(c - (h + i)) : end - i;
+		if (field_is(h + i, colon, "Expect")) {
+			size_t v = i + colon + 1, ve = end;
+			while (v < ve && (h[v] == ' ' || h[v] == '\t'))
+				v++;
+			while (ve > v && (h[ve - 1] == ' ' || h[ve - 1] == '\t'))
+				ve--;
+			if (*expect != 2)
+				*expect = ve - v == 12 && strncasecmp(h + v, "100-continue", 12) == 0 ?
+				    1 : 2;
+		} else if (!field_is(h + i, colon, "Content-Length") &&
+		    !field_is(h + i, colon, "Transfer-Encoding")) {
+			memcpy(out + o, h + i, end + 2 - i);
+			o += end + 2 - i;
+		}
+		i = end + 2;
+	}
+	out[o++] = '\r';
+	out[o++] = '\n';
+	return o;
+}
+
+uint64_t
+reqscan_body_length(const struct reqscan *s, int *chunked)
+{
+	*chunked = s->te_chunked && s->nte > 0;
+	return s->content_length;
+}
+
 enum reqscan_result
 reqscan_feed(struct reqscan *s, const unsigned char *p, size_t n)
 {

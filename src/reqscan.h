@@ -66,6 +66,23 @@ enum reqscan_result reqscan_feed(struct reqscan *s, const unsigned char *p, size
  * sets *head_done when those bytes completed a head. */
 size_t reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
     int *in_head, int *head_done, enum reqscan_result *res);
+/* Once a head is complete: take the next bytes of its body (a run of
+ * body data, *is_data set, or of chunk framing and trailers, which only
+ * the scanner needs). Returns how many were taken; *done once the body
+ * ended (bytes after it belong to the next request). */
+size_t reqscan_feed_body(struct reqscan *s, const unsigned char *p, size_t n,
+    int *is_data, int *done, enum reqscan_result *res);
+/* A complete head as the scanner accepted it (from its request line to
+ * its empty line, hlen bytes): write to out (at least hlen bytes) the
+ * same head without its body framing (Content-Length, Transfer-Encoding)
+ * and without Expect, which the gateway answers itself: *expect is 0
+ * without one, 1 for 100-continue, 2 for anything else (two: the worst).
+ * Returns the length written. The fields left are byte for byte the
+ * client's, in order. */
+size_t reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect);
+/* The head just completed: its Content-Length (0 when none), and
+ * whether the body is chunked instead. */
+uint64_t reqscan_body_length(const struct reqscan *s, int *chunked);
 /* Non-zero while a request head is partly received (for the deadline). */
 int reqscan_in_head(const struct reqscan *s);
 /* Non-zero while a request body (or chunked trailer) is being received. */

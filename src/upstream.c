@@ -58,6 +58,7 @@ struct upstream_exchange {
 	size_t addr_tries;		/* addresses that could not be connected */
 	int got_head;
 	int paused;
+	int body_open;			/* streamed body: more may follow (upstream_write) */
 	const struct upstream_cbs *cbs;
 	void *arg;
 	struct event *timer;		/* waiting: timeout; or a deferred failure */
@@ -85,6 +86,7 @@ struct upstream_pool {
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void pool_dispatch(struct upstream_pool *pool);
 
@@ -186,7 +188,7 @@ conn_open(struct upstream_conn *c)
 		uresp_init(&c->resp, SG_UPSTREAM_MAX_HEAD_BYTES);
 		c->resp_ready = 1;
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* One timeout covers connecting and each wait for the upstream (a
 	 * write that cannot go on, an answer that does not come): 504. */
 	bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
@@ -343,11 +345,11 @@ conn_done(struct upstream_conn *c)
 	struct upstream_exchange *x = c->x;
 	struct upstream_pool *pool = c->pool;
 	/* Bytes after the answer were never asked for, and an answer that
-	 * began (or ended) before the request was all written leaves the
-	 * rest of the body to be read as the next request: either way the
-	 * connection's state is in doubt, so it is not reused (as nginx
-	 * does with an early upstream response). */
-	int keep = c->resp.keep_alive && !x->early &&
+	 * began (or ended) before the request was all written, a streamed
+	 * body included, leaves the rest of the body to be read as the next
+	 * request: either way the connection's state is in doubt, so it is
+	 * not reused (as nginx does with an early upstream response). */
+	int keep = c->resp.keep_alive && !x->early && !x->body_open &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 	const struct upstream_cbs *cbs = x->cbs;
@@ -384,7 +386,7 @@ conn_process(struct upstream_conn *c)
 		x->answered = 1;
 		/* Before it had all of the request: what it did not read of
 		 * the body would be taken for the next request's start. */
-		x->early = evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+		x->early = evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 || x->body_open;
 		if (x->req != NULL) {
 			evbuffer_free(x->req);
 			x->req = NULL;
@@ -428,6 +430,17 @@ conn_process(struct upstream_conn *c)
 			return;
 		}
 	}
+}
+
+/* The request's bytes went out: a streamed body may send more. */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream_conn *c = arg;
+
+	(void)bev;
+	if (c->x != NULL && c->x->body_open && c->x->cbs->drained != NULL)
+		c->x->cbs->drained(c->x->arg);
 }
 
 static void
@@ -572,7 +585,9 @@ upstream_send(struct upstream_pool *pool, struct evbuffer *request, unsigned fla
 
 	x->pool = pool;
 	x->head_request = (flags & UPSTREAM_HEAD) != 0;
-	x->idempotent = (flags & UPSTREAM_IDEMPOTENT) != 0;
+	/* A streamed body cannot be sent twice: never retried. */
+	x->body_open = (flags & UPSTREAM_STREAM) != 0;
+	x->idempotent = (flags & UPSTREAM_IDEMPOTENT) != 0 && !x->body_open;
 	x->cbs = cbs;
 	x->arg = arg;
 	if ((x->req = evbuffer_new()) == NULL ||
@@ -605,6 +620,42 @@ upstream_cancel(struct upstream_exchange *x)
 		conn_release(x->conn, 0);
 	exchange_free(x);
 	pool_dispatch(pool);
+}
+
+void
+upstream_write(struct upstream_exchange *x, struct evbuffer *data)
+{
+	struct upstream_conn *c = x->conn;
+
+	if (c != NULL && c->bev != NULL && x->req == NULL) {
+		bufferevent_write_buffer(c->bev, data);
+		/* The wait for the answer starts when the body is all sent:
+		 * until then the upstream's silence is the client's pace
+		 * (bounded by body_timeout_ms), not a slow upstream. */
+		bufferevent_set_timeouts(c->bev, &x->pool->timeout, &x->pool->timeout);
+	} else {
+		/* Still waiting for a connection (or the request is kept to
+		 * be sent again): after what is queued. */
+		if (x->req == NULL && (x->req = evbuffer_new()) == NULL)
+			fatalx("upstream: out of memory");
+		evbuffer_add_buffer(x->req, data);
+	}
+}
+
+void
+upstream_write_end(struct upstream_exchange *x)
+{
+	x->body_open = 0;
+}
+
+size_t
+upstream_write_pending(const struct upstream_exchange *x)
+{
+	size_t n = x->req != NULL ? evbuffer_get_length(x->req) : 0;
+
+	if (x->conn != NULL && x->conn->bev != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(x->conn->bev));
+	return n;
 }
 
 void

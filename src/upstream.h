@@ -36,6 +36,9 @@ struct upstream_cbs {
 	/* Optional: the request went out again on a new connection (see
 	 * UPSTREAM_IDEMPOTENT); why says what happened to the first one. */
 	void (*retried)(void *arg, const char *why);
+	/* Optional, for UPSTREAM_STREAM: what was written went out (the
+	 * connection's output is empty): more of the body may follow. */
+	void (*drained)(void *arg);
 };
 
 /* upstream_send flags. */
@@ -46,6 +49,11 @@ struct upstream_cbs {
  * sent once more on a new connection instead of failing with 502. Never
  * for POST or PATCH: the upstream may have acted on them (nginx's rule). */
 #define UPSTREAM_IDEMPOTENT	0x2
+/* The request's body follows with upstream_write (its length is in the
+ * head the caller serialized), ended by upstream_write_end; never sent
+ * again, and its connection is not reused when the answer came before the
+ * whole body went out. */
+#define UPSTREAM_STREAM		0x4
 
 struct upstream_pool;
 struct upstream_exchange;
@@ -61,6 +69,12 @@ void upstream_pool_free(struct upstream_pool *pool);
  * NULL; callbacks never run before this returns. */
 struct upstream_exchange *upstream_send(struct upstream_pool *pool, struct evbuffer *request,
     unsigned flags, const struct upstream_cbs *cbs, void *arg);
+/* More of a streamed request body (moved out of data), in order. */
+void upstream_write(struct upstream_exchange *x, struct evbuffer *data);
+/* The streamed body is all written. */
+void upstream_write_end(struct upstream_exchange *x);
+/* Request bytes queued and not yet sent (for backpressure). */
+size_t upstream_write_pending(const struct upstream_exchange *x);
 /* Give the exchange up (the client went away): no more callbacks; a
  * connection in the middle of it is closed. */
 void upstream_cancel(struct upstream_exchange *x);

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/queue.h>
+
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -19,6 +21,7 @@
 #include "tokencache.h"
 #include "upstream.h"
 
+struct client_conn;
 struct runtime;
 struct tls_server;
 struct worker;
@@ -67,6 +70,12 @@ struct worker {
 	struct event *notify_ev;
 	int cmd;			/* WORKER_CMD_* bits, atomic */
 
+	/* Request bodies held in memory (max_buffered_body_bytes), and the
+	 * connections waiting for room. */
+	size_t body_bytes;
+	TAILQ_HEAD(, client_conn) body_waiting;
+	uint64_t head_body_ceiling;	/* the largest body limit of the snapshot */
+
 	uint64_t id_prefix;		/* random, per worker */
 	uint64_t id_seq;
 	struct timeval header_tv;
@@ -96,5 +105,17 @@ void worker_conn_await_head(struct client_conn *cc);
 
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);
+
+/* The request on cc is complete (its answer is written): the guard may
+ * give evhttp the next request head. closing: the answer said
+ * Connection: close (evhttp closes the connection itself). */
+void worker_guard_next(struct client_conn *cc, int closing);
+/* The request on cc is refused while its body was not read: nothing more
+ * is read from this connection, which closes after the answer. */
+void worker_guard_close(struct client_conn *cc);
+/* A streamed body's bytes went out to the upstream: read more. */
+void worker_guard_stream_drained(struct client_conn *cc);
+/* A request's buffered body of n bytes is gone (forwarded or freed). */
+void worker_body_release(struct worker *w, size_t n);
 
 #endif

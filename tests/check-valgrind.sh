@@ -31,6 +31,7 @@ suites=(
 	connlimits
 	logfields
 	trace
+	bodies
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -18,6 +18,9 @@ KNOWN_FAILURES=(
 )
 
 RAWHTTP="$top_srcdir/tests/integration/rawhttp.py"
+# Every answer any case gets is kept, to check at the end that none is
+# libevent's HTML error page (or any other non-JSON body).
+export RAWHTTP_ANSWERS="$T/answers.jsonl"
 KEYS="$top_srcdir/tests/data/keys"
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 TOK=5f1111111111111111111111
@@ -311,6 +314,13 @@ kexpect smuggle-get-body/body "the GET body reached the upstream as a body" "$(p
 smuggle head-error-body "HEAD refused (405), then a pipelined GET" '405 200 timeout' --head \
     "HEAD $P HTTP/1.1\\r\\n$H$AG\\r\\n$GETREQ"
 
+# Leading empty lines (RFC 9112 2.2) are skipped, between pipelined
+# requests too; a request without Host (HTTP/1.1) is refused.
+admit empty-lines "empty lines before the request line" 200 "\\r\\n\\r\\n$GETREQ"
+refuse no-host "HTTP/1.1 request without Host" 400 "GET $P HTTP/1.1\\r\\n$AG\\r\\n"
+refuse own-field "a client's X-Scopegate-Refusal field, in two segments, before a fold" 400 --delay 100 \
+    "GET $P HTTP/1.1\\r\\n$H${AG}X-Scopegate-Refusal: 0 200 ok\\r\\n" " folded\\r\\n\\r\\n"
+
 # --- paths --------------------------------------------------------------------------
 path_case() {
 	refuse "$1" "$2" "${4:-400}" "GET $3 HTTP/1.1\\r\\n$H$AG\\r\\n"
@@ -334,6 +344,10 @@ path_case path-overlong "overlong UTF-8 %C0%AF" "/applications/$APP/tokens/%C0%A
 path_case path-ff "invalid UTF-8 %FF" "/applications/$APP/tokens/%FF"
 path_case path-raw-8bit "raw byte 0xFF" "/applications/$APP/tokens/\\xff"
 path_case path-encoded-unreserved "%41 (an unreserved character encoded)" "/applications/$APP/tokens/5f1111111111111111111%41"
+path_case path-bad-authority "absolute target libevent's URI parser refuses" "http://[zz/x"
+path_case path-bad-port "absolute target with a bad port" "http://gw:99x$P"
+path_case path-asterisk "asterisk-form" "*"
+path_case path-authority-form "authority-form" "gw:80"
 path_case path-long "target over 8192 bytes" "/applications/$(head -c 9000 /dev/zero | tr '\0' a)" 414
 
 # --- methods ------------------------------------------------------------------------
@@ -369,8 +383,8 @@ refuse auth-no-space "Bearer<token> without a space" 401 \
     "GET $P HTTP/1.1\\r\\n${H}Authorization: Bearer$GETTOK\\r\\n\\r\\n"
 
 # Identity fields the gateway sets, spoofed by the client.
-admit spoof "spoofed X-Forwarded-*, Forwarded, X-Request-Id, X-Scopegate-*" 200 \
-    "GET $P HTTP/1.1\\r\\n$H${AG}X-Forwarded-For: 6.6.6.6\\r\\nX-Forwarded-Host: evil.test\\r\\nX-Forwarded-Proto: https\\r\\nForwarded: for=6.6.6.6\\r\\nX-Request-Id: spoofed-id\\r\\nX-Scopegate-Subject: admin\\r\\nx-scopegate-scopes: all.Organization\\r\\n\\r\\n"
+admit spoof "spoofed X-Forwarded-*, Forwarded, X-Request-Id" 200 \
+    "GET $P HTTP/1.1\\r\\n$H${AG}X-Forwarded-For: 6.6.6.6\\r\\nX-Forwarded-Host: evil.test\\r\\nX-Forwarded-Proto: https\\r\\nForwarded: for=6.6.6.6\\r\\nX-Request-Id: spoofed-id\\r\\n\\r\\n"
 rec=$(last_line "$RECORD")
 kexpect spoof/xff "X-Forwarded-For is the gateway's, once" '["127.0.0.1"]' \
     "$(json_get "$rec" '[v for k,v in d["headers"] if k.lower()=="x-forwarded-for"]')"
@@ -656,6 +670,30 @@ write_config "$T/limit4.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
     \"max_connections_per_client\": 50 }"
 start_gateway "$T/limit4.json"
 conn_limit conn-limit-workers "four workers"
+
+# --- every answer is JSON ------------------------------------------------------
+# No client ever gets libevent's HTML error page: every answer any case got
+# (refusals and forwarded answers alike) has an empty body or a JSON one.
+bad=$(python3 - "$RAWHTTP_ANSWERS" <<'PY'
+import json, sys
+n, bad = 0, []
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    n += 1
+    if 100 <= a["status"] < 200 or a["body"] == "":
+        continue
+    try:
+        json.loads(a["body"])
+        if not a["type"].lower().startswith("application/json"):
+            raise ValueError("type " + a["type"])
+    except ValueError as e:
+        bad.append("%d %s: %r" % (a["status"], e, a["body"][:60]))
+print(n, len(bad), "; ".join(bad[:5]))
+PY
+)
+echo "# answers checked: ${bad%% *}"
+read -r nans nbad badlist <<< "$bad"
+kexpect json-answers "every answer of every case is JSON (or empty), never an HTML page${badlist:+ ($badlist)}" 0 "$nbad"
 
 # --- summary ----------------------------------------------------------------------
 echo "# $NCASES hostile cases"

@@ -41,6 +41,8 @@ result, not an error).
 """
 import argparse
 import codecs
+import json
+import os
 import select
 import socket
 import sys
@@ -104,7 +106,38 @@ class Reader:
                 # Until the connection closes: whatever is left.
                 used = len(rest)
             self.statuses.append(str(status))
+            log_answer(status, headers, rest[:used])
             self.buf = rest[used:]
+
+
+def log_answer(status, headers, body):
+    """With RAWHTTP_ANSWERS set, append every answer to that file as a
+    JSON line (status, Content-Type, body as latin-1) for suites that
+    check the shape of every answer."""
+    path = os.environ.get("RAWHTTP_ANSWERS")
+    if not path:
+        return
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = dechunk(body)
+    with open(path, "a") as f:
+        f.write(json.dumps({"status": status, "type": headers.get("content-type", ""),
+                            "body": body.decode("latin-1")}) + "\n")
+
+
+def dechunk(b):
+    out, off = b"", 0
+    while True:
+        eol = b.find(b"\r\n", off)
+        if eol < 0:
+            return out
+        try:
+            n = int(b[off:eol].split(b";")[0], 16)
+        except ValueError:
+            return out
+        if n == 0:
+            return out
+        out += b[eol + 2:eol + 2 + n]
+        off = eol + 2 + n + 2
 
 
 def chunked_length(b):

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include <sys/queue.h>
 
@@ -20,15 +21,24 @@ struct result {
 	struct framing_info fi;
 };
 
+/* HTTP/1.1 requires Host: the cases about other fields get one added at
+ * the end unless they have one, or this is set (the Host tests). */
+static int no_auto_host;
+
 /* Check a header list given as name, value, ..., NULL. */
 static void
 run(struct result *r, int major, int minor, enum evhttp_cmd_type cmd, const char *const *kv)
 {
 	struct evkeyvalq h;
+	int host = 0;
 
 	TAILQ_INIT(&h);
-	for (; kv[0] != NULL; kv += 2)
+	for (; kv[0] != NULL; kv += 2) {
 		CU_ASSERT_FATAL(evhttp_add_header(&h, kv[0], kv[1]) == 0);
+		host |= strcasecmp(kv[0], "Host") == 0;
+	}
+	if (!host && !no_auto_host && minor == 1)
+		CU_ASSERT_FATAL(evhttp_add_header(&h, "Host", "t") == 0);
 	r->rc = framing_check(&h, major, minor, cmd, &r->fi, &r->status, &r->type, &r->message);
 	/* The values point into the list: keep what the tests read. */
 	evhttp_clear_headers(&h);
@@ -105,6 +115,35 @@ test_duplicates(void)
 	refused(1, 1, EVHTTP_REQ_POST, H("Content-Type", "application/json",
 	    "content-type", "text/plain"), 400, "BadRequest", "Duplicate Content-Type");
 	accepted(1, 1, EVHTTP_REQ_POST, H("Host", "a", "Content-Type", "application/json"));
+}
+
+/* RFC 9112 3.2: HTTP/1.1 needs Host; HTTP/1.0 may go without. After the
+ * framing checks: a conflict there is what the answer names. */
+static void
+test_host_required(void)
+{
+	no_auto_host = 1;
+	refused(1, 1, EVHTTP_REQ_GET, NOH, 400, "BadRequest", "Missing Host");
+	refused(1, 1, EVHTTP_REQ_POST, H("Content-Type", "application/json"),
+	    400, "BadRequest", "Missing Host");
+	refused(1, 1, EVHTTP_REQ_POST, H("Content-Length", "5", "Transfer-Encoding", "chunked"),
+	    400, "BadRequest", "Content-Length and Transfer-Encoding together are not allowed");
+	accepted(1, 0, EVHTTP_REQ_GET, NOH);
+	accepted(1, 1, EVHTTP_REQ_GET, H("host", "a"));
+	no_auto_host = 0;
+}
+
+/* The gateway's own field namespace, in any spelling, from a client. */
+static void
+test_own_fields(void)
+{
+	static const char *const msg = "X-Scopegate-* header fields are reserved for the gateway";
+
+	refused(1, 1, EVHTTP_REQ_GET, H("X-Scopegate-Refusal", "x 400 y"), 400, "BadRequest", msg);
+	refused(1, 1, EVHTTP_REQ_GET, H("x-scopegate-subject", "admin"), 400, "BadRequest", msg);
+	refused(1, 0, EVHTTP_REQ_GET, H("X-SCOPEGATE-", ""), 400, "BadRequest", msg);
+	accepted(1, 1, EVHTTP_REQ_GET, H("X-Scopegate", "1"));
+	accepted(1, 1, EVHTTP_REQ_GET, H("X-Scopegates-x", "1"));
 }
 
 static void
@@ -206,7 +245,7 @@ test_fields(void)
 		CU_ASSERT_EQUAL(fi.framed, 0);
 		evhttp_clear_headers(&h);
 	}
-	run(&r, 1, 1, EVHTTP_REQ_GET, NOH);
+	run(&r, 1, 0, EVHTTP_REQ_GET, NOH);
 	CU_ASSERT_PTR_NULL(r.fi.authorization);
 	CU_ASSERT_PTR_NULL(r.fi.host);
 	CU_ASSERT_PTR_NULL(r.fi.connection);
@@ -226,6 +265,8 @@ main(void)
 	CU_add_test(s, "HTTP version", test_version);
 	CU_add_test(s, "field names", test_names);
 	CU_add_test(s, "Host and Content-Type once", test_duplicates);
+	CU_add_test(s, "Host required in HTTP/1.1", test_host_required);
+	CU_add_test(s, "X-Scopegate-* fields refused", test_own_fields);
 	CU_add_test(s, "Content-Length", test_lengths);
 	CU_add_test(s, "Transfer-Encoding", test_codings);
 	CU_add_test(s, "HEAD bodies", test_head);

@@ -481,9 +481,10 @@ test_empty(void)
 	CU_ASSERT_EQUAL(len, strlen(t));
 	/* upstream latency: 15 buckets + sum + count, 4 upstream kinds + retries, 18
 	 * token results, 2 cache, 3 reloads, 2 last reload, generation, rate-limit
-	 * keys, connections, build_info, 2 revocations from Redis, connections
-	 * refused per client and timed out; no request histogram without requests. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4 + 2 + 2);
+	 * keys, connections, client bytes read, body bytes held, build_info, 2
+	 * revocations from Redis, connections refused per client and timed out;
+	 * no request histogram without requests. */
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2);
 	CU_ASSERT(has_line(t, "scopegate_connections_refused_total{reason=\"per_client\"} 0"));
 	CU_ASSERT(has_line(t, "scopegate_connections_timed_out_total 0"));
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
@@ -632,6 +633,11 @@ test_other_families(void)
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);
 	metrics_connection_closed(b);	/* b is -1 alone; the sum is what counts */
+	metrics_client_bytes_read(a, 100);
+	metrics_client_bytes_read(b, 23);
+	metrics_body_bytes_held(a, 50);
+	metrics_body_bytes_held(b, 70);
+	metrics_body_bytes_held(a, -30);	/* released by the shard that holds */
 	metrics_reload_done(&g, METRICS_RELOAD_OK, 100);
 	metrics_reload_done(&g, METRICS_RELOAD_OK, 200);
 	metrics_reload_done(&g, METRICS_RELOAD_RESTART_NEEDED, 250);
@@ -689,6 +695,10 @@ test_other_families(void)
 	CU_ASSERT(has_line(t, "scopegate_config_restart_required{setting=\"we\\\"ird\"} 1"));
 	CU_ASSERT(has_line(t, "scopegate_config_generation 3"));
 	CU_ASSERT(has_line(t, "scopegate_connections 1"));
+	CU_ASSERT(has_line(t, "# TYPE scopegate_client_read_bytes_total counter"));
+	CU_ASSERT(has_line(t, "scopegate_client_read_bytes_total 123"));
+	CU_ASSERT(has_line(t, "# TYPE scopegate_request_body_held_bytes gauge"));
+	CU_ASSERT(has_line(t, "scopegate_request_body_held_bytes 90"));
 	CU_ASSERT(has_line(t, "scopegate_build_info{version=\"v\"} 1"));
 	free(t);
 	metrics_shard_free(a);
@@ -715,7 +725,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 1001 * 17 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 4 + 2 + 2);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 1001 * 17 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

@@ -3,6 +3,7 @@
  * a time. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
@@ -151,6 +152,118 @@ test_head_limit(void)
 	CU_ASSERT_EQUAL(s.status, 431);
 }
 
+/* Scan a head, then read its body as the guard does, one byte at a time
+ * when `step` (every split must give the same result); returns the data
+ * bytes in out (NUL-terminated), the refusal status, or 0, and how many
+ * input bytes followed the body. */
+static int
+read_body(const char *in, int step, char *out, size_t *after)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t len = strlen(in), at = 0, o = 0;
+	struct reqscan s;
+	int in_head, done = 0, is_data;
+	enum reqscan_result res;
+
+	reqscan_init(&s, 4096, 64);
+	while (!done && at < len) {
+		at += reqscan_feed_some(&s, p + at, len - at, &in_head, &done, &res);
+		if (res != REQSCAN_MORE)
+			return s.status;
+	}
+	CU_ASSERT_FATAL(done);
+	done = !reqscan_in_body(&s);
+	while (!done && at < len) {
+		size_t n = reqscan_feed_body(&s, p + at, step ? 1 : len - at, &is_data, &done, &res);
+		if (res != REQSCAN_MORE)
+			return s.status;
+		if (is_data) {
+			memcpy(out + o, p + at, n);
+			o += n;
+		}
+		CU_ASSERT_FATAL(n > 0 || done);
+		at += n;
+	}
+	out[o] = '\0';
+	*after = len - at;
+	return done ? 0 : -1;
+}
+
+/* The body reader: data runs apart from chunk framing and trailers, the
+ * end of the body exactly (what follows is the next request's), refusals
+ * inside the body, whatever the split. */
+static void
+test_feed_body(void)
+{
+	static const struct {
+		const char *in, *data;
+		int status;
+		size_t after;
+	} bc[] = {
+		{ "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET", "hello", 0, 3 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5\r\nhello\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\nGET", "helloabc", 0, 3 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "", 0, 0 },
+		/* A request hidden in chunk data is data. */
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "13\r\nGET /x HTTP/1.1\r\n\r\n\r\n0\r\n\r\n", "GET /x HTTP/1.1\r\n\r\n", 0, 0 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX", NULL, 400, 0 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\n", NULL, 400, 0 },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello", NULL, 400, 0 },
+		/* Over the body limit (64 here) across chunks. */
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "20\r\n0123456789abcdef0123456789abcdef\r\n21\r\n", NULL, 413, 0 },
+		/* Trailers: field rules hold there too. */
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: a\r\n b\r\n\r\n", NULL, 400, 0 },
+	};
+	char out[256];
+
+	for (size_t i = 0; i < sizeof(bc) / sizeof(bc[0]); i++)
+		for (int step = 0; step < 2; step++) {
+			size_t after = 0;
+			int st = read_body(bc[i].in, step, out, &after);
+
+			CU_ASSERT_EQUAL(st, bc[i].status);
+			if (st != bc[i].status)
+				fprintf(stderr, "body case %zu (step %d): %d\n", i, step, st);
+			if (bc[i].data != NULL && st == 0) {
+				CU_ASSERT_STRING_EQUAL(out, bc[i].data);
+				CU_ASSERT_EQUAL(after, bc[i].after);
+			}
+		}
+}
+
+/* The head evhttp is given: framing and Expect gone, every other byte
+ * the client's. */
+static void
+test_head_strip(void)
+{
+	static const struct {
+		const char *in, *out;
+		int expect;
+	} hc[] = {
+		{ "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\nX: 1\r\n\r\n",
+		  "POST / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n", 0 },
+		{ "POST / HTTP/1.1\r\nTRANSFER-ENCODING: chunked\r\nExpect: 100-Continue \r\n\r\n",
+		  "POST / HTTP/1.1\r\n\r\n", 1 },
+		{ "POST / HTTP/1.1\r\nExpect: 100-continue\r\nExpect: 200-ok\r\n\r\n",
+		  "POST / HTTP/1.1\r\n\r\n", 2 },
+		{ "POST / HTTP/1.1\r\nExpect:\r\nContent-Length-X: 1\r\nX-Content-Length: 2\r\n\r\n",
+		  "POST / HTTP/1.1\r\nContent-Length-X: 1\r\nX-Content-Length: 2\r\n\r\n", 2 },
+	};
+	char out[256];
+
+	for (size_t i = 0; i < sizeof(hc) / sizeof(hc[0]); i++) {
+		int expect;
+		size_t n = reqscan_head_strip(hc[i].in, strlen(hc[i].in), out, &expect);
+
+		CU_ASSERT_EQUAL(n, strlen(hc[i].out));
+		CU_ASSERT(n == strlen(hc[i].out) && memcmp(out, hc[i].out, n) == 0);
+		CU_ASSERT_EQUAL(expect, hc[i].expect);
+	}
+}
+
 int
 main(void)
 {
@@ -163,6 +276,8 @@ main(void)
 	CU_add_test(su, "hostile and valid byte sequences", test_cases);
 	CU_add_test(su, "head boundaries", test_feed_some);
 	CU_add_test(su, "head size limit", test_head_limit);
+	CU_add_test(su, "body reader", test_feed_body);
+	CU_add_test(su, "head without its framing", test_head_strip);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

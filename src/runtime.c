@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "errlist.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "runtime.h"
@@ -115,6 +116,8 @@ runtime_reload(struct runtime *rt)
 	if (old->rate_limit.max_keys != cf->rate_limit.max_keys)
 		log_warnx("reload: rate_limit.max_keys is not changed live; restart to apply it");
 	cfg_unref(old);
+	/* Remote key sets: unchanged entries keep their set in force. */
+	jwks_registry_bind(rt->jwks, cf->tokens);
 
 	pthread_mutex_lock(&rt->lock);
 	cf->generation = ++rt->generation;
@@ -144,6 +147,13 @@ runtime_metrics_text(struct runtime *rt)
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
 	text = metrics_render(shards, rt->nworkers, &rt->mg, NULL);
 	free(shards);
+	if (rt->jwks != NULL) {
+		char *jw = jwks_registry_metrics(rt->jwks, time(NULL)), *all;
+		xasprintf(&all, "%s%s", text, jw);
+		free(text);
+		free(jw);
+		text = all;
+	}
 	return text;
 }
 
@@ -279,6 +289,15 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog)
 		event_add(rt.compact_timer, &hour);
 	}
 
+	/* Remote key sets: the first fetch (or the cache file) before any
+	 * request is served. */
+	rt.jwks = jwks_registry_new(rt.base);
+	jwks_registry_bind(rt.jwks, cf->tokens);
+	if (jwks_registry_wait_initial(rt.jwks) != 0) {
+		log_warnx("cannot start without the key sets above");
+		goto out;
+	}
+
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -321,6 +340,7 @@ out:
 	for (size_t i = 0; i < rt.nworkers; i++)
 		worker_join(&rt.workers[i]);
 	free(rt.workers);
+	jwks_registry_free(rt.jwks);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);
 	event_free(rt.retire_ev);

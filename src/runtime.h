@@ -44,6 +44,9 @@ struct runtime {
 	struct cfg **retired;
 	size_t nretired;
 	struct event *retire_ev;
+	/* Key sets fetched from identity providers (jwks_fetch.h): bound
+	 * to each new snapshot, fetched on this thread's loop. */
+	struct jwks_registry *jwks;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf

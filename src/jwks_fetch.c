@@ -57,10 +57,12 @@ struct jwks_source {
 	time_t set_time;		/* fetched (or confirmed by a 304) */
 	char *etag;
 	char *jwks_uri;			/* discovered (or the configured URL) */
-	/* The HTTP client of the host being asked. */
-	struct cfg_upstream cu;
-	char pool_key[300];
-	struct upstream_pool *pool;
+	/* The HTTP clients of the hosts asked: one for discovery, one for
+	 * the JWKS (they may differ, and a pool must not be replaced from
+	 * inside its own callback). */
+	char pool_key[2][300];
+	struct upstream_pool *pool[2];
+	int reresolve;			/* a fetch failed: resolve names again */
 	struct upstream_exchange *x;
 	enum phase phase;
 	struct evbuffer *body;
@@ -116,11 +118,10 @@ jwks_view_release(struct jwks_view *v)
 }
 
 struct jwks_live *
-jwks_live_new(const struct keys *local)
+jwks_live_new(void)
 {
 	struct jwks_live *l = xcalloc(1, sizeof(*l));
 
-	(void)local;
 	pthread_mutex_init(&l->lock, NULL);
 	return l;
 }
@@ -355,6 +356,7 @@ fetch_failed(struct jwks_source *s, const char *fmt, ...)
 	va_end(ap);
 	fetch_stop(s);
 	s->n_error++;
+	s->reresolve = 1;
 	/* The provider may have moved its keys: discover again next time. */
 	if (s->spec->issuer != NULL) {
 		free(s->jwks_uri);
@@ -389,25 +391,25 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	    (long long)s->spec->fetch_timeout_ms);
 }
 
-/* Point the HTTP client at u's host, resolving it (on the main thread:
- * workers never wait on it). NULL or why not. */
+/* Point HTTP client i (0 discovery, 1 JWKS) at u's host, resolving it
+ * (on the main thread: workers never wait on it). NULL or why not. */
 static const char *
-pool_for(struct jwks_source *s, const struct jwks_url *u)
+pool_for(struct jwks_source *s, int i, const struct jwks_url *u)
 {
 	static char why[300];
 	struct addrinfo hints, *res = NULL, *ai;
-	char key[sizeof(s->pool_key)], port[8];
+	char key[sizeof(s->pool_key[0])], port[8];
+	struct cfg_upstream cu;
 	int rc;
 
 	snprintf(key, sizeof(key), "%d|%s|%u", u->https, u->host, (unsigned)u->port);
-	if (s->pool != NULL && strcmp(key, s->pool_key) == 0)
+	if (s->pool[i] != NULL && strcmp(key, s->pool_key[i]) == 0)
 		return NULL;
-	if (s->pool != NULL)
-		upstream_pool_free(s->pool);
-	s->pool = NULL;
-	s->pool_key[0] = '\0';
-	free(s->cu.host);
-	memset(&s->cu, 0, sizeof(s->cu));
+	if (s->pool[i] != NULL)
+		upstream_pool_free(s->pool[i]);
+	s->pool[i] = NULL;
+	s->pool_key[i][0] = '\0';
+	memset(&cu, 0, sizeof(cu));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -417,8 +419,8 @@ pool_for(struct jwks_source *s, const struct jwks_url *u)
 		snprintf(why, sizeof(why), "cannot resolve \"%s\": %s", u->host, gai_strerror(rc));
 		return why;
 	}
-	for (ai = res; ai != NULL && s->cu.naddrs < SG_UPSTREAM_MAX_ADDRS; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof(s->cu.addrs[0]))
+	for (ai = res; ai != NULL && cu.naddrs < SG_UPSTREAM_MAX_ADDRS; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(cu.addrs[0]))
 			continue;
 		/* Plain http was allowed for loopback only: a name must
 		 * not lead anywhere else. */
@@ -427,22 +429,23 @@ pool_for(struct jwks_source *s, const struct jwks_url *u)
 		    !(ai->ai_family == AF_INET6 &&
 		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr)))
 			continue;
-		memcpy(&s->cu.addrs[s->cu.naddrs], ai->ai_addr, ai->ai_addrlen);
-		s->cu.addrlens[s->cu.naddrs++] = ai->ai_addrlen;
+		memcpy(&cu.addrs[cu.naddrs], ai->ai_addr, ai->ai_addrlen);
+		cu.addrlens[cu.naddrs++] = ai->ai_addrlen;
 	}
 	freeaddrinfo(res);
-	if (s->cu.naddrs == 0) {
+	if (cu.naddrs == 0) {
 		snprintf(why, sizeof(why), "\"%s\" has no usable address", u->host);
 		return why;
 	}
-	s->cu.host = xstrdup(u->host);
-	s->cu.port = u->port;
-	s->cu.https = u->https;
-	s->cu.timeout_ms = s->spec->fetch_timeout_ms;
-	s->cu.max_connections = 1;
-	s->cu.tls = u->https ? s->spec->tls : NULL;
-	s->pool = upstream_pool_new(s->reg->base, &s->cu);
-	snprintf(s->pool_key, sizeof(s->pool_key), "%s", key);
+	/* The pool copies what it needs (and takes a TLS reference). */
+	cu.host = (char *)u->host;
+	cu.port = u->port;
+	cu.https = u->https;
+	cu.timeout_ms = s->spec->fetch_timeout_ms;
+	cu.max_connections = 1;
+	cu.tls = u->https ? s->spec->tls : NULL;
+	s->pool[i] = upstream_pool_new(s->reg->base, &cu);
+	snprintf(s->pool_key[i], sizeof(s->pool_key[i]), "%s", key);
 	return NULL;
 }
 
@@ -458,14 +461,14 @@ request(struct jwks_source *s, const char *url, enum phase ph)
 		fetch_failed(s, "%s: %s", url, why);
 		return;
 	}
-	if ((why = pool_for(s, &u)) != NULL) {
+	if ((why = pool_for(s, ph == PH_JWKS, &u)) != NULL) {
 		fetch_failed(s, "%s: %s", url, why);
 		return;
 	}
 	if ((req = evbuffer_new()) == NULL || (s->body = evbuffer_new()) == NULL)
 		fatalx("jwks: out of memory");
 	evbuffer_add_printf(req, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
-	    "User-Agent: scopegate/%s\r\n", u.path, upstream_pool_authority(s->pool),
+	    "User-Agent: scopegate/%s\r\n", u.path, upstream_pool_authority(s->pool[ph == PH_JWKS]),
 	    PACKAGE_VERSION);
 	if (ph == PH_JWKS && s->etag != NULL && s->set != NULL)
 		evbuffer_add_printf(req, "If-None-Match: %s\r\n", s->etag);
@@ -473,7 +476,7 @@ request(struct jwks_source *s, const char *url, enum phase ph)
 	s->phase = ph;
 	s->status = 0;
 	s->max_age = -1;
-	s->x = upstream_send(s->pool, req, UPSTREAM_IDEMPOTENT, &fetch_cbs, s);
+	s->x = upstream_send(s->pool[ph == PH_JWKS], req, UPSTREAM_IDEMPOTENT, &fetch_cbs, s);
 	evbuffer_free(req);
 }
 
@@ -495,6 +498,16 @@ fetch_start(struct jwks_source *s)
 		source_set(s, NULL, 0);
 		publish(s->reg);
 	}
+	/* Not from inside a pool's callback: here the pools may go. After a
+	 * failure the names are resolved again (the provider may have moved). */
+	if (s->reresolve)
+		for (int i = 0; i < 2; i++) {
+			if (s->pool[i] != NULL)
+				upstream_pool_free(s->pool[i]);
+			s->pool[i] = NULL;
+			s->pool_key[i][0] = '\0';
+		}
+	s->reresolve = 0;
 	evtimer_add(s->deadline, &tv);
 	if (s->jwks_uri == NULL && s->spec->issuer != NULL) {
 		char *url = NULL;
@@ -616,7 +629,10 @@ on_done(void *arg)
 		publish(s->reg);
 	}
 	s->last_error[0] = '\0';
-	schedule(s, jwks_next_refresh_s(s->spec, s->max_age));
+	/* Never later than max_stale_s: a set must be confirmed before it
+	 * would be dropped. */
+	schedule(s, jwks_next_refresh_s(s->spec, s->max_age) < s->spec->max_stale_s ?
+	    jwks_next_refresh_s(s->spec, s->max_age) : s->spec->max_stale_s);
 	fetch_stop(s);
 	s->settled = 1;
 	check_waiters(s->reg);
@@ -649,9 +665,9 @@ source_free(struct jwks_source *s)
 	fetch_stop(s);
 	event_free(s->timer);
 	event_free(s->deadline);
-	if (s->pool != NULL)
-		upstream_pool_free(s->pool);
-	free(s->cu.host);
+	for (int i = 0; i < 2; i++)
+		if (s->pool[i] != NULL)
+			upstream_pool_free(s->pool[i]);
 	source_set(s, NULL, 0);
 	free(s->etag);
 	free(s->jwks_uri);
@@ -777,9 +793,14 @@ jwks_registry_wait_initial(struct jwks_registry *r)
 	if ((t = evtimer_new(r->base, wait_cb, r->base)) == NULL)
 		fatalx("jwks: event_new failed");
 	evtimer_add(t, &tv);
+	/* A break asked for before the loop runs is forgotten by libevent:
+	 * only run it when a first fetch is still going. */
 	r->waiting = 1;
-	check_waiters(r);
-	event_base_dispatch(r->base);
+	for (size_t i = 0; i < r->nsrc; i++)
+		if (!r->src[i]->settled) {
+			event_base_dispatch(r->base);
+			break;
+		}
 	r->waiting = 0;
 	event_free(t);
 	now = time(NULL);

@@ -28,8 +28,9 @@ struct token_config;
 
 /* Worker side. */
 
-/* A live set over local (borrowed: it must outlive the live set). */
-struct jwks_live *jwks_live_new(const struct keys *local);
+/* An empty live set: until a registry binds it, verification uses the
+ * local keys alone (as in -t and explain). */
+struct jwks_live *jwks_live_new(void);
 void jwks_live_free(struct jwks_live *l);
 /* The keys to verify with now and their generation, with a reference on
  * *view (NULL while nothing was published: then the local keys). */

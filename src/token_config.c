@@ -282,7 +282,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	tc->opts.naudiences = tc->naudiences;
 	tc->generation = token_config_new_generation();
 	if (tc->nremote > 0)
-		tc->live = jwks_live_new(tc->keys);
+		tc->live = jwks_live_new();
 	return tc;
 fail:
 	token_config_free(tc);

@@ -535,7 +535,8 @@ on_head(void *arg, const struct uresp *r)
 			s->max_age = jwks_cache_control_max_age(f->value, f->value_len);
 	}
 	if (r->content_length > SG_JWKS_MAX_BYTES) {
-		fetch_failed(s, "refused: answer larger than %d bytes", SG_JWKS_MAX_BYTES);
+		fetch_failed(s, "%s refused: answer larger than %d bytes",
+		    s->phase == PH_DISCOVERY ? "discovery document" : "JWKS", SG_JWKS_MAX_BYTES);
 	}
 }
 
@@ -545,7 +546,8 @@ on_body(void *arg, const char *data, size_t len)
 	struct jwks_source *s = arg;
 
 	if (evbuffer_get_length(s->body) + len > SG_JWKS_MAX_BYTES) {
-		fetch_failed(s, "refused: answer larger than %d bytes", SG_JWKS_MAX_BYTES);
+		fetch_failed(s, "%s refused: answer larger than %d bytes",
+		    s->phase == PH_DISCOVERY ? "discovery document" : "JWKS", SG_JWKS_MAX_BYTES);
 		return;
 	}
 	evbuffer_add(s->body, data, len);

@@ -63,7 +63,7 @@ mint() {
 	curl -s --cacert "$T/ca.pem" -u svc:svc-secret-0123456789 -d grant_type=client_credentials \
 	    -d "scope=$1" "$ISS/token" | json_get - 'd["access_token"]'
 }
-control() { curl -s -d "$2" "$CTL/$1"; }
+control() { curl -s --data-binary "$2" "$CTL/$1"; }
 fetches() { control stats "" | json_get - 'd["jwksFetches"]'; }
 call() {
 	curl -s -o "$T/r.json" -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
@@ -115,7 +115,7 @@ expect_eq "untrusted provider certificate, no cache file: the daemon refuses to 
 check "... and says why" grep -q "no key set at start.*certificate verify failed" "$T/bad-ca.err"
 check "... naming the provider" grep -q "jwks $ISS: " "$T/bad-ca.err"
 
-gw_config "$T/gw.json" ", \"max_stale_s\": 6"
+gw_config "$T/gw.json" ", \"max_stale_s\": 12"
 start_gateway "$T/gw.json"
 check "discovery, then the JWKS: keys in force at start" grep -q "jwks $ISS: 1 key(s) in force" "$T/gateway.err"
 check "the cache file is written, mode 0600" test "$(stat -c %a "$T/jwks.cache")" = 600
@@ -154,6 +154,42 @@ check "the provider saw If-None-Match" test "$(control stats "" | json_get - 'd[
 expect_eq "metrics: keys in force" 1 "$(metric "scopegate_jwks_keys{source=\"$ISS\"}")"
 check "metrics: ok fetches counted" test "$(metric "scopegate_jwks_fetches_total{source=\"$ISS\",result=\"ok\"}")" -ge 1
 check "metrics: age of the set in force" test -n "$(metric "scopegate_jwks_age_seconds{source=\"$ISS\"}")"
+
+# Hostile JWKS documents are refused whole, logged with the URL and the
+# reason, and the set in force stays. Each is fetched at once: a token
+# with an unknown kid asks for a refetch (cooldown 1 s).
+K1_JWK=$(curl -s --cacert "$T/ca.pem" "$ISS/jwks" | json_get - 'd["keys"][0]')
+EVIL=$(sed -n 2p "$T/forged.txt")
+bad_doc() {
+	local name=$1 body=$2 reason=$3 n0
+	control jwks-body "$body" > /dev/null
+	sleep 1.1
+	n0=$(grep -c "JWKS refused" "$T/gateway.err")
+	call "$EVIL" > /dev/null
+	for i in $(seq 1 30); do
+		[ "$(grep -c "JWKS refused" "$T/gateway.err")" -gt "$n0" ] && break
+		sleep 0.1
+	done
+	check "$name: refused whole, logged with the URL and why" \
+	    grep -q "jwks $ISS: JWKS refused: .*$reason.*keeping the set" "$T/gateway.err"
+	expect_call "$name: the set in force stays" 200 "$T1"
+}
+bad_doc "duplicate kids" "{\"keys\":[$K1_JWK,$K1_JWK]}" "duplicate kid"
+bad_doc "a symmetric key among them" \
+    "{\"keys\":[$K1_JWK,{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI\"}]}" \
+    "unsupported key type"
+bad_doc "not JSON" "{\"keys\":[$K1_JWK" "not JSON"
+printf '{"keys":[%s],"pad":"%s"}' "$K1_JWK" "$(head -c 600000 /dev/zero | tr '\0' a)" > "$T/big.json"
+bad_doc "too large" "@$T/big.json" "larger than"
+check "an attacker's HMAC key never verifies: its kid stays unknown" \
+    test "$(call "$(node -e '
+const c = require("crypto"), b = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+const h = b({ alg: "HS256", kid: "h" }), p = b({ iss: process.argv[1], aud: "https://api.example",
+  exp: Math.floor(Date.now() / 1000) + 600, scope: "applicationApiToken.get" });
+const k = Buffer.from("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI", "base64url");
+console.log(h + "." + p + "." + c.createHmac("sha256", k).update(h + "." + p).digest("base64url"));
+' "$ISS")")" = 401
+control jwks-body "" > /dev/null
 
 # Rotation: k2 published and signing, k1 still published.
 control keys '["k2","k1"]' > /dev/null
@@ -219,8 +255,8 @@ check "reload" reload_and_wait
 expect_call "provider stopped, after a reload: last good keys in force" 200 "$T2"
 expect_eq "/readyz while the last good set is in force" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_PORT/readyz")"
-# max_stale_s is 6: then fail closed.
-check "past max_stale_s the provider's keys are dropped" eventually 12 401 "$T2"
+# max_stale_s is 12: then fail closed.
+check "past max_stale_s the provider's keys are dropped" eventually 18 401 "$T2"
 expect_call "provider gone past max_stale_s" 401 "$T2"
 check "... and the log says so" grep -q "past max_stale_s.*dropped" "$T/gateway.err"
 expect_eq "/readyz says not ready" 503 \

@@ -7,7 +7,8 @@
 // behind: a strong ETag, 304 for a matching If-None-Match, and
 // Cache-Control max-age. A control listener on loopback http lets the test
 // rotate the signing keys (a new Provider over the listed keys, the first
-// one signing) and slow /jwks down; it also counts /jwks fetches.
+// one signing), slow /jwks down or make it answer a given (hostile) body;
+// it also counts /jwks fetches.
 //
 // usage: node idp_provider.js PORT CONTROL_PORT CERT KEY MAX_AGE
 'use strict';
@@ -24,6 +25,7 @@ const resource = 'https://api.example';
 const keys = {};		// name -> private JWK (generated on first use)
 let current = null;		// the provider's Koa callback
 let slowMs = 0;
+let override = null;		// a body /jwks answers instead of the provider's
 let jwksFetches = 0;
 let conditional = 0;
 
@@ -76,7 +78,7 @@ function jwks(req, res) {
   fake.write = (c) => { body.push(Buffer.from(c)); return true; };
   fake.end = (c) => {
     if (c) body.push(Buffer.from(c));
-    const text = Buffer.concat(body);
+    const text = override !== null ? Buffer.from(override) : Buffer.concat(body);
     const etag = '"' + crypto.createHash('sha256').update(text).digest('hex').slice(0, 16) + '"';
     if (req.headers['if-none-match']) conditional++;
     const send = () => {
@@ -108,6 +110,7 @@ const control = http.createServer((req, res) => {
     try {
       if (req.url === '/keys') await build(JSON.parse(data));
       else if (req.url === '/slow') slowMs = Number(data);
+      else if (req.url === '/jwks-body') override = data.length ? data : null;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ jwksFetches, conditional, slowMs }));
     } catch (e) {

@@ -7,7 +7,8 @@
 // behind: a strong ETag, 304 for a matching If-None-Match, and
 // Cache-Control max-age. A control listener on loopback http lets the test
 // rotate the signing keys (a new Provider over the listed keys, the first
-// one signing), slow /jwks down or make it answer a given (hostile) body;
+// one signing), change max-age, slow /jwks down or make it answer a given
+// (hostile) body;
 // it also counts /jwks fetches.
 //
 // usage: node idp_provider.js PORT CONTROL_PORT CERT KEY MAX_AGE
@@ -19,7 +20,8 @@ const path = require('path');
 const crypto = require('crypto');
 const { pathToFileURL } = require('url');
 
-const [port, controlPort, certFile, keyFile, maxAge] = process.argv.slice(2);
+const [port, controlPort, certFile, keyFile, firstMaxAge] = process.argv.slice(2);
+let maxAge = firstMaxAge;
 const issuer = `https://127.0.0.1:${port}`;
 const resource = 'https://api.example';
 const keys = {};		// name -> private JWK (generated on first use)
@@ -110,6 +112,7 @@ const control = http.createServer((req, res) => {
     try {
       if (req.url === '/keys') await build(JSON.parse(data));
       else if (req.url === '/slow') slowMs = Number(data);
+      else if (req.url === '/maxage') maxAge = Number(data);
       else if (req.url === '/jwks-body') override = data.length ? data : null;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ jwksFetches, conditional, slowMs }));

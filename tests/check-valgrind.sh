@@ -11,7 +11,8 @@ export SCOPEGATE="$top_srcdir/tests/valgrind-scopegate.sh"
 rc=0
 npass=0
 nfail=0
-for t in forwarding authz reload ops revocation gateway_tls hostile upstream_hostile upstream_dns ratelimit realip; do
+for t in forwarding authz reload ops revocation gateway_tls hostile upstream_hostile upstream_dns ratelimit realip \
+    idp_oidc; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then
 		echo "PASS: $t (under valgrind) $(tail -n 1 "$VG_DIR/$t.out")"
 		npass=$((npass + 1))

@@ -354,6 +354,11 @@ fetch_failed(struct jwks_source *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->last_error, sizeof(s->last_error), fmt, ap);
 	va_end(ap);
+	/* The reason may quote the provider's bytes (a kid, a kty, a JSON
+	 * error's context): no control character reaches the log. */
+	for (char *c = s->last_error; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	fetch_stop(s);
 	s->n_error++;
 	s->reresolve = 1;

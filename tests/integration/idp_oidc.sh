@@ -191,6 +191,10 @@ bad_doc() {
 	expect_call "$name: the set in force stays" 200 "$T1"
 }
 bad_doc "duplicate kids" "{\"keys\":[$K1_JWK,$K1_JWK]}" "duplicate kid"
+# A kid that would forge a log line: the reason is logged on one line.
+FORGE_JWK=$(echo "$K1_JWK" | sed 's/"kid": *"k1"/"kid":"x\\nscopegate: info: FORGED"/')
+bad_doc "duplicate kids forging a log line" "{\"keys\":[$FORGE_JWK,$FORGE_JWK]}" "duplicate kid"
+check "... no control character reaches the log" bash -c "! grep -q '^scopegate: info: FORGED' '$T/gateway.err'"
 bad_doc "a symmetric key among them" \
     "{\"keys\":[$K1_JWK,{\"kty\":\"oct\",\"kid\":\"h\",\"alg\":\"HS256\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI\"}]}" \
     "unsupported key type"

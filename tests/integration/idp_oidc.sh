@@ -131,6 +131,14 @@ expect_eq "untrusted provider certificate, no cache file: the daemon refuses to 
 check "... and says why" grep -q "no key set at start.*certificate verify failed" "$T/bad-ca.err"
 check "... naming the provider" grep -q "jwks $ISS: " "$T/bad-ca.err"
 
+# Issuer mix-up: discovery under another spelling of the issuer (a
+# trailing slash) is refused, byte for byte.
+gw_config "$T/mixup.json" ", \"max_stale_s\": 6"
+sed -i "s|\"issuer_discovery\": \"$ISS\"|\"issuer_discovery\": \"$ISS/\"|" "$T/mixup.json"
+timeout 20 "$SCOPEGATE" -f -c "$T/mixup.json" 2> "$T/mixup.err"
+expect_eq "discovery document of another issuer: the daemon refuses to start" 1 $?
+check "... and says why" grep -q "discovery document refused: its \"issuer\" is not \"$ISS/\"" "$T/mixup.err"
+
 gw_config "$T/gw.json" ", \"max_stale_s\": 12"
 start_gateway "$T/gw.json"
 check "discovery, then the JWKS: keys in force at start" grep -q "jwks $ISS: 1 key(s) in force" "$T/gateway.err"

@@ -21,6 +21,7 @@
 #include "defaults.h"
 #include "gate.h"
 #include "keys.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -113,8 +114,17 @@ static void
 readyz(struct admin *a, struct evhttp_request *req)
 {
 	struct cfg *cf = runtime_acquire(a->rt);
-	struct probe *p = xcalloc(1, sizeof(*p));
+	struct probe *p;
+	char why[400];
 
+	/* A key set dropped past max_stale_s (or never fetched): tokens it
+	 * signed are refused, so this instance is not ready. */
+	if (a->rt->jwks != NULL && jwks_registry_ready(a->rt->jwks, why, sizeof(why)) != 0) {
+		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"%s\"}\n", why);
+		cfg_unref(cf);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
 	p->req = req;
 	p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
 	p->generation = cf->generation;

@@ -127,5 +127,13 @@
 #define SG_DEFAULT_REDACT_QUERY \
 	"access_token", "token", "id_token", "refresh_token", "key", "api_key", \
 	"apikey", "password", "secret", "client_secret", "signature", "sig", "code"
+/* Key sets from identity providers (jwks_remote.c, jwks_fetch.c). */
+#define SG_JWKS_REFRESH_S		300
+#define SG_JWKS_MIN_REFRESH_S		60
+#define SG_JWKS_MAX_REFRESH_S		86400
+#define SG_JWKS_FETCH_TIMEOUT_MS	5000	/* one fetch; also the wait at start */
+#define SG_JWKS_UNKNOWN_KID_COOLDOWN_S	30
+#define SG_JWKS_MAX_STALE_S		86400	/* last good set kept this long on errors */
+#define SG_JWKS_MAX_BYTES		(512 * 1024)	/* JWKS or discovery document */
 
 #endif

@@ -19,6 +19,7 @@
 #include "errlist.h"
 #include "listensock.h"
 #include "keys.h"
+#include "jwks_fetch.h"
 #include "log.h"
 #include "procstat.h"
 #include "ratelimit.h"
@@ -267,6 +268,8 @@ runtime_reload(struct runtime *rt)
 		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
 	}
 	cfg_unref(old);
+	/* Remote key sets: unchanged entries keep their set in force. */
+	jwks_registry_bind(rt->jwks, cf->tokens);
 
 	pthread_mutex_lock(&rt->lock);
 	cf->generation = ++rt->generation;
@@ -374,6 +377,13 @@ runtime_metrics_text(struct runtime *rt)
 	free(names);
 	cfg_unref(cf);
 	free(shards);
+	if (rt->jwks != NULL) {
+		char *jw = jwks_registry_metrics(rt->jwks, time(NULL)), *all;
+		xasprintf(&all, "%s%s", text, jw);
+		free(text);
+		free(jw);
+		text = all;
+	}
 	return text;
 }
 
@@ -555,6 +565,15 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 		event_add(rt.compact_timer, &hour);
 	}
 
+	/* Remote key sets: the first fetch (or the cache file) before any
+	 * request is served. */
+	rt.jwks = jwks_registry_new(rt.base);
+	jwks_registry_bind(rt.jwks, cf->tokens);
+	if (jwks_registry_wait_initial(rt.jwks) != 0) {
+		snprintf(why, whysize, "cannot start without the key sets (above)");
+		goto out;
+	}
+
 	rt.accepting = (int)n;
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
@@ -612,6 +631,7 @@ out:
 	listensock_close_all(rt.listen_fds, rt.nlisten_fds);
 	if (rt.stop_ev != NULL)
 		event_free(rt.stop_ev);
+	jwks_registry_free(rt.jwks);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);
 	event_free(rt.retire_ev);

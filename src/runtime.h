@@ -85,6 +85,9 @@ struct runtime {
 	 * reported by runtime_needs_restart during the last good reload. */
 	const char *restart_needed[RUNTIME_RESTART_MAX];
 	size_t nrestart_needed;
+	/* Key sets fetched from identity providers (jwks_fetch.h): bound
+	 * to each new snapshot, fetched on this thread's loop. */
+	struct jwks_registry *jwks;
 };
 
 /* Start everything from an already loaded configuration (ownership of cf

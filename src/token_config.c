@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "defaults.h"
+#include "jwks_fetch.h"
+#include "jwks_remote.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -15,6 +17,12 @@
 #define TOKEN_MAX_UNTAGGED_TRIES	16
 
 static uint64_t token_config_next_generation;
+
+uint64_t
+token_config_new_generation(void)
+{
+	return __atomic_add_fetch(&token_config_next_generation, 1, __ATOMIC_RELAXED);
+}
 
 static const struct jsonconf_key tokens_keys[] = {
 	{ "keys", JC_ARRAY, 1 },
@@ -238,11 +246,21 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 		char *kp = jsonconf_ptr_key(ptr, "keys");
 		json_array_foreach(keys, i, k) {
 			char *p = jsonconf_ptr_index(kp, i);
-			if (parse_key(jc, tc->keys, k, p, base_dir) != 0)
+			if (jwks_spec_is_remote(k)) {
+				/* Fetched at run time (jwks_fetch.c). */
+				struct jwks_spec *rs = jwks_spec_parse(jc, k, p, base_dir);
+				if (rs == NULL)
+					bad = 1;
+				else {
+					tc->remote = xreallocarray(tc->remote, tc->nremote + 1,
+					    sizeof(*tc->remote));
+					tc->remote[tc->nremote++] = rs;
+				}
+			} else if (parse_key(jc, tc->keys, k, p, base_dir) != 0)
 				bad = 1;
 			free(p);
 		}
-		if (!bad && tc->keys->n == 0) {
+		if (!bad && tc->keys->n == 0 && tc->nremote == 0) {
 			jsonconf_error(jc, kp, "no usable signature key was loaded");
 			bad = 1;
 		}
@@ -265,8 +283,9 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	tc->opts.nissuers = tc->nissuers;
 	tc->opts.audiences = (const char *const *)tc->audiences;
 	tc->opts.naudiences = tc->naudiences;
-	tc->generation = __atomic_add_fetch(&token_config_next_generation, 1,
-	    __ATOMIC_RELAXED);
+	tc->generation = token_config_new_generation();
+	if (tc->nremote > 0)
+		tc->live = jwks_live_new();
 	return tc;
 fail:
 	token_config_free(tc);
@@ -278,6 +297,11 @@ token_config_free(struct token_config *tc)
 {
 	if (tc == NULL)
 		return;
+	/* The view borrows the local keys: it goes first. */
+	jwks_live_free(tc->live);
+	for (size_t i = 0; i < tc->nremote; i++)
+		jwks_spec_free(tc->remote[i]);
+	free(tc->remote);
 	keys_free(tc->keys);
 	for (size_t i = 0; i < tc->nissuers; i++)
 		free(tc->issuers[i]);
@@ -308,6 +332,9 @@ enum jwt_status
 token_verify(const struct token_config *tc, struct tokencache *cache,
     const char *token, size_t len, time_t now, struct jwt_result **out)
 {
+	struct jwks_view *view = NULL;
+	const struct keys *ks = tc->keys;
+	uint64_t gen = tc->generation, vgen = 0;
 	struct jwt_result *r;
 	enum jwt_status st;
 
@@ -315,24 +342,39 @@ token_verify(const struct token_config *tc, struct tokencache *cache,
 	/* Refuse oversize input before hashing it for the cache. */
 	if (len > tc->opts.max_token_bytes)
 		return JWT_TOO_LARGE;
+	if (tc->live != NULL) {
+		/* Both numbers come from one sequence: the larger changes
+		 * whenever the config or the fetched keys change. */
+		ks = jwks_live_acquire(tc->live, tc->keys, &view, &vgen);
+		if (vgen > gen)
+			gen = vgen;
+	}
 	if (cache != NULL) {
-		if (tokencache_generation(cache) != tc->generation) {
+		if (tokencache_generation(cache) != gen) {
 			tokencache_clear(cache);
-			tokencache_set_generation(cache, tc->generation);
+			tokencache_set_generation(cache, gen);
 		}
 		if ((r = tokencache_lookup(cache, token, len, now)) != NULL) {
 			*out = r;
-			return JWT_OK;
+			st = JWT_OK;
+			goto out;
 		}
 	}
 	/* token68 (RFC 7235 2.1): a JWS compact token uses base64url and
 	 * '.' only. Checked before the first verification, so that every
 	 * token in the cache passed it. */
+	st = JWT_MALFORMED;
 	for (size_t i = 0; i < len; i++)
 		if (!token68[(unsigned char)token[i]])
-			return JWT_MALFORMED;
-	st = jwt_verify(tc->keys, &tc->opts, token, len, now, &r);
+			goto out;
+	st = jwt_verify(ks, &tc->opts, token, len, now, &r);
 	if (st == JWT_OK)
 		*out = cache != NULL ? tokencache_insert(cache, token, len, r) : r;
+	else if (st == JWT_UNKNOWN_KID && tc->live != NULL)
+		jwks_live_unknown_kid(tc->live, now);
+out:
+	/* The result does not point into the keys (r->key is not read
+	 * after verification), so the view may go now. */
+	jwks_view_release(view);
 	return st;
 }

@@ -30,7 +30,17 @@ struct token_config {
 	 * when not set (cfg.c: true when revocations are configured). */
 	int require_id;
 	uint64_t generation;		/* unique per parsed config */
+	/* Remote entries (jwks_url, issuer_discovery): their specs, and the
+	 * set workers verify with once jwks_fetch published one (NULL when
+	 * there are none). */
+	struct jwks_spec **remote;
+	size_t nremote;
+	struct jwks_live *live;
 };
+
+/* A generation number never handed out before (configs and key views
+ * share the sequence, so a token cache notices either changing). */
+uint64_t token_config_new_generation(void);
 
 /* Parse the "tokens" object obj found at JSON pointer ptr of jc->file.
  * Relative key paths are resolved against base_dir. Every problem is added

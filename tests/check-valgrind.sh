@@ -32,6 +32,7 @@ suites=(
 	logfields
 	trace
 	bodies
+	idp_oidc
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -140,10 +140,24 @@ start_upstream() {
 # start_gateway CONFIG: starts scopegate in the foreground mode; sets
 # GW_PID. The caller wrote CONFIG with port $GW_PORT.
 start_gateway() {
+	local before i tries=200
+	before=$(grep -c ' started: ' "$T/gateway.err" 2>/dev/null || true)
 	"$SCOPEGATE" -f -c "$1" 2>>"$T/gateway.err" &
 	GW_PID=$!
 	PIDS+=("$GW_PID")
-	wait_port "$GW_PORT"
+	wait_port "$GW_PORT" || return 1
+	# The listeners are bound first (a port in use is fatal before
+	# anything starts), so an open port is not yet a served one: wait
+	# for the line that says it is (key sets fetched, workers running).
+	[ -n "${UNDER_VALGRIND:-}" ] && tries=2400
+	for i in $(seq 1 "$tries"); do
+		[ "$(grep -c ' started: ' "$T/gateway.err" 2>/dev/null || true)" -gt "${before:-0}" ] &&
+		    return 0
+		kill -0 "$GW_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# the gateway did not start (see $T/gateway.err)" >&2
+	return 1
 }
 
 # reload_and_wait: SIGHUP to $GW_PID, then wait (up to 60 s: a reload

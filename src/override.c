@@ -1,19 +1,8 @@
 /* override.c: see override.h. */
 #include "config.h"
 
+#include "chars.h"
 #include "override.h"
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* The next character of a name at *i (< end), decoded: "%XX" as its byte
  * (a malformed escape stands for itself), '+' as a space; lower-cased. */
@@ -23,8 +12,8 @@ next_char(const char *s, size_t *i, size_t end)
 	unsigned char c = (unsigned char)s[*i];
 	int hi, lo;
 
-	if (c == '%' && *i + 2 < end && (hi = hexval((unsigned char)s[*i + 1])) >= 0 &&
-	    (lo = hexval((unsigned char)s[*i + 2])) >= 0) {
+	if (c == '%' && *i + 2 < end && (hi = chars_hexval((unsigned char)s[*i + 1])) >= 0 &&
+	    (lo = chars_hexval((unsigned char)s[*i + 2])) >= 0) {
 		c = (unsigned char)(hi << 4 | lo);
 		*i += 3;
 	} else {

@@ -213,6 +213,24 @@ check_restart_only(struct runtime *rt, const struct cfg *cf)
 	free(admin);
 }
 
+/* A reload that failed (errors in errs, freed here): every error logged,
+ * the old configuration kept and said to be; returns -1. */
+static int
+reload_failed(struct runtime *rt, struct errlist *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_warnx("reload: %s", errs->msgs[i]);
+	log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
+	    errs->n, (unsigned long long)rt->generation);
+	/* systemctl status shows one line: the first error says where. */
+	sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
+	    errs->n, errs->n > 0 ? errs->msgs[0] : "?", (unsigned long long)rt->generation);
+	errlist_free(errs);
+	metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
+	sdnotify_ready();
+	return -1;
+}
+
 int
 runtime_reload(struct runtime *rt)
 {
@@ -223,35 +241,15 @@ runtime_reload(struct runtime *rt)
 	errlist_init(&errs);
 	sdnotify_reloading();
 	log_info("reloading %s", rt->conffile);
-	if ((cf = cfg_load(rt->conffile, &errs)) == NULL) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_warnx("reload: %s", errs.msgs[i]);
-		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
-		    errs.n, (unsigned long long)rt->generation);
-		/* systemctl status shows one line: the first error says where. */
-		sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
-		    errs.n, errs.n > 0 ? errs.msgs[0] : "?", (unsigned long long)rt->generation);
-		errlist_free(&errs);
-		metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
-		sdnotify_ready();
-		return -1;
-	}
+	if ((cf = cfg_load(rt->conffile, &errs)) == NULL)
+		return reload_failed(rt, &errs);
 	errlist_free(&errs);
 	old = runtime_acquire(rt);
 	errlist_init(&errs);
 	if (reload_revocations(rt, cf, &errs) < 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			log_warnx("reload: %s", errs.msgs[i]);
-		log_warnx("reload failed with %zu error(s); still serving configuration generation %llu",
-		    errs.n, (unsigned long long)rt->generation);
-		sdnotify_status("reload failed (%zu error(s): %s); serving generation %llu",
-		    errs.n, errs.n > 0 ? errs.msgs[0] : "?", (unsigned long long)rt->generation);
-		errlist_free(&errs);
 		cfg_unref(old);
 		cfg_free(cf);
-		metrics_reload_done(&rt->mg, METRICS_RELOAD_FAILED, (int64_t)time(NULL));
-		sdnotify_ready();
-		return -1;
+		return reload_failed(rt, &errs);
 	}
 	errlist_free(&errs);
 	rt->nrestart_needed = 0;

@@ -269,7 +269,7 @@ cache_load(struct jwks_source *s, time_t now, char *why, size_t len)
 		    s->spec->cache_file, SG_JWKS_MAX_BYTES);
 		goto out;
 	}
-	if (now - st.st_mtime > s->spec->max_stale_s) {
+	if (now - st.st_mtime >= s->spec->max_stale_s) {
 		snprintf(why, len, "cache file %s is older than max_stale_s (%lld s)",
 		    s->spec->cache_file, (long long)s->spec->max_stale_s);
 		goto out;

@@ -99,6 +99,10 @@
 #define SG_REVOKE_REDIS_PING_MS		1000
 #define SG_DEFAULT_REVOKE_REDIS_MAX_ENTRIES	100000	/* entries learnt from Redis */
 #define SG_REVOKE_MAX_REDIS_ENTRIES	100000000
+/* A change from Redis dated further ahead of this clock is refused: versions
+ * are times, and one near INT64_MAX would push every instance's next version
+ * past it (overflow, a journal line no replay accepts). */
+#define SG_REVOKE_MAX_VERSION_AHEAD_S	(24 * 3600)
 
 /* TLS (tls.c, tls_client.c, tls_config.c). Cipher defaults follow
  * Mozilla's "intermediate" profile: TLS 1.2 and 1.3, AEAD suites only. */

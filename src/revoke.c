@@ -316,9 +316,22 @@ next_version(struct revoke_store *st)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	v = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	/* A journal written before remote versions were bounded may hold
+	 * INT64_MAX: stay there (a revocation wins a tie) rather than wrap. */
 	if (v <= st->last_version)
-		v = st->last_version + 1;
+		v = st->last_version < INT64_MAX ? st->last_version + 1 : INT64_MAX;
 	return v;
+}
+
+/* 1 when a remote version is dated too far ahead of this clock (see
+ * SG_REVOKE_MAX_VERSION_AHEAD_S). */
+static int
+version_too_far_ahead(int64_t version)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return version / 1000000 > (int64_t)ts.tv_sec + SG_REVOKE_MAX_VERSION_AHEAD_S;
 }
 /* A local change (operator or the API) of id to op. */
 static enum revoke_result
@@ -442,6 +455,16 @@ revoke_apply_remote(struct revoke_store *st, const struct revoke_change *rc, int
 	if ((len = revoke_id_canon(rc->id, rc->len, id)) == 0 || rc->version < 0 ||
 	    (rc->op != '+' && rc->op != '-') || (unsigned)rc->source >= REVOKE_SRC_FILE)
 		return REVOKE_INVALID_ID;
+	if (version_too_far_ahead(rc->version)) {
+		static atomic_int logged;
+		atomic_fetch_add(&st->refused, 1);
+		/* Once: each message naming such an id would log it again. */
+		if (atomic_exchange(&logged, 1) == 0)
+			log_warnx("revocations: a change of %.*s from Redis is dated %lld s "
+			    "ahead of this clock: refused (logged once)", (int)len, id,
+			    (long long)(rc->version / 1000000 - (int64_t)time(NULL)));
+		return REVOKE_INVALID_ID;
+	}
 	pthread_mutex_lock(&st->wmu);
 	e = revoke_writer_get(st, id, len);
 	/* A tombstone for an id we do not hold changes nothing. */

@@ -140,6 +140,24 @@ expect_eq "nothing reached the upstream" "$before" "$(record_count)"
 expect_eq "forged '+ id' revokes nothing either" 200 "$(code "$GB" "$TOKY")"
 expect_eq "B journaled no reinstatement" "$nrein" "$(grep -c "^- $X " "$T/state/b.journal")"
 
+# --- a version from Redis far in the future (red22) ---------------------------
+# One state written straight into Redis with the largest version the parser
+# takes: without a bound, every instance's next version overflowed (negative,
+# a journal line no replay accepts, a state no peer applies).
+rcli HSET scopegate:revoked:state poison "+ 99999999999 9223372036854775807 operator" > /dev/null
+rcli ZADD scopegate:revoked 99999999999 poison > /dev/null
+rcli PUBLISH scopegate:revocations "+ poison" > /dev/null
+sleep 0.5
+rcli HDEL scopegate:revoked:state poison > /dev/null
+rcli ZREM scopegate:revoked poison > /dev/null
+Z=5f8888888888888888888888
+TOKZ=$(mint "$Z")
+expect_eq "A revokes a new id after the poison" 201 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -X POST -H 'Content-Type: application/json' -d "{\"id\":\"$Z\"}" "http://127.0.0.1:$AA/revocations")"
+expect_eq "B refuses it (the change reached it)" 401 "$(until_code "$GB" "$TOKZ" 401)"
+check "no journal line with a negative version" bash -c "! grep -qE ' -[0-9]' '$T/state/a.journal' '$T/state/b.journal'"
+check "the far-future change is logged as refused" grep -q 'ahead of this clock: refused' "$T/B.err"
+
 # --- the bound on entries from Redis -------------------------------------------
 for i in 1 2 3 4 5; do
 	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \

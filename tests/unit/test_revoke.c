@@ -1538,6 +1538,52 @@ test_remote_bound(void)
 	errlist_free(&el);
 }
 
+/* The version of id's journal part, or -1. */
+static int64_t
+version_of(const struct revoke_store *st, const char *id)
+{
+	struct revoke_entry *v = NULL;
+	size_t n = revoke_snapshot(st, 0, &v);
+	int64_t ver = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, id) == 0)
+			ver = v[i].version;
+	revoke_snapshot_free(v, n);
+	return ver;
+}
+
+/* A change from Redis dated far ahead (INT64_MAX: anyone who can write
+ * the state hash) is refused: otherwise every later local version
+ * overflowed. One a little ahead (a peer's clock) is taken, and local
+ * versions go on after it. */
+static void
+test_future_version(void)
+{
+	struct errlist el;
+	struct revoke_config rc = mkconfig(NULL, NULL);
+	struct revoke_store *st;
+	int64_t ahead = ((int64_t)time(NULL) + 3600) * 1000000;
+
+	errlist_init(&el);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_NOT_EQUAL(remote(st, '+', "far", REVOKE_NEVER, INT64_MAX, NULL), REVOKE_OK);
+	CU_ASSERT_NOT_EQUAL(remote(st, '+', "far2", REVOKE_NEVER,
+	    ((int64_t)time(NULL) + SG_REVOKE_MAX_VERSION_AHEAD_S + 60) * 1000000, NULL), REVOKE_OK);
+	CU_ASSERT_FALSE(is_rev(st, "far"));
+	CU_ASSERT_FALSE(is_rev(st, "far2"));
+	CU_ASSERT_EQUAL(revoke_remote_refused(st), 2);
+	CU_ASSERT_EQUAL(add(st, "after", 0), REVOKE_OK);
+	CU_ASSERT_TRUE(version_of(st, "after") > 0);
+	CU_ASSERT_EQUAL(remote(st, '+', "near", REVOKE_NEVER, ahead, NULL), REVOKE_OK);
+	CU_ASSERT_TRUE(is_rev(st, "near"));
+	CU_ASSERT_EQUAL(add(st, "later", 0), REVOKE_OK);
+	CU_ASSERT_TRUE(version_of(st, "later") > ahead);
+	revoke_store_close(st);
+	errlist_free(&el);
+}
+
 /* A reload reads the ids file again: added, removed, journal untouched;
  * a bad file changes nothing. */
 static void
@@ -1699,6 +1745,7 @@ main(void)
 	CU_add_test(s, "versions, merges and pending marks", test_versions);
 	CU_add_test(s, "bound on entries from Redis", test_remote_bound);
 	CU_add_test(s, "reload of the ids file", test_reload);
+	CU_add_test(s, "versions from Redis far ahead are refused", test_future_version);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

@@ -323,15 +323,12 @@ next_version(struct revoke_store *st)
 	return v;
 }
 
-/* 1 when a remote version is dated too far ahead of this clock (see
- * SG_REVOKE_MAX_VERSION_AHEAD_S). */
-static int
-version_too_far_ahead(int64_t version)
+/* The latest version taken from Redis: SG_REVOKE_MAX_VERSION_AHEAD_S
+ * ahead of this clock. */
+static int64_t
+latest_remote_version(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return version / 1000000 > (int64_t)ts.tv_sec + SG_REVOKE_MAX_VERSION_AHEAD_S;
+	return ((int64_t)time(NULL) + SG_REVOKE_MAX_VERSION_AHEAD_S) * 1000000;
 }
 /* A local change (operator or the API) of id to op. */
 static enum revoke_result
@@ -455,15 +452,22 @@ revoke_apply_remote(struct revoke_store *st, const struct revoke_change *rc, int
 	if ((len = revoke_id_canon(rc->id, rc->len, id)) == 0 || rc->version < 0 ||
 	    (rc->op != '+' && rc->op != '-') || (unsigned)rc->source >= REVOKE_SRC_FILE)
 		return REVOKE_INVALID_ID;
-	if (version_too_far_ahead(rc->version)) {
+	if (rc->version > latest_remote_version()) {
+		/* Dated too far ahead (see SG_REVOKE_MAX_VERSION_AHEAD_S): a
+		 * reinstatement is refused, a revocation kept but dated at
+		 * the bound, so that neither fails open. Logged once: each
+		 * message naming such an id would log it again. */
 		static atomic_int logged;
-		atomic_fetch_add(&st->refused, 1);
-		/* Once: each message naming such an id would log it again. */
 		if (atomic_exchange(&logged, 1) == 0)
 			log_warnx("revocations: a change of %.*s from Redis is dated %lld s "
-			    "ahead of this clock: refused (logged once)", (int)len, id,
-			    (long long)(rc->version / 1000000 - (int64_t)time(NULL)));
-		return REVOKE_INVALID_ID;
+			    "ahead of this clock: %s (logged once)", (int)len, id,
+			    (long long)(rc->version / 1000000 - (int64_t)time(NULL)),
+			    rc->op == '-' ? "refused" : "kept, dated at the bound");
+		if (rc->op == '-') {
+			atomic_fetch_add(&st->refused, 1);
+			return REVOKE_INVALID_ID;
+		}
+		c.version = latest_remote_version();
 	}
 	pthread_mutex_lock(&st->wmu);
 	e = revoke_writer_get(st, id, len);

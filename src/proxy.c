@@ -382,6 +382,11 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		value[f->value_len] = '\0';
 		if (headers_drop_from_upstream(name) || (nconn > 0 && named_by_upstream(r, name)))
 			continue;
+		/* A 204 has no body (RFC 9110 8.6: no Content-Length either):
+		 * a client honouring the upstream's would take the start of the
+		 * next answer on the connection as this one's body. */
+		if (r->status == 204 && strcasecmp(name, "Content-Length") == 0)
+			continue;
 		rename = headers_upstream_rename(name);
 		evhttp_add_header(out, rename != NULL ? rename : name, value);
 	}

@@ -26,6 +26,7 @@ CASES = {
     "ok-close": (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nok", True),
     "ok-continue": (b"HTTP/1.1 100 Continue\r\n\r\n" + OK, False),
     "ok-nocontent": (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+    "nocontent-cl": (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", False),
     "cl-te": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
               b"2\r\nok\r\n0\r\n\r\n", False),
     "cl-cl": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", False),

@@ -44,6 +44,11 @@ expect_eq "chunked answer with an extension and a trailer" "200 ok" "$(get ok-ch
 expect_eq "answer delimited by close" "200 ok" "$(get ok-close)"
 expect_eq "100 Continue, then the answer" "200 ok" "$(get ok-continue)"
 expect_eq "204 without a body" "204 " "$(get ok-nocontent)"
+# A 204 with a Content-Length: the client must not be told of a body that
+# does not come (one that believed it read the next answer's first bytes).
+expect_eq "204 with Content-Length: 5 from the upstream" "204" \
+    "$(curl -s -m 5 -o /dev/null -D "$T/h204.txt" -w '%{http_code}' "$GW/case/nocontent-cl")"
+check "... answered without Content-Length" bash -c "! grep -qi '^Content-Length' '$T/h204.txt'"
 
 bad() {
 	local got

@@ -14,6 +14,7 @@
 #include "errlist.h"
 #include "explain.h"
 #include "log.h"
+#include "revoke.h"
 #include "runtime.h"
 
 static void
@@ -85,6 +86,16 @@ main(int argc, char **argv)
 			log_exit(1, "the configuration did not load");
 		}
 		errlist_free(&errs);
+		return 1;
+	}
+	/* The ids file is read by the start and every reload, which refuse
+	 * a bad one: so does the check (ExecStartPre, ExecReload). */
+	if (test && revoke_ids_file_check(cf->revocations, &errs) != 0) {
+		errlist_print(&errs, stderr);
+		fprintf(stderr, "scopegate: %s: %zu error(s) in the revocation ids file\n",
+		    conffile, errs.n);
+		errlist_free(&errs);
+		cfg_free(cf);
 		return 1;
 	}
 	if (test) {

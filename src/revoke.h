@@ -137,6 +137,10 @@ struct revoke_store *revoke_store_open(const struct revoke_config *rc, struct er
  * compaction, no Redis. Revoking through it is not allowed. */
 struct revoke_store *revoke_store_open_read_only(const struct revoke_config *rc,
     struct errlist *errs);
+/* Read rc's ids file, if any, as a start or a reload would, and drop what
+ * was read (scopegate -t: a file the daemon would refuse fails the check).
+ * 0 or -1 (in errs). */
+int revoke_ids_file_check(const struct revoke_config *rc, struct errlist *errs);
 /* Close the journal and free the store. Detach any Redis link first. */
 void revoke_store_close(struct revoke_store *st);
 

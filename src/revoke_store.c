@@ -457,6 +457,19 @@ ids_file_load(struct revoke_store *st, const char *path, struct errlist *errs)
 }
 
 int
+revoke_ids_file_check(const struct revoke_config *rc, struct errlist *errs)
+{
+	struct idlist l;
+
+	if (rc == NULL || rc->ids_file == NULL)
+		return 0;
+	if (ids_file_read(rc->ids_file, &l, errs) != 0)
+		return -1;
+	idlist_free(&l);
+	return 0;
+}
+
+int
 revoke_store_reload(struct revoke_store *st, const struct revoke_config *rc,
     struct errlist *errs)
 {

@@ -203,6 +203,10 @@ allowed "... and removes" "$(mint 5f5555555555555555555555)"
 printf 'not valid\n' > "$T/ids"
 reload_and_wait
 check "a bad ids file fails the reload" grep -q "reload failed" "$T/gateway.err"
+# The check ExecStartPre and ExecReload run must refuse what a start or a
+# reload refuses (red22: it said "configuration OK", then a restart died).
+check "... and scopegate -t refuses it too" bash -c "! '$SCOPEGATE' -t -c '$T/gw.json' 2>'$T/t-ids.err'"
+check "... naming the line" grep -q "ids:1: not a valid token id" "$T/t-ids.err"
 expect_eq "... and the old entries stay in force" 401 "$(code "$LISTED")"
 explain_status "$LISTED" > /dev/null
 expect_eq "explain cannot read the bad file and says so" false \

@@ -175,7 +175,8 @@ revoke_mem_set(struct revoke_store *st, const char *id, size_t len, const struct
 			goto unlock;
 		e = revoke_rentry_new(id, len);
 		e->remote = c->remote != 0;
-		st->nremote += e->remote;
+		e->remote_op = e->remote && c->source == REVOKE_SRC_OPERATOR;
+		revoke_remote_adjust(st, e, 1);
 		revoke_table_insert(st, h, e);
 		i = revoke_table_find(st, h, id, len);
 	} else
@@ -200,7 +201,7 @@ revoke_mem_set(struct revoke_store *st, const char *id, size_t len, const struct
 	if (was != revoke_entry_is_revoked(e))
 		atomic_store(&st->count, atomic_load(&st->count) + (was ? (size_t)-1 : 1));
 	if (!e->in_journal && !e->in_file) {
-		st->nremote -= e->remote;
+		revoke_remote_adjust(st, e, -1);
 		revoke_table_delete(st, (size_t)i);
 	}
 	revoke_bump_generation(st);
@@ -282,7 +283,17 @@ revoke_remote_refused(const struct revoke_store *st)
 size_t
 revoke_remote_count(const struct revoke_store *st)
 {
-	return st->nremote;
+	return st->nremote + st->nremote_op;
+}
+
+void
+revoke_remote_adjust(struct revoke_store *st, const struct rentry *e, int sign)
+{
+	size_t *n = e->remote_op ? &st->nremote_op : &st->nremote;
+
+	if (!e->remote)
+		return;
+	*n = sign > 0 ? *n + 1 : *n - 1;
 }
 
 const struct revoke_config *
@@ -475,11 +486,14 @@ revoke_apply_remote(struct revoke_store *st, const struct revoke_change *rc, int
 	if (!newer(e, rc->op, rc->version) || (rc->op == '-' && (e == NULL || !e->in_journal)))
 		goto out;
 	if (rc->op == '+' && (e == NULL || !e->in_journal) &&
-	    st->nremote >= (size_t)st->rc->redis_max_entries) {
+	    (rc->source == REVOKE_SRC_OPERATOR ? st->nremote_op : st->nremote) >=
+	    (size_t)st->rc->redis_max_entries) {
 		atomic_fetch_add(&st->refused, 1);
 		if (!st->full_logged)
-			log_warnx("revocations: %lld entries learnt from Redis, the most "
-			    "redis_max_entries allows: refusing more", (long long)st->nremote);
+			log_warnx("revocations: %lld %s entries learnt from Redis, the most "
+			    "redis_max_entries allows: refusing more",
+			    (long long)(rc->source == REVOKE_SRC_OPERATOR ? st->nremote_op : st->nremote),
+			    rc->source == REVOKE_SRC_OPERATOR ? "operator" : "API");
 		st->full_logged = 1;
 		res = REVOKE_FULL;
 		goto out;

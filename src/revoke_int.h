@@ -29,6 +29,7 @@ struct rentry {
 	unsigned revoked:1;
 	unsigned pending:1;		/* not yet acknowledged by Redis */
 	unsigned remote:1;		/* created by a change from Redis */
+	unsigned remote_op:1;		/* ... an operator's (bounded apart) */
 	unsigned in_file:1;
 	size_t len;
 	char id[];			/* NUL-terminated */
@@ -58,7 +59,12 @@ struct revoke_store {
 	off_t jsize;			/* bytes of complete lines */
 	size_t jlines;			/* lines in the journal file */
 	size_t njournal;		/* entries with in_journal */
-	size_t nremote;			/* entries with remote */
+	/* Entries created by changes from Redis, bounded by
+	 * redis_max_entries each: learnt from an API (nremote) and an
+	 * operator's (nremote_op), so that API users deleting tokens of
+	 * their own cannot crowd out an operator's revocation. */
+	size_t nremote;
+	size_t nremote_op;
 	int64_t last_version;
 	int upgrade;			/* format 1 replayed: rewrite it */
 	int64_t legacy_seq;		/* versions of format 1 lines */
@@ -90,6 +96,9 @@ void revoke_mem_set(struct revoke_store *st, const char *id, size_t len,
     const struct revoke_mchange *c);
 /* The entry of id, or NULL; caller holds wmu. */
 struct rentry *revoke_writer_get(const struct revoke_store *st, const char *id, size_t len);
+
+/* Count e in (sign 1) or out of (sign -1) the entries from Redis. */
+void revoke_remote_adjust(struct revoke_store *st, const struct rentry *e, int sign);
 
 /* The journal (revoke_store.c). Callers hold wmu. */
 int revoke_journal_append(struct revoke_store *st, const char *line, size_t len, int sync);

@@ -432,7 +432,7 @@ ids_file_apply(struct revoke_store *st, const struct idlist *l)
 		ssize_t k = revoke_table_find(st, revoke_id_hash(st, gone[i]->id, gone[i]->len), gone[i]->id,
 		    gone[i]->len);
 		if (k >= 0) {
-			st->nremote -= gone[i]->remote;
+			revoke_remote_adjust(st, gone[i], -1);
 			revoke_table_delete(st, (size_t)k);
 		}
 	}

@@ -1525,10 +1525,28 @@ test_remote_bound(void)
 	CU_ASSERT_EQUAL(remote(st, '+', "m-4", REVOKE_NEVER, 1, NULL), REVOKE_FULL);
 	CU_ASSERT_FALSE(is_rev(st, "m-4"));
 	CU_ASSERT_EQUAL(revoke_remote_refused(st), 1);
+	/* Those were learnt from an API (a tenant deleting tokens of its
+	 * own): they cannot crowd out an operator's revocation, bounded on
+	 * its own. */
+	{
+		struct revoke_change c = { .op = '+', .id = "op-1", .len = 4,
+		    .expires_at = REVOKE_NEVER, .version = 1, .source = REVOKE_SRC_OPERATOR };
+		for (int i = 0; i < 3; i++) {
+			char id[8];
+			snprintf(id, sizeof(id), "op-%d", i + 1);
+			c.id = id;
+			CU_ASSERT_EQUAL(revoke_apply_remote(st, &c, NULL), REVOKE_OK);
+			CU_ASSERT_TRUE(is_rev(st, id));
+		}
+		c.id = "op-4";
+		CU_ASSERT_EQUAL(revoke_apply_remote(st, &c, NULL), REVOKE_FULL);
+		CU_ASSERT_EQUAL(revoke_remote_count(st), 6);
+		CU_ASSERT_EQUAL(revoke_remote_refused(st), 2);
+	}
 	/* Updates of held entries and local revocations are not bounded. */
 	CU_ASSERT_EQUAL(remote(st, '+', "m-3", REVOKE_NEVER, 2, NULL), REVOKE_OK);
 	CU_ASSERT_EQUAL(add(st, "local", 0), REVOKE_OK);
-	CU_ASSERT_EQUAL(revoke_count(st), 4);
+	CU_ASSERT_EQUAL(revoke_count(st), 7);
 	/* Room again once one goes. */
 	CU_ASSERT_EQUAL(rem(st, "m-1"), REVOKE_OK);
 	CU_ASSERT_EQUAL(revoke_compact(st, time(NULL) + 100000), 0);

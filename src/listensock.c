@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ static int
 open_one(const char *spec, char *why, size_t whylen)
 {
 	struct sockaddr_storage ss;
-	int sslen = sizeof(ss), fd = -1, one = 1, rc = -1;
+	int sslen = sizeof(ss), fd = -1, one = 1, zero = 0, rc = -1;
 
 	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
 		snprintf(why, whylen, "cannot parse listener address %s", spec);
@@ -45,6 +46,15 @@ open_one(const char *spec, char *why, size_t whylen)
 	 * No SO_REUSEPORT: that is what would. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
 		snprintf(why, whylen, "cannot listen on %s: SO_REUSEADDR: %s", spec,
+		    strerror(errno));
+		goto out;
+	}
+	/* "::" serves IPv4 too (IPv4-mapped), whatever net.ipv6.bindv6only
+	 * says: left IPv6-only by that sysctl, another process could bind
+	 * 0.0.0.0 on this port and serve every IPv4 client. */
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) {
+		snprintf(why, whylen, "cannot listen on %s: IPV6_V6ONLY: %s", spec,
 		    strerror(errno));
 		goto out;
 	}

@@ -233,4 +233,39 @@ wait "$P3"; rc=$?
 check "the same configuration started twice: the second exits non-zero" test "$rc" -ne 0
 check "... address in use" grep -q "address in use" "$T/third.err"
 check "the first is still running" kill -0 "$GW_PID"
+
+# With net.ipv6.bindv6only=1 (a host hardening), a listener on "::" left
+# IPv6-only lets another process bind 0.0.0.0 on its port and serve every
+# IPv4 client (red team: a policy-less second instance did, on main). In a
+# private network namespace, whose sysctl is its own; root only.
+if unshare -n true 2>/dev/null; then
+	V6P=$(free_port)
+	cat > "$T/v6.json" <<EOT
+{ "listeners": [ { "address": "::", "port": $V6P } ],
+  "upstream": { "url": "http://127.0.0.1:1" },
+  "policy": "$top_srcdir/conf/policy.json",
+  "tokens": { "keys": [ { "file": "$top_srcdir/tests/data/keys/ec256.pem", "kid": "e1" } ] },
+  "log": { "access": null } }
+EOT
+	cat > "$T/v4.json" <<EOT
+{ "listeners": [ { "address": "0.0.0.0", "port": $V6P } ],
+  "upstream": { "url": "http://127.0.0.1:1" }, "log": { "access": null } }
+EOT
+	out=$(unshare -n bash -c '
+		ip link set lo up && echo 1 > /proc/sys/net/ipv6/bindv6only || exit 3
+		"$1" -f -c "$2" 2> /dev/null & p1=$!
+		for i in $(seq 1 100); do
+			curl -s -o /dev/null "http://[::1]:$4/" && break; sleep 0.05
+		done
+		"$1" -f -c "$3" 2> "$5" & p2=$!
+		for i in $(seq 1 40); do kill -0 $p2 2>/dev/null || break; sleep 0.05; done
+		if kill -0 $p2 2>/dev/null; then kill $p2; echo "second-running"; else wait $p2; echo "second-exit-$?"; fi
+		echo "v4-$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$4/applications")"
+		kill $p1; wait $p1' _ "$SCOPEGATE" "$T/v6.json" "$T/v4.json" "$V6P" "$T/v4.err" | tr '\n' ' ')
+	expect_eq "bindv6only=1: a second instance on 0.0.0.0 beside \"::\" fails, IPv4 served by the first" \
+	    "second-exit-1 v4-401 " "$out"
+	check "... address in use" grep -q "address in use" "$T/v4.err"
+else
+	echo "# skipped: the bindv6only case needs unshare -n (root)"
+fi
 finish

@@ -140,4 +140,7 @@
 #define SG_JWKS_MAX_STALE_S		86400	/* last good set kept this long on errors */
 #define SG_JWKS_MAX_BYTES		(512 * 1024)	/* JWKS or discovery document */
 
+/* A chunk extension (never read, only skipped) longer than this is 400. */
+#define SG_CHUNK_EXT_MAX_BYTES		4096
+
 #endif

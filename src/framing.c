@@ -80,6 +80,9 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 		} else if (strcasecmp(kv->key, "Content-Length") == 0) {
 			ncl++;
 			cl = kv->value;
+		} else if (strcasecmp(kv->key, "Content-Encoding") == 0) {
+			out->content_encoding = kv->value;
+			out->ncontent_encoding++;
 		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			const char *v = kv->value;
 			size_t n;

@@ -16,6 +16,8 @@ struct framing_info {
 	const char *authorization;	/* the last Authorization value, or NULL */
 	int nauthorization;		/* how many Authorization fields came */
 	const char *content_type;	/* the last Content-Type value, or NULL */
+	const char *content_encoding;	/* the last Content-Encoding value, or NULL */
+	int ncontent_encoding;
 	const char *host;		/* the last Host value, or NULL */
 	const char *connection;		/* the first Connection value, or NULL */
 	int nconnection;		/* how many Connection fields came */

@@ -72,18 +72,41 @@ token_scopes(const struct policy *pol, struct jwt_result *r)
 	return r->user;
 }
 
-/* application/json, with or without parameters (charset=utf-8). */
+/* application/json, whose only parameter may be charset=utf-8 (RFC 8259
+ * 8.1: JSON between systems is UTF-8). The body is checked as UTF-8: an
+ * upstream honouring another charset (Express's body-parser takes any
+ * "utf-*" one, UTF-7 included, where "+ACI-" is a quote) would read other
+ * members, a second "scope" among them, than the ones checked. */
 static int
 is_json_media_type(const char *ct)
 {
-	static const char json[] = "application/json";
+	static const char json[] = "application/json", charset[] = "charset";
 
 	if (ct == NULL || strncasecmp(ct, json, sizeof(json) - 1) != 0)
 		return 0;
 	ct += sizeof(json) - 1;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
+	for (;;) {
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		if (*ct == '\0')
+			return 1;
+		if (*ct++ != ';')
+			return 0;
+		while (*ct == ' ' || *ct == '\t')
+			ct++;
+		if (*ct == ';' || *ct == '\0')
+			continue;	/* an empty parameter */
+		if (strncasecmp(ct, charset, sizeof(charset) - 1) != 0 ||
+		    ct[sizeof(charset) - 1] != '=')
+			return 0;
+		ct += sizeof(charset);
+		if (strncasecmp(ct, "utf-8", 5) == 0)
+			ct += 5;
+		else if (strncasecmp(ct, "\"utf-8\"", 7) == 0)
+			ct += 7;
+		else
+			return 0;
+	}
 }
 
 /* Step 7 of the pipeline, for an allowed action: the body must be JSON
@@ -104,8 +127,18 @@ check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_deci
 
 	if (js == NULL && !a->creates_token)
 		return 0;
+	/* The bytes checked must be the JSON the upstream reads: a coded
+	 * body (gzip, deflate, br: body-parser inflates them) is something
+	 * else to it. */
+	if (rq->ncontent_encoding > 1 || (rq->content_encoding != NULL &&
+	    strcasecmp(rq->content_encoding, "identity") != 0)) {
+		deny(d, 415, "UnsupportedMediaType", "content_encoding",
+		    "A checked JSON body may not carry a Content-Encoding");
+		return -1;
+	}
 	if (!is_json_media_type(rq->content_type)) {
-		deny(d, 400, "BadRequest", "content_type", "Content-Type must be application/json");
+		deny(d, 400, "BadRequest", "content_type",
+		    "Content-Type must be application/json (charset utf-8, if any)");
 		return -1;
 	}
 	/* Duplicate keys are refused: the upstream's parser might keep the

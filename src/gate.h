@@ -24,6 +24,8 @@ struct gate_request {
 	size_t target_len;
 	const char *authorization;	/* the Authorization value, or NULL */
 	const char *content_type;	/* or NULL */
+	const char *content_encoding;	/* or NULL */
+	int ncontent_encoding;
 	const char *body;		/* the whole request body (len bytes) */
 	size_t body_len;
 	int nauthorization;		/* how many Authorization fields came */

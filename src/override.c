@@ -1,6 +1,8 @@
 /* override.c: see override.h. */
 #include "config.h"
 
+#include <string.h>
+
 #include "chars.h"
 #include "override.h"
 
@@ -38,23 +40,14 @@ fold(unsigned char c)
 	return c;
 }
 
-/* Does the name s[0..len) read as `want`? */
+/* Does s[i..len) read as `want`, then end (or go on with a character
+ * that is no letter or digit: "scope[]", "_method.x")? */
 static int
-name_is(const char *s, size_t len, const char *want)
+name_from(const char *s, size_t i, size_t len, const char *want)
 {
-	size_t i = 0, k = 0;
-	unsigned char c = 0;
+	unsigned char c;
 
-	/* PHP drops leading spaces from a parameter name. */
-	while (i < len) {
-		size_t at = i;
-		c = next_char(s, &i, len);
-		if (c != ' ') {
-			i = at;
-			break;
-		}
-	}
-	for (k = 0; want[k] != '\0'; k++) {
+	for (size_t k = 0; want[k] != '\0'; k++) {
 		if (i >= len)
 			return 0;
 		c = next_char(s, &i, len);
@@ -65,6 +58,36 @@ name_is(const char *s, size_t len, const char *want)
 		return 1;
 	c = next_char(s, &i, len);
 	return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+}
+
+/* Skip leading characters of s[*i..len) that are in set. */
+static void
+skip_leading(const char *s, size_t *i, size_t len, const char *set)
+{
+	while (*i < len) {
+		size_t at = *i;
+		unsigned char c = next_char(s, i, len);
+		if (c == '\0' || strchr(set, c) == NULL) {
+			*i = at;
+			break;
+		}
+	}
+}
+
+/* Does the name s[0..len) read as `want`? PHP drops leading spaces from
+ * a parameter name (and reads '[' as '_': "[method"); Rack drops leading
+ * '[' and ']', and Node's qs reads "[name]" as name (Express's query
+ * parser: "[scope][]=x" is {scope: ["x"]}). */
+static int
+name_is(const char *s, size_t len, const char *want)
+{
+	size_t i = 0;
+
+	skip_leading(s, &i, len, " ");
+	if (name_from(s, i, len, want))
+		return 1;
+	skip_leading(s, &i, len, " []");
+	return name_from(s, i, len, want);
 }
 
 int

@@ -94,6 +94,8 @@ struct proxy_req {
 	const char *h_authorization;
 	int n_authorization;
 	const char *h_content_type;
+	const char *h_content_encoding;
+	int n_content_encoding;
 	const char *h_host;
 	const char *h_connection;	/* the first; n_connection counts them */
 	int n_connection;

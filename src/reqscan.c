@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "chars.h"
+#include "defaults.h"
 #include "reqscan.h"
 
 enum {
@@ -529,7 +530,10 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 				break;
 			}
 			if (s->chunk_ext) {
-				if ((c < 0x20 && c != '\t') || c == 0x7f)
+				/* Never read, only skipped: bounded, so that a size
+				 * line cannot go on for ever. */
+				if ((c < 0x20 && c != '\t') || c == 0x7f ||
+				    ++s->chunk_ext > SG_CHUNK_EXT_MAX_BYTES)
 					return refuse(s, 400, "Invalid chunk extension");
 				break;
 			}

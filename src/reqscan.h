@@ -45,7 +45,7 @@ struct reqscan {
 	uint64_t remaining;	/* body bytes, or chunk bytes, left */
 	uint64_t body_total;
 	int chunk_digits;
-	int chunk_ext;
+	int chunk_ext;		/* bytes of a chunk extension so far (0: none) */
 	int requests;		/* request heads completed */
 	uint64_t pos;		/* bytes fed so far */
 	uint64_t head_start;	/* pos of the current (or last) head's first byte */

@@ -190,6 +190,8 @@ check_framing(struct proxy_req *pr)
 	pr->h_authorization = fi.authorization;
 	pr->n_authorization = fi.nauthorization;
 	pr->h_content_type = fi.content_type;
+	pr->h_content_encoding = fi.content_encoding;
+	pr->n_content_encoding = fi.ncontent_encoding;
 	pr->h_host = fi.host;
 	pr->h_connection = fi.connection;
 	pr->n_connection = fi.nconnection;
@@ -790,6 +792,8 @@ admit_body(struct worker *w, struct proxy_req *pr)
 	struct gate_request rq = {
 		.method = pr->method,
 		.content_type = pr->h_content_type,
+		.content_encoding = pr->h_content_encoding,
+		.ncontent_encoding = pr->n_content_encoding,
 		.now = time(NULL),
 	};
 
@@ -822,6 +826,8 @@ admit(struct worker *w, struct proxy_req *pr)
 		.target_len = strlen(uri),
 		.authorization = pr->h_authorization,
 		.content_type = pr->h_content_type,
+		.content_encoding = pr->h_content_encoding,
+		.ncontent_encoding = pr->n_content_encoding,
 		.nauthorization = pr->n_authorization,
 		.now = time(NULL),
 		.revocations = w->rt->revocations,

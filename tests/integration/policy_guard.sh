@@ -145,6 +145,41 @@ tc_cases "instance token" "$G1/instances/$INST/tokens" instanceApiTokens.post al
 refused "user token: all.Organization is not all.User" 403 POST "$G1/me/tokens" \
     "$(mint "userApiTokens.post all.Organization all.Application")" "${J[@]}" -d '{"name":"x"}'
 
+# --- the body is checked as UTF-8: no other charset (red team, issue 14) ----------
+# Express's body-parser decodes any "utf-*" charset (iconv-lite), UTF-7
+# included, where "+ACI-" is a quote: the gateway would check the name
+# string, the upstream read a second "scope" member (the last one wins).
+U="$G1/applications/$APP/tokens"
+P=$(mint "applicationApiTokens.post device.get")
+U7=$(python3 -c 'import sys,base64; print("".join(c if c.isalnum() else "+" + base64.b64encode(c.encode("utf-16-be")).decode().rstrip("=") + "-" for c in sys.argv[1]))' \
+    'x","scope":["all.Application"],"description":"y')
+B7="{\"scope\":[\"device.get\"],\"name\":\"$U7\"}"
+expect_eq "UTF-7 body: read as UTF-7 it grants all.Application" '["all.Application"]' \
+    "$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1].encode().decode("utf-7"))["scope"]))' "$B7")"
+for ct in 'application/json; charset=utf-7' 'application/json;charset="UTF-7"' \
+    'application/json; charset=utf-16' 'application/json; charset=iso-8859-1' \
+    'application/json;x=1' 'application/json; charset=utf-8; x=1'; do
+	refused "token creation, Content-Type $ct" 400 POST "$U" "$P" -H "Content-Type: $ct" --data-binary "$B7"
+done
+for ct in 'application/json' 'application/json; charset=utf-8' 'Application/JSON;charset="UTF-8"' \
+    'application/json ; charset=UTF-8;'; do
+	forwarded "token creation, Content-Type $ct" 201 POST "$U" "$P" -H "Content-Type: $ct" \
+	    -d '{"name":"x","scope":["device.get"]}'
+done
+
+# A coded body is not the JSON that was checked: the upstream inflates it.
+for ce in gzip deflate br 'identity, gzip' 'GZIP'; do
+	refused "token creation, Content-Encoding: $ce" 415 POST "$U" "$P" "${J[@]}" \
+	    -H "Content-Encoding: $ce" -d '{"name":"x","scope":["device.get"]}'
+done
+refused "token creation, two Content-Encoding fields" 415 POST "$U" "$P" "${J[@]}" \
+    -H "Content-Encoding: identity" -H "Content-Encoding: identity" -d '{"name":"x","scope":["device.get"]}'
+printf '{"name":"x","scope":["all.Application"]}' | gzip > "$T/gz.body"
+refused "token creation, gzip body naming all.Application" 415 POST "$U" "$P" "${J[@]}" \
+    -H "Content-Encoding: gzip" --data-binary @"$T/gz.body"
+forwarded "token creation, Content-Encoding: identity" 201 POST "$U" "$P" "${J[@]}" \
+    -H "Content-Encoding: identity" -d '{"name":"x","scope":["device.get"]}'
+
 # --- scopes the policy does not know ---------------------------------------------
 U="$G1/applications/$APP/tokens"
 P=$(mint applicationApiTokens.post)
@@ -190,7 +225,9 @@ forwarded "no schema: an empty list" 201 POST "$U2" "$P" "${J[@]}" -d '{"name":"
 
 # The scopes to grant named in the query, where frameworks merging the
 # query into the body would find them.
-for q in "scope=all.Application" "scope[]=all.Application" "Scope%5B0%5D=all.Application" "a=1;scope=x"; do
+# "[scope][]=x" is {scope: ["x"]} to Node's qs (Express) and Rack (red team).
+for q in "scope=all.Application" "scope[]=all.Application" "Scope%5B0%5D=all.Application" "a=1;scope=x" \
+    "[scope][]=all.Application" "%5Bscope%5D=all.Application" "a=1&]]scope=x"; do
 	refused "the scope member in the query: ?$q" 400 POST "$U2?$q" "$P" "${J[@]}" -d '{"name":"x","scope":[]}' -g
 	refused "the Losant action: ?$q" 400 POST "$G1/applications/$APP/tokens?$q" "$P" "${J[@]}" -d '{"name":"x","scope":[]}' -g
 done
@@ -238,7 +275,7 @@ R=$(mint "applicationApiTokens.get applicationApiToken.get applicationApiToken.d
 L="$G1/applications/$APP/tokens"
 for q in "_method=DELETE" "a=1&_method=DELETE" "a=1;_method=DELETE" "_METHOD=DELETE" \
     "%5Fmethod=DELETE" "_%6Dethod=DELETE" "_method%5B%5D=DELETE" "_method[]=DELETE" \
-    ".method=DELETE" "+_method=DELETE" "_method"; do
+    ".method=DELETE" "+_method=DELETE" "_method" "[_method]=DELETE" "%5B_method%5D=DELETE"; do
 	refused "?$q" 400 GET "$L?$q" "$R" -g
 done
 check "the log says method_override" grep -q '"reason":"method_override"' "$T/access.log"

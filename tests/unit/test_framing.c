@@ -253,6 +253,18 @@ test_fields(void)
 	CU_ASSERT_EQUAL(r.fi.nauthorization, 0);
 }
 
+/* Content-Encoding is found (the last) and counted, for gate.c. */
+static void
+test_content_encoding(void)
+{
+	struct result r;
+
+	run(&r, 1, 1, EVHTTP_REQ_POST, H("content-encoding", "identity",
+	    "Content-Encoding", "gzip"));
+	CU_ASSERT_EQUAL(r.rc, 0);
+	CU_ASSERT_EQUAL(r.fi.ncontent_encoding, 2);
+}
+
 int
 main(void)
 {
@@ -271,6 +283,7 @@ main(void)
 	CU_add_test(s, "Transfer-Encoding", test_codings);
 	CU_add_test(s, "HEAD bodies", test_head);
 	CU_add_test(s, "fields found on the way", test_fields);
+	CU_add_test(s, "Content-Encoding found and counted", test_content_encoding);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

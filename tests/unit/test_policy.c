@@ -617,6 +617,15 @@ test_method_override(void)
 	CU_ASSERT(override_query_has_name("a=1&scope=all.Application", 25, "scope"));
 	CU_ASSERT(override_query_has_name("Scope[]=x", 9, "scope"));
 	CU_ASSERT(override_query_has_name("%73cope[0]=x", 12, "scope"));
+	/* A leading bracket (qs, Rack) hides nothing (red team). */
+	CU_ASSERT(override_query_has_name("[scope]=x", 9, "scope"));
+	CU_ASSERT(override_query_has_name("a=1&[scope][]=x", 15, "scope"));
+	CU_ASSERT(override_query_has_name("%5Bscope%5D=x", 13, "scope"));
+	CU_ASSERT(override_query_has_name("]][[scope=x", 11, "scope"));
+	CU_ASSERT(override_query_has_method("[_method]=DELETE", 16));
+	CU_ASSERT(override_query_has_method("%5b_method%5d=DELETE", 20));
+	CU_ASSERT(!override_query_has_name("a[scope]=x", 10, "scope"));
+	CU_ASSERT(!override_query_has_name("[scopes]=x", 10, "scope"));
 	CU_ASSERT(override_query_has_name("scope", 5, "Scope"));
 	CU_ASSERT(override_query_has_name("my_field=1", 10, "my-field") == 0);
 	CU_ASSERT(override_query_has_name("my-field=1", 10, "my-field"));

@@ -4,10 +4,12 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
 
+#include "defaults.h"
 #include "reqscan.h"
 
 struct rcase {
@@ -76,6 +78,31 @@ static const struct rcase cases[] = {
 	    "OPTIONS / HTTP/1.1\r\n\r\nPATCH / HTTP/1.1\r\n\r\n", 0),
 	R("smuggled request after CL", "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
 };
+
+static int scan(const char *bytes, size_t len, int bytewise, struct reqscan *s);
+
+/* A chunk extension is skipped up to SG_CHUNK_EXT_MAX_BYTES, refused past. */
+static void
+test_chunk_ext_bound(void)
+{
+	static const char head[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;";
+	char *req = malloc(sizeof(head) + SG_CHUNK_EXT_MAX_BYTES + 64);
+	struct reqscan s;
+	size_t n;
+
+	for (int over = 0; over <= 1; over++) {
+		n = sizeof(head) - 1;
+		memcpy(req, head, n);
+		/* ';' counts as the first byte of the extension. */
+		memset(req + n, 'a', SG_CHUNK_EXT_MAX_BYTES - 1 + (size_t)over);
+		n += SG_CHUNK_EXT_MAX_BYTES - 1 + (size_t)over;
+		memcpy(req + n, "\r\nhello\r\n0\r\n\r\n", 14);
+		n += 14;
+		CU_ASSERT_EQUAL(scan(req, n, 0, &s), over ? 400 : 0);
+		CU_ASSERT_EQUAL(scan(req, n, 1, &s), over ? 400 : 0);
+	}
+	free(req);
+}
 
 static int
 scan(const char *bytes, size_t len, int bytewise, struct reqscan *s)
@@ -274,6 +301,7 @@ main(void)
 		return 1;
 	su = CU_add_suite("reqscan", NULL, NULL);
 	CU_add_test(su, "hostile and valid byte sequences", test_cases);
+	CU_add_test(su, "chunk extension bound", test_chunk_ext_bound);
 	CU_add_test(su, "head boundaries", test_feed_some);
 	CU_add_test(su, "head size limit", test_head_limit);
 	CU_add_test(su, "body reader", test_feed_body);

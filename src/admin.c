@@ -21,6 +21,7 @@
 #include "defaults.h"
 #include "gate.h"
 #include "keys.h"
+#include "headers.h"
 #include "jwks_fetch.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,7 +63,7 @@ reply_json(struct evhttp_request *req, int status, const char *fmt, ...)
 	va_end(ap);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	evhttp_send_reply(req, status, NULL, b);
+	evhttp_send_reply(req, status, headers_reason_phrase(status), b);
 	evbuffer_free(b);
 }
 

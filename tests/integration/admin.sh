@@ -63,6 +63,8 @@ expect_eq "Host LocalHost:PORT (case)" 200 "$(adm -H "Host: LocalHost:$ADMIN_POR
 expect_eq "rebinding: Host evil.example:PORT on /metrics is 421" 421 \
     "$(adm -H "Host: evil.example:$ADMIN_PORT" "$A/metrics")"
 expect_eq "... in JSON" MisdirectedRequest "$(json_get "$T/a.json" 'd["type"]')"
+expect_eq "... with its reason phrase" "HTTP/1.1 421 Misdirected Request" \
+    "$(curl -s -i -H "Host: evil.example:$ADMIN_PORT" "$A/metrics" | head -n 1 | tr -d '\r')"
 expect_eq "rebinding: POST /revocations with Host evil.example is 421" 421 \
     "$(adm "${POST[@]}" -H "Host: evil.example:$ADMIN_PORT" "$A/revocations")"
 expect_eq "... revoked nothing" 0 "$(revoked)"

@@ -7,8 +7,10 @@
 # for ever; entries forged into Redis with an expiry of 2^63 - 1 (a state
 # hash entry with a PUBLISH hint, a bare sorted-set member, a tombstone)
 # are held with the expiry capped at now + the bound, shown so by GET
-# /revocations and kept so across a restart. Skipped (77) without
-# redis-server.
+# /revocations and kept so across a restart; a reload to a shorter bound
+# refuses a token the old one accepted (cached included), keeps the held
+# entries' expiry and caps what comes next at the new bound. Skipped (77)
+# without redis-server.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
@@ -159,4 +161,28 @@ start_gateway "$T/gw.json"
 expect_eq "after a restart: the forged entry's capped expiry" "$live" "$(listed_exp forged-live)"
 expect_eq "after a restart: the learnt entry's expiry" "$learnt" "$(listed_exp "$NEWID")"
 expect_eq "after a restart: the deleted token is refused" 401 "$(code "$NEW_TOK")"
+
+# --- a reload to a shorter bound ---------------------------------------------------------
+# A token accepted (and cached by every worker) under the old bound is
+# refused at once under the new one; entries held keep their expiry (a
+# token accepted under the old bound may still verify); what Redis sends
+# from then on is capped at the new bound.
+MID_TOK=$(mint mid-1 applicationApiTokens.get --exp-in 1800)
+expect_eq "a token living 30 min works under the 1 h bound" 200 "$(code "$MID_TOK")"
+sed -i "s/\"max_lifetime_s\": $MAX/\"max_lifetime_s\": 600/" "$T/gw.json"
+check "reload to max_lifetime_s 600" reload_and_wait
+check "... in force" bash -c "grep -E 'in force|reload failed' '$T/gateway.err' | tail -n 1 | grep -q 'in force'"
+before=$(record_count)
+expect_eq "the same token is refused after the reload" 401401401 \
+    "$(code "$MID_TOK")$(code "$MID_TOK")$(code "$MID_TOK")"
+expect_eq "... and reaches nothing" "$before" "$(record_count)"
+expect_eq "held entries keep their expiry" "$live $learnt" \
+    "$(listed_exp forged-live) $(listed_exp "$NEWID")"
+t0=$(date +%s)
+rcli HSET scopegate:revoked:state forged-new "+ $INT64_MAX $(now_us) operator" > /dev/null
+rcli PUBLISH scopegate:revocations "+ forged-new" > /dev/null
+for _ in $(seq 1 600); do [ "$(listed_exp forged-new)" != absent ] && break; sleep 0.05; done
+t1=$(date +%s)
+check "a forged entry after the reload is capped at the new bound" \
+    within $((t0 + 600 + 2 * LEEWAY)) $((t1 + 600 + 2 * LEEWAY)) "$(listed_exp forged-new)"
 finish

@@ -245,6 +245,7 @@ revoke_holds(const struct revoke_store *st, const char *id, size_t len,
 	pthread_rwlock_t *lock = (pthread_rwlock_t *)&st->lock;
 	char cid[SG_REVOKE_MAX_ID_BYTES];
 	const struct rentry *e;
+	int64_t life;
 	ssize_t i;
 	int held = 0;
 
@@ -257,9 +258,10 @@ revoke_holds(const struct revoke_store *st, const char *id, size_t len,
 		/* Held when the entry lasts as long as learning it now would
 		 * need: for ever, or token_life_s from now (it was made up to
 		 * REVOKE_RELEARN_SLACK_S ago). */
+		life = st->rc->token_life_s;
 		held = e->in_journal && e->revoked && e->source >= (unsigned char)src &&
-		    (e->expires_at == REVOKE_NEVER || (st->rc->token_life_s > 0 &&
-		    e->expires_at >= (int64_t)time(NULL) + st->rc->token_life_s));
+		    (e->expires_at == REVOKE_NEVER ||
+		    (life > 0 && e->expires_at >= (int64_t)time(NULL) + life));
 	}
 	pthread_rwlock_unlock(lock);
 	return held;
@@ -324,6 +326,7 @@ next_version(struct revoke_store *st)
 		v = st->last_version + 1;
 	return v;
 }
+
 /* The expiry of a revocation whose token expiry is unknown, made now:
  * every token of that id that verifies now stops verifying within
  * token_life_s; without that bound, never. The slack lets revoke_holds

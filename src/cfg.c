@@ -607,6 +607,11 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	/* Tokens that cannot be revoked only when the operator says so. */
 	if (cf->tokens != NULL && cf->tokens->require_id < 0)
 		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
+	/* The revocation store bounds entries of unknown expiry by how long
+	 * an accepted token may live (revoke.h). */
+	if (cf->tokens != NULL && cf->revocations != NULL && cf->tokens->opts.max_lifetime_s > 0)
+		cf->revocations->token_life_s = cf->tokens->opts.max_lifetime_s +
+		    2 * cf->tokens->opts.leeway_s;
 	json_decref(root);
 	if (errs->n != nerr) {
 		cfg_free(cf);

@@ -64,6 +64,7 @@
 /* Tokens. */
 #define SG_DEFAULT_MAX_TOKEN_BYTES	8192
 #define SG_DEFAULT_CLOCK_LEEWAY_S	30
+#define SG_DEFAULT_TOKEN_MAX_LIFETIME_S	0	/* no bound on exp */
 #define SG_DEFAULT_TOKEN_CACHE_SIZE	65536
 
 /* Canonical request target and policy matching (canon.c, policy.c). */

@@ -27,6 +27,7 @@ static const char *const status_names[JWT_STATUS_COUNT] = {
 	[JWT_WRONG_ISSUER] = "wrong_issuer",
 	[JWT_WRONG_AUDIENCE] = "wrong_audience",
 	[JWT_MISSING_EXP] = "missing_exp",
+	[JWT_LIFETIME_TOO_LONG] = "lifetime_too_long",
 	[JWT_BAD_CLAIM] = "bad_claim",
 	[JWT_BAD_SCOPE] = "bad_scope",
 	[JWT_INTERNAL] = "internal_error",
@@ -279,12 +280,36 @@ clamp_i64(double d)
 	return (int64_t)d;
 }
 
+/* max_lifetime_s (exp is present): a token accepted at time t stops
+ * verifying by t + max_lifetime_s + 2 * leeway_s at the latest, whatever
+ * it claims, which is what lets a revocation of unknown expiry end (see
+ * revoke.h). The rule only gets easier as t grows, so a cached result
+ * stays right until its valid_until. iat is not trusted to shorten
+ * anything (whoever holds the key writes it), but a token whose own iat
+ * says it was issued to live longer is refused too: otherwise such a
+ * token, refused today, would be accepted in its last max_lifetime_s,
+ * possibly after the revocation of its id has been dropped. */
+static enum jwt_status
+check_lifetime(const json_t *p, const struct jwt_opts *o, double t)
+{
+	double exp = json_number_value(json_object_get(p, "exp"));
+	double max = (double)o->max_lifetime_s;
+	const json_t *iat = json_object_get(p, "iat");
+
+	if (exp > t + max + (double)o->leeway_s)
+		return JWT_LIFETIME_TOO_LONG;
+	if (iat != NULL && exp - json_number_value(iat) > max)
+		return JWT_LIFETIME_TOO_LONG;
+	return JWT_OK;
+}
+
 /* Check the claims of a verified payload at time now. */
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
 	const json_t *p = r->payload;
 	double t = (double)now, leeway = (double)o->leeway_s;
+	enum jwt_status st;
 	json_t *v, *e;
 	size_t i, j;
 	int ok;
@@ -320,8 +345,10 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 		/* RFC 7519 4.1.4: valid only while now is before exp. */
 		if (t >= exp + leeway)
 			return JWT_EXPIRED;
-	} else if (o->require_exp)
+	} else if (o->require_exp || o->max_lifetime_s > 0)
 		return JWT_MISSING_EXP;
+	if (o->max_lifetime_s > 0 && (st = check_lifetime(p, o, t)) != JWT_OK)
+		return st;
 	if ((v = json_object_get(p, "nbf")) != NULL && t + leeway < json_number_value(v))
 		return JWT_NOT_YET_VALID;
 	if ((v = json_object_get(p, "iat")) != NULL && json_number_value(v) > t + leeway)

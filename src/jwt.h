@@ -28,6 +28,7 @@ enum jwt_status {
 	JWT_WRONG_ISSUER,
 	JWT_WRONG_AUDIENCE,
 	JWT_MISSING_EXP,
+	JWT_LIFETIME_TOO_LONG,	/* exp further ahead than max_lifetime_s allows */
 	JWT_BAD_CLAIM,		/* a registered claim of the wrong type */
 	JWT_BAD_SCOPE,		/* scope claim of the wrong form */
 	JWT_INTERNAL,		/* OpenSSL failure */
@@ -49,6 +50,9 @@ struct jwt_opts {
 	unsigned max_untagged_tries;	/* keys tried for a token without kid */
 	int require_exp;
 	int64_t leeway_s;
+	/* > 0: a token must have exp, exp <= now + max_lifetime_s + leeway_s,
+	 * and, when it has iat, exp - iat <= max_lifetime_s (0: no bound). */
+	int64_t max_lifetime_s;
 	const char *const *issuers;	/* accepted iss values; none = any */
 	size_t nissuers;
 	const char *const *audiences;	/* accepted aud values; none = not checked */

@@ -246,6 +246,7 @@ revoke_holds(const struct revoke_store *st, const char *id, size_t len,
 	pthread_rwlock_t *lock = (pthread_rwlock_t *)&st->lock;
 	char cid[SG_REVOKE_MAX_ID_BYTES];
 	const struct rentry *e;
+	int64_t life;
 	ssize_t i;
 	int held = 0;
 
@@ -255,8 +256,13 @@ revoke_holds(const struct revoke_store *st, const char *id, size_t len,
 	pthread_rwlock_rdlock(lock);
 	if ((i = revoke_table_find(st, revoke_id_hash(st, cid, len), cid, len)) >= 0) {
 		e = st->slots[i].e;
-		held = e->in_journal && e->revoked && e->expires_at == REVOKE_NEVER &&
-		    e->source >= (unsigned char)src;
+		/* Held when the entry lasts as long as learning it now would
+		 * need: for ever, or token_life_s from now (it was made up to
+		 * REVOKE_RELEARN_SLACK_S ago). */
+		life = st->rc->token_life_s;
+		held = e->in_journal && e->revoked && e->source >= (unsigned char)src &&
+		    (e->expires_at == REVOKE_NEVER ||
+		    (life > 0 && e->expires_at >= (int64_t)time(NULL) + life));
 	}
 	pthread_rwlock_unlock(lock);
 	return held;
@@ -341,6 +347,20 @@ latest_remote_version(void)
 {
 	return ((int64_t)time(NULL) + SG_REVOKE_MAX_VERSION_AHEAD_S) * 1000000;
 }
+/* The expiry of a revocation whose token expiry is unknown, made now:
+ * every token of that id that verifies now stops verifying within
+ * token_life_s; without that bound, never. The slack lets revoke_holds
+ * skip the same revocation learnt again within it (a repeated DELETE)
+ * without a journal write, while the entry still covers token_life_s
+ * from then. */
+static int64_t
+bounded_expiry(const struct revoke_store *st)
+{
+	if (st->rc->token_life_s <= 0)
+		return REVOKE_NEVER;
+	return (int64_t)time(NULL) + st->rc->token_life_s + REVOKE_RELEARN_SLACK_S;
+}
+
 /* A local change (operator or the API) of id to op. */
 static enum revoke_result
 local_change(struct revoke_store *st, char op, const char *raw, size_t rawlen, int64_t exp,
@@ -359,7 +379,7 @@ local_change(struct revoke_store *st, char op, const char *raw, size_t rawlen, i
 	pthread_mutex_lock(&st->wmu);
 	e = revoke_writer_get(st, id, len);
 	if (op == '+') {
-		c.exp = exp > 0 ? exp : REVOKE_NEVER;
+		c.exp = exp > 0 ? exp : bounded_expiry(st);
 		if (e != NULL && e->in_journal && e->revoked) {
 			/* Again: the later expiry and the stronger source. */
 			if (e->expires_at > c.exp)
@@ -447,6 +467,25 @@ newer(const struct rentry *e, char op, int64_t version)
 	return op == '+' && !e->revoked;
 }
 
+/* The expiry a change from Redis is stored with. Anyone who can write to
+ * Redis could claim 2^63; with a bound on token lifetimes no token this
+ * gateway accepts from now on outlives now + token_life_s, so a
+ * revocation need not last longer. A tombstone is kept at least
+ * retention_s, as a local one (it only has to outlast the revocations it
+ * beat, which are capped the same way). Without a bound, as sent. */
+static int64_t
+remote_expiry(const struct revoke_store *st, char op, int64_t exp)
+{
+	int64_t life = st->rc->token_life_s, cap;
+
+	if (life <= 0)
+		return exp;
+	if (op == '-' && st->rc->retention_s > life)
+		life = st->rc->retention_s;
+	cap = (int64_t)time(NULL) + life;
+	return exp > cap ? cap : exp;
+}
+
 enum revoke_result
 revoke_apply_remote(struct revoke_store *st, const struct revoke_change *rc, int *applied)
 {
@@ -481,6 +520,7 @@ revoke_apply_remote(struct revoke_store *st, const struct revoke_change *rc, int
 		c.version = latest_remote_version();
 	}
 	pthread_mutex_lock(&st->wmu);
+	c.exp = remote_expiry(st, c.op, c.exp);
 	e = revoke_writer_get(st, id, len);
 	/* A tombstone for an id we do not hold changes nothing. */
 	if (!newer(e, rc->op, rc->version) || (rc->op == '-' && (e == NULL || !e->in_journal)))

@@ -21,11 +21,17 @@
  * with a version (microseconds since the epoch, strictly increasing per
  * store) and a source (who made the change). Merges (journal replay,
  * Redis) keep the newest version; on a tie a revocation wins. A revoked
- * entry lasts until its expiry, which for an entry whose token expiry is
- * unknown (learned from the API, or an operator's without expires_at) is
- * never: the configuration sets no bound on a token's lifetime. A
- * tombstone lasts retention_s. An ids file entry is separate, read-only
- * and never expires.
+ * entry lasts until its expiry. For an entry whose token expiry is
+ * unknown (learned from the API, or an operator's without expires_at)
+ * that is now + token_life_s when tokens.max_lifetime_s bounds how long
+ * an accepted token lives (a token of that id that verifies at the
+ * revocation stops verifying before then; one refused then because its
+ * exp was too far ahead stays refused if it carries iat, see jwt.c
+ * check_lifetime), and never without that bound (a token may live for
+ * ever, so must its revocation). Changes from Redis have their expiry
+ * capped at now + token_life_s (a peer, or whoever can write to Redis,
+ * cannot pin entries for 2^63 s). A tombstone lasts retention_s. An ids
+ * file entry is separate, read-only and never expires.
  *
  * Journal format 2: a first line "#scopegate-revocations 2", then one
  * change a line:
@@ -67,6 +73,12 @@ struct revoke_config {
 	char *redis_password_file;	/* or NULL: no AUTH */
 	char *redis_password;		/* read from it at load (cleansed on free) */
 	int64_t redis_max_entries;	/* entries learnt from Redis, at most */
+	/* Not a key of this section: set from "tokens" by cfg.c. How long
+	 * past a moment t a token accepted at t may still verify
+	 * (max_lifetime_s + 2 * leeway_s: exp may be leeway_s beyond the
+	 * bound and is honoured leeway_s past itself); 0 when tokens have no
+	 * bound on their lifetime. */
+	int64_t token_life_s;
 };
 
 /* Parse obj (the "revocations" object at JSON pointer ptr; NULL when the
@@ -148,7 +160,8 @@ const struct revoke_config *revoke_store_config(const struct revoke_store *st);
 
 /* Apply what a reload may change live: read the ids file of rc again
  * (its entries replace the old file's: added and removed), the tombstone
- * retention and the Redis bounds. The password is the Redis link's
+ * retention, the Redis bounds and token_life_s (for changes from then
+ * on: entries held keep their expiry). The password is the Redis link's
  * business (revoke_redis_reload). 0, or -1 with messages in errs and
  * nothing changed (an unreadable or malformed ids file). */
 int revoke_store_reload(struct revoke_store *st, const struct revoke_config *rc,

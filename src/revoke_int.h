@@ -17,6 +17,9 @@
 /* Compact on our own when the journal holds this many more lines than
  * live entries (re-revocations and reinstatements pile up). */
 #define REVOKE_AUTOCOMPACT_SLACK	1024
+/* A revocation of unknown token expiry lasts token_life_s plus this
+ * (revoke.c bounded_expiry). */
+#define REVOKE_RELEARN_SLACK_S		60
 
 /* An id's state. The journal part (in_journal) is either a revocation
  * (revoked: until expires_at) or a tombstone (!revoked: remembered until

@@ -484,6 +484,15 @@ revoke_store_reload(struct revoke_store *st, const struct revoke_config *rc,
 	st->rc->ids_file = rc->ids_file != NULL ? xstrdup(rc->ids_file) : NULL;
 	st->rc->retention_s = rc->retention_s;
 	st->rc->redis_max_entries = rc->redis_max_entries;
+	/* A new bound applies to changes from now on; entries already held
+	 * keep their expiry. Shortening one to the new bound could free a
+	 * token accepted under the old, longer (or absent) bound, which may
+	 * still verify; lengthening is not needed: a token of that id that
+	 * verified at the revocation stops verifying by the expiry it got.
+	 * Under the table's lock too: revoke_holds reads it with only that. */
+	pthread_rwlock_wrlock(&st->lock);
+	st->rc->token_life_s = rc->token_life_s;
+	pthread_rwlock_unlock(&st->lock);
 	st->full_logged = 0;
 	pthread_mutex_unlock(&st->wmu);
 	if (rc->ids_file != NULL)

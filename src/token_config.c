@@ -11,6 +11,9 @@
 #include "xmalloc.h"
 
 #define TOKEN_MAX_LEEWAY_S		3600
+/* 100 years: far beyond any real token, small enough that now plus it
+ * never overflows. */
+#define TOKEN_MAX_LIFETIME_S		3153600000LL
 #define TOKEN_MIN_TOKEN_BYTES		256
 #define TOKEN_MAX_TOKEN_BYTES		(1024 * 1024)
 #define TOKEN_MAX_CACHE_SIZE		(16 * 1024 * 1024)
@@ -30,6 +33,7 @@ static const struct jsonconf_key tokens_keys[] = {
 	{ "audiences", JC_ANY, 0 },
 	{ "require_exp", JC_BOOLEAN, 0 },
 	{ "leeway_s", JC_INTEGER, 0 },
+	{ "max_lifetime_s", JC_INTEGER, 0 },
 	{ "max_token_bytes", JC_INTEGER, 0 },
 	{ "scope_claim", JC_STRING, 0 },
 	{ "scope_format", JC_STRING, 0 },
@@ -187,7 +191,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 {
 	struct token_config *tc = xcalloc(1, sizeof(*tc));
 	const char *scope_claim, *id_claim, *fmt;
-	int64_t leeway, maxbytes, cache, tries;
+	int64_t leeway, maxbytes, cache, tries, maxlife;
 	int require_exp, require_id, bad = 0;
 	size_t before = jc->errs->n, i;
 	json_t *keys, *k;
@@ -205,6 +209,8 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	bad |= jsonconf_get_bool(jc, obj, ptr, "require_id", -1, &require_id) != 0;
 	bad |= jsonconf_get_int(jc, obj, ptr, "leeway_s", 0, TOKEN_MAX_LEEWAY_S,
 	    SG_DEFAULT_CLOCK_LEEWAY_S, &leeway) != 0;
+	bad |= jsonconf_get_int(jc, obj, ptr, "max_lifetime_s", 0, TOKEN_MAX_LIFETIME_S,
+	    SG_DEFAULT_TOKEN_MAX_LIFETIME_S, &maxlife) != 0;
 	bad |= jsonconf_get_int(jc, obj, ptr, "max_token_bytes", TOKEN_MIN_TOKEN_BYTES,
 	    TOKEN_MAX_TOKEN_BYTES, SG_DEFAULT_MAX_TOKEN_BYTES, &maxbytes) != 0;
 	bad |= jsonconf_get_int(jc, obj, ptr, "cache_size", 0, TOKEN_MAX_CACHE_SIZE,
@@ -275,6 +281,7 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 	tc->require_id = require_id;
 	tc->opts.require_exp = require_exp;
 	tc->opts.leeway_s = leeway;
+	tc->opts.max_lifetime_s = maxlife;
 	tc->opts.max_token_bytes = (size_t)maxbytes;
 	tc->opts.max_untagged_tries = (unsigned)tries;
 	tc->opts.scope_claim = tc->scope_claim;

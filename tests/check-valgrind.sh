@@ -20,6 +20,7 @@ suites=(
 	revocation
 	revoke_attacks
 	revoke_outage
+	revoke_lifetime
 	gateway_tls
 	hostile
 	upstream_hostile

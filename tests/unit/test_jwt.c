@@ -801,6 +801,56 @@ test_time_claims(void)
 	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":999}"), JWT_EXPIRED);
 }
 
+/* tokens.max_lifetime_s: exp no later than now + max + leeway (now =
+ * 1000), exp required whatever require_exp says, and a token whose own
+ * iat says it lives longer refused too. */
+static void
+test_max_lifetime(void)
+{
+	struct jwt_opts o;
+
+	jwt_opts_init(&o);		/* leeway 30 */
+	o.max_lifetime_s = 3600;	/* bound: exp <= 4630 */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4630}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4631}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4630.5}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4629}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":1e300}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":9223372036854775807}"), JWT_LIFETIME_TOO_LONG);
+	/* Beyond int64: jansson refuses the document (malformed). */
+	CU_ASSERT_NOT_EQUAL(hs_claims(&o, "{\"exp\":18446744073709551616}"), JWT_OK);
+	/* Expiry is still checked first; a negative exp is just expired. */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":-1}"), JWT_EXPIRED);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":-1e300}"), JWT_EXPIRED);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":\"4000\"}"), JWT_BAD_CLAIM);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"sub\":\"x\"}"), JWT_MISSING_EXP);
+	o.require_exp = 0;		/* the bound needs an exp anyway */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"sub\":\"x\"}"), JWT_MISSING_EXP);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4630}"), JWT_OK);
+	/* iat never lengthens: an old iat does not let a far exp in. */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":9000,\"iat\":5400}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4631,\"iat\":1000}"), JWT_LIFETIME_TOO_LONG);
+	/* A token issued to live longer than the bound is refused even in its
+	 * last hour (else it would outlive revocations of its id). */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4000,\"iat\":399}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4000,\"iat\":400}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4000,\"iat\":-1e300}"), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4000,\"iat\":null}"), JWT_BAD_CLAIM);
+	/* The leeway widens the now-based bound. */
+	o.leeway_s = 0;
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4600}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":4601}"), JWT_LIFETIME_TOO_LONG);
+	o.leeway_s = 3600;
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":8200}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":8201}"), JWT_LIFETIME_TOO_LONG);
+	/* 0: no bound, as before. */
+	o.max_lifetime_s = 0;
+	o.leeway_s = 30;
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":1e300}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"sub\":\"x\"}"), JWT_OK);
+	CU_ASSERT_STRING_EQUAL(jwt_status_str(JWT_LIFETIME_TOO_LONG), "lifetime_too_long");
+}
+
 static void
 test_iss_aud(void)
 {
@@ -978,6 +1028,7 @@ main(void)
 	CU_add_test(s, "crit, jku, jwk, kid", test_crit_and_key_headers);
 	CU_add_test(s, "bounded untagged tries", test_untagged_tries);
 	CU_add_test(s, "exp nbf iat leeway", test_time_claims);
+	CU_add_test(s, "max_lifetime_s", test_max_lifetime);
 	CU_add_test(s, "iss aud", test_iss_aud);
 	CU_add_test(s, "scope claim forms", test_scopes);
 	CU_add_test(s, "id claim, sub, claim paths", test_id_claim);

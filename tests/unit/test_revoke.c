@@ -1606,6 +1606,161 @@ test_future_version(void)
 	errlist_free(&el);
 }
 
+/* The journal expiry of id ('+' or '-' in *op), or -1 when not held. */
+static int64_t
+expiry_of(const struct revoke_store *st, const char *id, char *op)
+{
+	struct revoke_entry *v;
+	size_t n = revoke_snapshot(st, 0, &v);
+	int64_t exp = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, id) == 0) {
+			exp = v[i].expires_at;
+			if (op != NULL)
+				*op = v[i].op;
+		}
+	revoke_snapshot_free(v, n);
+	return exp;
+}
+
+/* With a bound on token lifetimes (token_life_s), revocations of unknown
+ * expiry last that long (plus the relearn slack), and whatever Redis
+ * claims is capped at now + the bound; without one, as before. */
+static void
+test_lifetime_bound(void)
+{
+	char *j = tpath("journal-life");
+	struct errlist el;
+	struct revoke_config rc = mkconfig(j, NULL);
+	struct revoke_store *st;
+	int64_t t0, t1, far;
+	char op = 0;
+	int applied = 0;
+
+	unlink(j);
+	rc.token_life_s = 1000;
+	rc.retention_s = 100;
+	errlist_init(&el);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	t0 = time(NULL);
+	/* Learnt (delete, status) and an operator's without expires_at. */
+	CU_ASSERT_EQUAL(revoke_add_src(st, "l-del", 5, 0, REVOKE_SRC_DELETE), REVOKE_OK);
+	CU_ASSERT_EQUAL(revoke_add_src(st, "l-sta", 5, 0, REVOKE_SRC_STATUS), REVOKE_OK);
+	CU_ASSERT_EQUAL(add(st, "l-op", 0), REVOKE_OK);
+	t1 = time(NULL);
+	static const char *const learnt[] = { "l-del", "l-sta", "l-op" };
+	for (size_t i = 0; i < 3; i++) {
+		int64_t e = expiry_of(st, learnt[i], NULL);
+		CU_ASSERT(e >= t0 + 1000 + 60 && e <= t1 + 1000 + 60);
+	}
+	/* Learnt again within the slack: held, no journal write. */
+	CU_ASSERT_TRUE(revoke_holds(st, "l-del", 5, REVOKE_SRC_DELETE));
+	CU_ASSERT_TRUE(revoke_holds(st, "l-del", 5, REVOKE_SRC_STATUS));
+	CU_ASSERT_FALSE(revoke_holds(st, "l-sta", 5, REVOKE_SRC_DELETE));
+	/* An operator's explicit expiry is the operator's. */
+	far = t0 + 1000000000;
+	CU_ASSERT_EQUAL(add(st, "l-exp", far), REVOKE_OK);
+	CU_ASSERT_EQUAL(expiry_of(st, "l-exp", NULL), far);
+	/* From Redis: 2^63 - 1, and any expiry past the bound, is capped;
+	 * one within it is kept. */
+	t0 = time(NULL);
+	CU_ASSERT_EQUAL(remote(st, '+', "r-max", INT64_MAX, 10, &applied), REVOKE_OK);
+	CU_ASSERT_TRUE(applied);
+	CU_ASSERT_EQUAL(remote(st, '+', "r-far", t0 + 5000, 10, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "r-near", t0 + 20, 10, NULL), REVOKE_OK);
+	t1 = time(NULL);
+	CU_ASSERT(expiry_of(st, "r-max", &op) >= t0 + 1000);
+	CU_ASSERT(expiry_of(st, "r-max", &op) <= t1 + 1000);
+	CU_ASSERT_EQUAL(op, '+');
+	CU_ASSERT(expiry_of(st, "r-far", NULL) <= t1 + 1000);
+	CU_ASSERT_EQUAL(expiry_of(st, "r-near", NULL), t0 + 20);
+	CU_ASSERT_TRUE(is_rev(st, "r-max"));
+	/* GET /revocations shows the capped expiry, not null (never). */
+	{
+		json_t *l = revoke_list_json(st), *e;
+		size_t i;
+		int seen = 0;
+
+		json_array_foreach(json_object_get(l, "revocations"), i, e)
+			if (strcmp(json_string_value(json_object_get(e, "id")), "r-max") == 0) {
+				seen = 1;
+				CU_ASSERT_TRUE(json_is_integer(json_object_get(e, "expires_at")));
+				CU_ASSERT(json_integer_value(json_object_get(e, "expires_at")) <=
+				    t1 + 1000);
+			}
+		CU_ASSERT_TRUE(seen);
+		json_decref(l);
+	}
+	/* A tombstone from Redis: capped at the larger of the bound and
+	 * retention_s. */
+	t0 = time(NULL);
+	CU_ASSERT_EQUAL(remote(st, '-', "r-far", INT64_MAX, 11, &applied), REVOKE_OK);
+	CU_ASSERT_TRUE(applied);
+	t1 = time(NULL);
+	CU_ASSERT(expiry_of(st, "r-far", &op) >= t0 + 1000);
+	CU_ASSERT(expiry_of(st, "r-far", &op) <= t1 + 1000);
+	CU_ASSERT_EQUAL(op, '-');
+	CU_ASSERT_FALSE(is_rev(st, "r-far"));
+	/* The capped expiries are what the journal holds: a restart keeps
+	 * them, nothing comes back as 2^63. */
+	int64_t capped = expiry_of(st, "r-max", NULL);
+	revoke_store_close(st);
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(expiry_of(st, "r-max", NULL), capped);
+	CU_ASSERT_TRUE(is_rev(st, "r-max"));
+	/* Once the bound has passed, compaction drops them. */
+	CU_ASSERT_EQUAL(revoke_compact(st, t1 + 1000 + 61), 0);
+	CU_ASSERT_FALSE(is_rev(st, "r-max"));
+	CU_ASSERT_FALSE(is_rev(st, "l-del"));
+	CU_ASSERT_FALSE(is_rev(st, "l-op"));
+	CU_ASSERT_TRUE(is_rev(st, "l-exp"));
+	revoke_store_close(st);
+	unlink(j);
+
+	/* Without a bound: for ever, and Redis's expiry as sent. */
+	rc.token_life_s = 0;
+	st = revoke_store_open(&rc, &el);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	CU_ASSERT_EQUAL(revoke_add_src(st, "n-del", 5, 0, REVOKE_SRC_DELETE), REVOKE_OK);
+	CU_ASSERT_EQUAL(expiry_of(st, "n-del", NULL), REVOKE_NEVER);
+	CU_ASSERT_TRUE(revoke_holds(st, "n-del", 5, REVOKE_SRC_DELETE));
+	CU_ASSERT_EQUAL(remote(st, '+', "n-max", INT64_MAX, 10, NULL), REVOKE_OK);
+	CU_ASSERT_EQUAL(expiry_of(st, "n-max", NULL), INT64_MAX);
+	/* A reload brings a bound: held entries keep their expiry (a token
+	 * accepted without the bound may live for ever), new ones get it,
+	 * and so does what Redis sends from then on. */
+	rc.token_life_s = 1000;
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc, &el), 0);
+	CU_ASSERT_EQUAL(expiry_of(st, "n-del", NULL), REVOKE_NEVER);
+	CU_ASSERT_EQUAL(expiry_of(st, "n-max", NULL), INT64_MAX);
+	t0 = time(NULL);
+	CU_ASSERT_EQUAL(revoke_add_src(st, "b-del", 5, 0, REVOKE_SRC_DELETE), REVOKE_OK);
+	CU_ASSERT_EQUAL(remote(st, '+', "b-max", INT64_MAX, 10, NULL), REVOKE_OK);
+	t1 = time(NULL);
+	CU_ASSERT(expiry_of(st, "b-del", NULL) >= t0 + 1060 &&
+	    expiry_of(st, "b-del", NULL) <= t1 + 1060);
+	CU_ASSERT(expiry_of(st, "b-max", NULL) <= t1 + 1000);
+	/* A shorter bound: nothing held is shortened (tokens accepted under
+	 * the old bound may still verify). */
+	int64_t before = expiry_of(st, "b-del", NULL);
+	rc.token_life_s = 10;
+	CU_ASSERT_EQUAL(revoke_store_reload(st, &rc, &el), 0);
+	CU_ASSERT_EQUAL(expiry_of(st, "b-del", NULL), before);
+	CU_ASSERT_EQUAL(expiry_of(st, "n-del", NULL), REVOKE_NEVER);
+	t0 = time(NULL);
+	CU_ASSERT_EQUAL(remote(st, '+', "c-max", INT64_MAX, 10, NULL), REVOKE_OK);
+	CU_ASSERT(expiry_of(st, "c-max", NULL) <= time(NULL) + 10);
+	CU_ASSERT(expiry_of(st, "c-max", NULL) >= t0 + 10);
+	revoke_store_close(st);
+	CU_ASSERT_EQUAL(el.n, 0);
+	errlist_free(&el);
+	unlink(j);
+	free(j);
+}
+
 /* A reload reads the ids file again: added, removed, journal untouched;
  * a bad file changes nothing. */
 static void
@@ -1768,6 +1923,7 @@ main(void)
 	CU_add_test(s, "bound on entries from Redis", test_remote_bound);
 	CU_add_test(s, "reload of the ids file", test_reload);
 	CU_add_test(s, "versions from Redis far ahead are refused", test_future_version);
+	CU_add_test(s, "bound on token lifetimes", test_lifetime_bound);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

@@ -293,6 +293,40 @@ test_token_verify(void)
 	free(bad);
 	token_config_free(tc);
 
+	/* max_lifetime_s through the cache: a token refused for its
+	 * lifetime is never cached, so it stays refused; one accepted stays
+	 * accepted (the rule only gets easier as time goes on). */
+	tc = config(",\"cache_size\":4,\"leeway_s\":10,\"max_lifetime_s\":500");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
+	c = token_config_new_cache(tc);
+	tok = mint("{\"exp\":2000,\"jti\":\"L\"}");
+	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 1489, &r), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_EQUAL(tokencache_count(c), 0);
+	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 1489, &r), JWT_LIFETIME_TOO_LONG);
+	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 1490, &r), JWT_OK);
+	CU_ASSERT_EQUAL(tokencache_count(c), 1);
+	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 2009, &r), JWT_OK);
+	CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 2010, &r), JWT_EXPIRED);
+	/* The same token under a config without the bound, then with it
+	 * again: a result cached without the bound is not served under it. */
+	{
+		struct token_config *tc2 = config(",\"cache_size\":4,\"leeway_s\":10");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(tc2);
+		CU_ASSERT_EQUAL(token_verify(tc2, c, tok, strlen(tok), 1000, &r), JWT_OK);
+		CU_ASSERT_EQUAL(tokencache_count(c), 1);
+		CU_ASSERT_EQUAL(token_verify(tc, c, tok, strlen(tok), 1000, &r),
+		    JWT_LIFETIME_TOO_LONG);
+		token_config_free(tc2);
+	}
+	free(tok);
+	tokencache_free(c);
+	token_config_free(tc);
+	/* Bad values at their pointer. */
+	CU_ASSERT_PTR_NULL(config(",\"max_lifetime_s\":-1"));
+	CU_ASSERT_PTR_NULL(config(",\"max_lifetime_s\":\"3600\""));
+	CU_ASSERT_PTR_NULL(config(",\"max_lifetime_s\":9223372036854775807"));
+
 	tc = config(",\"cache_size\":0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tc);
 	CU_ASSERT_PTR_NULL(token_config_new_cache(tc));

@@ -597,6 +597,7 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		.body_len = stream ? (size_t)pr->cc->body_length :
 		    body != NULL ? evbuffer_get_length(body) : 0,
 		.framed = pr->h_framed,
+		.chunked = stream && pr->cc->body_chunked,
 		.traceparent = pr->traceparent,
 		.keep_tracestate = pr->keep_tracestate,
 	};

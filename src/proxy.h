@@ -156,8 +156,9 @@ void proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 void proxy_forward(struct proxy_req *pr);
 
 /* The same for a request whose body is streamed (stream non-zero): the
- * head goes now with the body's Content-Length, the body follows through
- * upstream_write as the guard reads it. */
+ * head goes now with the body's Content-Length (or, for a chunked body,
+ * Transfer-Encoding: chunked), the body follows through upstream_write as
+ * the guard reads it (re-framed by the guard when chunked). */
 void proxy_forward_stream(struct proxy_req *pr, int stream);
 
 /* The client's connection went away (see struct client_conn). */

@@ -569,6 +569,29 @@ body_room(struct worker *w, const struct proxy_req *pr, size_t n)
 	return n < cap - w->body_bytes ? n : cap - w->body_bytes;
 }
 
+/* Pass the next n bytes of the hold, body data the scanner decoded, to
+ * the upstream of a streamed body: as they are for a Content-Length body;
+ * for a chunked one, as one chunk of the gateway's own framing, so that
+ * nothing of the client's framing (sizes with leading zeros, extensions,
+ * trailers) reaches the upstream, only the data it framed. */
+static void
+guard_stream_data(struct client_conn *cc, struct proxy_req *pr, size_t n)
+{
+	char line[FRAMING_CHUNK_LINE_MAX];
+	size_t len = 0;
+
+	if (n == 0)
+		return;		/* a chunk of nothing would end the body */
+	if (cc->body_chunked) {
+		len = framing_chunk_line(n, line);
+		evbuffer_add(pr->body, line, len);
+	}
+	evbuffer_remove_buffer(cc->hold, pr->body, n);
+	if (cc->body_chunked)
+		evbuffer_add(pr->body, "\r\n", 2);
+	upstream_write(pr->ux, pr->body);
+}
+
 /* GUARD_BODY: move body bytes from the hold to the request. */
 static void
 guard_read_body(struct client_conn *cc)
@@ -612,10 +635,9 @@ guard_read_body(struct client_conn *cc)
 		cc->body_raw += n;
 		if (is_data && pr->streaming) {
 			pr->bytes_in += n;
-			if (pr->ux != NULL) {
-				evbuffer_remove_buffer(cc->hold, pr->body, n);
-				upstream_write(pr->ux, pr->body);
-			} else
+			if (pr->ux != NULL)
+				guard_stream_data(cc, pr, n);
+			else
 				evbuffer_drain(cc->hold, n);
 		} else if (is_data) {
 			evbuffer_remove_buffer(cc->hold, pr->body, n);
@@ -632,8 +654,16 @@ guard_read_body(struct client_conn *cc)
 			evhttp_connection_set_timeout_tv(cc->evcon, &w->write_tv);
 			if (!pr->streaming)
 				admit_body(w, pr);
-			else if (pr->ux != NULL)
+			else if (pr->ux != NULL) {
+				/* The client's last chunk and trailers were
+				 * only for the scanner: ours, without any. */
+				if (cc->body_chunked) {
+					evbuffer_add(pr->body, FRAMING_LAST_CHUNK,
+					    sizeof(FRAMING_LAST_CHUNK) - 1);
+					upstream_write(pr->ux, pr->body);
+				}
 				upstream_write_end(pr->ux);
+			}
 			return;
 		}
 	}
@@ -891,9 +921,10 @@ admit(struct worker *w, struct proxy_req *pr)
 	}
 	/* A body no rule reads (no schema, no token creation, no lifecycle
 	 * effect) goes to the upstream as it comes, with backpressure, so an
-	 * upload does not cost its size in memory. Chunked bodies are
-	 * buffered: the upstream gets them with a Content-Length. */
-	pr->streaming = !pr->cc->body_chunked && !gate_needs_body(pr->cf, d) &&
+	 * upload does not cost its size in memory: with its Content-Length,
+	 * or chunked in the gateway's own framing (guard_stream_data). A
+	 * body a rule reads is held whole; the upstream gets its length. */
+	pr->streaming = !gate_needs_body(pr->cf, d) &&
 	    (d->action == NULL || d->action->neffects == 0);
 	pr->reason = d->reason;
 	if (pr->streaming) {

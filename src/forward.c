@@ -122,8 +122,10 @@ forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
 		add_line(lines, &n, "traceparent", fi->traceparent);
 	/* A body's length, always; and an explicit 0 where a body could be
 	 * expected, so the upstream never waits for one. */
-	if (fi->body_len > 0 || fi->framed || cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT ||
-	    cmd == EVHTTP_REQ_PATCH) {
+	if (fi->chunked)
+		add_line(lines, &n, "Transfer-Encoding", "chunked");
+	else if (fi->body_len > 0 || fi->framed || cmd == EVHTTP_REQ_POST ||
+	    cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH) {
 		snprintf(clen, sizeof(clen), "%zu", fi->body_len);
 		add_line(lines, &n, "Content-Length", clen);
 	}

@@ -26,6 +26,10 @@ struct forward_info {
 	const char *request_id;
 	size_t body_len;		/* bytes of the request body */
 	int framed;			/* Content-Length or Transfer-Encoding came */
+	/* The body follows in the gateway's own chunked framing (a chunked
+	 * body streamed as it comes, see framing_chunk_line): the head says
+	 * Transfer-Encoding: chunked instead of a Content-Length. */
+	int chunked;
 	/* W3C trace context: the traceparent the upstream gets (the
 	 * client's are never passed on), and whether the client's tracestate
 	 * goes along. NULL: neither is touched. */
@@ -44,7 +48,8 @@ const char *forward_method_name(enum evhttp_cmd_type cmd);
  * decision was made on), then Host (when the client sent none),
  * X-Forwarded-For (the peer, after xff_chain when set), X-Forwarded-Proto, X-Forwarded-Host (when it did),
  * X-Request-Id, and Content-Length when there is a body, the request was
- * framed, or the method is POST, PUT or PATCH; the empty line; then the
+ * framed, or the method is POST, PUT or PATCH (Transfer-Encoding: chunked
+ * instead when fi->chunked); the empty line; then the
  * body, moved out of body (NULL: none). */
 void forward_request(struct evbuffer *dst, enum evhttp_cmd_type cmd, const char *uri,
     const struct evkeyvalq *in, const struct forward_info *fi, struct evbuffer *body);

@@ -127,3 +127,23 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 		return refuse(status, type, message, 400, "BadRequest", "Missing Host");
 	return 0;
 }
+
+size_t
+framing_chunk_line(uint64_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	char digits[16];
+	size_t nd = 0, len = 0;
+
+	out[0] = '\0';
+	if (n == 0)
+		return 0;
+	for (; n > 0; n >>= 4)
+		digits[nd++] = hex[n & 15];
+	while (nd > 0)
+		out[len++] = digits[--nd];
+	out[len++] = '\r';
+	out[len++] = '\n';
+	out[len] = '\0';
+	return len;
+}

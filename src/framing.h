@@ -6,6 +6,9 @@
 #ifndef SCOPEGATE_FRAMING_H
 #define SCOPEGATE_FRAMING_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <event2/http.h>
 
 struct evkeyvalq;
@@ -34,5 +37,21 @@ struct framing_info {
 int framing_check(const struct evkeyvalq *in, int major, int minor,
     enum evhttp_cmd_type cmd, struct framing_info *out, int *status,
     const char **type, const char **message);
+
+/*
+ * A chunked request body the gateway streams to the upstream is framed by
+ * the gateway itself (RFC 9112 7.1), from the data the strict scanner
+ * (reqscan.c) decoded: the client's chunk sizes (leading zeros and all),
+ * extensions and trailers never cross. Each piece of data goes as one
+ * chunk: framing_chunk_line, the data, CRLF; the body ends with
+ * FRAMING_LAST_CHUNK (no trailer).
+ */
+#define FRAMING_CHUNK_LINE_MAX	19	/* 16 hex digits, CRLF, NUL */
+#define FRAMING_LAST_CHUNK	"0\r\n\r\n"
+/* Write to out (FRAMING_CHUNK_LINE_MAX bytes) the size line of a chunk of
+ * n bytes: lowercase hex without leading zeros, CRLF, no extension (and
+ * NUL-terminate it). Returns its length; 0, writing nothing, for n == 0:
+ * a chunk of no bytes would be the last chunk and end the body early. */
+size_t framing_chunk_line(uint64_t n, char *out);
 
 #endif

@@ -27,6 +27,7 @@
 
 #include "defaults.h"
 #include "forward.h"
+#include "guard.h"
 #include "headers.h"
 #include "log.h"
 #include "metrics.h"
@@ -237,7 +238,7 @@ proxy_finish(struct proxy_req *pr)
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
 	if (pr->body != NULL) {
-		worker_body_release(w, pr->body_held);
+		guard_body_release(w, pr->body_held);
 		evbuffer_free(pr->body);
 	}
 	if (pr->gd != NULL) {
@@ -248,10 +249,10 @@ proxy_finish(struct proxy_req *pr)
 		pr->cc->cur = NULL;
 		/* Back to the keep-alive/header timer for the next request. */
 		evhttp_connection_set_timeout_tv(pr->cc->evcon, &w->header_tv);
-		worker_conn_await_head(pr->cc);
+		guard_await_head(pr->cc);
 		const char *conn = evhttp_find_header(evhttp_request_get_output_headers(pr->req),
 		    "Connection");
-		worker_guard_next(pr->cc, conn != NULL && strcasecmp(conn, "close") == 0);
+		guard_next(pr->cc, conn != NULL && strcasecmp(conn, "close") == 0);
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);
@@ -317,7 +318,7 @@ proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
 		if (evhttp_find_header(out, "Connection") == NULL)
 			evhttp_add_header(out, "Connection", "close");
-		worker_guard_close(pr->cc);
+		guard_close(pr->cc);
 	}
 	if (www_auth != NULL)
 		evhttp_add_header(out, "WWW-Authenticate", www_auth);
@@ -396,7 +397,7 @@ upstream_head_cb(void *arg, const struct uresp *r)
 	if (pr->cc != NULL && pr->body_announced && !pr->body_read) {
 		evhttp_remove_header(out, "Connection");
 		evhttp_add_header(out, "Connection", "close");
-		worker_guard_close(pr->cc);
+		guard_close(pr->cc);
 	}
 	/* Before the client hears of a successful token deletion or
 	 * deactivation, the revocation is on disk (synced). */
@@ -524,7 +525,7 @@ upstream_drained_cb(void *arg)
 	struct proxy_req *pr = arg;
 
 	if (pr->cc != NULL)
-		worker_guard_stream_drained(pr->cc);
+		guard_stream_drained(pr->cc);
 }
 
 static const struct upstream_cbs upstream_callbacks = {
@@ -597,6 +598,7 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		.body_len = stream ? (size_t)pr->cc->body_length :
 		    body != NULL ? evbuffer_get_length(body) : 0,
 		.framed = pr->h_framed,
+		.chunked = stream && pr->cc->body_chunked,
 		.traceparent = pr->traceparent,
 		.keep_tracestate = pr->keep_tracestate,
 	};
@@ -608,7 +610,7 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 	    evhttp_request_get_input_headers(req), &fi, body);
 	/* The body is the upstream connection's to write now. */
 	if (pr->body_held > 0) {
-		worker_body_release(pr->w, pr->body_held);
+		guard_body_release(pr->w, pr->body_held);
 		pr->body_held = 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);

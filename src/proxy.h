@@ -28,13 +28,13 @@ struct client_conn {
 	char client_ip[48];
 	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
 	char *cert_sha256;
-	/* The raw-bytes guard (worker.c): every byte the client sends goes
+	/* The raw-bytes guard (guard.c): every byte the client sends goes
 	 * to hold first; evhttp gets only whole, checked heads without their
 	 * body, and bodies go to the request's own reader. */
 	struct reqscan scan;
 	struct evbuffer *hold;		/* received, not yet given to evhttp or a body */
 	size_t scanned;			/* bytes of hold in the head being scanned */
-	int phase;			/* GUARD_* in worker.c */
+	int phase;			/* enum guard_phase (guard.h) */
 	uint64_t received;		/* bytes added to the input buffer so far */
 	struct event *deadline;		/* the current request head must be complete by then */
 	struct event *body_timer;	/* body_timeout_ms and the minimum rate */
@@ -158,8 +158,9 @@ void proxy_reply_error(struct proxy_req *pr, int status, const char *type,
 void proxy_forward(struct proxy_req *pr);
 
 /* The same for a request whose body is streamed (stream non-zero): the
- * head goes now with the body's Content-Length, the body follows through
- * upstream_write as the guard reads it. */
+ * head goes now with the body's Content-Length (or, for a chunked body,
+ * Transfer-Encoding: chunked), the body follows through upstream_write as
+ * the guard reads it (re-framed by the guard when chunked). */
 void proxy_forward_stream(struct proxy_req *pr, int stream);
 
 /* The client's connection went away (see struct client_conn). */

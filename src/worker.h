@@ -98,24 +98,12 @@ void worker_join(struct worker *w);
 /* Log one request (batched: written at the end of this loop pass). */
 void worker_log(struct worker *w, const struct accesslog_entry *e);
 
-/* The answer on cc is complete: the next request head must come within
- * header_timeout_ms from now (unless one is already on its way). */
-struct client_conn;
-void worker_conn_await_head(struct client_conn *cc);
-
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);
 
-/* The request on cc is complete (its answer is written): the guard may
- * give evhttp the next request head. closing: the answer said
- * Connection: close (evhttp closes the connection itself). */
-void worker_guard_next(struct client_conn *cc, int closing);
-/* The request on cc is refused while its body was not read: nothing more
- * is read from this connection, which closes after the answer. */
-void worker_guard_close(struct client_conn *cc);
-/* A streamed body's bytes went out to the upstream: read more. */
-void worker_guard_stream_drained(struct client_conn *cc);
-/* A request's buffered body of n bytes is gone (forwarded or freed). */
-void worker_body_release(struct worker *w, size_t n);
+/* The body of an allowed request was read whole by the guard (or there
+ * is none): the body rules, then forward. */
+struct proxy_req;
+void worker_admit_body(struct worker *w, struct proxy_req *pr);
 
 #endif

@@ -34,6 +34,7 @@ suites=(
 	trace
 	bodies
 	idp_oidc
+	chunked
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

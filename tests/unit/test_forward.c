@@ -270,6 +270,23 @@ test_bytes(void)
 	    "HEAD / HTTP/1.1\r\nX-A: 1\r\nHost: up.example:8080\r\n" GW RID "\r\n");
 	same_bytes(EVHTTP_REQ_DELETE, "/d", NOH_FWD, &fi, NULL,
 	    "DELETE /d HTTP/1.1\r\nHost: up.example:8080\r\n" GW RID "\r\n");
+	/* A chunked body streamed in the gateway's framing: the head says
+	 * so and nothing else; the client's Transfer-Encoding (and any
+	 * Content-Length) never crosses, nor does a body length. */
+	fi.body_len = 0;
+	fi.framed = 1;
+	fi.chunked = 1;
+	same_bytes(EVHTTP_REQ_POST, "/p", H("Transfer-Encoding", "gzip, chunked", "TE",
+	    "trailers", "Content-Length", "7", "X-A", "1"), &fi, NULL,
+	    "POST /p HTTP/1.1\r\nX-A: 1\r\nHost: up.example:8080\r\n" GW RID
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	fi.body_len = 5;
+	same_bytes(EVHTTP_REQ_PUT, "/p", H("X-A", "1"), &fi, NULL,
+	    "PUT /p HTTP/1.1\r\nX-A: 1\r\nHost: up.example:8080\r\n" GW RID
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	fi.chunked = 0;
+	fi.framed = 0;
+	fi.body_len = 0;
 	/* Values as they come, odd bytes included; never reformatted. */
 	same_bytes(EVHTTP_REQ_GET, "/%41?x=%25s", H("X-A", "%s %n", "X-B", "",
 	    "X-C", "\t v\xc3\xa9"), &fi, NULL,

@@ -4,6 +4,7 @@
  * them (leading spaces stripped, a leading tab kept). */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -265,6 +266,48 @@ test_content_encoding(void)
 	CU_ASSERT_EQUAL(r.fi.ncontent_encoding, 2);
 }
 
+/* The size line of each chunk the gateway writes upstream: the shortest
+ * lowercase hex, CRLF, nothing else; never one for 0 bytes (that is the
+ * last chunk, which would end the body early). */
+static void
+test_chunk_line(void)
+{
+	static const struct {
+		uint64_t n;
+		const char *want;
+	} cases[] = {
+		{ 1, "1\r\n" },
+		{ 9, "9\r\n" },
+		{ 10, "a\r\n" },
+		{ 15, "f\r\n" },
+		{ 16, "10\r\n" },
+		{ 255, "ff\r\n" },
+		{ 4096, "1000\r\n" },
+		{ 16384, "4000\r\n" },
+		{ 65535, "ffff\r\n" },
+		{ 1048576, "100000\r\n" },
+		{ 0xdeadbeefULL, "deadbeef\r\n" },
+		{ 0x0fffffffffffffffULL, "fffffffffffffff\r\n" },
+		{ UINT64_MAX, "ffffffffffffffff\r\n" },
+	};
+	char out[FRAMING_CHUNK_LINE_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+
+		memset(out, 'X', sizeof(out));
+		len = framing_chunk_line(cases[i].n, out);
+		CU_ASSERT_EQUAL(len, strlen(cases[i].want));
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+		/* A strict parser reads back the size it was given. */
+		CU_ASSERT_EQUAL(strtoull(out, NULL, 16), cases[i].n);
+	}
+	memset(out, 'X', sizeof(out));
+	CU_ASSERT_EQUAL(framing_chunk_line(0, out), 0);
+	CU_ASSERT_EQUAL(out[0], '\0');
+	CU_ASSERT_STRING_EQUAL(FRAMING_LAST_CHUNK, "0\r\n\r\n");
+}
+
 int
 main(void)
 {
@@ -284,6 +327,7 @@ main(void)
 	CU_add_test(s, "HEAD bodies", test_head);
 	CU_add_test(s, "fields found on the way", test_fields);
 	CU_add_test(s, "Content-Encoding found and counted", test_content_encoding);
+	CU_add_test(s, "chunk size lines the gateway writes", test_chunk_line);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "balance.h"
+#include "defaults.h"
 
 int
 balance_kind_parse(const char *name, enum balance_kind *kind)
@@ -65,13 +66,13 @@ size_t
 balance_least_request(const struct balance_peer *peers, size_t n,
     uint64_t rnd, size_t (*load)(void *arg, size_t i), void *arg)
 {
-	size_t up[64], nup = 0, ia, ib, a, b, pick;
+	size_t up[SG_UPSTREAM_MAX_SERVERS], nup = 0, ia, ib, a, b, pick;
 	int any = all_down(peers, n);
 
 	if (n == 1)
 		return 0;
 	/* Draw among the candidates only; an upstream has few servers (the
-	 * configuration caps them at 64). */
+	 * configuration caps them). */
 	for (size_t i = 0; i < n && nup < sizeof(up) / sizeof(up[0]); i++)
 		if (any || !peers[i].down)
 			up[nup++] = i;

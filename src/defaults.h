@@ -39,6 +39,10 @@
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define SG_DEFAULT_UPSTREAM_TIMEOUT_MS		30000
 #define SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS	256
+/* Named upstreams: servers per upstream, the largest weight, name length. */
+#define SG_UPSTREAM_MAX_SERVERS			64
+#define SG_UPSTREAM_MAX_WEIGHT			1000
+#define SG_UPSTREAM_NAME_MAX			64
 /* Entries of "trusted_proxies" (each request's peer is checked against
  * them all). */
 #define SG_MAX_TRUSTED_PROXIES			64

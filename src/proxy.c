@@ -30,12 +30,14 @@
 #include "headers.h"
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 #include "runtime.h"
 #include "tls.h"
 #include "proxy.h"
 #include "qredact.h"
 #include "realip.h"
 #include "trace.h"
+#include "upset.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -456,7 +458,7 @@ static void
 upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 {
 	struct proxy_req *pr = arg;
-	const char *up = upstream_pool_authority(pr->w->pool);
+	const char *up = upstream_pool_authority(pr->pool);
 
 	pr->ux = NULL;
 	if (!pr->reply_started) {
@@ -509,7 +511,7 @@ upstream_retried_cb(void *arg, const char *why)
 
 	metrics_upstream_retried(pr->w->metrics);
 	log_info("request %s: upstream %s: %s; sent again on a new connection",
-	    pr->request_id, upstream_pool_authority(pr->w->pool), why);
+	    pr->request_id, upstream_pool_authority(pr->pool), why);
 }
 
 /* A streamed request body's bytes went out to the upstream. */
@@ -569,6 +571,25 @@ upstream_flags(enum evhttp_cmd_type cmd)
 	}
 }
 
+/* The upstream group of the request, in the worker's current
+ * configuration (the one its pools were made for). */
+static uint32_t
+proxy_route(const struct proxy_req *pr)
+{
+	const struct cfg *cf = pr->w->cf;
+	size_t idx = pr->action_idx;
+
+	/* Begun before a reload: its action index is the old policy's, so
+	 * look the action up by name in the new one (rare; never on the
+	 * usual path). */
+	if (pr->cf != cf && pr->action != NULL) {
+		const struct policy_action *a = cf->policy != NULL ?
+		    policy_action_find(cf->policy, pr->action) : NULL;
+		idx = a != NULL ? a->index : METRICS_ACTION_NONE;
+	}
+	return cfg_upstreams_route(&cf->ups, idx, evhttp_request_get_uri(pr->req));
+}
+
 void
 proxy_forward(struct proxy_req *pr)
 {
@@ -580,11 +601,14 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 {
 	struct evhttp_request *req = pr->req;
 	struct evbuffer *body = stream ? NULL : pr->body;
-	struct forward_info fi = {
+	struct forward_info fi;
+
+	pr->pool = upset_pick(pr->w->ups, proxy_route(pr));
+	fi = (struct forward_info){
 		.h_connection = pr->h_connection,
 		.n_connection = pr->n_connection,
 		.host = pr->h_host,
-		.authority = upstream_pool_authority(pr->w->pool),
+		.authority = upstream_pool_authority(pr->pool),
 		.client_ip = pr->cc != NULL ? pr->cc->client_ip : pr->client_ip,
 		.xff_chain = pr->xff,
 		.tls = pr->tls,
@@ -607,6 +631,6 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		pr->body_held = 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
-	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0),
+	pr->ux = upstream_send(pr->pool, wire, upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0),
 	    &upstream_callbacks, pr);
 }

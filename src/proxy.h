@@ -68,6 +68,7 @@ struct proxy_req {
 	struct client_conn *cc;
 	struct evhttp_request *req;	/* client side; owned by evhttp */
 	struct upstream_exchange *ux;	/* upstream side while in flight */
+	struct upstream_pool *pool;	/* the server it went to (upset_pick) */
 	struct evbuffer *piece;		/* an answer's body piece on its way out */
 
 	struct timespec wall;		/* arrival, for the log */

@@ -262,10 +262,10 @@ runtime_reload(struct runtime *rt)
 			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
 				tls_server_inherit_ticket_keys(cf->listeners[i].tls->server,
 				    old->listeners[i].tls->server);
-	if (!cfg_upstream_same_addrs(&old->upstream, &cf->upstream)) {
+	if (!cfg_upstream_same_addrs(cfg_upstreams_first(old), cfg_upstreams_first(cf))) {
 		char addrs[512];
-		log_info("reload: upstream %s now at %s", cf->upstream.url,
-		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+		log_info("reload: upstream %s now at %s", cfg_upstreams_first(cf)->url,
+		    cfg_upstream_addrs_str(cfg_upstreams_first(cf), addrs, sizeof(addrs)));
 	}
 	cfg_unref(old);
 	/* Remote key sets: unchanged entries keep their set in force. */
@@ -607,7 +607,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	{
 		char addrs[512];
 		log_info("scopegate %s started: %zu worker(s), upstream %s (%s)", PACKAGE_VERSION, n,
-		    cf->upstream.url, cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+		    cfg_upstreams_first(cf)->url,
+		    cfg_upstream_addrs_str(cfg_upstreams_first(cf), addrs, sizeof(addrs)));
 	}
 	sdnotify_status("serving, generation %llu", (unsigned long long)rt.generation);
 	sdnotify_ready();

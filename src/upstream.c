@@ -678,6 +678,12 @@ upstream_pause(struct upstream_exchange *x, int paused)
 	}
 }
 
+size_t
+upstream_pool_load(const struct upstream_pool *pool)
+{
+	return pool->busy;
+}
+
 const char *
 upstream_pool_authority(const struct upstream_pool *pool)
 {

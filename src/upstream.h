@@ -86,6 +86,9 @@ void upstream_pause(struct upstream_exchange *x, int paused);
  * connections. */
 int upstream_pool_idle(const struct upstream_pool *pool);
 
+/* Connections in use: least_request's measure of a server's load. */
+size_t upstream_pool_load(const struct upstream_pool *pool);
+
 /* "host:port" for Host headers and logs. */
 const char *upstream_pool_authority(const struct upstream_pool *pool);
 

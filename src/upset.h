@@ -1,0 +1,34 @@
+/* upset.h: a worker's upstreams: for each named upstream of the
+ * configuration, one keep-alive pool (upstream.h) per server and the
+ * balancing state that picks among them (balance.h). A reload keeps the
+ * pools of upstreams whose servers and settings did not change, so their
+ * warm connections stay; the others are handed back to be retired once
+ * their requests in flight finish. */
+#ifndef SCOPEGATE_UPSET_H
+#define SCOPEGATE_UPSET_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "cfg.h"
+#include "upstream.h"
+
+struct upset;
+
+/* Pools for every upstream of cf. Never NULL. */
+struct upset *upset_new(struct event_base *base, const struct cfg *cf);
+/* The set for cf, built from old (made for old_cf): pools of unchanged
+ * upstreams move over; every other pool of old goes to retire(arg, pool),
+ * which now owns it. old is freed. */
+struct upset *upset_reload(struct upset *old, const struct cfg *old_cf, const struct cfg *cf,
+    void (*retire)(void *arg, struct upstream_pool *pool), void *arg);
+/* Frees every pool (at exit). */
+void upset_free(struct upset *s);
+/* The pool of the server that gets the next request of upstream group
+ * (an index into the configuration's cf->ups.groups). */
+struct upstream_pool *upset_pick(struct upset *s, uint32_t group);
+/* The upstream's name, for logs. */
+const char *upset_group_name(const struct upset *s, uint32_t group);
+
+#endif

@@ -1,0 +1,148 @@
+#!/bin/bash
+# upstreams.sh: named upstreams through the real daemon, with real example
+# upstream processes behind them and real signed tokens. Weights 1:3 give
+# a 1:3 split (within 5%) over 4,000 requests, counted from each server's
+# own record; actions routed by glob reach their upstream and no other;
+# explain names the upstream chosen; a reload that adds a server and one
+# that removes a server under a 4-client load loop fail no request, the
+# new server gets traffic and the removed one none; a reload with a bad
+# upstream (weight 0) is refused and the old routing keeps serving.
+. "$(dirname "$0")/lib.sh"
+
+KEYS="$top_srcdir/tests/data/keys"
+APP=5f0c0c0c0c0c0c0c0c0c0c0c
+DEV=5f2222222222222222222222
+TOK=5f1111111111111111111111
+
+start_upstream a; A_PORT=$UP_PORT
+start_upstream b; B_PORT=$UP_PORT
+start_upstream c; C_PORT=$UP_PORT
+start_upstream d; D_PORT=$UP_PORT
+GW_PORT=$(free_port)
+GW="http://127.0.0.1:$GW_PORT"
+
+count() { wc -l < "$T/$1.record" | tr -d ' '; }
+
+# gwconf FILE POOL_SERVERS_JSON: the pool upstream (the default) with
+# these servers, device actions routed to "devices" (server c).
+gwconf() {
+	cat > "$1" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 2,
+  "policy": "$top_srcdir/conf/policy.json",
+  "tokens": { "keys": [ { "file": "$KEYS/ec256.pem", "kid": "e1" } ] },
+  "upstreams": {
+    "pool": { "servers": $2 },
+    "devices": { "servers": [ { "url": "http://127.0.0.1:$C_PORT" } ], "balance": "least_request" }
+  },
+  "default_upstream": "pool",
+  "upstream_routes": [
+    { "actions": [ "device.*", "devices.get" ], "upstream": "devices" }
+  ],
+  "log": { "access": "$T/access.log" }
+}
+EOT
+}
+
+gwconf "$T/gw.json" "[ { \"url\": \"http://127.0.0.1:$A_PORT\", \"weight\": 1 },
+                      { \"url\": \"http://127.0.0.1:$B_PORT\", \"weight\": 3 } ]"
+check "named upstreams pass -t" "$SCOPEGATE" -t -c "$T/gw.json"
+start_gateway "$T/gw.json" || { not_ok "gateway started"; finish; }
+
+TOKEN=$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid e1 --sub user-1 \
+    --jti "jti-$RANDOM" --exp-in 600 --scope all.Organization)
+
+# --- explain names the upstream ------------------------------------------------
+"$SCOPEGATE" explain -c "$T/gw.json" DELETE "/applications/$APP/devices/$DEV" \
+    --scopes all.Organization > "$T/ex.json"
+expect_eq "explain: a device action goes to its routed upstream" devices \
+    "$(json_get "$T/ex.json" 'd["upstream"]')"
+expect_eq "explain: with its server" "[\"http://127.0.0.1:$C_PORT\"]" \
+    "$(json_get "$T/ex.json" 'd["upstream_servers"]' | tr -d ' ')"
+"$SCOPEGATE" explain -c "$T/gw.json" GET "/applications/$APP/tokens/$TOK" \
+    --scopes all.Organization > "$T/ex.json"
+expect_eq "explain: any other action goes to the default upstream" pool \
+    "$(json_get "$T/ex.json" 'd["upstream"]')"
+
+# --- weights 1:3 over 4,000 requests ---------------------------------------------
+a0=$(count a); b0=$(count b); c0=$(count c)
+python3 - "$GW_PORT" "/applications/$APP/tokens" "$TOKEN" > "$T/split.json" <<'PY'
+import http.client, json, sys
+port, path, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+st = {}
+conn = None
+for i in range(4000):
+    if conn is None or i % 100 == 0:
+        if conn: conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers={"Authorization": "Bearer " + token})
+    r = conn.getresponse(); r.read()
+    st[str(r.status)] = st.get(str(r.status), 0) + 1
+print(json.dumps(st))
+PY
+expect_eq "4,000 token list requests all answered 200" '{"200": 4000}' "$(cat "$T/split.json")"
+da=$(( $(count a) - a0 )); db=$(( $(count b) - b0 ))
+expect_eq "every one reached a server of the pool" 4000 "$((da + db))"
+check "weight 1 got 25% within 5% ($da of 4000)" [ "$da" -ge 950 -a "$da" -le 1050 ]
+check "weight 3 got 75% within 5% ($db of 4000)" [ "$db" -ge 2850 -a "$db" -le 3150 ]
+expect_eq "none reached the devices upstream" "$c0" "$(count c)"
+
+# --- actions routed by glob ----------------------------------------------------------
+a0=$(count a); b0=$(count b); c0=$(count c)
+# The example upstream has no device route: its own 404 NotFound comes
+# back, and its record shows the request reached it.
+for m in GET DELETE; do
+	for i in 1 2 3 4 5; do
+		curl -s -o /dev/null -X $m -H "Authorization: Bearer $TOKEN" "$GW/applications/$APP/devices/$DEV"
+	done
+done
+curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$GW/applications/$APP/devices"
+expect_eq "device actions (glob device.*, and devices.get) reached the devices upstream" \
+    "$((c0 + 11))" "$(count c)"
+expect_eq "and no server of the pool" "$((a0 + b0))" "$(( $(count a) + $(count b) ))"
+check "the devices upstream recorded the device path" grep -q "/applications/$APP/devices/$DEV" "$T/c.record"
+curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$GW/applications/$APP/tokens/$TOK"
+expect_eq "a token action did not go there" "$((c0 + 11))" "$(count c)"
+
+# --- reload adds a server, then removes one, under load ---------------------------
+rm -f "$T/stop"
+python3 "$top_srcdir/tests/integration/loadloop.py" "$GW_PORT" \
+    "/applications/$APP/tokens" "$TOKEN" "$T/stop" > "$T/load.json" &
+LOOP=$!
+PIDS+=("$LOOP")
+sleep 1
+d0=$(count d)
+gwconf "$T/gw.json" "[ { \"url\": \"http://127.0.0.1:$A_PORT\", \"weight\": 1 },
+                      { \"url\": \"http://127.0.0.1:$B_PORT\", \"weight\": 3 },
+                      { \"url\": \"http://127.0.0.1:$D_PORT\", \"weight\": 2 } ]"
+check "reload adding server d" reload_and_wait
+sleep 1
+check "the added server gets traffic" [ "$(count d)" -gt "$d0" ]
+gwconf "$T/gw.json" "[ { \"url\": \"http://127.0.0.1:$B_PORT\", \"weight\": 3 },
+                      { \"url\": \"http://127.0.0.1:$D_PORT\", \"weight\": 2 } ]"
+check "reload removing server a" reload_and_wait
+sleep 0.3
+a1=$(count a); b1=$(count b)
+sleep 1
+expect_eq "the removed server gets no more requests" "$a1" "$(count a)"
+check "the remaining ones still do" [ "$(count b)" -gt "$b1" ]
+
+# A bad reload (weight 0) keeps the configuration in force.
+cp "$T/gw.json" "$T/good.json"
+gwconf "$T/gw.json" "[ { \"url\": \"http://127.0.0.1:$A_PORT\", \"weight\": 0 } ]"
+check "reload with weight 0" reload_and_wait
+check "is refused at its JSON pointer" grep -q "/upstreams/pool/servers/0/weight" "$T/gateway.err"
+a1=$(count a); d1=$(count d)
+sleep 0.5
+expect_eq "after it, server a still gets nothing" "$a1" "$(count a)"
+check "and d still gets traffic" [ "$(count d)" -gt "$d1" ]
+touch "$T/stop"
+wait "$LOOP"
+expect_eq "no failed or reset request during the reloads" 0 "$(json_get "$T/load.json" 'd["errors"]')"
+expect_eq "only 200 answers under load" 200 \
+    "$(json_get "$T/load.json" '",".join(sorted(d["statuses"]))')"
+check "the load loop really ran (>= 200 requests)" \
+    [ "$(json_get "$T/load.json" 'sum(d["statuses"].values())')" -ge 200 ]
+check "gateway still running" kill -0 "$GW_PID"
+finish

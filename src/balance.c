@@ -92,6 +92,51 @@ balance_least_request(const struct balance_peer *peers, size_t n,
 	return pick;
 }
 
+int
+balance_health_report(struct balance_health *h, const struct balance_outlier *o,
+    int ok, int64_t now_ms)
+{
+	int64_t backoff;
+	int ejected = 0;
+
+	if (o->failures == 0)
+		return 0;
+	if (ok) {
+		h->fails = 0;
+		/* Serving again after an ejection: the next one starts
+		 * from base_ms. */
+		if (!balance_health_down(h, now_ms))
+			h->ejections = 0;
+		return 0;
+	}
+	/* Requests already in flight when it was ejected fail too: they
+	 * do not extend the ejection. */
+	if (balance_health_down(h, now_ms))
+		return 0;
+	if (h->fails == 0 || now_ms - h->first_fail_ms > o->window_ms) {
+		h->fails = 0;
+		h->first_fail_ms = now_ms;
+	}
+	if (++h->fails >= o->failures) {
+		backoff = o->base_ms;
+		for (uint32_t i = 0; i < h->ejections && backoff < o->max_ms; i++)
+			backoff *= 2;
+		if (backoff > o->max_ms)
+			backoff = o->max_ms;
+		h->ejected_until_ms = now_ms + backoff;
+		h->ejections++;
+		h->fails = 0;
+		ejected = 1;
+	}
+	return ejected;
+}
+
+int
+balance_health_down(const struct balance_health *h, int64_t now_ms)
+{
+	return now_ms < h->ejected_until_ms;
+}
+
 uint64_t
 balance_rand(uint64_t *state)
 {

@@ -37,6 +37,31 @@ size_t balance_round_robin(struct balance_peer *peers, size_t n);
 size_t balance_least_request(const struct balance_peer *peers, size_t n,
     uint64_t rnd, size_t (*load)(void *arg, size_t i), void *arg);
 
+/* Passive outlier ejection (Envoy's consecutive errors): a server whose
+ * requests fail `failures` times in a row, each within window_ms of the
+ * first, is down for base_ms, doubled at each ejection in a row up to
+ * max_ms; its first success after coming back resets the backoff. A
+ * failure is a connection that could not be made or was lost before an
+ * answer, a timeout, or a 5xx answer. failures 0: never ejected. */
+struct balance_outlier {
+	uint32_t failures;
+	int64_t window_ms;
+	int64_t base_ms;
+	int64_t max_ms;
+};
+
+struct balance_health {
+	uint32_t fails;			/* in a row, within the window */
+	int64_t first_fail_ms;
+	int64_t ejected_until_ms;	/* down while now is before it */
+	uint32_t ejections;		/* in a row: the backoff's exponent */
+};
+
+/* Record one outcome at now_ms: 1 when this failure ejected the server. */
+int balance_health_report(struct balance_health *h, const struct balance_outlier *o,
+    int ok, int64_t now_ms);
+int balance_health_down(const struct balance_health *h, int64_t now_ms);
+
 /* A splitmix64 step: the worker's cheap per-pick random numbers. */
 uint64_t balance_rand(uint64_t *state);
 

@@ -39,6 +39,12 @@ struct cfg_upstream {
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
 	int64_t max_connections;	/* per worker keep-alive pool size */
 	struct tls_client_config *tls;	/* https:// upstream, else NULL */
+	/* Passive outlier ejection of a named upstream's server (balance.h;
+	 * outlier_failures 0: off, as for the "upstream" shorthand). */
+	int64_t outlier_failures;
+	int64_t outlier_window_ms;
+	int64_t outlier_base_ms;
+	int64_t outlier_max_ms;
 };
 
 struct cfg_limits {
@@ -70,6 +76,9 @@ struct cfg_upstream_group {
 	int64_t *weights;
 	size_t nservers;
 	int shorthand;			/* servers[0] is &cf->upstream */
+	/* Idempotent requests sent again to another server when a connection
+	 * could not be made or was lost before any answer byte. */
+	int64_t retries;
 	struct tls_client_config *tls;	/* shared by its https servers */
 };
 

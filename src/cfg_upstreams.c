@@ -26,6 +26,16 @@ static const struct jsonconf_key group_keys[] = {
 	{"timeout_ms", JC_INTEGER, 0},
 	{"max_connections", JC_INTEGER, 0},
 	{"tls", JC_OBJECT, 0},
+	{"retries", JC_INTEGER, 0},
+	{"outlier", JC_OBJECT, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key outlier_keys[] = {
+	{"consecutive_failures", JC_INTEGER, 0},
+	{"window_ms", JC_INTEGER, 0},
+	{"base_ejection_ms", JC_INTEGER, 0},
+	{"max_ejection_ms", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -81,7 +91,10 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	char *sptr = jsonconf_ptr_key(ptr, "servers");
 	const char *bal;
 	const json_t *servers = json_object_get(o, "servers"), *tls = json_object_get(o, "tls");
-	int64_t timeout_ms, max_conns;
+	int64_t timeout_ms, max_conns, ofail = SG_DEFAULT_OUTLIER_FAILURES,
+	    owin = SG_DEFAULT_OUTLIER_WINDOW_MS, obase = SG_DEFAULT_OUTLIER_BASE_MS,
+	    omax = SG_DEFAULT_OUTLIER_MAX_MS;
+	const json_t *outlier = json_object_get(o, "outlier");
 	int any_https = 0;
 	enum balance_kind kind = BALANCE_ROUND_ROBIN;
 
@@ -102,6 +115,23 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	    SG_DEFAULT_UPSTREAM_TIMEOUT_MS, &timeout_ms);
 	jsonconf_get_int(jc, o, ptr, "max_connections", 1, 65536,
 	    SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS, &max_conns);
+	jsonconf_get_int(jc, o, ptr, "retries", 0, SG_UPSTREAM_MAX_RETRIES,
+	    SG_DEFAULT_UPSTREAM_RETRIES, &g->retries);
+	if (json_is_object(outlier)) {
+		char *optr = jsonconf_ptr_key(ptr, "outlier");
+		jsonconf_check_object(jc, outlier, optr, outlier_keys);
+		jsonconf_get_int(jc, outlier, optr, "consecutive_failures", 0, 1000,
+		    SG_DEFAULT_OUTLIER_FAILURES, &ofail);
+		jsonconf_get_int(jc, outlier, optr, "window_ms", 1, 3600 * 1000,
+		    SG_DEFAULT_OUTLIER_WINDOW_MS, &owin);
+		jsonconf_get_int(jc, outlier, optr, "base_ejection_ms", 1, 3600 * 1000,
+		    SG_DEFAULT_OUTLIER_BASE_MS, &obase);
+		jsonconf_get_int(jc, outlier, optr, "max_ejection_ms", 1, 3600 * 1000,
+		    SG_DEFAULT_OUTLIER_MAX_MS, &omax);
+		if (omax < obase)
+			jsonconf_error(jc, optr, "max_ejection_ms is less than base_ejection_ms");
+		free(optr);
+	}
 	if (!json_is_array(servers))
 		goto out;
 	if (json_array_size(servers) == 0 || json_array_size(servers) > SG_UPSTREAM_MAX_SERVERS) {
@@ -119,6 +149,10 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 
 		cu->timeout_ms = timeout_ms;
 		cu->max_connections = max_conns;
+		cu->outlier_failures = ofail;
+		cu->outlier_window_ms = owin;
+		cu->outlier_base_ms = obase;
+		cu->outlier_max_ms = omax;
 		g->weights[i] = 1;
 		if (jsonconf_check_object(jc, so, optr, server_keys) == 0 || json_is_object(so)) {
 			jsonconf_get_int(jc, so, optr, "weight", 1, SG_UPSTREAM_MAX_WEIGHT, 1,
@@ -372,13 +406,17 @@ cfg_upstreams_route(const struct cfg_upstreams *u, size_t action_idx, const char
 int
 cfg_upstream_group_same(const struct cfg_upstream_group *a, const struct cfg_upstream_group *b)
 {
-	if (a->nservers != b->nservers || a->balance != b->balance || strcmp(a->name, b->name) != 0)
+	if (a->nservers != b->nservers || a->balance != b->balance || a->retries != b->retries ||
+	    strcmp(a->name, b->name) != 0)
 		return 0;
 	for (size_t i = 0; i < a->nservers; i++) {
 		const struct cfg_upstream *x = a->servers[i], *y = b->servers[i];
 		if (a->weights[i] != b->weights[i] || strcmp(x->url, y->url) != 0 ||
 		    !cfg_upstream_same_addrs(x, y) || x->timeout_ms != y->timeout_ms ||
-		    x->max_connections != y->max_connections)
+		    x->max_connections != y->max_connections ||
+		    x->outlier_failures != y->outlier_failures ||
+		    x->outlier_window_ms != y->outlier_window_ms ||
+		    x->outlier_base_ms != y->outlier_base_ms || x->outlier_max_ms != y->outlier_max_ms)
 			return 0;
 	}
 	return 1;

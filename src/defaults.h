@@ -43,6 +43,14 @@
 #define SG_UPSTREAM_MAX_SERVERS			64
 #define SG_UPSTREAM_MAX_WEIGHT			1000
 #define SG_UPSTREAM_NAME_MAX			64
+/* Named upstreams: retries on another server, and passive outlier
+ * ejection (Envoy's consecutive_5xx defaults: 5 failures, 30 s, 300 s). */
+#define SG_DEFAULT_UPSTREAM_RETRIES		1
+#define SG_UPSTREAM_MAX_RETRIES			5
+#define SG_DEFAULT_OUTLIER_FAILURES		5
+#define SG_DEFAULT_OUTLIER_WINDOW_MS		10000
+#define SG_DEFAULT_OUTLIER_BASE_MS		30000
+#define SG_DEFAULT_OUTLIER_MAX_MS		300000
 /* Entries of "trusted_proxies" (each request's peer is checked against
  * them all). */
 #define SG_MAX_TRUSTED_PROXIES			64

@@ -10,6 +10,7 @@
 
 struct upset_group {
 	char *name;
+	int outlier;			/* its servers may be ejected */
 	enum balance_kind kind;
 	size_t n;
 	struct upstream_pool **pools;
@@ -31,8 +32,10 @@ group_init(struct upset_group *ug, const struct cfg_upstream_group *g)
 	ug->n = g->nservers;
 	ug->pools = xcalloc(ug->n, sizeof(*ug->pools));
 	ug->peers = xcalloc(ug->n, sizeof(*ug->peers));
-	for (size_t i = 0; i < ug->n; i++)
+	for (size_t i = 0; i < ug->n; i++) {
 		ug->peers[i].weight = g->weights[i];
+		ug->outlier |= g->servers[i]->outlier_failures > 0;
+	}
 }
 
 static void
@@ -129,18 +132,72 @@ pool_load(void *arg, size_t i)
 	return upstream_pool_load(pools[i]);
 }
 
-struct upstream_pool *
-upset_pick(struct upset *s, uint32_t group)
+static int64_t
+now_ms(struct upset *s)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(s->base, &tv);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static struct upstream_pool *
+pick(struct upset *s, uint32_t group, const struct upstream_pool *exclude, int any)
 {
 	struct upset_group *ug = &s->groups[group];
-	size_t i = 0;
+	struct upstream_pool *pick = NULL;
+	int64_t now = 0;
+	size_t i = 0, nup = 0;
 
-	/* One server (the one-upstream case): nothing to decide. */
+	/* One server without ejection (the "upstream" shorthand): nothing
+	 * to decide, and no clock read. */
+	if (ug->n == 1 && !ug->outlier)
+		return ug->pools[0] == exclude ? NULL : ug->pools[0];
+	if (ug->outlier)
+		now = now_ms(s);
+	for (size_t j = 0; j < ug->n; j++) {
+		ug->peers[j].down = ug->pools[j] == exclude ||
+		    (ug->outlier && upstream_pool_down(ug->pools[j], now));
+		nup += !ug->peers[j].down;
+	}
+	/* Every server ejected: refuse at once rather than send to one that
+	 * keeps failing (the ejection ends by itself). */
+	if (nup == 0 && any) {
+		for (size_t j = 0; j < ug->n; j++) {
+			ug->peers[j].down = ug->pools[j] == exclude;
+			nup += !ug->peers[j].down;
+		}
+	}
+	if (nup == 0)
+		goto out;
 	if (ug->n > 1)
 		i = ug->kind == BALANCE_LEAST_REQUEST ?
 		    balance_least_request(ug->peers, ug->n, balance_rand(&s->rnd), pool_load,
 		    ug->pools) : balance_round_robin(ug->peers, ug->n);
-	return ug->pools[i];
+	pick = ug->pools[i];
+out:
+	return pick;
+}
+
+struct upstream_pool *
+upset_pick(struct upset *s, uint32_t group, const struct upstream_pool *exclude)
+{
+	return pick(s, group, exclude, 0);
+}
+
+struct upstream_pool *
+upset_pick_any(struct upset *s, uint32_t group, const struct upstream_pool *exclude)
+{
+	return pick(s, group, exclude, 1);
+}
+
+int
+upset_report(struct upset *s, struct upstream_pool *pool, int ok)
+{
+	/* Ejection off (the shorthand): no clock read. */
+	if (!upstream_pool_ejects(pool))
+		return 0;
+	return upstream_pool_report(pool, ok, now_ms(s));
 }
 
 const char *

@@ -26,8 +26,19 @@ struct upset *upset_reload(struct upset *old, const struct cfg *old_cf, const st
 /* Frees every pool (at exit). */
 void upset_free(struct upset *s);
 /* The pool of the server that gets the next request of upstream group
- * (an index into the configuration's cf->ups.groups). */
-struct upstream_pool *upset_pick(struct upset *s, uint32_t group);
+ * (an index into the configuration's cf->ups.groups), never exclude (the
+ * server a retry comes from, or NULL) nor an ejected one: NULL when no
+ * server is left (the caller answers 503). */
+struct upstream_pool *upset_pick(struct upset *s, uint32_t group,
+    const struct upstream_pool *exclude);
+/* The same, but when every server is ejected one of them all the same
+ * (not exclude; NULL only when exclude was the only server): for a
+ * request whose body is already on its way. */
+struct upstream_pool *upset_pick_any(struct upset *s, uint32_t group,
+    const struct upstream_pool *exclude);
+/* Report a request's outcome on pool (upstream_pool_report at the
+ * loop's cached time); 1 when this ejected the server. */
+int upset_report(struct upset *s, struct upstream_pool *pool, int ok);
 /* The upstream's name, for logs. */
 const char *upset_group_name(const struct upset *s, uint32_t group);
 

@@ -145,4 +145,98 @@ expect_eq "only 200 answers under load" 200 \
 check "the load loop really ran (>= 200 requests)" \
     [ "$(json_get "$T/load.json" 'sum(d["statuses"].values())')" -ge 200 ]
 check "gateway still running" kill -0 "$GW_PID"
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+
+# --- a server dies under load: retries, ejection, 503 ------------------------------
+# No policy (everything forwarded) so that the example upstream's test
+# endpoints can be reached: /__test/echo answers at once, a POST to
+# /__test/slow waits.
+declare -A EPID
+start_upstream e1; E1=$UP_PORT; EPID[e1]=$UP_PID
+start_upstream e2; E2=$UP_PORT; EPID[e2]=$UP_PID
+start_upstream e3; E3=$UP_PORT; EPID[e3]=$UP_PID
+GW_PORT=$(free_port)
+GW="http://127.0.0.1:$GW_PORT"
+cat > "$T/gw2.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 2,
+  "upstreams": {
+    "trio": {
+      "servers": [ { "url": "http://127.0.0.1:$E1" }, { "url": "http://127.0.0.1:$E2" },
+                   { "url": "http://127.0.0.1:$E3" } ],
+      "retries": 2,
+      "outlier": { "consecutive_failures": 2, "base_ejection_ms": 400, "max_ejection_ms": 1000 }
+    }
+  },
+  "log": { "access": "$T/access2.log" }
+}
+EOT
+check "the outlier configuration passes -t" "$SCOPEGATE" -t -c "$T/gw2.json"
+start_gateway "$T/gw2.json" || { not_ok "second gateway started"; finish; }
+rm -f "$T/stop"
+python3 "$top_srcdir/tests/integration/loadloop.py" "$GW_PORT" /__test/echo x "$T/stop" > "$T/load2.json" &
+LOOP=$!
+PIDS+=("$LOOP")
+sleep 0.5
+# A POST in flight on the server about to die.
+curl -s -o "$T/post.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data '{"n":1}' "$GW/__test/slow?ms=3000" > "$T/post.status" &
+POSTER=$!
+victim=
+for i in $(seq 1 60); do
+	for e in e1 e2 e3; do
+		grep -q '__test/slow' "$T/$e.record" 2>/dev/null && victim=$e
+	done
+	[ -n "$victim" ] && break
+	sleep 0.05
+done
+check "the slow POST reached a server" [ -n "$victim" ]
+kill -9 "${EPID[$victim]}"
+wait "$POSTER"
+expect_eq "the POST in flight on the killed server gets 502" 502 "$(cat "$T/post.status")"
+expect_eq "in the Losant error shape" BadGateway "$(json_get "$T/post.json" 'd["type"]')"
+expect_eq "and was not sent again to another server" 1 \
+    "$(cat "$T"/e1.record "$T"/e2.record "$T"/e3.record | grep -c '__test/slow')"
+sleep 1.5
+touch "$T/stop"
+wait "$LOOP"
+expect_eq "no idempotent request failed while a server died" 0 \
+    "$(json_get "$T/load2.json" 'd["errors"]')"
+expect_eq "every one answered 200" 200 \
+    "$(json_get "$T/load2.json" '",".join(sorted(d["statuses"]))')"
+check "the load loop really ran (>= 200 requests)" \
+    [ "$(json_get "$T/load2.json" 'sum(d["statuses"].values())')" -ge 200 ]
+check "the dead server was ejected" grep -q "ejected after consecutive failures" "$T/gateway.err"
+check "requests were sent again to another server" grep -q "sent again to" "$T/gateway.err"
+
+# Every server dead: 503 ServiceUnavailable at once, never a hang.
+for e in e1 e2 e3; do
+	[ "$e" = "$victim" ] || kill -9 "${EPID[$e]}"
+done
+# One keep-alive connection, so one worker (each worker ejects on its
+# own): a couple of requests make every server fail twice (each request
+# tried on up to three), then they find them all ejected (the dead
+# server's own ejection may end in between: one more 502 then).
+python3 - "$GW_PORT" "$T/all.json" > "$T/all.status" <<'PY'
+import http.client, sys, time
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=3)
+last = None
+for i in range(6):
+    t = time.time()
+    conn.request("GET", "/__test/echo")
+    r = conn.getresponse()
+    body = r.read()
+    print(r.status, "slow" if time.time() - t > 2 else "fast")
+    if r.status == 503:
+        last = body
+open(sys.argv[2], "wb").write(last or b"{}")
+PY
+check "no request hung: six answers, each within 2 s" \
+    [ "$(grep -c ' fast$' "$T/all.status")" -eq 6 ]
+check "502 while the servers fail, 503 once all are ejected, nothing else" \
+    [ -z "$(grep -v -e '^502 ' -e '^503 ' "$T/all.status")" ]
+check "503 by the third request" grep -q '^503 ' <(sed -n 3,6p "$T/all.status")
+expect_eq "in the Losant error shape" ServiceUnavailable "$(json_get "$T/all.json" 'd["type"]')"
+check "second gateway still running" kill -0 "$GW_PID"
 finish

@@ -133,6 +133,62 @@ test_least_request(void)
 		CU_ASSERT_EQUAL(balance_least_request(w, 2, balance_rand(&st), load_of, wl), 1);
 }
 
+static void
+test_health(void)
+{
+	struct balance_outlier o = {.failures = 3, .window_ms = 1000, .base_ms = 100, .max_ms = 350};
+	struct balance_outlier off = {.failures = 0};
+	struct balance_health h = {0};
+
+	/* Two failures, a success: the count starts again. */
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 0), 0);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 10), 0);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 1, 20), 0);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 30), 0);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 40), 0);
+	CU_ASSERT_FALSE(balance_health_down(&h, 40));
+	/* Failures spread wider than the window do not add up. */
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2000), 0);
+	CU_ASSERT_FALSE(balance_health_down(&h, 2000));
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2100), 0);
+	/* The third in a row within the window ejects, for base_ms. */
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2200), 1);
+	CU_ASSERT_TRUE(balance_health_down(&h, 2200));
+	CU_ASSERT_TRUE(balance_health_down(&h, 2299));
+	CU_ASSERT_FALSE(balance_health_down(&h, 2300));
+	/* Failures of requests in flight while down change nothing. */
+	h.ejected_until_ms = 2300;
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2250), 0);
+	CU_ASSERT_EQUAL(h.ejected_until_ms, 2300);
+	/* Back and failing again: 200, then 350 (the cap), then 350. */
+	for (int i = 0; i < 2; i++)
+		balance_health_report(&h, &o, 0, 2300);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2300), 1);
+	CU_ASSERT_EQUAL(h.ejected_until_ms, 2500);
+	for (int i = 0; i < 2; i++)
+		balance_health_report(&h, &o, 0, 2500);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2500), 1);
+	CU_ASSERT_EQUAL(h.ejected_until_ms, 2850);
+	for (int i = 0; i < 2; i++)
+		balance_health_report(&h, &o, 0, 2850);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 2850), 1);
+	CU_ASSERT_EQUAL(h.ejected_until_ms, 3200);
+	/* A success while up resets the backoff: the next is base_ms. */
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 1, 3200), 0);
+	for (int i = 0; i < 2; i++)
+		balance_health_report(&h, &o, 0, 3300);
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 0, 3300), 1);
+	CU_ASSERT_EQUAL(h.ejected_until_ms, 3400);
+	/* A success reported while down does not shorten the ejection. */
+	CU_ASSERT_EQUAL(balance_health_report(&h, &o, 1, 3350), 0);
+	CU_ASSERT_TRUE(balance_health_down(&h, 3399));
+	/* Ejection off: never down. */
+	struct balance_health z = {0};
+	for (int i = 0; i < 100; i++)
+		CU_ASSERT_EQUAL(balance_health_report(&z, &off, 0, i), 0);
+	CU_ASSERT_FALSE(balance_health_down(&z, 50));
+}
+
 int
 main(void)
 {
@@ -147,6 +203,7 @@ main(void)
 	CU_add_test(s, "round robin smooth", test_rr_smooth);
 	CU_add_test(s, "round robin down", test_rr_down);
 	CU_add_test(s, "least request", test_least_request);
+	CU_add_test(s, "outlier ejection", test_health);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();

@@ -43,6 +43,8 @@
 #define SG_UPSTREAM_MAX_SERVERS			64
 #define SG_UPSTREAM_MAX_WEIGHT			1000
 #define SG_UPSTREAM_NAME_MAX			64
+/* The most worker threads ("workers"); per-worker slots in upstats.c. */
+#define SG_MAX_WORKERS				256
 /* Named upstreams: retries on another server, and passive outlier
  * ejection (Envoy's consecutive_5xx defaults: 5 failures, 30 s, 300 s). */
 #define SG_DEFAULT_UPSTREAM_RETRIES		1

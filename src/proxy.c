@@ -38,6 +38,7 @@
 #include "realip.h"
 #include "trace.h"
 #include "upset.h"
+#include "upstats.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -370,7 +371,7 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
-	upset_report(pr->w->ups, pr->pool, r->status < 500);
+	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX);
 	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
 	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
 	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
@@ -468,7 +469,9 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 	const char *up = upstream_pool_authority(pr->pool);
 
 	pr->ux = NULL;
-	if (upset_report(pr->w->ups, pr->pool, 0))
+	if (upset_report(pr->w->ups, pr->pool, err == UPSTREAM_ERR_TIMEOUT ? UPSTATS_TIMEOUT :
+	    err == UPSTREAM_ERR_RESET || err == UPSTREAM_ERR_CLOSED ? UPSTATS_RESET :
+	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT))
 		log_warnx("upstream %s: ejected after consecutive failures (last: %s)", up, why);
 	if (!pr->reply_started && proxy_retry(pr, err, why))
 		return;
@@ -539,6 +542,7 @@ proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why)
 	evbuffer_add(pr->w->scratch, evbuffer_pullup(pr->retry_wire, -1),
 	    evbuffer_get_length(pr->retry_wire));
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
+	upset_sent(next);
 	pr->ux = upstream_send(next, pr->w->scratch, pr->retry_flags, &upstream_callbacks, pr);
 	rc = 1;
 out:
@@ -698,5 +702,6 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		pr->retries_left = (int)cg->retries;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
+	upset_sent(pr->pool);
 	pr->ux = upstream_send(pr->pool, wire, pr->retry_flags, &upstream_callbacks, pr);
 }

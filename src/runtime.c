@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/time.h>
+
 #include <jansson.h>
 
 #include <event2/buffer.h>
@@ -24,6 +26,7 @@
 #include "procstat.h"
 #include "ratelimit.h"
 #include "runtime.h"
+#include "upstats.h"
 #include "revoke.h"
 #include "revoke_redis.h"
 #include "sdnotify.h"
@@ -384,6 +387,16 @@ runtime_metrics_text(struct runtime *rt)
 		free(jw);
 		text = all;
 	}
+	if (rt->upstats != NULL) {
+		struct timeval tv;
+		char *us, *all;
+		gettimeofday(&tv, NULL);
+		us = upstats_render(rt->upstats, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+		xasprintf(&all, "%s%s", text, us);
+		free(text);
+		free(us);
+		text = all;
+	}
 	return text;
 }
 
@@ -575,6 +588,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	}
 
 	rt.accepting = (int)n;
+	rt.upstats = upstats_new();
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -633,6 +647,7 @@ out:
 	if (rt.stop_ev != NULL)
 		event_free(rt.stop_ev);
 	jwks_registry_free(rt.jwks);
+	upstats_free(rt.upstats);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);
 	event_free(rt.retire_ev);

@@ -6,6 +6,7 @@
 
 #include "balance.h"
 #include "upset.h"
+#include "upstats.h"
 #include "xmalloc.h"
 
 struct upset_group {
@@ -19,6 +20,8 @@ struct upset_group {
 
 struct upset {
 	struct event_base *base;
+	struct upstats *stats;
+	size_t worker;
 	struct upset_group *groups;
 	size_t ngroups;
 	uint64_t rnd;			/* least_request's draws */
@@ -51,11 +54,13 @@ group_free(struct upset_group *ug)
 }
 
 static struct upset *
-set_alloc(struct event_base *base, const struct cfg *cf)
+set_alloc(struct event_base *base, const struct cfg *cf, struct upstats *stats, size_t worker)
 {
 	struct upset *s = xcalloc(1, sizeof(*s));
 
 	s->base = base;
+	s->stats = stats;
+	s->worker = worker;
 	s->ngroups = cf->ups.ngroups;
 	s->groups = xcalloc(s->ngroups > 0 ? s->ngroups : 1, sizeof(*s->groups));
 	/* Only spreads the draws; not a secret. */
@@ -63,16 +68,28 @@ set_alloc(struct event_base *base, const struct cfg *cf)
 	return s;
 }
 
-struct upset *
-upset_new(struct event_base *base, const struct cfg *cf)
+/* A server's pool, with its /metrics entry (not for the shorthand,
+ * whose figures are the gateway-wide upstream ones). */
+static struct upstream_pool *
+pool_new(struct upset *s, const struct cfg_upstream_group *cg, size_t i)
 {
-	struct upset *s = set_alloc(base, cf);
+	struct upstream_pool *pool = upstream_pool_new(s->base, cg->servers[i]);
+
+	if (!cg->shorthand && s->stats != NULL)
+		upstream_pool_set_user(pool, upstats_get(s->stats, cg->name, cg->servers[i]->url));
+	return pool;
+}
+
+struct upset *
+upset_new(struct event_base *base, const struct cfg *cf, struct upstats *stats, size_t worker)
+{
+	struct upset *s = set_alloc(base, cf, stats, worker);
 
 	for (size_t g = 0; g < s->ngroups; g++) {
 		const struct cfg_upstream_group *cg = &cf->ups.groups[g];
 		group_init(&s->groups[g], cg);
 		for (size_t i = 0; i < cg->nservers; i++)
-			s->groups[g].pools[i] = upstream_pool_new(base, cg->servers[i]);
+			s->groups[g].pools[i] = pool_new(s, cg, i);
 	}
 	return s;
 }
@@ -81,7 +98,7 @@ struct upset *
 upset_reload(struct upset *old, const struct cfg *old_cf, const struct cfg *cf,
     void (*retire)(void *arg, struct upstream_pool *pool), void *arg)
 {
-	struct upset *s = set_alloc(old->base, cf);
+	struct upset *s = set_alloc(old->base, cf, old->stats, old->worker);
 
 	for (size_t g = 0; g < s->ngroups; g++) {
 		const struct cfg_upstream_group *cg = &cf->ups.groups[g];
@@ -100,7 +117,7 @@ upset_reload(struct upset *old, const struct cfg *old_cf, const struct cfg *cf,
 		}
 		for (size_t i = 0; i < ug->n; i++)
 			if (ug->pools[i] == NULL)
-				ug->pools[i] = upstream_pool_new(s->base, cg->servers[i]);
+				ug->pools[i] = pool_new(s, cg, i);
 	}
 	/* What did not move over finishes its requests in flight first. */
 	for (size_t o = 0; o < old->ngroups; o++) {
@@ -192,12 +209,30 @@ upset_pick_any(struct upset *s, uint32_t group, const struct upstream_pool *excl
 }
 
 int
-upset_report(struct upset *s, struct upstream_pool *pool, int ok)
+upset_report(struct upset *s, struct upstream_pool *pool, int kind)
 {
+	struct upstats_server *st = upstream_pool_user(pool);
+	int ejected = 0;
+
+	if (st != NULL && kind != UPSET_OK)
+		upstats_failed(st, (enum upstats_kind)kind);
 	/* Ejection off (the shorthand): no clock read. */
 	if (!upstream_pool_ejects(pool))
-		return 0;
-	return upstream_pool_report(pool, ok, now_ms(s));
+		goto out;
+	ejected = upstream_pool_report(pool, kind == UPSET_OK, now_ms(s));
+	if (ejected && st != NULL)
+		upstats_ejected(st, s->worker, upstream_pool_ejected_until(pool));
+out:
+	return ejected;
+}
+
+void
+upset_sent(struct upstream_pool *pool)
+{
+	struct upstats_server *st = upstream_pool_user(pool);
+
+	if (st != NULL)
+		upstats_sent(st);
 }
 
 const char *

@@ -16,8 +16,12 @@
 
 struct upset;
 
-/* Pools for every upstream of cf. Never NULL. */
-struct upset *upset_new(struct event_base *base, const struct cfg *cf);
+struct upstats;
+
+/* Pools for every upstream of cf, for worker number worker, counting
+ * into stats (upstats.h; named upstreams only). Never NULL. */
+struct upset *upset_new(struct event_base *base, const struct cfg *cf, struct upstats *stats,
+    size_t worker);
 /* The set for cf, built from old (made for old_cf): pools of unchanged
  * upstreams move over; every other pool of old goes to retire(arg, pool),
  * which now owns it. old is freed. */
@@ -36,9 +40,13 @@ struct upstream_pool *upset_pick(struct upset *s, uint32_t group,
  * request whose body is already on its way. */
 struct upstream_pool *upset_pick_any(struct upset *s, uint32_t group,
     const struct upstream_pool *exclude);
-/* Report a request's outcome on pool (upstream_pool_report at the
- * loop's cached time); 1 when this ejected the server. */
-int upset_report(struct upset *s, struct upstream_pool *pool, int ok);
+/* Report a request's outcome on pool: kind is an enum upstats_kind, or
+ * UPSET_OK for an answer below 500 (upstream_pool_report at the loop's
+ * cached time); 1 when this ejected the server. */
+#define UPSET_OK	(-1)
+int upset_report(struct upset *s, struct upstream_pool *pool, int kind);
+/* A request goes out to pool (counted for /metrics). */
+void upset_sent(struct upstream_pool *pool);
 /* The upstream's name, for logs. */
 const char *upset_group_name(const struct upset *s, uint32_t group);
 

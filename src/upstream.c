@@ -88,6 +88,7 @@ struct upstream_pool {
 	 * long as the requests that report to it. */
 	struct balance_outlier outlier;
 	struct balance_health health;
+	void *user;			/* upstream_pool_set_user */
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -691,6 +692,24 @@ int
 upstream_pool_report(struct upstream_pool *pool, int ok, int64_t now_ms)
 {
 	return balance_health_report(&pool->health, &pool->outlier, ok, now_ms);
+}
+
+void
+upstream_pool_set_user(struct upstream_pool *pool, void *user)
+{
+	pool->user = user;
+}
+
+void *
+upstream_pool_user(const struct upstream_pool *pool)
+{
+	return pool->user;
+}
+
+int64_t
+upstream_pool_ejected_until(const struct upstream_pool *pool)
+{
+	return pool->health.ejected_until_ms;
 }
 
 int

@@ -93,6 +93,11 @@ int upstream_pool_idle(const struct upstream_pool *pool);
 int upstream_pool_report(struct upstream_pool *pool, int ok, int64_t now_ms);
 int upstream_pool_down(const struct upstream_pool *pool, int64_t now_ms);
 int upstream_pool_ejects(const struct upstream_pool *pool);
+int64_t upstream_pool_ejected_until(const struct upstream_pool *pool);
+/* A pointer the pool keeps for its owner (upset.c: the server's
+ * /metrics entry). */
+void upstream_pool_set_user(struct upstream_pool *pool, void *user);
+void *upstream_pool_user(const struct upstream_pool *pool);
 /* Connections in use: least_request's measure of a server's load. */
 size_t upstream_pool_load(const struct upstream_pool *pool);
 

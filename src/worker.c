@@ -1323,7 +1323,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	if (bind_listeners(w) != 0)
 		return -1;
 	apply_limits(w);
-	w->ups = upset_new(w->base, cf);
+	w->ups = upset_new(w->base, cf, rt->upstats, index);
 	if ((w->scratch = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new: out of memory");
 	if (cf->tokens != NULL)

@@ -156,6 +156,7 @@ start_upstream e1; E1=$UP_PORT; EPID[e1]=$UP_PID
 start_upstream e2; E2=$UP_PORT; EPID[e2]=$UP_PID
 start_upstream e3; E3=$UP_PORT; EPID[e3]=$UP_PID
 GW_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
 GW="http://127.0.0.1:$GW_PORT"
 cat > "$T/gw2.json" <<EOT
 {
@@ -169,6 +170,7 @@ cat > "$T/gw2.json" <<EOT
       "outlier": { "consecutive_failures": 2, "base_ejection_ms": 400, "max_ejection_ms": 1000 }
     }
   },
+  "admin": { "address": "127.0.0.1", "port": $ADMIN_PORT },
   "log": { "access": "$T/access2.log" }
 }
 EOT
@@ -209,6 +211,21 @@ check "the load loop really ran (>= 200 requests)" \
     [ "$(json_get "$T/load2.json" 'sum(d["statuses"].values())')" -ge 200 ]
 check "the dead server was ejected" grep -q "ejected after consecutive failures" "$T/gateway.err"
 check "requests were sent again to another server" grep -q "sent again to" "$T/gateway.err"
+curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics.txt"
+vport=$(eval echo "\$$(echo "$victim" | tr a-z A-Z)")
+vlab="upstream=\"trio\",server=\"http://127.0.0.1:$vport\""
+metric() { grep -F "$1{$2" "$T/metrics.txt" | awk '{print $NF}'; }
+total=0
+for p in $E1 $E2 $E3; do
+	n=$(metric scopegate_upstream_server_requests_total "upstream=\"trio\",server=\"http://127.0.0.1:$p\"}")
+	total=$((total + ${n:-0}))
+done
+check "/metrics: requests per server add up to at least the answers ($total)" \
+    [ "$total" -ge "$(json_get "$T/load2.json" 'sum(d["statuses"].values())')" ]
+check "/metrics: the dead server's connect failures are counted" \
+    [ "$(metric scopegate_upstream_server_errors_total "$vlab,kind=\"connect\"}")" -ge 1 ]
+check "/metrics: and its ejections" \
+    [ "$(metric scopegate_upstream_server_ejections_total "$vlab}")" -ge 1 ]
 
 # Every server dead: 503 ServiceUnavailable at once, never a hang.
 for e in e1 e2 e3; do

@@ -45,6 +45,10 @@ struct cfg_upstream {
 	int64_t outlier_window_ms;
 	int64_t outlier_base_ms;
 	int64_t outlier_max_ms;
+	/* A server of a named upstream made from one of several addresses
+	 * of its url's name: "url (address)", for logs and /metrics; NULL
+	 * otherwise (the url names it). */
+	char *label;
 };
 
 struct cfg_limits {

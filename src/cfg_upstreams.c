@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <fnmatch.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,60 @@ same_server(const struct cfg_upstream *a, const struct cfg_upstream *b)
 {
 	return a->host != NULL && b->host != NULL && a->https == b->https &&
 	    a->port == b->port && strcasecmp(a->host, b->host) == 0;
+}
+
+/* A name with several addresses gives one server per address (balanced,
+ * ejected and retried on its own, as nginx does for a name in an
+ * upstream block), each with the entry's weight; re-resolved on reload.
+ * Past SG_UPSTREAM_MAX_SERVERS the entry stays one server whose
+ * addresses are tried in turn. */
+static void
+expand_addresses(struct cfg_upstream_group *g)
+{
+	struct cfg_upstream **servers;
+	int64_t *weights;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < g->nservers; i++)
+		n += g->servers[i]->naddrs > 1 ? g->servers[i]->naddrs : 1;
+	if (n == g->nservers || n > SG_UPSTREAM_MAX_SERVERS)
+		return;
+	servers = xcalloc(n, sizeof(*servers));
+	weights = xcalloc(n, sizeof(*weights));
+	for (size_t i = 0; i < g->nservers; i++) {
+		struct cfg_upstream *src = g->servers[i];
+
+		if (src->naddrs <= 1) {
+			weights[k] = g->weights[i];
+			servers[k++] = src;
+			continue;
+		}
+		for (size_t a = 0; a < src->naddrs; a++) {
+			struct cfg_upstream *cu = xcalloc(1, sizeof(*cu));
+			char host[NI_MAXHOST];
+
+			*cu = *src;
+			cu->url = xstrdup(src->url);
+			cu->host = xstrdup(src->host);
+			memset(cu->addrs, 0, sizeof(cu->addrs));
+			memset(cu->addrlens, 0, sizeof(cu->addrlens));
+			memcpy(&cu->addrs[0], &src->addrs[a], src->addrlens[a]);
+			cu->addrlens[0] = src->addrlens[a];
+			cu->naddrs = 1;
+			xasprintf(&cu->label, "%s (%s)", src->url,
+			    cfg_addr_str(&src->addrs[a], src->addrlens[a], host, sizeof(host)));
+			weights[k] = g->weights[i];
+			servers[k++] = cu;
+		}
+		free(src->url);
+		free(src->host);
+		free(src);
+	}
+	free(g->servers);
+	free(g->weights);
+	g->servers = servers;
+	g->weights = weights;
+	g->nservers = n;
 }
 
 static void
@@ -171,6 +226,7 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 		free(uptr);
 		free(optr);
 	}
+	expand_addresses(g);
 	if (any_https) {
 		/* Verification against the system store by default. */
 		json_t *empty = json_object();
@@ -369,6 +425,7 @@ cfg_upstreams_free(struct cfg_upstreams *u)
 				continue;
 			free(g->servers[j]->url);
 			free(g->servers[j]->host);
+			free(g->servers[j]->label);
 			free(g->servers[j]);
 		}
 		tls_client_config_free(g->tls);

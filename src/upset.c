@@ -76,7 +76,8 @@ pool_new(struct upset *s, const struct cfg_upstream_group *cg, size_t i)
 	struct upstream_pool *pool = upstream_pool_new(s->base, cg->servers[i]);
 
 	if (!cg->shorthand && s->stats != NULL)
-		upstream_pool_set_user(pool, upstats_get(s->stats, cg->name, cg->servers[i]->url));
+		upstream_pool_set_user(pool, upstats_get(s->stats, cg->name,
+		    cg->servers[i]->label != NULL ? cg->servers[i]->label : cg->servers[i]->url));
 	return pool;
 }
 

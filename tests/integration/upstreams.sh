@@ -6,7 +6,10 @@
 # explain names the upstream chosen; a reload that adds a server and one
 # that removes a server under a 4-client load loop fail no request, the
 # new server gets traffic and the removed one none; a reload with a bad
-# upstream (weight 0) is refused and the old routing keeps serving.
+# upstream (weight 0) is refused and the old routing keeps serving; a
+# server killed under load fails no idempotent request, its POST in
+# flight gets 502 and goes nowhere else; all servers dead give 503 at
+# once; per-server /metrics; a name with two addresses is two servers.
 . "$(dirname "$0")/lib.sh"
 
 KEYS="$top_srcdir/tests/data/keys"
@@ -256,4 +259,57 @@ check "502 while the servers fail, 503 once all are ejected, nothing else" \
 check "503 by the third request" grep -q '^503 ' <(sed -n 3,6p "$T/all.status")
 expect_eq "in the Losant error shape" ServiceUnavailable "$(json_get "$T/all.json" 'd["type"]')"
 check "second gateway still running" kill -0 "$GW_PID"
+
+# --- a name with several addresses: one server per address -----------------------
+HOSTS="$T/hosts"
+printf '127.0.0.1 multi.test\n127.0.0.2 multi.test\n' > "$HOSTS"
+if unshare -m sh -c 'mount --bind "$0" /etc/hosts' "$HOSTS" 2>/dev/null; then
+	INNS=(unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$HOSTS")
+	kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+	start_upstream m1; M_PORT=$UP_PORT
+	"$UPSTREAM_BIN" --listen "127.0.0.2:$M_PORT" --port-file "$T/m2.port" \
+	    --record "$T/m2.record" --quiet 2>"$T/m2.err" &
+	PIDS+=($!)
+	for i in $(seq 1 100); do [ -s "$T/m2.port" ] && break; sleep 0.05; done
+	touch "$T/m2.record"
+	GW_PORT=$(free_port)
+	ADMIN_PORT=$(free_port)
+	cat > "$T/gw3.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 2,
+  "upstreams": { "multi": { "servers": [ { "url": "http://multi.test:$M_PORT", "weight": 2 } ] } },
+  "admin": { "address": "127.0.0.1", "port": $ADMIN_PORT }
+}
+EOT
+	before=$(grep -c ' started: ' "$T/gateway.err")
+	"${INNS[@]}" "$SCOPEGATE" -f -c "$T/gw3.json" 2>>"$T/gateway.err" &
+	GW_PID=$!
+	PIDS+=("$GW_PID")
+	for i in $(seq 1 2400); do
+		[ "$(grep -c ' started: ' "$T/gateway.err")" -gt "$before" ] && break
+		sleep 0.05
+	done
+	python3 - "$GW_PORT" <<'PY' > "$T/multi.json"
+import http.client, json, sys
+conn, st = None, {}
+for i in range(400):
+    if conn is None or i % 50 == 0:
+        if conn: conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+    conn.request("GET", "/__test/echo")
+    r = conn.getresponse(); r.read()
+    st[str(r.status)] = st.get(str(r.status), 0) + 1
+print(json.dumps(st))
+PY
+	expect_eq "a name with two addresses: 400 requests answered" '{"200": 400}' "$(cat "$T/multi.json")"
+	n1=$(count m1); n2=$(count m2)
+	check "both addresses are servers of their own, balanced ($n1 and $n2 of 400)" \
+	    [ "$n1" -ge 190 -a "$n1" -le 210 -a "$n2" -ge 190 -a "$n2" -le 210 ]
+	curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics3.txt"
+	check "/metrics names each address's server" \
+	    grep -qF "server=\"http://multi.test:$M_PORT (127.0.0.2)\"" "$T/metrics3.txt"
+else
+	echo "# SKIP: no private mount namespace here (unshare -m as root); several addresses not run"
+fi
 finish

@@ -33,6 +33,7 @@ suites=(
 	trace
 	bodies
 	idp_oidc
+	upstreams
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

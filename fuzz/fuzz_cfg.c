@@ -1,6 +1,7 @@
 /* fuzz_cfg.c: the configuration loader (cfg_load) on arbitrary bytes,
  * written as a file in a private empty folder so that relative paths in it
- * name nothing. The upstream name is not resolved (no DNS while fuzzing).
+ * name nothing (so "upstream_routes" by action always fail: no policy).
+ * The upstream name is not resolved (no DNS while fuzzing).
  * A configuration either loads with no error listed, or does not load and
  * says why; a loaded one keeps its own invariants. */
 #include "config.h"
@@ -50,7 +51,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((cf == NULL) != (errs.n > 0))
 		abort();	/* loaded with errors, or refused without a reason */
 	if (cf != NULL) {
-		if (cf->nlisteners == 0 || cf->upstream.host == NULL || cf->upstream.port == 0)
+		const struct cfg_upstreams *u = &cf->ups;
+		if (cf->nlisteners == 0 || cfg_upstreams_first(cf)->host == NULL ||
+		    cfg_upstreams_first(cf)->port == 0)
+			abort();
+		/* Named upstreams: every one has servers with a host and a
+		 * weight, and every route names one of them. */
+		if (u->ngroups == 0 || u->default_group >= u->ngroups)
+			abort();
+		for (size_t g = 0; g < u->ngroups; g++) {
+			if (u->groups[g].nservers == 0)
+				abort();
+			for (size_t i = 0; i < u->groups[g].nservers; i++)
+				if (u->groups[g].servers[i]->host == NULL || u->groups[g].weights[i] < 1)
+					abort();
+		}
+		for (size_t a = 0; a < u->nactions; a++)
+			if (u->action_group[a] != CFG_UPSTREAM_NONE && u->action_group[a] >= u->ngroups)
+				abort();
+		for (size_t r = 0; r < u->npath_routes; r++)
+			if (u->path_routes[r].group >= u->ngroups || u->path_routes[r].prefix[0] != '/')
+				abort();
+		if (cfg_upstreams_route(u, SIZE_MAX, "/") >= u->ngroups)
 			abort();
 		if (cf->rate_limit.key != CFG_RATE_NONE &&
 		    (cf->rate_limit.interval_us == 0 || cf->rate_limit.burst == 0))

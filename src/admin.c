@@ -129,9 +129,12 @@ readyz(struct admin *a, struct evhttp_request *req)
 	p->req = req;
 	p->base = evhttp_connection_get_base(evhttp_request_get_connection(req));
 	p->generation = cf->generation;
-	memcpy(p->addrs, cf->upstream.addrs, sizeof(p->addrs));
-	memcpy(p->addrlens, cf->upstream.addrlens, sizeof(p->addrlens));
-	p->naddrs = cf->upstream.naddrs;
+	/* The default upstream's first server (named upstreams: see
+	 * cfg_upstreams_first). */
+	const struct cfg_upstream *up = cfg_upstreams_first(cf);
+	memcpy(p->addrs, up->addrs, sizeof(p->addrs));
+	memcpy(p->addrlens, up->addrlens, sizeof(p->addrlens));
+	p->naddrs = up->naddrs;
 	if (probe_next(p) != 0) {
 		free(p);
 		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"upstream unreachable\"}\n");

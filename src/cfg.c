@@ -32,7 +32,10 @@
 
 static const struct jsonconf_key top_keys[] = {
 	{"listeners", JC_ARRAY, 1},
-	{"upstream", JC_OBJECT, 1},
+	{"upstream", JC_OBJECT, 0},	/* or "upstreams" (cfg_upstreams.c) */
+	{"upstreams", JC_OBJECT, 0},
+	{"default_upstream", JC_STRING, 0},
+	{"upstream_routes", JC_ARRAY, 0},
 	{"limits", JC_OBJECT, 0},
 	{"log", JC_OBJECT, 0},
 	{"shutdown_grace_ms", JC_INTEGER, 0},
@@ -153,10 +156,10 @@ parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
  * the gateway forwards the client's path as is, so a path prefix here
  * would silently change what the policy matched. */
 static void
-parse_upstream_url(struct jsonconf *jc, const char *url, struct cfg_upstream *up)
+parse_upstream_url(struct jsonconf *jc, const char *url, const char *ptr,
+    struct cfg_upstream *up)
 {
 	const char *p = url, *host, *colon, *end;
-	const char *ptr = "/upstream/url";
 	long port = 80;
 
 	if (strncmp(p, "https://", 8) == 0) {
@@ -212,7 +215,7 @@ parse_upstream_url(struct jsonconf *jc, const char *url, struct cfg_upstream *up
  * part of the snapshot and a reload resolves the name again (as nginx
  * does without a resolver). A name that does not resolve is an error. */
 static void
-resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
+resolve_upstream(struct jsonconf *jc, const char *ptr, struct cfg_upstream *up)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char port[8];
@@ -224,7 +227,7 @@ resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
 	hints.ai_flags = AI_NUMERICSERV;
 	snprintf(port, sizeof(port), "%u", (unsigned)up->port);
 	if ((rc = getaddrinfo(up->host, port, &hints, &res)) != 0) {
-		jsonconf_error(jc, "/upstream/url", "cannot resolve \"%s\": %s", up->host,
+		jsonconf_error(jc, ptr, "cannot resolve \"%s\": %s", up->host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return;
 	}
@@ -236,7 +239,16 @@ resolve_upstream(struct jsonconf *jc, struct cfg_upstream *up)
 	}
 	freeaddrinfo(res);
 	if (up->naddrs == 0)
-		jsonconf_error(jc, "/upstream/url", "\"%s\" has no usable address", up->host);
+		jsonconf_error(jc, ptr, "\"%s\" has no usable address", up->host);
+}
+
+void
+cfg_upstream_parse_url(struct jsonconf *jc, const char *url, const char *ptr,
+    struct cfg_upstream *up, int resolve)
+{
+	parse_upstream_url(jc, url, ptr, up);
+	if (up->url != NULL && resolve)
+		resolve_upstream(jc, ptr, up);
 }
 
 const char *
@@ -284,9 +296,7 @@ parse_upstream(struct jsonconf *jc, const json_t *o, struct cfg *cf, int resolve
 
 	jsonconf_check_object(jc, o, "/upstream", upstream_keys);
 	if (jsonconf_get_string(jc, o, "/upstream", "url", NULL, &url) == 0 && url) {
-		parse_upstream_url(jc, url, &cf->upstream);
-		if (cf->upstream.url != NULL && resolve)
-			resolve_upstream(jc, &cf->upstream);
+		cfg_upstream_parse_url(jc, url, "/upstream/url", &cf->upstream, resolve);
 	}
 	json_t *tls = json_object_get(o, "tls");
 	if (cf->upstream.https) {
@@ -604,6 +614,9 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	}
 	if (json_is_object(root))
 		parse_policy_and_tokens(&jc, root, cf);
+	/* After the policy: routes name its actions. */
+	if (json_is_object(root))
+		cfg_upstreams_parse(&jc, root, cf, !(flags & CFG_LOAD_NO_RESOLVE));
 	/* Tokens that cannot be revoked only when the operator says so. */
 	if (cf->tokens != NULL && cf->tokens->require_id < 0)
 		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
@@ -630,6 +643,7 @@ cfg_free(struct cfg *cf)
 		tls_listener_config_free(cf->listeners[i].tls);
 	}
 	free(cf->listeners);
+	cfg_upstreams_free(&cf->ups);
 	tls_client_config_free(cf->upstream.tls);
 	free(cf->upstream.url);
 	free(cf->upstream.host);

@@ -39,6 +39,16 @@ struct cfg_upstream {
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
 	int64_t max_connections;	/* per worker keep-alive pool size */
 	struct tls_client_config *tls;	/* https:// upstream, else NULL */
+	/* Passive outlier ejection of a named upstream's server (balance.h;
+	 * outlier_failures 0: off, as for the "upstream" shorthand). */
+	int64_t outlier_failures;
+	int64_t outlier_window_ms;
+	int64_t outlier_base_ms;
+	int64_t outlier_max_ms;
+	/* A server of a named upstream made from one of several addresses
+	 * of its url's name: "url (address)", for logs and /metrics; NULL
+	 * otherwise (the url names it). */
+	char *label;
 };
 
 struct cfg_limits {
@@ -56,6 +66,43 @@ struct cfg_limits {
 	int64_t body_timeout_ms;	/* a request body, whole, from the end of its head */
 	int64_t body_min_bytes_per_s;	/* a body slower than this on average: 408 (0: off) */
 	int64_t max_buffered_body_bytes;	/* per worker, bodies held at once */
+};
+
+/* Named upstreams (cfg_upstreams.c): "upstreams", "default_upstream" and
+ * "upstream_routes". The "upstream" shorthand is the upstream named
+ * "default" with one server, cf->upstream itself. */
+#define CFG_UPSTREAM_NONE	UINT32_MAX
+
+struct cfg_upstream_group {
+	char *name;
+	int balance;			/* enum balance_kind */
+	struct cfg_upstream **servers;	/* owned, except the shorthand's */
+	int64_t *weights;
+	size_t nservers;
+	int shorthand;			/* servers[0] is &cf->upstream */
+	/* Idempotent requests sent again to another server when a connection
+	 * could not be made or was lost before any answer byte. */
+	int64_t retries;
+	struct tls_client_config *tls;	/* shared by its https servers */
+};
+
+struct cfg_path_route {
+	char *prefix;			/* starts with '/' */
+	size_t len;
+	uint32_t group;
+};
+
+struct cfg_upstreams {
+	struct cfg_upstream_group *groups;
+	size_t ngroups;
+	uint32_t default_group;
+	/* The upstream of each policy action, decided when the configuration
+	 * loads so that a request costs one array read: CFG_UPSTREAM_NONE
+	 * when no action rule names one (path rules, then the default). */
+	uint32_t *action_group;
+	size_t nactions;
+	struct cfg_path_route *path_routes;	/* in file order */
+	size_t npath_routes;
 };
 
 struct policy;
@@ -124,6 +171,7 @@ struct cfg {
 	int64_t shutdown_grace_ms;
 	int64_t workers;	/* event loops (threads); 0 in the file = one per core */
 	struct cfg_admin admin;
+	struct cfg_upstreams ups;
 };
 
 /* Read and check path; NULL when anything is wrong, with every problem
@@ -149,6 +197,28 @@ const char *cfg_addr_str(const struct sockaddr_storage *sa, socklen_t salen, cha
 const char *cfg_upstream_addrs_str(const struct cfg_upstream *up, char *buf, size_t len);
 /* Non-zero when both resolved to the same addresses, in the same order. */
 int cfg_upstream_same_addrs(const struct cfg_upstream *a, const struct cfg_upstream *b);
+
+struct jsonconf;
+/* Parse an upstream URL into up (errors at ptr) and resolve its host when
+ * resolve is set. */
+void cfg_upstream_parse_url(struct jsonconf *jc, const char *url, const char *ptr,
+    struct cfg_upstream *up, int resolve);
+/* cfg_upstreams.c: parse the upstreams and their routes of root into
+ * cf->ups (the policy is loaded already); free them. */
+void cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf,
+    int resolve);
+void cfg_upstreams_free(struct cfg_upstreams *u);
+/* The upstream a request goes to: its action's (action_idx, or
+ * SIZE_MAX without one), else the first path rule whose prefix the
+ * request target starts with (at a segment boundary), else the default. */
+uint32_t cfg_upstreams_route(const struct cfg_upstreams *u, size_t action_idx,
+    const char *target);
+/* Non-zero when the upstream group's servers, addresses and settings are
+ * the same in both (a reload keeps its pools). */
+int cfg_upstream_group_same(const struct cfg_upstream_group *a,
+    const struct cfg_upstream_group *b);
+/* The default upstream's first server (readiness probe, startup log). */
+const struct cfg_upstream *cfg_upstreams_first(const struct cfg *cf);
 
 /* Resolve a path from the config relative to its folder; caller frees. */
 char *cfg_resolve_path(const struct cfg *cf, const char *p);

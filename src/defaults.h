@@ -39,6 +39,20 @@
 #define SG_DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS	2000
 #define SG_DEFAULT_UPSTREAM_TIMEOUT_MS		30000
 #define SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS	256
+/* Named upstreams: servers per upstream, the largest weight, name length. */
+#define SG_UPSTREAM_MAX_SERVERS			64
+#define SG_UPSTREAM_MAX_WEIGHT			1000
+#define SG_UPSTREAM_NAME_MAX			64
+/* The most worker threads ("workers"); per-worker slots in upstats.c. */
+#define SG_MAX_WORKERS				256
+/* Named upstreams: retries on another server, and passive outlier
+ * ejection (Envoy's consecutive_5xx defaults: 5 failures, 30 s, 300 s). */
+#define SG_DEFAULT_UPSTREAM_RETRIES		1
+#define SG_UPSTREAM_MAX_RETRIES			5
+#define SG_DEFAULT_OUTLIER_FAILURES		5
+#define SG_DEFAULT_OUTLIER_WINDOW_MS		10000
+#define SG_DEFAULT_OUTLIER_BASE_MS		30000
+#define SG_DEFAULT_OUTLIER_MAX_MS		300000
 /* Entries of "trusted_proxies" (each request's peer is checked against
  * them all). */
 #define SG_MAX_TRUSTED_PROXIES			64

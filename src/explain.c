@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +235,17 @@ explain_main(int argc, char **argv)
 		    body_path != NULL ? "checked" : "not checked"));
 		if (body_path != NULL)
 			json_object_set_new(out, "content_type", json_string(rq.content_type));
+	}
+	/* Where the daemon would send it (cfg_upstreams_route), and that
+	 * upstream's servers. */
+	if (d.allow && cf->ups.ngroups > 0) {
+		const struct cfg_upstream_group *g = &cf->ups.groups[cfg_upstreams_route(&cf->ups,
+		    d.action != NULL ? d.action->index : SIZE_MAX, rq.target)];
+		json_t *arr = json_array();
+		for (size_t i = 0; i < g->nservers; i++)
+			json_array_append_new(arr, json_string(g->servers[i]->url));
+		json_object_set_new(out, "upstream", json_string(g->name));
+		json_object_set_new(out, "upstream_servers", arr);
 	}
 	json_object_set_new(out, "revocations_checked", json_boolean(store != NULL));
 	json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -31,12 +31,15 @@
 #include "headers.h"
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 #include "runtime.h"
 #include "tls.h"
 #include "proxy.h"
 #include "qredact.h"
 #include "realip.h"
 #include "trace.h"
+#include "upset.h"
+#include "upstats.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -258,6 +261,8 @@ proxy_finish(struct proxy_req *pr)
 		upstream_cancel(pr->ux);
 	if (pr->piece != NULL)
 		evbuffer_free(pr->piece);
+	if (pr->retry_wire != NULL)
+		evbuffer_free(pr->retry_wire);
 	free(pr->path);
 	free(pr->log_strings);
 	free(pr->subject);
@@ -350,6 +355,10 @@ named_by_upstream(const struct uresp *r, const char *name)
 	return 0;
 }
 
+static const struct upstream_cbs upstream_callbacks;
+static uint32_t proxy_route(const struct proxy_req *pr);
+static int proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why);
+
 /* Upstream answered with a status line and headers: pass them on and
  * start the streamed reply. */
 static void
@@ -363,6 +372,7 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
+	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX);
 	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
 	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
 	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
@@ -462,9 +472,15 @@ static void
 upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 {
 	struct proxy_req *pr = arg;
-	const char *up = upstream_pool_authority(pr->w->pool);
+	const char *up = upstream_pool_authority(pr->pool);
 
 	pr->ux = NULL;
+	if (upset_report(pr->w->ups, pr->pool, err == UPSTREAM_ERR_TIMEOUT ? UPSTATS_TIMEOUT :
+	    err == UPSTREAM_ERR_RESET || err == UPSTREAM_ERR_CLOSED ? UPSTATS_RESET :
+	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT))
+		log_warnx("upstream %s: ejected after consecutive failures (last: %s)", up, why);
+	if (!pr->reply_started && proxy_retry(pr, err, why))
+		return;
 	if (!pr->reply_started) {
 		pr->decision = "error";
 		if (err == UPSTREAM_ERR_TIMEOUT) {
@@ -508,6 +524,37 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 	evhttp_connection_free(evhttp_request_get_connection(pr->req));
 }
 
+/* A connection to the server could not be made, or was lost before a
+ * byte of the answer: send an idempotent request (kept in retry_wire)
+ * once more to another server of its upstream, up to its retries. Never
+ * after a timeout (the server may be acting on it) nor for POST or
+ * PATCH (no retry_wire). 1 when sent again. */
+static int
+proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why)
+{
+	struct upstream_pool *next;
+	int rc = 0;
+
+	if (pr->retry_wire == NULL || pr->retries_left <= 0 ||
+	    (err != UPSTREAM_ERR_CONNECT && err != UPSTREAM_ERR_RESET))
+		goto out;
+	if ((next = upset_pick(pr->w->ups, proxy_route(pr), pr->pool)) == NULL)
+		goto out;
+	pr->retries_left--;
+	metrics_upstream_retried(pr->w->metrics);
+	log_info("request %s: upstream %s: %s; sent again to %s", pr->request_id,
+	    upstream_pool_authority(pr->pool), why, upstream_pool_authority(next));
+	pr->pool = next;
+	evbuffer_add(pr->w->scratch, evbuffer_pullup(pr->retry_wire, -1),
+	    evbuffer_get_length(pr->retry_wire));
+	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
+	upset_sent(next);
+	pr->ux = upstream_send(next, pr->w->scratch, pr->retry_flags, &upstream_callbacks, pr);
+	rc = 1;
+out:
+	return rc;
+}
+
 static void
 upstream_retried_cb(void *arg, const char *why)
 {
@@ -515,7 +562,7 @@ upstream_retried_cb(void *arg, const char *why)
 
 	metrics_upstream_retried(pr->w->metrics);
 	log_info("request %s: upstream %s: %s; sent again on a new connection",
-	    pr->request_id, upstream_pool_authority(pr->w->pool), why);
+	    pr->request_id, upstream_pool_authority(pr->pool), why);
 }
 
 /* A streamed request body's bytes went out to the upstream. */
@@ -575,6 +622,25 @@ upstream_flags(enum evhttp_cmd_type cmd)
 	}
 }
 
+/* The upstream group of the request, in the worker's current
+ * configuration (the one its pools were made for). */
+static uint32_t
+proxy_route(const struct proxy_req *pr)
+{
+	const struct cfg *cf = pr->w->cf;
+	size_t idx = pr->action_idx;
+
+	/* Begun before a reload: its action index is the old policy's, so
+	 * look the action up by name in the new one (rare; never on the
+	 * usual path). */
+	if (pr->cf != cf && pr->action != NULL) {
+		const struct policy_action *a = cf->policy != NULL ?
+		    policy_action_find(cf->policy, pr->action) : NULL;
+		idx = a != NULL ? a->index : METRICS_ACTION_NONE;
+	}
+	return cfg_upstreams_route(&cf->ups, idx, evhttp_request_get_uri(pr->req));
+}
+
 void
 proxy_forward(struct proxy_req *pr)
 {
@@ -586,11 +652,30 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 {
 	struct evhttp_request *req = pr->req;
 	struct evbuffer *body = stream ? NULL : pr->body;
-	struct forward_info fi = {
+	struct forward_info fi;
+	uint32_t group = proxy_route(pr);
+	const struct cfg_upstream_group *cg = &pr->w->cf->ups.groups[group];
+
+	/* A streamed body is on its way: a server all the same (the answer
+	 * is then the server's, or 502). */
+	pr->pool = stream ? upset_pick_any(pr->w->ups, group, NULL) :
+	    upset_pick(pr->w->ups, group, NULL);
+	if (pr->pool == NULL) {
+		/* Every server ejected: say so at once, never wait. */
+		metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
+		pr->decision = "error";
+		pr->reason = "upstream_unavailable";
+		log_warnx("request %s: upstream %s: every server is ejected", pr->request_id,
+		    cg->name);
+		proxy_reply_error(pr, 503, "ServiceUnavailable",
+		    "No server of the upstream service is available", NULL);
+		return;
+	}
+	fi = (struct forward_info){
 		.h_connection = pr->h_connection,
 		.n_connection = pr->n_connection,
 		.host = pr->h_host,
-		.authority = upstream_pool_authority(pr->w->pool),
+		.authority = upstream_pool_authority(pr->pool),
 		.client_ip = pr->cc != NULL ? pr->cc->client_ip : pr->client_ip,
 		.xff_chain = pr->xff,
 		.tls = pr->tls,
@@ -613,7 +698,17 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		guard_body_release(pr->w, pr->body_held);
 		pr->body_held = 0;
 	}
+	pr->retry_flags = upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0);
+	/* Kept to send again to another server: a copy only where it may be
+	 * used (never for the one-server upstream). */
+	if (!stream && (pr->retry_flags & UPSTREAM_IDEMPOTENT) && cg->retries > 0 &&
+	    cg->nservers > 1) {
+		if ((pr->retry_wire = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new: out of memory");
+		evbuffer_add(pr->retry_wire, evbuffer_pullup(wire, -1), evbuffer_get_length(wire));
+		pr->retries_left = (int)cg->retries;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
-	pr->ux = upstream_send(pr->w->pool, wire, upstream_flags(cmd) | (stream ? UPSTREAM_STREAM : 0),
-	    &upstream_callbacks, pr);
+	upset_sent(pr->pool);
+	pr->ux = upstream_send(pr->pool, wire, pr->retry_flags, &upstream_callbacks, pr);
 }

@@ -68,6 +68,13 @@ struct proxy_req {
 	struct client_conn *cc;
 	struct evhttp_request *req;	/* client side; owned by evhttp */
 	struct upstream_exchange *ux;	/* upstream side while in flight */
+	struct upstream_pool *pool;	/* the server it went to (upset_pick) */
+	/* The request as sent, kept to send again to another server (an
+	 * idempotent request to an upstream with several servers and
+	 * retries); NULL otherwise. */
+	struct evbuffer *retry_wire;
+	unsigned retry_flags;
+	int retries_left;
 	struct evbuffer *piece;		/* an answer's body piece on its way out */
 
 	struct timespec wall;		/* arrival, for the log */

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/time.h>
+
 #include <jansson.h>
 
 #include <event2/buffer.h>
@@ -24,6 +26,7 @@
 #include "procstat.h"
 #include "ratelimit.h"
 #include "runtime.h"
+#include "upstats.h"
 #include "revoke.h"
 #include "revoke_redis.h"
 #include "sdnotify.h"
@@ -260,10 +263,10 @@ runtime_reload(struct runtime *rt)
 			if (cf->listeners[i].tls != NULL && old->listeners[i].tls != NULL)
 				tls_server_inherit_ticket_keys(cf->listeners[i].tls->server,
 				    old->listeners[i].tls->server);
-	if (!cfg_upstream_same_addrs(&old->upstream, &cf->upstream)) {
+	if (!cfg_upstream_same_addrs(cfg_upstreams_first(old), cfg_upstreams_first(cf))) {
 		char addrs[512];
-		log_info("reload: upstream %s now at %s", cf->upstream.url,
-		    cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+		log_info("reload: upstream %s now at %s", cfg_upstreams_first(cf)->url,
+		    cfg_upstream_addrs_str(cfg_upstreams_first(cf), addrs, sizeof(addrs)));
 	}
 	cfg_unref(old);
 	/* Remote key sets: unchanged entries keep their set in force. */
@@ -380,6 +383,16 @@ runtime_metrics_text(struct runtime *rt)
 		xasprintf(&all, "%s%s", text, jw);
 		free(text);
 		free(jw);
+		text = all;
+	}
+	if (rt->upstats != NULL) {
+		struct timeval tv;
+		char *us, *all;
+		gettimeofday(&tv, NULL);
+		us = upstats_render(rt->upstats, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+		xasprintf(&all, "%s%s", text, us);
+		free(text);
+		free(us);
 		text = all;
 	}
 	return text;
@@ -573,6 +586,7 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	}
 
 	rt.accepting = (int)n;
+	rt.upstats = upstats_new();
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -605,7 +619,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	{
 		char addrs[512];
 		log_info("scopegate %s started: %zu worker(s), upstream %s (%s)", PACKAGE_VERSION, n,
-		    cf->upstream.url, cfg_upstream_addrs_str(&cf->upstream, addrs, sizeof(addrs)));
+		    cfg_upstreams_first(cf)->url,
+		    cfg_upstream_addrs_str(cfg_upstreams_first(cf), addrs, sizeof(addrs)));
 	}
 	sdnotify_status("serving, generation %llu", (unsigned long long)rt.generation);
 	sdnotify_ready();
@@ -630,6 +645,7 @@ out:
 	if (rt.stop_ev != NULL)
 		event_free(rt.stop_ev);
 	jwks_registry_free(rt.jwks);
+	upstats_free(rt.upstats);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);
 	event_free(rt.retire_ev);

@@ -15,6 +15,7 @@
 #include "metrics.h"
 
 struct worker;
+struct upstats;
 
 /* At most this many settings are reported as needing a restart at once. */
 #define RUNTIME_RESTART_MAX	16
@@ -88,6 +89,7 @@ struct runtime {
 	/* Key sets fetched from identity providers (jwks_fetch.h): bound
 	 * to each new snapshot, fetched on this thread's loop. */
 	struct jwks_registry *jwks;
+	struct upstats *upstats;	/* per named upstream and server (upstats.h) */
 };
 
 /* Start everything from an already loaded configuration (ownership of cf

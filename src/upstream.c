@@ -25,6 +25,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "balance.h"
 #include "defaults.h"
 #include "log.h"
 #include "tls.h"
@@ -83,6 +84,11 @@ struct upstream_pool {
 	size_t busy;			/* connections with an exchange */
 	TAILQ_HEAD(, upstream_conn) idle;
 	TAILQ_HEAD(, upstream_exchange) waiting;
+	/* Passive outlier ejection: kept with the pool so that it lives as
+	 * long as the requests that report to it. */
+	struct balance_outlier outlier;
+	struct balance_health health;
+	void *user;			/* upstream_pool_set_user */
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -106,6 +112,10 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	pool->timeout.tv_sec = cu->timeout_ms / 1000;
 	pool->timeout.tv_usec = (cu->timeout_ms % 1000) * 1000;
 	pool->max = (size_t)cu->max_connections;
+	pool->outlier.failures = (uint32_t)cu->outlier_failures;
+	pool->outlier.window_ms = cu->outlier_window_ms;
+	pool->outlier.base_ms = cu->outlier_base_ms;
+	pool->outlier.max_ms = cu->outlier_max_ms;
 	if (cu->tls != NULL)
 		pool->tls = tls_client_ref(cu->tls->client);
 	pool->conns = xcalloc(pool->max, sizeof(*pool->conns));
@@ -676,6 +686,48 @@ upstream_pause(struct upstream_exchange *x, int paused)
 			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 			    BEV_TRIG_DEFER_CALLBACKS);
 	}
+}
+
+int
+upstream_pool_report(struct upstream_pool *pool, int ok, int64_t now_ms)
+{
+	return balance_health_report(&pool->health, &pool->outlier, ok, now_ms);
+}
+
+void
+upstream_pool_set_user(struct upstream_pool *pool, void *user)
+{
+	pool->user = user;
+}
+
+void *
+upstream_pool_user(const struct upstream_pool *pool)
+{
+	return pool->user;
+}
+
+int64_t
+upstream_pool_ejected_until(const struct upstream_pool *pool)
+{
+	return pool->health.ejected_until_ms;
+}
+
+int
+upstream_pool_ejects(const struct upstream_pool *pool)
+{
+	return pool->outlier.failures > 0;
+}
+
+int
+upstream_pool_down(const struct upstream_pool *pool, int64_t now_ms)
+{
+	return balance_health_down(&pool->health, now_ms);
+}
+
+size_t
+upstream_pool_load(const struct upstream_pool *pool)
+{
+	return pool->busy;
 }
 
 const char *

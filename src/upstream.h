@@ -9,6 +9,7 @@
 #define SCOPEGATE_UPSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -85,6 +86,20 @@ void upstream_pause(struct upstream_exchange *x, int paused);
 /* Non-zero when no exchange uses or waits for any of the pool's
  * connections. */
 int upstream_pool_idle(const struct upstream_pool *pool);
+
+/* An outcome of a request on the pool's server (ok: an answer below 500)
+ * for passive outlier ejection; 1 when this one ejected it. Down: ejected
+ * at now_ms (never when ejection is off). */
+int upstream_pool_report(struct upstream_pool *pool, int ok, int64_t now_ms);
+int upstream_pool_down(const struct upstream_pool *pool, int64_t now_ms);
+int upstream_pool_ejects(const struct upstream_pool *pool);
+int64_t upstream_pool_ejected_until(const struct upstream_pool *pool);
+/* A pointer the pool keeps for its owner (upset.c: the server's
+ * /metrics entry). */
+void upstream_pool_set_user(struct upstream_pool *pool, void *user);
+void *upstream_pool_user(const struct upstream_pool *pool);
+/* Connections in use: least_request's measure of a server's load. */
+size_t upstream_pool_load(const struct upstream_pool *pool);
 
 /* "host:port" for Host headers and logs. */
 const char *upstream_pool_authority(const struct upstream_pool *pool);

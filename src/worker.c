@@ -34,6 +34,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "tls.h"
+#include "upset.h"
 #include "upstream.h"
 #include "token_config.h"
 #include "proxy.h"
@@ -530,6 +531,17 @@ client_bevcb(struct event_base *base, void *arg)
 }
 
 
+/* A pool of an upstream that changed: freed once its requests finish
+ * (sweep_retired). */
+static void
+retire_pool(void *arg, struct upstream_pool *pool)
+{
+	struct worker *w = arg;
+
+	w->retired = xreallocarray(w->retired, w->nretired + 1, sizeof(*w->retired));
+	w->retired[w->nretired++] = pool;
+}
+
 static void take_snapshot(struct worker *w);
 
 static void
@@ -704,15 +716,8 @@ take_snapshot(struct worker *w)
 			w->hs[i].tls = tls_server_ref(tl->server);
 		}
 	}
-	if (strcmp(cf->upstream.url, old->upstream.url) != 0 ||
-	    !cfg_upstream_same_addrs(&cf->upstream, &old->upstream) ||
-	    cf->upstream.timeout_ms != old->upstream.timeout_ms ||
-	    cf->upstream.max_connections != old->upstream.max_connections) {
-		/* Requests in flight hold connections of the old pool. */
-		w->retired = xreallocarray(w->retired, w->nretired + 1, sizeof(*w->retired));
-		w->retired[w->nretired++] = w->pool;
-		w->pool = upstream_pool_new(w->base, &cf->upstream);
-	}
+	/* Requests in flight hold connections of the old pools. */
+	w->ups = upset_reload(w->ups, old, cf, retire_pool, w);
 	if (w->tcache == NULL && cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
 	runtime_cfg_release(w->rt, old);
@@ -786,7 +791,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	if (bind_listeners(w) != 0)
 		return -1;
 	apply_limits(w);
-	w->pool = upstream_pool_new(w->base, &cf->upstream);
+	w->ups = upset_new(w->base, cf, rt->upstats, index);
 	if ((w->scratch = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new: out of memory");
 	if (cf->tokens != NULL)
@@ -860,7 +865,7 @@ worker_join(struct worker *w)
 	accesslog_batch_free(w->alb);
 	if (w->log_flush_ev != NULL)
 		event_free(w->log_flush_ev);
-	upstream_pool_free(w->pool);
+	upset_free(w->ups);
 	if (w->scratch != NULL)
 		evbuffer_free(w->scratch);
 	for (size_t i = 0; i < w->nretired; i++)

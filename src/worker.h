@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "ptrmap.h"
 #include "tokencache.h"
+#include "upset.h"
 #include "upstream.h"
 
 struct client_conn;
@@ -52,7 +53,7 @@ struct worker {
 	struct accesslog *alog;		/* shared; may be NULL */
 	struct accesslog_batch *alb;	/* this worker's unwritten lines, or NULL */
 	struct event *log_flush_ev;
-	struct upstream_pool *pool;
+	struct upset *ups;		/* the upstreams' pools (upset.h) */
 	struct evbuffer *scratch;	/* an upstream request being written */
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;

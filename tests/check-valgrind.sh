@@ -35,6 +35,7 @@ suites=(
 	bodies
 	idp_oidc
 	chunked
+	upstreams
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

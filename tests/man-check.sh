@@ -74,7 +74,7 @@ fi
 
 # Every configuration key the loader accepts appears in scopegate.json.5:
 # the key tables of the configuration parsers, {"name", JC_...}.
-for src in "$srcdir"/src/cfg.c "$srcdir"/src/token_config.c "$srcdir"/src/revoke_config.c \
+for src in "$srcdir"/src/cfg.c "$srcdir"/src/cfg_upstreams.c "$srcdir"/src/token_config.c "$srcdir"/src/revoke_config.c \
     "$srcdir"/src/policy_load.c "$srcdir"/src/tls_config.c \
     "$srcdir"/src/jwks_remote.c; do
 	[ -f "$src" ] || continue

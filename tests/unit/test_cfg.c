@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <CUnit/Basic.h>
 
 #include "cfg.h"
+#include "policy.h"
 #include "errlist.h"
 
 static char datadir[4096];
@@ -69,6 +71,73 @@ test_bad_cases(void)
 	}
 	closedir(d);
 	CU_ASSERT(ncases >= 8);
+}
+
+/* Named upstreams: servers, weights and settings; each action's upstream
+ * decided at load by the first rule naming it; path prefixes at segment
+ * boundaries for requests no action rule placed; the default last. */
+static void
+test_good_upstreams(void)
+{
+	char path[4400];
+	struct errlist errs;
+	struct cfg *cf;
+	const struct cfg_upstreams *u;
+	const struct policy_action *a;
+
+	snprintf(path, sizeof(path), "%s/good/upstreams.json", datadir);
+	errlist_init(&errs);
+	cf = cfg_load(path, &errs);
+	errlist_print(&errs, stderr);
+	CU_ASSERT_FATAL(cf != NULL);
+	u = &cf->ups;
+	CU_ASSERT_EQUAL_FATAL(u->ngroups, 3);
+	CU_ASSERT_STRING_EQUAL(u->groups[0].name, "things");
+	CU_ASSERT_EQUAL(u->groups[0].nservers, 2);
+	CU_ASSERT_EQUAL(u->groups[0].weights[1], 3);
+	CU_ASSERT_EQUAL(u->groups[0].servers[1]->port, 8082);
+	CU_ASSERT_EQUAL(u->groups[0].servers[1]->timeout_ms, 900);
+	CU_ASSERT_EQUAL(u->groups[0].servers[1]->max_connections, 4);
+	CU_ASSERT_EQUAL(u->groups[0].servers[0]->naddrs, 1);
+	CU_ASSERT_EQUAL(u->groups[1].balance, 1);	/* least_request */
+	CU_ASSERT_EQUAL(u->default_group, 2);
+	CU_ASSERT_PTR_NULL(cf->upstream.url);
+	CU_ASSERT_EQUAL(cfg_upstreams_first(cf)->port, 8084);
+	/* The first rule naming thing.get wins over the later glob. */
+	a = policy_action_find(cf->policy, "thing.get");
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, a->index, "/x"), 1);
+	a = policy_action_find(cf->policy, "thing.delete");
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, a->index, "/auth"), 0);
+	a = policy_action_find(cf->policy, "things.get");
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, a->index, "/x"), 0);
+	a = policy_action_find(cf->policy, "tokens.post");
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, a->index, "/x"), 1);
+	/* No action rule: path prefixes, whole segments only. */
+	a = policy_action_find(cf->policy, "auth.login");
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, a->index, "/auth/login"), 1);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/auth"), 1);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/auth?x=1"), 1);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/authx"), 2);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/Auth"), 2);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/"), 2);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, ""), 2);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, SIZE_MAX, "/aut"), 2);
+	/* An index past the policy's actions is no action. */
+	CU_ASSERT_EQUAL(cfg_upstreams_route(u, u->nactions, "/x"), 2);
+	/* The shorthand: one upstream, "default", the same settings. */
+	cfg_free(cf);
+	errlist_free(&errs);
+	snprintf(path, sizeof(path), "%s/good/full.json", datadir);
+	errlist_init(&errs);
+	cf = cfg_load(path, &errs);
+	CU_ASSERT_FATAL(cf != NULL);
+	CU_ASSERT_EQUAL(cf->ups.ngroups, 1);
+	CU_ASSERT_STRING_EQUAL(cf->ups.groups[0].name, "default");
+	CU_ASSERT_PTR_EQUAL(cf->ups.groups[0].servers[0], &cf->upstream);
+	CU_ASSERT_PTR_EQUAL(cfg_upstreams_first(cf), &cf->upstream);
+	CU_ASSERT_EQUAL(cfg_upstreams_route(&cf->ups, SIZE_MAX, "/x"), 0);
+	cfg_free(cf);
+	errlist_free(&errs);
 }
 
 static void
@@ -161,6 +230,7 @@ main(void)
 	s = CU_add_suite("cfg", NULL, NULL);
 	CU_add_test(s, "bad configurations fail with every error", test_bad_cases);
 	CU_add_test(s, "full configuration", test_good_full);
+	CU_add_test(s, "named upstreams and routes", test_good_upstreams);
 	CU_add_test(s, "defaults", test_good_defaults);
 	CU_add_test(s, "missing file", test_missing_file);
 	CU_basic_set_mode(CU_BRM_VERBOSE);

@@ -1,0 +1,179 @@
+/* upstats.c: see upstats.h. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "defaults.h"
+#include "log.h"
+#include "upstats.h"
+#include "xmalloc.h"
+
+struct upstats_server {
+	char *name;
+	char *url;
+	uint64_t sent;
+	uint64_t failed[UPSTATS_KINDS];
+	uint64_t ejections;
+	int64_t ejected_until[SG_MAX_WORKERS];
+	struct upstats_server *next;
+};
+
+struct upstats {
+	pthread_mutex_t lock;		/* guards the list's links */
+	struct upstats_server *head, *tail;
+};
+
+static const char *const kind_names[UPSTATS_KINDS] = {
+	"connect", "reset", "timeout", "invalid", "5xx",
+};
+
+struct upstats *
+upstats_new(void)
+{
+	struct upstats *u = xcalloc(1, sizeof(*u));
+
+	pthread_mutex_init(&u->lock, NULL);
+	return u;
+}
+
+void
+upstats_free(struct upstats *u)
+{
+	struct upstats_server *s, *next;
+
+	if (u == NULL)
+		return;
+	for (s = u->head; s != NULL; s = next) {
+		next = s->next;
+		free(s->name);
+		free(s->url);
+		free(s);
+	}
+	pthread_mutex_destroy(&u->lock);
+	free(u);
+}
+
+struct upstats_server *
+upstats_get(struct upstats *u, const char *name, const char *url)
+{
+	struct upstats_server *s;
+
+	pthread_mutex_lock(&u->lock);
+	for (s = u->head; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0 && strcmp(s->url, url) == 0)
+			break;
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		s->name = xstrdup(name);
+		s->url = xstrdup(url);
+		/* Published whole: the renderer walks the list unlocked. */
+		if (u->tail != NULL)
+			__atomic_store_n(&u->tail->next, s, __ATOMIC_RELEASE);
+		else
+			__atomic_store_n(&u->head, s, __ATOMIC_RELEASE);
+		u->tail = s;
+	}
+	pthread_mutex_unlock(&u->lock);
+	return s;
+}
+
+void
+upstats_sent(struct upstats_server *s)
+{
+	__atomic_add_fetch(&s->sent, 1, __ATOMIC_RELAXED);
+}
+
+void
+upstats_failed(struct upstats_server *s, enum upstats_kind k)
+{
+	__atomic_add_fetch(&s->failed[k], 1, __ATOMIC_RELAXED);
+}
+
+void
+upstats_ejected(struct upstats_server *s, size_t worker, int64_t until_ms)
+{
+	__atomic_add_fetch(&s->ejections, 1, __ATOMIC_RELAXED);
+	if (worker < SG_MAX_WORKERS)
+		__atomic_store_n(&s->ejected_until[worker], until_ms, __ATOMIC_RELAXED);
+}
+
+static void
+family(FILE *fp, const char *metric, const char *type, const char *help)
+{
+	fprintf(fp, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+/* {upstream="...",server="..." with the text format's escapes (a URL is
+ * the operator's text); the caller closes the brace. */
+static void
+labels(FILE *fp, const struct upstats_server *s)
+{
+	const char *v[2] = {s->name, s->url}, *k[2] = {"upstream", "server"};
+
+	for (int i = 0; i < 2; i++) {
+		fprintf(fp, "%s%s=\"", i ? "," : "{", k[i]);
+		for (const char *p = v[i]; *p != '\0'; p++) {
+			if (*p == '\\' || *p == '"')
+				fprintf(fp, "\\%c", *p);
+			else if (*p == '\n')
+				fputs("\\n", fp);
+			else
+				fputc(*p, fp);
+		}
+		fputc('"', fp);
+	}
+}
+
+char *
+upstats_render(struct upstats *u, int64_t now_ms)
+{
+	struct upstats_server *head = __atomic_load_n(&u->head, __ATOMIC_ACQUIRE), *s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL)
+		fatalx("open_memstream: out of memory");
+	if (head == NULL)
+		goto out;
+	family(fp, "scopegate_upstream_server_requests_total", "counter",
+	    "Requests sent to a server of a named upstream, retries included.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_requests_total", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu\n", (unsigned long long)__atomic_load_n(&s->sent, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_errors_total", "counter",
+	    "Failed requests to a server of a named upstream, by kind.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE))
+		for (int k = 0; k < UPSTATS_KINDS; k++) {
+			fputs("scopegate_upstream_server_errors_total", fp);
+			labels(fp, s);
+			fprintf(fp, ",kind=\"%s\"} %llu\n", kind_names[k],
+			    (unsigned long long)__atomic_load_n(&s->failed[k], __ATOMIC_RELAXED));
+		}
+	family(fp, "scopegate_upstream_server_ejections_total", "counter",
+	    "Times a worker ejected the server after consecutive failures.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_ejections_total", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu\n",
+		    (unsigned long long)__atomic_load_n(&s->ejections, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_ejected", "gauge",
+	    "Workers that have the server ejected now (0: up everywhere).");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		unsigned n = 0;
+		for (size_t w = 0; w < SG_MAX_WORKERS; w++)
+			n += now_ms < __atomic_load_n(&s->ejected_until[w], __ATOMIC_RELAXED);
+		fputs("scopegate_upstream_server_ejected", fp);
+		labels(fp, s);
+		fprintf(fp, "} %u\n", n);
+	}
+out:
+	fclose(fp);
+	return buf;
+}

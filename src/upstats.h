@@ -1,0 +1,38 @@
+/* upstats.h: /metrics figures per named upstream and server: requests
+ * sent (retries included), failures by kind, ejections, and how many
+ * workers have the server ejected now. One entry per (upstream, url),
+ * made when a worker first builds a pool for it and kept until exit, so
+ * that counters survive reloads and a pool never holds a dangling one.
+ * Counters are relaxed atomic adds from any worker; the ejection slot of
+ * a worker is written by that worker only. Pure: no libevent types. */
+#ifndef SCOPEGATE_UPSTATS_H
+#define SCOPEGATE_UPSTATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum upstats_kind {
+	UPSTATS_CONNECT,	/* no connection could be made (TLS included) */
+	UPSTATS_RESET,		/* lost before the answer began */
+	UPSTATS_TIMEOUT,
+	UPSTATS_INVALID,	/* the answer broke HTTP framing */
+	UPSTATS_5XX,		/* answered 500 to 599 */
+	UPSTATS_KINDS
+};
+
+struct upstats;
+struct upstats_server;
+
+struct upstats *upstats_new(void);
+void upstats_free(struct upstats *u);
+/* The entry for url in upstream name, made on first use (any thread). */
+struct upstats_server *upstats_get(struct upstats *u, const char *name, const char *url);
+void upstats_sent(struct upstats_server *s);
+void upstats_failed(struct upstats_server *s, enum upstats_kind k);
+/* Worker (0 to SG_MAX_WORKERS - 1) ejected it until until_ms (wall
+ * clock, milliseconds). */
+void upstats_ejected(struct upstats_server *s, size_t worker, int64_t until_ms);
+/* The metric families as Prometheus text; the caller frees. */
+char *upstats_render(struct upstats *u, int64_t now_ms);
+
+#endif

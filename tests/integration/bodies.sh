@@ -192,34 +192,8 @@ case_ body-never "allowed head, announced body never sent: 408 after body_timeou
 case_ body-short "allowed head, body one byte short: 408" '408 closed' 0 --timeout 6 \
     "POST $EXP HTTP/1.1\\r\\n$H$AG${CT}Content-Length: 19\\r\\n\\r\\n$B"
 # One byte every 100 ms keeps the connection active but is far under 2000 B/s.
-got=$(timeout 20 python3 - "$GW_PORT" "$EXP" "$GETTOK" <<'PY'
-import socket, sys, time
-port, path, tok = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port))
-s.sendall(("POST %s HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer %s\r\n"
-           "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n" % (path, tok)).encode())
-s.setblocking(False)
-got, n = b"", 0
-t0 = time.monotonic()
-while time.monotonic() - t0 < 10:
-    try:
-        s.send(b"x")
-        n += 1
-    except OSError:
-        pass
-    time.sleep(0.1)
-    try:
-        c = s.recv(4096)
-        if not c:
-            break
-        got += c
-    except BlockingIOError:
-        pass
-    except OSError:
-        break
-print(got.split(b" ")[1].decode() if got.startswith(b"HTTP/1.1 ") else "none", n)
-PY
-)
+got=$(timeout 20 python3 "$top_srcdir/tests/integration/trickle_body.py" "$GW_PORT" 10 \
+    "POST $EXP HTTP/1.1\\r\\nHost: gw\\r\\nAuthorization: Bearer $GETTOK\\r\\nContent-Type: application/json\\r\\nContent-Length: 100000\\r\\n\\r\\n" x)
 expect_eq "body trickled at 10 B/s (min 2000 B/s): 408" 408 "${got% *}"
 check "cut within the body timeout (2 s = 20 bytes sent, allow 40)" test "${got#* }" -le 40
 

@@ -252,32 +252,8 @@ check "... on another upstream connection" test "$(rec -1 'd["conn"]')" != "$c_g
 # default 1024 B/s): 408 after the first second of grace, and the upstream
 # connection ends in the middle of the body.
 n0=$(nrec)
-got=$(timeout 20 python3 - "$GW_PORT" <<'PY'
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"POST /up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n")
-s.setblocking(False)
-got, n = b"", 0
-t0 = time.monotonic()
-while time.monotonic() - t0 < 8:
-    try:
-        s.send(b"1;pad=xx\r\nz\r\n")
-        n += 1
-    except OSError:
-        pass
-    time.sleep(0.1)
-    try:
-        c = s.recv(4096)
-        if not c:
-            break
-        got += c
-    except BlockingIOError:
-        pass
-    except OSError:
-        break
-print(got.split(b" ")[1].decode() if got.startswith(b"HTTP/1.1 ") else "none", n)
-PY
-)
+got=$(timeout 20 python3 "$top_srcdir/tests/integration/trickle_body.py" "$GW_PORT" 8 \
+    "POST /up HTTP/1.1\\r\\nHost: gw\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n" "1;pad=xx\\r\\nz\\r\\n")
 expect_eq "chunked body trickled at 10 chunks/s: 408" 408 "${got% *}"
 wait_rec $((n0 + 1))
 expect_eq "... the upstream got the bytes so far and the connection ended mid-body" \

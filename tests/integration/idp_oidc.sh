@@ -16,20 +16,7 @@ OIDC_PROVIDER_VERSION=9.13.3
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 TOK=5f1111111111111111111111
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-	echo "# SKIP: node and npm are not installed"
-	exit 77
-fi
-mkdir -p "$T/npm"
-if ! (cd "$T/npm" && timeout 180 npm install --no-audit --no-fund --silent \
-    "oidc-provider@$OIDC_PROVIDER_VERSION" > "$T/npm.log" 2>&1); then
-	if grep -qiE 'ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|network' "$T/npm.log"; then
-		echo "# SKIP: the npm registry cannot be reached:"
-		tail -3 "$T/npm.log"
-		exit 77
-	fi
-	cat "$T/npm.log"
-	not_ok "npm install oidc-provider@$OIDC_PROVIDER_VERSION"
+npm_install "oidc-provider@$OIDC_PROVIDER_VERSION"
 	finish
 fi
 ok "npm install oidc-provider@$OIDC_PROVIDER_VERSION"

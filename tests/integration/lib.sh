@@ -137,6 +137,29 @@ start_upstream() {
 	touch "$RECORD"
 }
 
+# npm_install PACKAGE@VERSION: installs it into $T/npm for a test that
+# runs a real npm package; skips the script (77) without node/npm or when
+# the registry cannot be reached, fails it on any other install error.
+npm_install() {
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+		echo "# SKIP: node and npm are not installed"
+		exit 77
+	fi
+	mkdir -p "$T/npm"
+	if ! (cd "$T/npm" && timeout 180 npm install --no-audit --no-fund --silent \
+	    "$1" > "$T/npm.log" 2>&1); then
+		if grep -qiE 'ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|network' "$T/npm.log"; then
+			echo "# SKIP: the npm registry cannot be reached:"
+			tail -3 "$T/npm.log"
+			exit 77
+		fi
+		cat "$T/npm.log"
+		not_ok "npm install $1"
+		finish
+	fi
+	ok "npm install $1"
+}
+
 # start_gateway CONFIG: starts scopegate in the foreground mode; sets
 # GW_PID. The caller wrote CONFIG with port $GW_PORT.
 start_gateway() {

@@ -46,6 +46,8 @@ static const struct jsonconf_key top_keys[] = {
 	{"revocations", JC_OBJECT, 0},
 	{"rate_limit", JC_OBJECT, 0},
 	{"trusted_proxies", JC_ARRAY, 0},
+	{"report_only", JC_ARRAY, 0},	/* cfg_rollout.c */
+	{"cors", JC_ANY, 0},		/* cfg_rollout.c: object or array */
 	{NULL, JC_ANY, 0},
 };
 
@@ -617,6 +619,8 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	/* After the policy: routes name its actions. */
 	if (json_is_object(root))
 		cfg_upstreams_parse(&jc, root, cf, !(flags & CFG_LOAD_NO_RESOLVE));
+	if (json_is_object(root))
+		cfg_rollout_parse(&jc, root, cf);
 	/* Tokens that cannot be revoked only when the operator says so. */
 	if (cf->tokens != NULL && cf->tokens->require_id < 0)
 		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
@@ -644,6 +648,7 @@ cfg_free(struct cfg *cf)
 	}
 	free(cf->listeners);
 	cfg_upstreams_free(&cf->ups);
+	cfg_rollout_free(cf);
 	tls_client_config_free(cf->upstream.tls);
 	free(cf->upstream.url);
 	free(cf->upstream.host);

@@ -18,6 +18,8 @@ struct tls_listener_config;
 struct realip_net;
 struct qredact;
 struct tls_client_config;
+struct cors_config;
+struct jsonconf;
 
 struct cfg_listener {
 	char *address;		/* numeric IPv4/IPv6 address */
@@ -172,6 +174,12 @@ struct cfg {
 	int64_t workers;	/* event loops (threads); 0 in the file = one per core */
 	struct cfg_admin admin;
 	struct cfg_upstreams ups;
+	/* Rollout (cfg_rollout.c): per action index, 1 when its
+	 * authorization refusals are only reported ("report_only"); NULL
+	 * when no action is. CORS rules for browser clients, or NULL. */
+	uint8_t *report_only;
+	size_t nreport_only;
+	struct cors_config *cors;
 };
 
 /* Read and check path; NULL when anything is wrong, with every problem
@@ -222,5 +230,9 @@ const struct cfg_upstream *cfg_upstreams_first(const struct cfg *cf);
 
 /* Resolve a path from the config relative to its folder; caller frees. */
 char *cfg_resolve_path(const struct cfg *cf, const char *p);
+
+/* cfg_rollout.c: "report_only" and "cors", read after the policy. */
+void cfg_rollout_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf);
+void cfg_rollout_free(struct cfg *cf);
 
 #endif

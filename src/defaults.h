@@ -155,6 +155,13 @@
 #define SG_JWKS_MAX_STALE_S		86400	/* last good set kept this long on errors */
 #define SG_JWKS_MAX_BYTES		(512 * 1024)	/* JWKS or discovery document */
 
+/* CORS (cors.c): allowed request headers when a rule lists none (a bearer
+ * API's browser clients send these two), and how long a browser may keep
+ * a preflight answer (Chromium caps it at 7200 s). */
+#define SG_DEFAULT_CORS_HEADERS		"authorization", "content-type"
+#define SG_DEFAULT_CORS_MAX_AGE_S	600
+#define SG_CORS_MAX_AGE_MAX_S		86400
+
 /* A chunk extension (never read, only skipped) longer than this is 400. */
 #define SG_CHUNK_EXT_MAX_BYTES		4096
 

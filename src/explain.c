@@ -15,6 +15,7 @@
 #include "defaults.h"
 #include "errlist.h"
 #include "explain.h"
+#include "reportmode.h"
 #include "gate.h"
 #include "jwt.h"
 #include "policy.h"
@@ -199,13 +200,22 @@ explain_main(int argc, char **argv)
 		    (long long)cf->limits.max_body_bytes);
 	}
 	out = json_object();
-	json_object_set_new(out, "decision", json_string(d.allow ? "allow" : "deny"));
+	/* Report mode: the daemon forwards it; the policy's verdict is
+	 * still said, with the status enforcing would answer. */
+	json_object_set_new(out, "decision", json_string(d.would_deny != NULL ? "would_deny" :
+	    d.allow ? "allow" : "deny"));
 	json_object_set_new(out, "status", json_integer(d.allow ? 200 : d.status));
+	json_object_set_new(out, "mode", json_string(reportmode_is_report(cf, d.action) ?
+	    "report" : "enforce"));
+	if (d.would_deny != NULL) {
+		json_object_set_new(out, "would_status", json_integer(d.would_status));
+		json_object_set_new(out, "would_deny_reason", json_string(d.would_deny));
+	}
 	json_object_set_new(out, "method", json_string(rq.method));
 	json_object_set_new(out, "target", json_string(rq.target));
 	json_object_set_new(out, "action", d.action ? json_string(d.action->name) : json_null());
 	json_object_set_new(out, "reason", json_string(d.reason ? d.reason : ""));
-	if (!d.allow)
+	if (!d.allow || d.would_deny != NULL)
 		json_object_set_new(out, "message", json_string(d.message));
 	json_object_set_new(out, "matched_scope", d.scope ? json_string(d.scope) : json_null());
 	if (d.action != NULL && cf->policy != NULL) {

@@ -12,6 +12,7 @@
 #include "grant.h"
 #include "jsonschema.h"
 #include "override.h"
+#include "reportmode.h"
 #include "revoke.h"
 #include "token_config.h"
 #include "xmalloc.h"
@@ -361,13 +362,14 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 	/* The claims served the bindings: nothing later needs them, and the
 	 * token's claims may leave the cache before the body is read. */
 	d->claims = NULL;
+	reportmode_apply(cf, d);
 }
 
 int
 gate_decide_body(const struct cfg *cf, const struct gate_request *rq, struct gate_decision *d)
 {
-	if (d->allow && d->action != NULL && !rq->skip_body)
-		check_body(cf, rq, d);
+	if (d->allow && d->action != NULL && !rq->skip_body && check_body(cf, rq, d) != 0)
+		reportmode_apply(cf, d);
 	return d->allow;
 }
 

@@ -81,6 +81,10 @@ struct gate_decision {
 	char **caller_names;
 	size_t ncaller_names;
 	struct jwt_result *owned;	/* result to free when no cache was used */
+	/* Report mode (reportmode.h): the refusal that was only reported
+	 * (its reason and status), NULL when none; allow is then 1. */
+	const char *would_deny;
+	int would_status;
 };
 
 /*

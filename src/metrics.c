@@ -26,6 +26,7 @@ static const char *const decision_names[METRICS_DECISION_COUNT] = {
 	[METRICS_ALLOW] = "allow",
 	[METRICS_DENY] = "deny",
 	[METRICS_ERROR] = "error",
+	[METRICS_WOULD_DENY] = "would_deny",
 };
 
 static const char *const upstream_error_names[METRICS_UPSTREAM_ERROR_COUNT] = {
@@ -53,6 +54,15 @@ struct req_entry {
 	uint64_t sum_us;
 };
 
+/* One (action, reason) series of would_deny_total. */
+struct wd_entry {
+	struct wd_entry *next;		/* publication list, newest first */
+	char *name;
+	size_t action_idx;
+	const char *reason;
+	uint64_t count;
+};
+
 struct metrics_shard {
 	/* Writer-only lookup table (open addressing, power-of-two size);
 	 * the renderer never reads it, so it may be resized freely. */
@@ -73,6 +83,7 @@ struct metrics_shard {
 	uint64_t connections;		/* opened - closed, modulo 2^64 */
 	uint64_t client_bytes_read;	/* request bytes read from client sockets */
 	uint64_t body_bytes_held;	/* request body bytes held now (+/-) */
+	struct wd_entry *wd_head;	/* report mode, same publication rule */
 };
 
 /* Single-writer increment: never a lock-prefixed read-modify-write. */
@@ -109,6 +120,11 @@ metrics_shard_free(struct metrics_shard *s)
 		next = e->next;
 		free(e->name);
 		free(e);
+	}
+	for (struct wd_entry *w = s->wd_head, *wn; w != NULL; w = wn) {
+		wn = w->next;
+		free(w->name);
+		free(w);
 	}
 	free(s->slots);
 	free(s);
@@ -223,7 +239,35 @@ metrics_decision_from_str(const char *decision)
 		return METRICS_ALLOW;
 	if (decision != NULL && strcmp(decision, "deny") == 0)
 		return METRICS_DENY;
+	if (decision != NULL && strcmp(decision, "would_deny") == 0)
+		return METRICS_WOULD_DENY;
 	return METRICS_ERROR;
+}
+
+/* A linear walk: the series are at most the actions in report mode times
+ * the five reasons report mode relaxes, and only would_deny requests walk
+ * it. */
+void
+metrics_would_deny(struct metrics_shard *s, size_t action_idx, const char *action_name,
+    const char *reason)
+{
+	struct wd_entry *e;
+
+	if (action_name == NULL || reason == NULL)
+		return;
+	for (e = s->wd_head; e != NULL; e = e->next)
+		if (e->action_idx == action_idx && strcmp(e->reason, reason) == 0 &&
+		    strcmp(e->name, action_name) == 0)
+			break;
+	if (e == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		e->name = xstrdup(action_name);
+		e->action_idx = action_idx;
+		e->reason = reason;
+		e->next = s->wd_head;
+		__atomic_store_n(&s->wd_head, e, __ATOMIC_RELEASE);
+	}
+	bump(&e->count, 1);
 }
 
 void
@@ -400,6 +444,60 @@ render_histogram(struct sbuf *b, const char *name, const char *label, const char
 		else
 			sbuf_printf(b, " %" PRIu64 "\n", cum);
 	}
+}
+
+struct wd_row {
+	const char *name;
+	const char *reason;
+	uint64_t count;
+};
+
+static int
+wd_row_cmp(const void *a, const void *b)
+{
+	const struct wd_row *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : strcmp(x->reason, y->reason);
+}
+
+/* would_deny_total: every shard's series, summed by labels. */
+static void
+render_would_deny(struct sbuf *b, const struct metrics_shard *const *shards, size_t n)
+{
+	struct wd_row *rows = NULL;
+	size_t nrows = 0, cap = 0, i, j;
+
+	for (i = 0; i < n; i++) {
+		if (shards[i] == NULL)
+			continue;
+		for (const struct wd_entry *e = __atomic_load_n(&shards[i]->wd_head,
+		    __ATOMIC_ACQUIRE); e != NULL; e = e->next) {
+			if (nrows == cap) {
+				cap = cap ? cap * 2 : 16;
+				rows = xreallocarray(rows, cap, sizeof(*rows));
+			}
+			rows[nrows].name = e->name;
+			rows[nrows].reason = e->reason;
+			rows[nrows++].count = peek(&e->count);
+		}
+	}
+	if (nrows > 0)
+		qsort(rows, nrows, sizeof(*rows), wd_row_cmp);
+	family(b, "scopegate_would_deny_total", "counter",
+	    "Requests forwarded in report mode that the policy would refuse, "
+	    "by policy action and reason.");
+	for (i = 0; i < nrows; i = j) {
+		uint64_t sum = 0;
+		for (j = i; j < nrows && wd_row_cmp(&rows[i], &rows[j]) == 0; j++)
+			sum += rows[j].count;
+		sbuf_printf(b, "scopegate_would_deny_total{action=\"");
+		sbuf_label_value(b, rows[i].name);
+		sbuf_printf(b, "\",reason=\"");
+		sbuf_label_value(b, rows[i].reason);
+		sbuf_printf(b, "\"} %" PRIu64 "\n", sum);
+	}
+	free(rows);
 }
 
 /* A snapshot of one series, for merging across shards. */
@@ -590,6 +688,7 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	sbuf_reserve(&b, 8192);
 	b.p[0] = '\0';
 	render_requests(&b, shards, n);
+	render_would_deny(&b, shards, n);
 	render_upstream_latency(&b, shards, n);
 
 	family(&b, "scopegate_upstream_errors_total", "counter",

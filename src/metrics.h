@@ -25,6 +25,7 @@ enum metrics_decision {
 	METRICS_ALLOW,
 	METRICS_DENY,
 	METRICS_ERROR,
+	METRICS_WOULD_DENY,	/* report mode: forwarded, the policy refuses it */
 	METRICS_DECISION_COUNT
 };
 
@@ -133,7 +134,14 @@ void metrics_observe_request(struct metrics_shard *s, size_t action_idx,
     const char *action_name, enum metrics_decision decision, int status,
     uint64_t latency_us);
 
-/* "allow" -> METRICS_ALLOW, "deny" -> METRICS_DENY, anything else (NULL,
+/* Report mode: a request forwarded that the policy would have refused,
+ * for scopegate_would_deny_total{action,reason}. reason must be a string
+ * that lives as long as the shard (the gate's reasons are literals). */
+void metrics_would_deny(struct metrics_shard *s, size_t action_idx,
+    const char *action_name, const char *reason);
+
+/* "allow" -> METRICS_ALLOW, "deny" -> METRICS_DENY, "would_deny" ->
+ * METRICS_WOULD_DENY, anything else (NULL,
  * "error") -> METRICS_ERROR: the access log's decision words. */
 enum metrics_decision metrics_decision_from_str(const char *decision);
 

@@ -34,6 +34,7 @@
 #include "policy.h"
 #include "runtime.h"
 #include "tls.h"
+#include "cors_http.h"
 #include "proxy.h"
 #include "qredact.h"
 #include "realip.h"
@@ -240,6 +241,8 @@ proxy_finish(struct proxy_req *pr)
 	worker_log(w, &e);
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);
+	if (pr->gd != NULL && pr->gd->would_deny != NULL && strcmp(pr->decision, "deny") != 0)
+		metrics_would_deny(w->metrics, pr->action_idx, pr->action, pr->gd->would_deny);
 	if (pr->body != NULL) {
 		guard_body_release(w, pr->body_held);
 		evbuffer_free(pr->body);
@@ -278,6 +281,7 @@ add_common_reply_headers(struct proxy_req *pr, struct evkeyvalq *out)
 	/* Ours alone: the upstream's own arrives renamed (upstream_head_cb). */
 	evhttp_remove_header(out, "X-Request-Id");
 	evhttp_add_header(out, "X-Request-Id", pr->request_id);
+	cors_http_reply_headers(pr, out);
 	/* While draining, tell keep-alive clients to go elsewhere. */
 	if (pr->w->draining) {
 		evhttp_remove_header(out, "Connection");

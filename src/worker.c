@@ -26,6 +26,7 @@
 
 #include "chars.h"
 #include "connlimit.h"
+#include "cors_http.h"
 #include "defaults.h"
 #include "framing.h"
 #include "gate.h"
@@ -354,7 +355,8 @@ worker_admit_body(struct worker *w, struct proxy_req *pr)
 	 * mean (the body goes to the upstream next). */
 	if (d->action != NULL && d->action->neffects > 0)
 		revoke_learn_plan(&d->match, rq.body, rq.body_len, &pr->revoke);
-	pr->decision = "allow";
+	pr->decision = d->would_deny != NULL ? "would_deny" : "allow";
+	pr->reason = d->would_deny != NULL ? d->would_deny : d->reason;
 	proxy_forward(pr);
 }
 
@@ -385,6 +387,9 @@ admit(struct worker *w, struct proxy_req *pr)
 	/* By client address: every request counts, before any signature is
 	 * checked (a flood of bad tokens costs its sender, not the gateway). */
 	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
+		return;
+	/* A CORS preflight carries no token: the gateway answers it. */
+	if (cors_http_preflight(pr))
 		return;
 	if (failed_auth_take(w, pr, &fa_taken))
 		return;
@@ -448,7 +453,8 @@ admit(struct worker *w, struct proxy_req *pr)
 	    (d->action == NULL || d->action->neffects == 0);
 	pr->reason = d->reason;
 	if (pr->streaming) {
-		pr->decision = "allow";
+		pr->decision = d->would_deny != NULL ? "would_deny" : "allow";
+		pr->reason = d->would_deny != NULL ? d->would_deny : d->reason;
 		proxy_forward_stream(pr, 1);
 	}
 	guard_body_start(w, pr);

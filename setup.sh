@@ -23,6 +23,7 @@ packages=(
 	libhiredis-dev redis-server
 	groff-base man-db valgrind
 	logrotate python3-prometheus-client
+	chromium
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

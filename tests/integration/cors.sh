@@ -137,6 +137,35 @@ req "GET, action without a rule" 403 "$GW/applications/$APP" -H "Origin: https:/
     -H "Authorization: Bearer $TOKEN"
 no_cors_fields "GET, action without a rule"
 
+# --- the upstream's own CORS fields never pass for an action with a rule ---------
+RAW_PORT_FILE="$T/raw.port"
+python3 "$top_srcdir/tests/integration/rawupstream.py" "$RAW_PORT_FILE" 2> "$T/raw.err" &
+PIDS+=("$!")
+for i in $(seq 1 100); do [ -s "$RAW_PORT_FILE" ] && break; sleep 0.05; done
+cat > "$T/case-policy.json" <<EOP
+{ "actions": [
+  { "action": "case.get", "method": "GET", "path": "/case/{name}", "public": true, "params": { "name": "string" } },
+  { "action": "other.get", "method": "GET", "path": "/other/case/{name}", "public": true, "params": { "name": "string" } } ] }
+EOP
+GW2_PORT=$(free_port)
+cat > "$T/gw2.json" <<EOC
+{ "listeners": [ { "address": "127.0.0.1", "port": $GW2_PORT } ],
+  "upstream": { "url": "http://127.0.0.1:$(cat "$RAW_PORT_FILE")" },
+  "policy": "$T/case-policy.json",
+  "cors": { "actions": ["case.get"], "allowed_origins": ["https://app.example.com"] } }
+EOC
+"$SCOPEGATE" -f -c "$T/gw2.json" 2>> "$T/gateway2.err" &
+PIDS+=("$!")
+wait_port "$GW2_PORT"
+req "upstream with Allow-Origin *, other origin" 200 "http://127.0.0.1:$GW2_PORT/case/cors-star" \
+    -H "Origin: https://evil.com"
+no_cors_fields "upstream with Allow-Origin *, other origin"
+req "upstream with Allow-Origin *, allowed origin" 200 "http://127.0.0.1:$GW2_PORT/case/cors-star" \
+    -H "Origin: https://app.example.com"
+expect_eq "the gateway's Allow-Origin alone" https://app.example.com "$(hdr Access-Control-Allow-Origin)"
+expect_eq "no credentials the rule does not give" "" "$(hdr Access-Control-Allow-Credentials)"
+expect_eq "no exposed fields the rule does not give" "" "$(hdr Access-Control-Expose-Headers)"
+
 # --- configuration errors ---------------------------------------------------------
 write_config "$T/bad.json" "$BASE, \"cors\": { \"allowed_origins\": [\"null\", \"https://*.com\",
   \"https://example.com/\", \"*\"], \"actions\": [\"nosuch.*\"], \"max_age_s\": -1, \"allowed_methods\": [\"get\"] }"

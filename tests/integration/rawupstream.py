@@ -25,6 +25,11 @@ CASES = {
                        b"2;x=y\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n", False),
     "ok-close": (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nok", True),
     "ok-continue": (b"HTTP/1.1 100 Continue\r\n\r\n" + OK, False),
+    # CORS fields of its own, for an action the gateway answers CORS for.
+    "cors-star": (b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\n"
+                  b"Access-Control-Allow-Credentials: true\r\n"
+                  b"access-control-expose-headers: X-Secret\r\n"
+                  b"Content-Length: 2\r\n\r\nok", False),
     "ok-nocontent": (b"HTTP/1.1 204 No Content\r\n\r\n", False),
     "nocontent-cl": (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", False),
     "cl-te": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"

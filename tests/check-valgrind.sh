@@ -36,6 +36,8 @@ suites=(
 	idp_oidc
 	chunked
 	upstreams
+	report_mode
+	cors
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -19,7 +19,8 @@ GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 TOKENS="\"policy\": \"$top_srcdir/conf/policy.json\",
   \"tokens\": { \"keys\": [ { \"file\": \"$T/hmac.key\", \"type\": \"hmac\", \"kid\": \"hs1\", \"algs\": [\"HS256\"] } ] },
-  \"admin\": { \"address\": \"127.0.0.1\", \"port\": $ADMIN_PORT }"
+  \"admin\": { \"address\": \"127.0.0.1\", \"port\": $ADMIN_PORT },
+  \"revocations\": { \"journal\": \"$T/revocations.journal\" }"
 write_config "$T/gw.json" "$TOKENS,
   \"report_only\": [ \"applicationApiToken.*\", \"applicationApiTokens.post\" ]"
 write_config "$T/enforce.json" "$TOKENS"
@@ -118,16 +119,27 @@ expect_eq "report: oversized head" 431 \
     "$(call GET "$U/$TOK" "$WRONG" -H "X-Big: $BIG")"
 expect_eq "report: hostile requests: nothing forwarded" "$n0" "$(record_count)"
 
+expect_refused "report: token without the id revocation needs" 401 GET "$U/$TOK" \
+    "$("$TOKEN_BIN" --key "$T/hmac.key" --alg HS256 --kid hs1 --sub u --exp-in 600 --scope device.get)"
+log_is "report: token without an id" deny token_id_missing
+# A revoked token: forwarded (would_deny) before, 401 after.
+REV=$("$TOKEN_BIN" --key "$T/hmac.key" --alg HS256 --kid hs1 --sub u --jti rev-1 --exp-in 600 --scope device.get)
+expect_forwarded "report: token about to be revoked" 200 GET "$U/$TOK" "$REV"
+expect_eq "revoke it through the admin API" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -d '{"id":"rev-1"}' "http://127.0.0.1:$ADMIN_PORT/revocations")"
+expect_refused "report: revoked token" 401 GET "$U/$TOK" "$REV"
+log_is "report: revoked token" deny revoked
+
 # --- metrics ---------------------------------------------------------------------
 curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" > "$T/metrics.txt"
 check "metrics: would_deny by action and reason (scope)" grep -qx \
-    'scopegate_would_deny_total{action="applicationApiToken.get",reason="insufficient_scope"} 1' "$T/metrics.txt"
+    'scopegate_would_deny_total{action="applicationApiToken.get",reason="insufficient_scope"} 2' "$T/metrics.txt"
 check "metrics: would_deny by action and reason (param)" grep -qx \
     'scopegate_would_deny_total{action="applicationApiToken.get",reason="bad_param"} 1' "$T/metrics.txt"
 check "metrics: would_deny by action and reason (escalation)" grep -qx \
     'scopegate_would_deny_total{action="applicationApiTokens.post",reason="scope_escalation"} 1' "$T/metrics.txt"
 check "metrics: requests_total says would_deny" grep -qx \
-    'scopegate_requests_total{action="applicationApiToken.get",decision="would_deny",status="200"} 1' "$T/metrics.txt"
+    'scopegate_requests_total{action="applicationApiToken.get",decision="would_deny",status="200"} 2' "$T/metrics.txt"
 check "metrics: the enforced refusal is no would_deny" bash -c \
     "! grep -q 'would_deny_total{action=\"applicationApiTokens.get\"' '$T/metrics.txt'"
 PYPROM=
@@ -139,7 +151,7 @@ if [ -z "$PYPROM" ]; then
 else
 	check "prometheus_client reads would_deny_total" "$PYPROM" \
 	    "$top_srcdir/tests/integration/promcheck.py" "$T/metrics.txt" \
-	    'scopegate_would_deny_total{action="applicationApiToken.get",reason="insufficient_scope"} == 1'
+	    'scopegate_would_deny_total{action="applicationApiToken.get",reason="insufficient_scope"} == 2'
 fi
 
 # --- explain ---------------------------------------------------------------------
@@ -160,6 +172,19 @@ write_config "$T/bad.json" "$TOKENS, \"report_only\": [ \"applicationApiTokn.*\"
 expect_eq "typo in report_only: -t fails" 1 $?
 check "typo in report_only: pointer named" grep -q '/report_only/0: matches no action' "$T/bad.err"
 check "bad glob: pointer named" grep -q '/report_only/1: must be an action name' "$T/bad.err"
+
+# --- rate limits hold for what report mode forwards --------------------------------
+write_config "$T/limited.json" "$TOKENS,
+  \"report_only\": [ \"*\" ],
+  \"rate_limit\": { \"key\": \"subject\", \"per_minute\": 1, \"burst\": 2 }"
+cp "$T/limited.json" "$T/gw.json"
+check "reload: report_only everything, rate limit by subject" reload_and_wait
+LIM=$("$TOKEN_BIN" --key "$T/hmac.key" --alg HS256 --kid hs1 --sub limited-user --jti lim-1 --exp-in 600 --scope device.get)
+expect_forwarded "rate limit, report mode: 1st" 200 GET "$U/$TOK" "$LIM"
+expect_forwarded "rate limit, report mode: 2nd" 200 GET "$U" "$LIM"
+log_is "report_only [\"*\"]: the whole policy" would_deny insufficient_scope
+expect_refused "rate limit, report mode: 3rd is over the limit" 429 GET "$U/$TOK" "$LIM"
+log_is "rate limit, report mode" deny rate_limited
 
 # --- a reload to enforcing refuses at once -------------------------------------
 cp "$T/enforce.json" "$T/gw.json"

@@ -15,10 +15,10 @@
 #include "defaults.h"
 #include "errlist.h"
 #include "explain.h"
-#include "reportmode.h"
 #include "gate.h"
 #include "jwt.h"
 #include "policy.h"
+#include "reportmode.h"
 #include "revoke.h"
 #include "xmalloc.h"
 

@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "cors_http.h"
 #include "defaults.h"
 #include "forward.h"
 #include "guard.h"
@@ -34,7 +35,6 @@
 #include "policy.h"
 #include "runtime.h"
 #include "tls.h"
-#include "cors_http.h"
 #include "proxy.h"
 #include "qredact.h"
 #include "realip.h"

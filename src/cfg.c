@@ -27,6 +27,7 @@
 #include "realip.h"
 #include "revoke.h"
 #include "tls.h"
+#include "ratelimits.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -45,6 +46,8 @@ static const struct jsonconf_key top_keys[] = {
 	{"admin", JC_OBJECT, 0},
 	{"revocations", JC_OBJECT, 0},
 	{"rate_limit", JC_OBJECT, 0},
+	{"rate_limits", JC_ARRAY, 0},
+	{"rate_limit_headers", JC_BOOLEAN, 0},
 	{"trusted_proxies", JC_ARRAY, 0},
 	{NULL, JC_ANY, 0},
 };
@@ -617,6 +620,18 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 	/* After the policy: routes name its actions. */
 	if (json_is_object(root))
 		cfg_upstreams_parse(&jc, root, cf, !(flags & CFG_LOAD_NO_RESOLVE));
+	/* After the policy and revocations: limits name actions and use its
+	 * Redis. */
+	if (json_is_object(root)) {
+		int headers = 0;
+
+		cf->ratelimits = ratelimits_parse(&jc, json_object_get(root, "rate_limits"),
+		    "/rate_limits", cf->policy, cf->revocations != NULL &&
+		    cf->revocations->redis_host != NULL);
+		jsonconf_get_bool(&jc, root, "", "rate_limit_headers", 0, &headers);
+		if (cf->ratelimits != NULL)
+			cf->ratelimits->headers = headers;
+	}
 	/* Tokens that cannot be revoked only when the operator says so. */
 	if (cf->tokens != NULL && cf->tokens->require_id < 0)
 		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
@@ -661,6 +676,7 @@ cfg_free(struct cfg *cf)
 	free(cf->admin.address);
 	admin_token_free(cf->admin.token);
 	revoke_config_free(cf->revocations);
+	ratelimits_free(cf->ratelimits);
 	free(cf->path);
 	free(cf->dir);
 	free(cf);

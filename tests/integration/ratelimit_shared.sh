@@ -50,7 +50,7 @@ start_upstream up
 TIMEOUT_MS=60
 RATE=20
 BURST=10
-# config FILE GW_PORT ADMIN_PORT HEADERS
+# config FILE GW_PORT ADMIN_PORT HEADERS [APP_BURST]
 config() {
 	GW_PORT=$2 write_config "$1" "\"policy\": \"$top_srcdir/conf/policy.json\",
   \"tokens\": { \"keys\": [ { \"file\": \"$KEYS/ec256.pem\", \"kid\": \"e1\" } ] },
@@ -63,7 +63,7 @@ config() {
       \"per_second\": $RATE, \"burst\": $BURST, \"scope\": \"shared\",
       \"expected_instances\": 2, \"shared_timeout_ms\": $TIMEOUT_MS },
     { \"match\": { \"actions\": [ \"application.get\" ] }, \"key\": \"param:applicationId\",
-      \"per_second\": 10, \"burst\": 5 },
+      \"${APP_UNIT:-per_second}\": ${APP_RATE:-10}, \"burst\": ${5:-5} },
     { \"match\": { \"actions\": [ \"device.get\" ], \"methods\": [ \"GET\" ] },
       \"key\": \"claim:org\", \"per_minute\": 600, \"scope\": \"shared\",
       \"on_outage\": \"deny\", \"shared_timeout_ms\": $TIMEOUT_MS },
@@ -76,6 +76,7 @@ config "$T/a.json" "$PA" "$AA" true
 config "$T/b.json" "$PB" "$AB" false
 check "scopegate -t accepts the configuration" "$SCOPEGATE" -t -c "$T/a.json"
 GW_PORT=$PA start_gateway "$T/a.json"
+GWA=$GW_PID
 GW_PORT=$PB start_gateway "$T/b.json"
 
 mint() {	# SUB SCOPE [ORG]
@@ -258,4 +259,21 @@ check "... decided by Redis ($s0 -> $s1)" test "$s1" -gt "$s0"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ERIN" \
     "http://127.0.0.1:$PB/applications/$APP/devices/$DEV")
 expect_eq "on_outage deny limit: forwarded again (the upstream's 404)" 404 "$code"
+
+# --- reload: new limits for new requests; a bad one keeps the old ---------------
+APP2=5f0e0e0e0e0e0e0e0e0e0e0e
+APP_UNIT=per_minute APP_RATE=1 config "$T/a.json" "$PA" "$AA" true 1
+GW_PID=$GWA
+check "reload with application.get at 1 per minute, burst 1" reload_and_wait
+codes=""
+for i in 1 2; do
+	codes="$codes$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+	    "http://127.0.0.1:$PA/applications/$APP2")"
+done
+expect_eq "after the reload: one at once, the second refused" 404429 "$codes"
+APP_UNIT=per_minute APP_RATE=0 config "$T/a.json" "$PA" "$AA" true 5
+check "a reload with a zero rate ..." reload_and_wait
+check "... fails, naming the limit's pointer" grep -q 'a.json: /rate_limits/1/per_minute: must be between 1' "$T/gateway.err"
+expect_eq "... and the old limits stay" 429 "$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Bearer $ALICE" "http://127.0.0.1:$PA/applications/$APP2")"
 finish

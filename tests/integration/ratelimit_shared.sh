@@ -48,6 +48,7 @@ start_upstream up
 # sanitizer or loaded CI machine answers Redis slower than the default
 # 5 ms: 60 ms here, and the waits are measured against it.
 TIMEOUT_MS=60
+SLACK_MS=${SLACK_MS:-250}
 RATE=20
 BURST=10
 # config FILE GW_PORT ADMIN_PORT HEADERS [APP_BURST]
@@ -100,15 +101,17 @@ check "instance A: both workers' Redis links up" links_up "$AA"
 check "instance B: both workers' Redis links up" links_up "$AB"
 # json FILE EXPR
 val() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-# within FILE: allowed within 10% of burst + rate * elapsed
+# within FILE RATE BURST [LOW]: allowed within 10% of burst + rate *
+# elapsed (with LOW, between LOW times that and 10% over it).
 within() {
-	python3 - "$1" "$2" "$3" <<'PY'
+	python3 - "$1" "$2" "$3" "${4:-0.9}" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); rate, burst = float(sys.argv[2]), float(sys.argv[3])
+low = float(sys.argv[4])
 got = sum(v for k, v in d["statuses"].items() if k != "429")
 want = burst + rate * d["elapsed"]
 print("# allowed %d of %d in %.2f s, expected %.1f" % (got, sum(d["statuses"].values()), d["elapsed"], want))
-sys.exit(0 if abs(got - want) <= 0.1 * want else 1)
+sys.exit(0 if low * want <= got <= 1.1 * want else 1)
 PY
 }
 
@@ -125,25 +128,39 @@ expect_eq "shared: only the allowed requests reached the upstream" \
     "$(val "$T/shared.json" "d['statuses'].get('200',0)")" $(( $(record_count) - n0 ))
 expect_eq "shared: only 200 and 429" 0 \
     "$(val "$T/shared.json" "sum(v for k, v in d['statuses'].items() if k not in ('200','429'))")"
-# During a flood on tokens.get, alice's tokens.get is refused and her
-# application.get (another action, its own limit) is not.
-# Unpaced: the slot that comes back every 50 ms is taken at once.
-RLFLOOD_RATE=100000 python3 "$FLOOD" 2 "$TOKENS" "$ALICE" "$PA" "$PB" > "$T/flood2.json" &
-FPID=$!
-sleep 1
-code=$(curl -s -o "$T/r.json" -D "$T/h.txt" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
-    "http://127.0.0.1:$PA$TOKENS")
+# One subject spends tokens.get (as fast as one keep-alive connection
+# goes, until the first 429), then asks for application.get at once:
+# another action, its own limit.
+GINA=$(mint gina "applicationApiTokens.get application.get")
 n0=$(record_count)
-code2=$(curl -s -o /dev/null -D "$T/h2.txt" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
-    "http://127.0.0.1:$PA/applications/$APP")
+python3 - "$PA" "$TOKENS" "/applications/$APP" "$GINA" "$T" <<'PY'
+import http.client, json, sys
+port, spent, other, tok, t = sys.argv[1:]
+c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+h = {"Authorization": "Bearer " + tok}
+code, n = 0, 0
+while code != 429 and n < 500:
+    c.request("GET", spent, headers=h)
+    r = c.getresponse()
+    body = r.read()
+    code, n = r.status, n + 1
+open(t + "/r.json", "wb").write(body)
+open(t + "/h.txt", "w").write("".join("%s: %s\n" % kv for kv in r.getheaders()))
+c.request("GET", other, headers=h)
+r2 = c.getresponse()
+r2.read()
+open(t + "/h2.txt", "w").write("".join("%s: %s\n" % kv for kv in r2.getheaders()))
+open(t + "/codes", "w").write("%d %d %d\n" % (code, r2.status, n))
+PY
+read -r code code2 ntries < "$T/codes"
 n1=$(record_count)
-# (Cells expire once their burst is whole again: look while they live.)
+echo "# tokens.get refused after $ntries requests"
+# (Cells expire once their burst is whole again: look while gina's lives.)
 if [ -n "$REDIS_CLI" ]; then
 	keys=$("$REDIS_CLI" -p "$RPORT" --raw KEYS '*:rl:*')
 	check "Redis holds the cells, hashed: $(echo "$keys" | head -1)" test -n "$keys"
-	check "... no subject in a key name" sh -c "! echo '$keys' | grep -q -e alice"
+	check "... no subject in a key name" sh -c "! echo '$keys' | grep -q -e gina -e alice"
 fi
-wait "$FPID"
 expect_eq "per action: the flooded action is limited" 429 "$code"
 expect_eq "... in the Losant error shape" TooManyRequests "$(json_get "$T/r.json" 'd["type"]')"
 check "... with Retry-After" grep -qi '^Retry-After: [1-9]' "$T/h.txt"
@@ -151,7 +168,8 @@ check "... and RateLimit-Remaining: 0 (headers on, instance A)" grep -qi '^RateL
 # (The example upstream has no such application: its 404 says the
 # request went through.)
 expect_eq "per action: another action of the same subject is not limited" 404 "$code2"
-check "... and reached the upstream" test $((n0 + 1)) -le "$n1"
+expect_eq "... and reached the upstream (with the $((ntries - 1)) allowed before)" \
+    $((n0 + ntries)) "$n1"
 check "... RateLimit-Limit of its own limit (5)" grep -qi '^RateLimit-Limit: 5' "$T/h2.txt"
 check "... RateLimit-Remaining 4" grep -qi '^RateLimit-Remaining: 4' "$T/h2.txt"
 check "... RateLimit-Reset in seconds" grep -qi '^RateLimit-Reset: [0-9]' "$T/h2.txt"
@@ -203,17 +221,20 @@ check "... instance B too" \
 kill -CONT "$REDIS_PID"
 cat "$T/hung.json" | sed 's/^/# /'
 # The gateway's own measure (the access log's latency, from the head
-# read to the answer): the wait plus one loop pass, 100 ms being generous
-# on a loaded machine and far below what an unbounded wait would show
-# (the PING watchdog: 1 s; TCP: minutes).
+# read to the answer): the wait plus one loop pass. A loop pass on a
+# machine shared by sanitizer builds at load 10 was seen to take 200 ms:
+# SLACK_MS (250 by default) allows for that and stays far below what an
+# unbounded wait would show (the PING watchdog: 1 to 2 s; TCP: minutes).
 sleep 0.3
 maxus=$(grep '"subject":"carol"' "$T/access.log" | python3 -c '
 import json, sys
 print(max(json.loads(l)["latency_us"] for l in sys.stdin))')
 check "hung Redis: no request waited longer than ${TIMEOUT_MS} ms + a loop pass (max $maxus us)" \
-    test "$maxus" -lt $(( (TIMEOUT_MS + 100) * 1000 ))
-check "hung Redis: the fallback (rate / 2 on each of 2 instances) allows no more than $RATE/s + 10%" \
-    python3 -c "import json,sys; d=json.load(open('$T/hung.json')); g=d['statuses'].get('200',0); w=$BURST+$RATE*d['elapsed']; sys.exit(0 if 0 < g <= 1.1*w and d['statuses'].get('429',0) > 0 else 1)"
+    test "$maxus" -lt $(( (TIMEOUT_MS + SLACK_MS) * 1000 ))
+# While requests wait for a hung Redis, fewer come: the fallback is
+# checked to let through no more than the shared rate, and most of it.
+check "hung Redis: the fallback (rate / 2 on each of 2 instances) allows $RATE/s, not more" \
+    within "$T/hung.json" "$RATE" "$BURST" 0.6
 f1=$(metric "$AA" scopegate_ratelimit_fallback_total)
 check "hung Redis: fallbacks counted in /metrics ($f0 -> $f1)" test "$f1" -gt "$f0"
 check "hung Redis: the outage logged" grep -q 'rate limits: redis .* unavailable' "$T/gateway.err"
@@ -223,13 +244,14 @@ stop_redis
 DAVE=$(mint dave applicationApiTokens.get)
 python3 "$FLOOD" 1.5 "$TOKENS" "$DAVE" "$PA" "$PB" > "$T/down.json"
 cat "$T/down.json" | sed 's/^/# /'
-check "Redis down: fallback within 10% of $RATE/s" within "$T/down.json" "$RATE" "$BURST"
+# (A stall of the machine at the start, bucket full, loses a few.)
+check "Redis down: fallback allows $RATE/s, not more" within "$T/down.json" "$RATE" "$BURST" 0.7
 sleep 0.3
 maxus=$(grep '"subject":"dave"' "$T/access.log" | python3 -c '
 import json, sys
 print(max(json.loads(l)["latency_us"] for l in sys.stdin))')
 check "Redis down: no request waited longer than ${TIMEOUT_MS} ms + a loop pass (max $maxus us)" \
-    test "$maxus" -lt $(( (TIMEOUT_MS + 100) * 1000 ))
+    test "$maxus" -lt $(( (TIMEOUT_MS + SLACK_MS) * 1000 ))
 expect_eq "metrics: links down" 0 "$(metric "$AA" scopegate_ratelimit_redis_links_up)"
 check "metrics: an outage counted" test "$(metric "$AB" scopegate_ratelimit_redis_outages_total)" -ge 1
 ERIN=$(mint erin device.get acme)

@@ -281,6 +281,19 @@ check "... decided by Redis ($s0 -> $s1)" test "$s1" -gt "$s0"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ERIN" \
     "http://127.0.0.1:$PB/applications/$APP/devices/$DEV")
 expect_eq "on_outage deny limit: forwarded again (the upstream's 404)" 404 "$code"
+# The script gone from Redis (SCRIPT FLUSH, as after a failover): the
+# NOSCRIPT answer makes the gateway send it whole, and Redis decides.
+if [ -n "$REDIS_CLI" ]; then
+	"$REDIS_CLI" -p "$RPORT" SCRIPT FLUSH >/dev/null
+	f0=$(metric "$AA" scopegate_ratelimit_fallback_total)
+	s0=$(metric "$AA" scopegate_ratelimit_shared_total)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" \
+	    "http://127.0.0.1:$PA$TOKENS")
+	expect_eq "after SCRIPT FLUSH: allowed" 200 "$code"
+	expect_eq "... decided by Redis" $((s0 + 1)) "$(metric "$AA" scopegate_ratelimit_shared_total)"
+	expect_eq "... not by the fallback" "$f0" "$(metric "$AA" scopegate_ratelimit_fallback_total)"
+	check "... the script sent whole (EVAL)" sh -c "'$REDIS_CLI' -p '$RPORT' INFO commandstats | grep -q '^cmdstat_eval:calls=[1-9]'"
+fi
 
 # --- reload: new limits for new requests; a bad one keeps the old ---------------
 APP2=5f0e0e0e0e0e0e0e0e0e0e0e

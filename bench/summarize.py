@@ -21,6 +21,7 @@ SERVERS = {
     "d": "(d) scopegate",
     "b-tls": "(b) nginx proxy, TLS",
     "d-tls": "(d) scopegate, TLS",
+    "e": "(e) sg, shared limit",
 }
 
 LOADS = [
@@ -147,6 +148,21 @@ def main():
             first = False
     p("")
 
+    # (e) against (d) on the same load in the same round: what the shared
+    # limit's Redis round trip costs (issue target: within 15%).
+    ed = []
+    for rd in rounds:
+        re_, rd_ = idx.get(("e", "es256", rd)), idx.get(("d", "es256", rd))
+        if re_ and rd_ and re_["valid"] and rd_["valid"] and rps(rd_) > 0:
+            ed.append(rps(re_) / rps(rd_))
+    shared_limit = {"ratio_e_to_d": ed, "ratio_e_to_d_median": med(ed)}
+    if ed or meta.get("ratelimit_note"):
+        p("shared rate limit (e) against no limit (d), ES256 load, same round: req/s ratio %s"
+          % med_range(ed, "%.3f"))
+        if meta.get("ratelimit_note"):
+            p("  " + meta["ratelimit_note"])
+        p("")
+
     if tls or meta.get("tls_note"):
         p("TLS handshakes per second (openssl s_time, one client, %ds each)" % meta["duration"])
         for t in tls:
@@ -184,7 +200,7 @@ def main():
         f.write(text)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": raw, "memory": memory,
-                   "tls": tls}, f, indent=1)
+                   "tls": tls, "shared_limit": shared_limit}, f, indent=1)
         f.write("\n")
     return 1 if invalid else 0
 

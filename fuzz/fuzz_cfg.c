@@ -14,6 +14,8 @@
 
 #include "cfg.h"
 #include "errlist.h"
+#include "ratelimits.h"
+#include "revoke.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,6 +79,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cf->rate_limit.key != CFG_RATE_NONE &&
 		    (cf->rate_limit.interval_us == 0 || cf->rate_limit.burst == 0))
 			abort();
+		/* "rate_limits": every limit counts something, shared ones
+		 * only with a Redis. */
+		for (size_t i = 0; cf->ratelimits != NULL && i < cf->ratelimits->n; i++) {
+			const struct ratelimits_limit *l = &cf->ratelimits->v[i];
+
+			if (l->interval_us == 0 || l->burst == 0 || l->expected_instances < 1 ||
+			    (l->shared && cf->revocations->redis_host == NULL) ||
+			    ((l->key == RATELIMITS_KEY_CLAIM || l->key == RATELIMITS_KEY_PARAM) &&
+			    l->name == NULL))
+				abort();
+		}
 		cfg_unref(cf);
 	}
 	errlist_free(&errs);

@@ -27,6 +27,7 @@
 #include "realip.h"
 #include "revoke.h"
 #include "tls.h"
+#include "ratelimits.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -45,6 +46,8 @@ static const struct jsonconf_key top_keys[] = {
 	{"admin", JC_OBJECT, 0},
 	{"revocations", JC_OBJECT, 0},
 	{"rate_limit", JC_OBJECT, 0},
+	{"rate_limits", JC_ARRAY, 0},
+	{"rate_limit_headers", JC_BOOLEAN, 0},
 	{"trusted_proxies", JC_ARRAY, 0},
 	{"report_only", JC_ARRAY, 0},	/* cfg_rollout.c */
 	{"cors", JC_ANY, 0},		/* cfg_rollout.c: object or array */
@@ -621,6 +624,18 @@ cfg_load_flags(const char *path, struct errlist *errs, unsigned flags)
 		cfg_upstreams_parse(&jc, root, cf, !(flags & CFG_LOAD_NO_RESOLVE));
 	if (json_is_object(root))
 		cfg_rollout_parse(&jc, root, cf);
+	/* After the policy and revocations: limits name actions and use its
+	 * Redis. */
+	if (json_is_object(root)) {
+		int headers = 0;
+
+		cf->ratelimits = ratelimits_parse(&jc, json_object_get(root, "rate_limits"),
+		    "/rate_limits", cf->policy, cf->revocations != NULL &&
+		    cf->revocations->redis_host != NULL);
+		jsonconf_get_bool(&jc, root, "", "rate_limit_headers", 0, &headers);
+		if (cf->ratelimits != NULL)
+			cf->ratelimits->headers = headers;
+	}
 	/* Tokens that cannot be revoked only when the operator says so. */
 	if (cf->tokens != NULL && cf->tokens->require_id < 0)
 		cf->tokens->require_id = cf->revocations != NULL && cf->revocations->present;
@@ -666,6 +681,7 @@ cfg_free(struct cfg *cf)
 	free(cf->admin.address);
 	admin_token_free(cf->admin.token);
 	revoke_config_free(cf->revocations);
+	ratelimits_free(cf->ratelimits);
 	free(cf->path);
 	free(cf->dir);
 	free(cf);

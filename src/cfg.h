@@ -166,6 +166,9 @@ struct cfg {
 	size_t nschemas;
 	struct grantmap *grants;	/* token-creation escalation check */
 	struct revoke_config *revocations;	/* always set (defaults: memory only) */
+	/* "rate_limits" (ratelimits.h), NULL when none; then a request
+	 * costs nothing more. */
+	struct ratelimits *ratelimits;
 
 	char *access_log;	/* path, "-" for stderr, or NULL for off */
 	struct qredact *redact_query;	/* log.redact_query (the default list when absent) */

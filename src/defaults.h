@@ -63,6 +63,15 @@
 /* An IPv6 client is counted by its /64: the smallest allocation a site
  * or a subscriber gets (RFC 6177), inside which it can pick any address. */
 #define SG_DEFAULT_RATE_LIMIT_IPV6_PREFIX	64
+/* "rate_limits": at most this many limits; a request waits at most
+ * shared_timeout_ms for Redis (a round trip on a LAN is well under 1 ms:
+ * more means Redis is in trouble, and the local fallback decides). */
+#define SG_RATE_LIMITS_MAX			64
+#define SG_DEFAULT_RATE_LIMIT_SHARED_TIMEOUT_MS	5
+/* The shared-limit link's reconnect backoff and watchdog (PING). */
+#define SG_RATE_LIMIT_REDIS_BACKOFF_MS		100
+#define SG_RATE_LIMIT_REDIS_BACKOFF_MAX_MS	2000
+#define SG_RATE_LIMIT_REDIS_PING_MS		500
 /* An upstream answer's status line and fields (and a chunked answer's
  * trailers): more is a broken upstream (502). */
 #define SG_UPSTREAM_MAX_HEAD_BYTES		32768

@@ -359,9 +359,9 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 		    "Bearer error=\"insufficient_scope\"" : "Bearer error=\"invalid_token\"";
 	if (ad.status == 405)
 		policy_allow_header(ad.allowed_methods, d->allow_header, sizeof(d->allow_header));
-	/* The claims served the bindings: nothing later needs them, and the
-	 * token's claims may leave the cache before the body is read. */
-	d->claims = NULL;
+	/* The claims served the bindings; the caller may still key rate
+	 * limits by them, at once, and must clear them after (the token's
+	 * claims may leave the cache before the body is read). */
 	reportmode_apply(cf, d);
 }
 

@@ -61,7 +61,8 @@ struct gate_decision {
 	 * cache: copy what must outlive that. */
 	const char *subject;
 	const char *token_id;
-	const json_t *claims;
+	const json_t *claims;		/* after gate_decide_head: until the caller
+					 * returns to its loop (then cleared) */
 	enum jwt_status jwt;		/* JWT_OK when no token was needed */
 	int token_checked;		/* the action needed a token */
 	int jwt_verified;		/* a bearer token went through token_verify */

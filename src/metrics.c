@@ -751,6 +751,25 @@ metrics_render(const struct metrics_shard *const *shards, size_t n,
 	family(&b, "scopegate_rate_limit_keys", "gauge",
 	    "Keys the rate limit remembers now (bounded by rate_limit.max_keys).");
 	sbuf_printf(&b, "scopegate_rate_limit_keys %" PRIu64 "\n", g ? g->rate_limit_keys : 0);
+	family(&b, "scopegate_ratelimit_shared_total", "counter",
+	    "Requests whose shared rate limits Redis decided.");
+	sbuf_printf(&b, "scopegate_ratelimit_shared_total %" PRIu64 "\n", g ? g->rl_shared : 0);
+	family(&b, "scopegate_ratelimit_fallback_total", "counter",
+	    "Requests whose shared rate limits were decided locally (rate / expected_instances, "
+	    "or on_outage deny): Redis down or slower than shared_timeout_ms.");
+	sbuf_printf(&b, "scopegate_ratelimit_fallback_total %" PRIu64 "\n", g ? g->rl_fallback : 0);
+	family(&b, "scopegate_ratelimit_outage_denied_total", "counter",
+	    "Requests refused with 503 because a shared limit with on_outage deny could not be "
+	    "checked.");
+	sbuf_printf(&b, "scopegate_ratelimit_outage_denied_total %" PRIu64 "\n",
+	    g ? g->rl_outage_denied : 0);
+	family(&b, "scopegate_ratelimit_redis_links_up", "gauge",
+	    "Workers' links to the shared rate limits' Redis that are up now.");
+	sbuf_printf(&b, "scopegate_ratelimit_redis_links_up %" PRIu64 "\n", g ? g->rl_links_up : 0);
+	family(&b, "scopegate_ratelimit_redis_outages_total", "counter",
+	    "Times shared rate limits lost Redis (and fell back).");
+	sbuf_printf(&b, "scopegate_ratelimit_redis_outages_total %" PRIu64 "\n",
+	    g ? g->rl_outages : 0);
 	family(&b, "scopegate_revocations_from_redis", "gauge",
 	    "Revocation entries learnt from Redis (bounded by revocations.redis_max_entries).");
 	sbuf_printf(&b, "scopegate_revocations_from_redis %" PRIu64 "\n",

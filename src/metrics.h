@@ -79,6 +79,8 @@ struct metrics_globals {
 	uint64_t reloads_restart;	/* applied but for what needs a restart */
 	uint64_t config_generation;
 	uint64_t rate_limit_keys;	/* set by the caller before rendering */
+	/* "rate_limits" (rlgate.h), set by the caller before rendering. */
+	uint64_t rl_shared, rl_fallback, rl_outage_denied, rl_links_up, rl_outages;
 	/* The revocation store, set by the caller before rendering (the
 	 * number held is revocations, below). */
 	uint64_t revocations_remote;	/* entries learnt from Redis */

@@ -36,6 +36,7 @@
 #include "runtime.h"
 #include "tls.h"
 #include "proxy.h"
+#include "rlgate.h"
 #include "qredact.h"
 #include "realip.h"
 #include "trace.h"
@@ -238,6 +239,7 @@ proxy_finish(struct proxy_req *pr)
 	if (pr->finished)
 		return;
 	pr->finished = 1;
+	rlgate_abandon(pr);
 	worker_log(w, &e);
 	metrics_observe_request(w->metrics, pr->action_idx, pr->action,
 	    metrics_decision_from_str(pr->decision), pr->status, e.latency_us);

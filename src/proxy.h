@@ -138,6 +138,7 @@ struct proxy_req {
 	/* The head's decision (gate_decide_head), kept while the body is
 	 * read; then the body's. Heap: the match points into it. */
 	struct gate_decision *gd;
+	struct rlgate_wait *rlw;	/* waiting for a shared rate limit (rlgate.h) */
 	struct evbuffer *body;		/* the body read so far (buffered), or NULL */
 	size_t body_held;		/* of it, counted against max_buffered_body_bytes */
 	uint64_t body_max;		/* the action's max_body_bytes */

@@ -77,6 +77,17 @@ int
 ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us)
 {
+	uint64_t tat;
+
+	return ratelimit_take_tat(rl, kind, key, len, now_us, interval_us, burst, retry_after_us,
+	    &tat);
+}
+
+int
+ratelimit_take_tat(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us,
+    uint64_t *tat_out)
+{
 	uint64_t h = hash_key(rl->seed + (uint64_t)(unsigned char)kind * 0x9e3779b97f4a7c15ULL,
 	    key, len);
 	struct rl_shard *sh = &rl->shards[h & (RL_SHARDS - 1)];
@@ -117,6 +128,7 @@ ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
 		*retry_after_us = 0;
 		ok = 1;
 	}
+	*tat_out = slot->tat_us;
 	pthread_mutex_unlock(&sh->lock);
 	return ok;
 }

@@ -30,6 +30,12 @@ void ratelimit_free(struct ratelimit *rl);
 int ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us);
 
+/* The same, and *tat_out is the key's theoretical arrival time after it
+ * (for how many more fit now, and when its whole burst is back). */
+int ratelimit_take_tat(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us,
+    uint64_t *tat_out);
+
 /* Longest key ratelimit_client_key writes. */
 #define RATELIMIT_CLIENT_KEY_MAX	64
 

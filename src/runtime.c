@@ -25,6 +25,7 @@
 #include "log.h"
 #include "procstat.h"
 #include "ratelimit.h"
+#include "rlgate.h"
 #include "runtime.h"
 #include "upstats.h"
 #include "revoke.h"
@@ -344,6 +345,16 @@ runtime_metrics_text(struct runtime *rt)
 	for (size_t i = 0; i < rt->nworkers; i++)
 		shards[i] = rt->workers[i].metrics;
 	rt->mg.rate_limit_keys = rt->ratelimit != NULL ? ratelimit_count(rt->ratelimit) : 0;
+	{
+		struct rlgate_stats rs;
+
+		rlgate_get_stats(&rs);
+		rt->mg.rl_shared = rs.shared;
+		rt->mg.rl_fallback = rs.fallback;
+		rt->mg.rl_outage_denied = rs.outage_denied;
+		rt->mg.rl_links_up = rs.links_up;
+		rt->mg.rl_outages = rs.outages;
+	}
 	if (rt->revocations != NULL) {
 		rt->mg.revocations_remote = revoke_remote_count(rt->revocations);
 		rt->mg.revocations_refused = revoke_remote_refused(rt->revocations);

@@ -41,6 +41,7 @@
 #include "proxy.h"
 #include "ratelimit.h"
 #include "realip.h"
+#include "rlgate.h"
 #include "reqscan.h"
 #include "runtime.h"
 #include "worker.h"
@@ -382,6 +383,7 @@ admit(struct worker *w, struct proxy_req *pr)
 	};
 	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision *d;
+	const json_t *claims;
 	int fa_taken;
 
 	/* By client address: every request counts, before any signature is
@@ -422,6 +424,20 @@ admit(struct worker *w, struct proxy_req *pr)
 		if (limited)
 			return;
 	}
+	/* "rate_limits": what the policy allowed counts (rlgate.h); may
+	 * wait for Redis and go on in worker_admit_limited. */
+	claims = d->claims;
+	d->claims = NULL;
+	if (d->allow && pr->cf->ratelimits != NULL && rlgate_check(w, pr, d, claims))
+		return;
+	worker_admit_limited(w, pr);
+}
+
+void
+worker_admit_limited(struct worker *w, struct proxy_req *pr)
+{
+	struct gate_decision *d = pr->gd;
+
 	pr->reason = d->reason;
 	if (!d->allow) {
 		pr->decision = "deny";
@@ -726,6 +742,7 @@ take_snapshot(struct worker *w)
 	w->ups = upset_reload(w->ups, old, cf, retire_pool, w);
 	if (w->tcache == NULL && cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
+	rlgate_configure(w);
 	runtime_cfg_release(w->rt, old);
 }
 
@@ -802,6 +819,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 		fatalx("evbuffer_new: out of memory");
 	if (cf->tokens != NULL)
 		w->tcache = token_config_new_cache(cf->tokens);
+	rlgate_configure(w);
 	w->notify_ev = event_new(w->base, -1, EV_PERSIST, notify_cb, w);
 	event_add(w->notify_ev, NULL);
 	w->attach_ev = event_new(w->base, -1, 0, attach_cb, w);
@@ -871,6 +889,8 @@ worker_join(struct worker *w)
 	accesslog_batch_free(w->alb);
 	if (w->log_flush_ev != NULL)
 		event_free(w->log_flush_ev);
+	/* After the connections: no request waits for it any more. */
+	rlgate_worker_free(w);
 	upset_free(w->ups);
 	if (w->scratch != NULL)
 		evbuffer_free(w->scratch);

@@ -59,6 +59,7 @@ struct worker {
 	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 	struct metrics_shard *metrics;	/* written by this worker only */
+	struct ratelimit_redis *rlr;	/* shared rate limits' link (rlgate.h), or NULL */
 
 
 	struct ptrmap *conns;		/* evhttp_connection -> struct client_conn */
@@ -106,5 +107,8 @@ void worker_request_done(struct worker *w);
  * is none): the body rules, then forward. */
 struct proxy_req;
 void worker_admit_body(struct worker *w, struct proxy_req *pr);
+/* The head was allowed and its rate limits (rlgate.h) too: refuse what
+ * the head refused, else read the body or forward. */
+void worker_admit_limited(struct worker *w, struct proxy_req *pr);
 
 #endif

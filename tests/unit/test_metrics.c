@@ -482,9 +482,11 @@ test_empty(void)
 	/* upstream latency: 15 buckets + sum + count, 4 upstream kinds + retries, 18
 	 * token results, 2 cache, 3 reloads, 2 last reload, generation, rate-limit
 	 * keys, connections, client bytes read, body bytes held, build_info, 2
-	 * revocations from Redis, connections refused per client and timed out;
-	 * no request histogram without requests. */
-	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2);
+	 * revocations from Redis, connections refused per client and timed out,
+	 * 5 of the shared rate limits; no request histogram without requests. */
+	CU_ASSERT_EQUAL(check_valid(t), 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2 + 5);
+	CU_ASSERT(has_line(t, "scopegate_ratelimit_fallback_total 0"));
+	CU_ASSERT(has_line(t, "scopegate_ratelimit_redis_links_up 0"));
 	CU_ASSERT(has_line(t, "scopegate_connections_refused_total{reason=\"per_client\"} 0"));
 	CU_ASSERT(has_line(t, "scopegate_connections_timed_out_total 0"));
 	CU_ASSERT(has_line(t, "# HELP scopegate_requests_total Requests completed, by policy action, decision and HTTP status."));
@@ -725,7 +727,7 @@ test_many_series_and_reload(void)
 	metrics_observe_request(s, 5000, "act0001", METRICS_ALLOW, 200, 10);	/* renumbered */
 	metrics_observe_request(s, 0, "renamed", METRICS_ALLOW, 200, 10);	/* reused index */
 	t = metrics_render(shards, 1, NULL, NULL);
-	CU_ASSERT_EQUAL(check_valid(t), 1001 + 1001 * 17 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2);
+	CU_ASSERT_EQUAL(check_valid(t), 1001 + 1001 * 17 + 17 + 4 + 1 + JWT_STATUS_COUNT + 1 + 2 + 3 + 2 + 6 + 2 + 2 + 5);
 	CU_ASSERT_EQUAL(count_prefix(t, "scopegate_requests_total{"), 1001);
 	for (size_t i = 0; i < 1000; i++) {
 		snprintf(want, sizeof(want),

@@ -1,0 +1,331 @@
+/* rlgate.c: see rlgate.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "cfg.h"
+#include "gate.h"
+#include "log.h"
+#include "proxy.h"
+#include "ratelimit.h"
+#include "ratelimit_redis.h"
+#include "ratelimits.h"
+#include "rlgate.h"
+#include "runtime.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* A request waiting for Redis. Owned by the pending script call, which
+ * always answers once (a reply, or NULL when the link goes); pr is NULL
+ * once the request was decided without it (timeout) or went away. */
+struct rlgate_wait {
+	struct worker *w;
+	struct proxy_req *pr;
+	struct event *timer;
+	struct ratelimits_result local;	/* what the local limits said */
+	size_t nlocal;
+	size_t n;			/* shared hits */
+	struct ratelimits_hit hits[];	/* local ones, then shared ones */
+};
+
+static uint64_t g_shared, g_fallback, g_outage_denied;
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* RateLimit-Limit/-Remaining/-Reset (draft-ietf-httpapi-ratelimit-headers):
+ * the most constrained limit; Reset in whole seconds, rounded up. */
+static void
+add_headers(struct proxy_req *pr, const struct ratelimits_result *res)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
+	char v[24];
+
+	if (!pr->cf->ratelimits->headers || res->limit == 0)
+		return;
+	snprintf(v, sizeof(v), "%u", res->limit);
+	evhttp_add_header(out, "RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%u", res->remaining);
+	evhttp_add_header(out, "RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)((res->reset_us + 999999) / 1000000));
+	evhttp_add_header(out, "RateLimit-Reset", v);
+}
+
+static void
+refuse_429(struct proxy_req *pr, const struct ratelimits_result *res)
+{
+	uint64_t retry = (res->retry_after_us + 999999) / 1000000;
+	char secs[24];
+
+	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(retry > 0 ? retry : 1));
+	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Retry-After", secs);
+	add_headers(pr, res);
+	pr->decision = "deny";
+	pr->reason = "rate_limited";
+	proxy_reply_error(pr, 429, "TooManyRequests",
+	    "Too many requests: the rate limit is exceeded", NULL);
+}
+
+/* Give back what the local limits took (the request was refused later). */
+static void
+refund_local(struct worker *w, const struct ratelimits_hit *hits, size_t n,
+    const uint32_t *divide)
+{
+	char k[17 + RATELIMITS_KEY_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t div = divide != NULL && divide[i] > 1 ? divide[i] : 1;
+
+		memcpy(k, hits[i].lim->id, 16);
+		k[16] = hits[i].kind;
+		memcpy(k + 17, hits[i].key, hits[i].len);
+		ratelimit_refund(w->rt->ratelimit, 'L', k, 17 + hits[i].len,
+		    hits[i].lim->interval_us * div);
+	}
+}
+
+/* Fold b into a (both allowed): the least remaining wins. */
+static void
+merge(struct ratelimits_result *a, const struct ratelimits_result *b)
+{
+	if (b->limit != 0 && (a->limit == 0 || b->remaining < a->remaining ||
+	    (b->remaining == a->remaining && b->reset_us > a->reset_us))) {
+		a->limit = b->limit;
+		a->remaining = b->remaining;
+		a->reset_us = b->reset_us;
+	}
+}
+
+/* The shared hits sh (n) could not be asked: on_outage deny refuses with
+ * 503, else each counts locally at rate / expected_instances. Returns
+ * 1 when the request was answered. */
+static int
+fallback(struct worker *w, struct proxy_req *pr, const struct ratelimits_hit *local,
+    size_t nlocal, const struct ratelimits_hit *sh, size_t n, struct ratelimits_result *res)
+{
+	uint32_t divide[SG_RATE_LIMITS_MAX];
+	struct ratelimits_result fb;
+
+	__atomic_add_fetch(&g_fallback, 1, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < n; i++) {
+		if (sh[i].lim->deny_on_outage) {
+			__atomic_add_fetch(&g_outage_denied, 1, __ATOMIC_RELAXED);
+			refund_local(w, local, nlocal, NULL);
+			pr->decision = "deny";
+			pr->reason = "rate_limit_unavailable";
+			proxy_reply_error(pr, 503, "ServiceUnavailable",
+			    "The shared rate limit cannot be checked now; try again later", NULL);
+			return 1;
+		}
+		divide[i] = (uint32_t)sh[i].lim->expected_instances;
+	}
+	ratelimits_take_local(w->rt->ratelimit, sh, n, divide, now_us(), &fb);
+	if (!fb.allow) {
+		refund_local(w, local, nlocal, NULL);
+		refuse_429(pr, &fb);
+		return 1;
+	}
+	merge(res, &fb);
+	return 0;
+}
+
+/* The shared answer (cells, or NULL: none in time) for a waiting
+ * request: refuse, or go on. */
+static void
+decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
+{
+	struct proxy_req *pr = wt->pr;
+	struct worker *w = wt->w;
+	const struct ratelimits_hit *sh = wt->hits + wt->nlocal;
+	struct ratelimits_result res = wt->local, r2;
+
+	wt->pr = NULL;
+	pr->rlw = NULL;
+	if (wt->timer != NULL) {
+		event_free(wt->timer);
+		wt->timer = NULL;
+	}
+	if (cells == NULL) {
+		if (fallback(w, pr, wt->hits, wt->nlocal, sh, wt->n, &res))
+			return;
+	} else {
+		__atomic_add_fetch(&g_shared, 1, __ATOMIC_RELAXED);
+		ratelimits_result_init(&r2);
+		for (size_t i = 0; i < wt->n; i++)
+			ratelimits_result_add(&r2, i, sh[i].lim->burst, cells[i].ok, cells[i].wait_us,
+			    cells[i].remaining);
+		if (!r2.allow) {
+			refund_local(w, wt->hits, wt->nlocal, NULL);
+			refuse_429(pr, &r2);
+			return;
+		}
+		merge(&res, &r2);
+	}
+	add_headers(pr, &res);
+	worker_admit_limited(w, pr);
+}
+
+static void
+on_answer(void *arg, const struct ratelimit_redis_cell *cells, size_t n)
+{
+	struct rlgate_wait *wt = arg;
+
+	if (wt->pr != NULL)
+		decide(wt, n == wt->n ? cells : NULL);
+	else if (wt->timer != NULL)
+		event_free(wt->timer);
+	free(wt);
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct rlgate_wait *wt = arg;
+
+	(void)fd;
+	(void)what;
+	if (wt->pr != NULL)
+		decide(wt, NULL);
+}
+
+int
+rlgate_check(struct worker *w, struct proxy_req *pr, const struct gate_decision *d,
+    const json_t *claims)
+{
+	const struct ratelimits *rls = pr->cf->ratelimits;
+	struct ratelimits_hit hits[SG_RATE_LIMITS_MAX], *sorted;
+	char ckey[RATELIMIT_CLIENT_KEY_MAX];
+	struct ratelimits_request rq = {
+		.method = policy_method_parse(pr->method, strlen(pr->method)),
+		.match = &d->match,
+		.subject = d->subject,
+		.token_id = d->token_id,
+		.claims = claims,
+	};
+	struct ratelimits_result res;
+	struct rlgate_wait *wt;
+	size_t n, nlocal = 0, nshared = 0;
+	int64_t wait_ms = 0;
+	int rc = 1;
+
+	rq.client_len = ratelimit_client_key(pr->client_ip,
+	    (unsigned)pr->cf->rate_limit.ipv6_prefix, ckey);
+	rq.client = ckey;
+	if ((n = ratelimits_match(rls, &rq, hits, SG_RATE_LIMITS_MAX)) == 0)
+		return 0;
+	/* Local ones first (decided now), shared ones after them. */
+	wt = xcalloc(1, sizeof(*wt) + n * sizeof(wt->hits[0]));
+	sorted = wt->hits;
+	for (size_t i = 0; i < n; i++)
+		if (!hits[i].lim->shared)
+			sorted[nlocal++] = hits[i];
+	for (size_t i = 0; i < n; i++)
+		if (hits[i].lim->shared) {
+			sorted[nlocal + nshared++] = hits[i];
+			if (hits[i].lim->shared_timeout_ms > wait_ms)
+				wait_ms = hits[i].lim->shared_timeout_ms;
+		}
+	ratelimits_take_local(w->rt->ratelimit, sorted, nlocal, NULL, now_us(), &res);
+	if (!res.allow) {
+		refuse_429(pr, &res);
+		goto out;
+	}
+	if (nshared > 0) {
+		char *keys[SG_RATE_LIMITS_MAX];
+		uint64_t iv[SG_RATE_LIMITS_MAX];
+		uint32_t burst[SG_RATE_LIMITS_MAX];
+		const char *prefix = pr->cf->revocations->redis_key;
+		struct timeval tv = { (time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000 };
+		int sent;
+
+		for (size_t i = 0; i < nshared; i++) {
+			const struct ratelimits_hit *h = &sorted[nlocal + i];
+			size_t len = ratelimits_redis_key(prefix, h, NULL, 0) + 1;
+
+			keys[i] = xmalloc(len);
+			ratelimits_redis_key(prefix, h, keys[i], len);
+			iv[i] = h->lim->interval_us;
+			burst[i] = h->lim->burst;
+		}
+		wt->w = w;
+		wt->pr = pr;
+		wt->local = res;
+		wt->nlocal = nlocal;
+		wt->n = nshared;
+		sent = ratelimit_redis_eval(w->rlr, keys, iv, burst, nshared, on_answer, wt) == 0;
+		for (size_t i = 0; i < nshared; i++)
+			free(keys[i]);
+		if (sent) {
+			pr->rlw = wt;
+			wt->timer = evtimer_new(w->base, on_timeout, wt);
+			evtimer_add(wt->timer, &tv);
+			return 1;	/* wt is the pending call's now */
+		}
+		if (fallback(w, pr, sorted, nlocal, sorted + nlocal, nshared, &res))
+			goto out;
+	}
+	add_headers(pr, &res);
+	rc = 0;
+out:
+	free(wt);
+	return rc;
+}
+
+void
+rlgate_abandon(struct proxy_req *pr)
+{
+	struct rlgate_wait *wt = pr->rlw;
+
+	if (wt == NULL)
+		return;
+	pr->rlw = NULL;
+	wt->pr = NULL;
+	if (wt->timer != NULL) {
+		event_free(wt->timer);
+		wt->timer = NULL;
+	}
+}
+
+void
+rlgate_configure(struct worker *w)
+{
+	const struct cfg *cf = w->cf;
+	int want = cf->ratelimits != NULL && cf->ratelimits->nshared > 0;
+
+	if (want && ratelimit_redis_same(w->rlr, cf->revocations))
+		return;
+	ratelimit_redis_free(w->rlr);
+	w->rlr = want ? ratelimit_redis_new(w->base, cf->revocations) : NULL;
+}
+
+void
+rlgate_worker_free(struct worker *w)
+{
+	ratelimit_redis_free(w->rlr);
+	w->rlr = NULL;
+}
+
+void
+rlgate_get_stats(struct rlgate_stats *out)
+{
+	struct ratelimit_redis_stats rs;
+
+	ratelimit_redis_get_stats(&rs);
+	out->shared = __atomic_load_n(&g_shared, __ATOMIC_RELAXED);
+	out->fallback = __atomic_load_n(&g_fallback, __ATOMIC_RELAXED);
+	out->outage_denied = __atomic_load_n(&g_outage_denied, __ATOMIC_RELAXED);
+	out->links_up = rs.links_up;
+	out->outages = rs.outages;
+}

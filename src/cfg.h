@@ -73,6 +73,22 @@ struct cfg_limits {
  * "default" with one server, cf->upstream itself. */
 #define CFG_UPSTREAM_NONE	UINT32_MAX
 
+/* Active health checks of an upstream's servers (healthcheck.c): a GET
+ * of path every interval_ms from the main thread; unhealthy consecutive
+ * failures mark a server down for every worker, healthy consecutive
+ * passes mark it up again. */
+#define CFG_HEALTH_MAX_STATUS	16
+struct cfg_health_check {
+	char *path;			/* starts with '/' */
+	char *host;			/* Host header; NULL: the server's host:port */
+	int64_t interval_ms;
+	int64_t timeout_ms;		/* the whole check, connect included */
+	int64_t healthy;		/* passes in a row to come back */
+	int64_t unhealthy;		/* failures in a row to go down */
+	int status_lo[CFG_HEALTH_MAX_STATUS], status_hi[CFG_HEALTH_MAX_STATUS];
+	size_t nstatus;
+};
+
 struct cfg_upstream_group {
 	char *name;
 	int balance;			/* enum balance_kind */
@@ -84,6 +100,7 @@ struct cfg_upstream_group {
 	 * could not be made or was lost before any answer byte. */
 	int64_t retries;
 	struct tls_client_config *tls;	/* shared by its https servers */
+	struct cfg_health_check *health;	/* NULL: no active checks */
 };
 
 struct cfg_path_route {
@@ -208,6 +225,9 @@ void cfg_upstream_parse_url(struct jsonconf *jc, const char *url, const char *pt
 void cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf,
     int resolve);
 void cfg_upstreams_free(struct cfg_upstreams *u);
+void cfg_health_check_free(struct cfg_health_check *h);
+/* status is one that h expects of a healthy server. */
+int cfg_health_status_ok(const struct cfg_health_check *h, int status);
 /* The upstream a request goes to: its action's (action_idx, or
  * SIZE_MAX without one), else the first path rule whose prefix the
  * request target starts with (at a segment boundary), else the default. */

@@ -29,6 +29,18 @@ static const struct jsonconf_key group_keys[] = {
 	{"tls", JC_OBJECT, 0},
 	{"retries", JC_INTEGER, 0},
 	{"outlier", JC_OBJECT, 0},
+	{"health_check", JC_OBJECT, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key health_keys[] = {
+	{"path", JC_STRING, 1},
+	{"interval_ms", JC_INTEGER, 0},
+	{"timeout_ms", JC_INTEGER, 0},
+	{"healthy_threshold", JC_INTEGER, 0},
+	{"unhealthy_threshold", JC_INTEGER, 0},
+	{"expected_status", JC_ARRAY, 0},
+	{"host", JC_STRING, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -138,6 +150,129 @@ expand_addresses(struct cfg_upstream_group *g)
 	g->nservers = n;
 }
 
+/* The request line and Host header of a check are written as given:
+ * printable ASCII without spaces, so nothing can be smuggled into them. */
+static int
+plain_token(const char *s, int path)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 1024 || (path && s[0] != '/'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+		    (path && s[i] == '#') || (!path && strchr("/?#@\\", s[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+/* One entry of expected_status: a status (200) or a range ("200-399"). */
+static int
+parse_status(const json_t *v, int *lo, int *hi)
+{
+	const char *s = json_string_value(v);
+	char *end;
+	long a, b;
+
+	if (json_is_integer(v)) {
+		*lo = *hi = (int)json_integer_value(v);
+		return json_integer_value(v) >= 100 && json_integer_value(v) <= 599 ? 0 : -1;
+	}
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	a = strtol(s, &end, 10);
+	if (*end != '-' || end[1] < '0' || end[1] > '9')
+		return -1;
+	b = strtol(end + 1, &end, 10);
+	if (*end != '\0' || a < 100 || b > 599 || a > b)
+		return -1;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
+}
+
+static struct cfg_health_check *
+parse_health(struct jsonconf *jc, const json_t *o, const char *gptr)
+{
+	char *ptr = jsonconf_ptr_key(gptr, "health_check");
+	struct cfg_health_check *h = xcalloc(1, sizeof(*h));
+	const json_t *st = json_object_get(o, "expected_status");
+	const char *path = NULL, *host = NULL;
+
+	jsonconf_check_object(jc, o, ptr, health_keys);
+	if (jsonconf_get_string(jc, o, ptr, "path", NULL, &path) == 0 && path != NULL) {
+		if (!plain_token(path, 1)) {
+			char *pp = jsonconf_ptr_key(ptr, "path");
+			jsonconf_error(jc, pp, "must start with '/' and be printable ASCII "
+			    "without spaces or '#'");
+			free(pp);
+		}
+		h->path = xstrdup(path);
+	}
+	if (jsonconf_get_string(jc, o, ptr, "host", NULL, &host) == 0 && host != NULL) {
+		if (!plain_token(host, 0)) {
+			char *hp = jsonconf_ptr_key(ptr, "host");
+			jsonconf_error(jc, hp, "must be a host name (and port): printable ASCII "
+			    "without spaces, '/', '?', '#', '@' or '\\'");
+			free(hp);
+		}
+		h->host = xstrdup(host);
+	}
+	jsonconf_get_int(jc, o, ptr, "interval_ms", 100, 3600 * 1000,
+	    SG_DEFAULT_HEALTH_INTERVAL_MS, &h->interval_ms);
+	jsonconf_get_int(jc, o, ptr, "timeout_ms", 10, 600 * 1000,
+	    SG_DEFAULT_HEALTH_TIMEOUT_MS, &h->timeout_ms);
+	jsonconf_get_int(jc, o, ptr, "healthy_threshold", 1, 100,
+	    SG_DEFAULT_HEALTH_HEALTHY, &h->healthy);
+	jsonconf_get_int(jc, o, ptr, "unhealthy_threshold", 1, 100,
+	    SG_DEFAULT_HEALTH_UNHEALTHY, &h->unhealthy);
+	if (h->timeout_ms > h->interval_ms)
+		jsonconf_error(jc, ptr, "timeout_ms is more than interval_ms");
+	if (st == NULL) {
+		/* Any answer that is not an error or a redirect gone wrong. */
+		h->status_lo[0] = 200;
+		h->status_hi[0] = 399;
+		h->nstatus = 1;
+	} else if (json_is_array(st)) {
+		char *sp = jsonconf_ptr_key(ptr, "expected_status");
+		if (json_array_size(st) == 0 || json_array_size(st) > CFG_HEALTH_MAX_STATUS)
+			jsonconf_error(jc, sp, "1 to %d statuses or ranges", CFG_HEALTH_MAX_STATUS);
+		for (size_t i = 0; i < json_array_size(st) && i < CFG_HEALTH_MAX_STATUS; i++) {
+			if (parse_status(json_array_get(st, i), &h->status_lo[h->nstatus],
+			    &h->status_hi[h->nstatus]) == 0) {
+				h->nstatus++;
+				continue;
+			}
+			char *ip = jsonconf_ptr_index(sp, i);
+			jsonconf_error(jc, ip, "must be a status 100 to 599 or a range such as "
+			    "\"200-299\"");
+			free(ip);
+		}
+		free(sp);
+	}
+	free(ptr);
+	return h;
+}
+
+void
+cfg_health_check_free(struct cfg_health_check *h)
+{
+	if (h == NULL)
+		return;
+	free(h->path);
+	free(h->host);
+	free(h);
+}
+
+int
+cfg_health_status_ok(const struct cfg_health_check *h, int status)
+{
+	for (size_t i = 0; i < h->nstatus; i++)
+		if (status >= h->status_lo[i] && status <= h->status_hi[i])
+			return 1;
+	return 0;
+}
+
 static void
 parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *cf,
     int resolve, struct cfg_upstream_group *g)
@@ -150,6 +285,7 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	    owin = SG_DEFAULT_OUTLIER_WINDOW_MS, obase = SG_DEFAULT_OUTLIER_BASE_MS,
 	    omax = SG_DEFAULT_OUTLIER_MAX_MS;
 	const json_t *outlier = json_object_get(o, "outlier");
+	const json_t *health = json_object_get(o, "health_check");
 	int any_https = 0;
 	enum balance_kind kind = BALANCE_ROUND_ROBIN;
 
@@ -187,6 +323,8 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 			jsonconf_error(jc, optr, "max_ejection_ms is less than base_ejection_ms");
 		free(optr);
 	}
+	if (json_is_object(health))
+		g->health = parse_health(jc, health, ptr);
 	if (!json_is_array(servers))
 		goto out;
 	if (json_array_size(servers) == 0 || json_array_size(servers) > SG_UPSTREAM_MAX_SERVERS) {
@@ -429,6 +567,7 @@ cfg_upstreams_free(struct cfg_upstreams *u)
 			free(g->servers[j]);
 		}
 		tls_client_config_free(g->tls);
+		cfg_health_check_free(g->health);
 		free(g->servers);
 		free(g->weights);
 		free(g->name);

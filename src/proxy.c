@@ -665,7 +665,7 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 		pr->decision = "error";
 		pr->reason = "upstream_unavailable";
-		log_warnx("request %s: upstream %s: every server is ejected", pr->request_id,
+		log_warnx("request %s: upstream %s: every server is ejected or down", pr->request_id,
 		    cg->name);
 		proxy_reply_error(pr, 503, "ServiceUnavailable",
 		    "No server of the upstream service is available", NULL);

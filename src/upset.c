@@ -12,6 +12,7 @@
 struct upset_group {
 	char *name;
 	int outlier;			/* its servers may be ejected */
+	int health;			/* its servers have active health checks */
 	enum balance_kind kind;
 	size_t n;
 	struct upstream_pool **pools;
@@ -33,6 +34,8 @@ group_init(struct upset_group *ug, const struct cfg_upstream_group *g)
 	ug->name = xstrdup(g->name);
 	ug->kind = (enum balance_kind)g->balance;
 	ug->n = g->nservers;
+	/* Not for the shorthand: its pool has no /metrics entry to read. */
+	ug->health = g->health != NULL && !g->shorthand;
 	ug->pools = xcalloc(ug->n, sizeof(*ug->pools));
 	ug->peers = xcalloc(ug->n, sizeof(*ug->peers));
 	for (size_t i = 0; i < ug->n; i++) {
@@ -169,13 +172,15 @@ pick(struct upset *s, uint32_t group, const struct upstream_pool *exclude, int a
 
 	/* One server without ejection (the "upstream" shorthand): nothing
 	 * to decide, and no clock read. */
-	if (ug->n == 1 && !ug->outlier)
+	if (ug->n == 1 && !ug->outlier && !ug->health)
 		return ug->pools[0] == exclude ? NULL : ug->pools[0];
 	if (ug->outlier)
 		now = now_ms(s);
 	for (size_t j = 0; j < ug->n; j++) {
 		ug->peers[j].down = ug->pools[j] == exclude ||
-		    (ug->outlier && upstream_pool_down(ug->pools[j], now));
+		    (ug->outlier && upstream_pool_down(ug->pools[j], now)) ||
+		    (ug->health && upstream_pool_user(ug->pools[j]) != NULL &&
+		    upstats_health_down(upstream_pool_user(ug->pools[j])));
 		nup += !ug->peers[j].down;
 	}
 	/* Every server ejected: refuse at once rather than send to one that

@@ -18,6 +18,12 @@ struct upstats_server {
 	uint64_t failed[UPSTATS_KINDS];
 	uint64_t ejections;
 	int64_t ejected_until[SG_MAX_WORKERS];
+	/* Active health checks: checked and down are read by any thread;
+	 * the run and the check counts are the main thread's. */
+	int checked;
+	int down;
+	int64_t run;			/* passes (> 0) or failures (< 0) in a row */
+	uint64_t checks_ok, checks_failed;
 	struct upstats_server *next;
 };
 
@@ -78,6 +84,55 @@ upstats_get(struct upstats *u, const char *name, const char *url)
 	}
 	pthread_mutex_unlock(&u->lock);
 	return s;
+}
+
+struct upstats_server *
+upstats_find(struct upstats *u, const char *name, const char *url)
+{
+	struct upstats_server *s;
+
+	for (s = __atomic_load_n(&u->head, __ATOMIC_ACQUIRE); s != NULL;
+	    s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE))
+		if (strcmp(s->name, name) == 0 && strcmp(s->url, url) == 0)
+			break;
+	return s;
+}
+
+void
+upstats_health_checked(struct upstats_server *s, int on)
+{
+	/* Checks turned off (or on again): no verdict carried over. */
+	if (__atomic_load_n(&s->checked, __ATOMIC_RELAXED) != on) {
+		s->run = 0;
+		__atomic_store_n(&s->down, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&s->checked, on, __ATOMIC_RELAXED);
+}
+
+int
+upstats_health_report(struct upstats_server *s, int ok, int64_t healthy, int64_t unhealthy)
+{
+	int down = __atomic_load_n(&s->down, __ATOMIC_RELAXED), change = 0;
+
+	__atomic_add_fetch(ok ? &s->checks_ok : &s->checks_failed, 1, __ATOMIC_RELAXED);
+	if (ok)
+		s->run = s->run > 0 ? s->run + 1 : 1;
+	else
+		s->run = s->run < 0 ? s->run - 1 : -1;
+	if (!down && s->run <= -unhealthy) {
+		__atomic_store_n(&s->down, 1, __ATOMIC_RELAXED);
+		change = 1;
+	} else if (down && s->run >= healthy) {
+		__atomic_store_n(&s->down, 0, __ATOMIC_RELAXED);
+		change = 2;
+	}
+	return change;
+}
+
+int
+upstats_health_down(const struct upstats_server *s)
+{
+	return __atomic_load_n(&s->down, __ATOMIC_RELAXED);
 }
 
 void
@@ -172,6 +227,26 @@ upstats_render(struct upstats *u, int64_t now_ms)
 		fputs("scopegate_upstream_server_ejected", fp);
 		labels(fp, s);
 		fprintf(fp, "} %u\n", n);
+	}
+	family(fp, "scopegate_upstream_server_healthy", "gauge",
+	    "Active health check verdict: 1 up, 0 down, -1 not checked.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_healthy", fp);
+		labels(fp, s);
+		fprintf(fp, "} %d\n", !__atomic_load_n(&s->checked, __ATOMIC_RELAXED) ? -1 :
+		    !__atomic_load_n(&s->down, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_health_checks_total", "counter",
+	    "Active health checks of the server, by result.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_health_checks_total", fp);
+		labels(fp, s);
+		fprintf(fp, ",result=\"ok\"} %llu\n",
+		    (unsigned long long)__atomic_load_n(&s->checks_ok, __ATOMIC_RELAXED));
+		fputs("scopegate_upstream_server_health_checks_total", fp);
+		labels(fp, s);
+		fprintf(fp, ",result=\"failed\"} %llu\n",
+		    (unsigned long long)__atomic_load_n(&s->checks_failed, __ATOMIC_RELAXED));
 	}
 out:
 	fclose(fp);

@@ -37,6 +37,9 @@ struct cfg_upstream {
 	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
 	size_t naddrs;
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
+	/* Connecting (TLS handshake included) when it has its own bound (a
+	 * named upstream's connect_timeout_ms); 0: timeout_ms. */
+	int64_t connect_timeout_ms;
 	int64_t max_connections;	/* per worker keep-alive pool size */
 	struct tls_client_config *tls;	/* https:// upstream, else NULL */
 	/* Passive outlier ejection of a named upstream's server (balance.h;

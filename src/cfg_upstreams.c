@@ -25,6 +25,7 @@ static const struct jsonconf_key group_keys[] = {
 	{"servers", JC_ARRAY, 1},
 	{"balance", JC_STRING, 0},
 	{"timeout_ms", JC_INTEGER, 0},
+	{"connect_timeout_ms", JC_INTEGER, 0},
 	{"max_connections", JC_INTEGER, 0},
 	{"tls", JC_OBJECT, 0},
 	{"retries", JC_INTEGER, 0},
@@ -281,7 +282,7 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	char *sptr = jsonconf_ptr_key(ptr, "servers");
 	const char *bal;
 	const json_t *servers = json_object_get(o, "servers"), *tls = json_object_get(o, "tls");
-	int64_t timeout_ms, max_conns, ofail = SG_DEFAULT_OUTLIER_FAILURES,
+	int64_t timeout_ms, connect_ms, max_conns, ofail = SG_DEFAULT_OUTLIER_FAILURES,
 	    owin = SG_DEFAULT_OUTLIER_WINDOW_MS, obase = SG_DEFAULT_OUTLIER_BASE_MS,
 	    omax = SG_DEFAULT_OUTLIER_MAX_MS;
 	const json_t *outlier = json_object_get(o, "outlier");
@@ -304,6 +305,8 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	g->balance = (int)kind;
 	jsonconf_get_int(jc, o, ptr, "timeout_ms", 1, 3600 * 1000,
 	    SG_DEFAULT_UPSTREAM_TIMEOUT_MS, &timeout_ms);
+	/* Unset: timeout_ms bounds connecting too, as for "upstream". */
+	jsonconf_get_int(jc, o, ptr, "connect_timeout_ms", 1, 3600 * 1000, 0, &connect_ms);
 	jsonconf_get_int(jc, o, ptr, "max_connections", 1, 65536,
 	    SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS, &max_conns);
 	jsonconf_get_int(jc, o, ptr, "retries", 0, SG_UPSTREAM_MAX_RETRIES,
@@ -341,6 +344,7 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 		const char *url;
 
 		cu->timeout_ms = timeout_ms;
+		cu->connect_timeout_ms = connect_ms;
 		cu->max_connections = max_conns;
 		cu->outlier_failures = ofail;
 		cu->outlier_window_ms = owin;
@@ -609,6 +613,7 @@ cfg_upstream_group_same(const struct cfg_upstream_group *a, const struct cfg_ups
 		const struct cfg_upstream *x = a->servers[i], *y = b->servers[i];
 		if (a->weights[i] != b->weights[i] || strcmp(x->url, y->url) != 0 ||
 		    !cfg_upstream_same_addrs(x, y) || x->timeout_ms != y->timeout_ms ||
+		    x->connect_timeout_ms != y->connect_timeout_ms ||
 		    x->max_connections != y->max_connections ||
 		    x->outlier_failures != y->outlier_failures ||
 		    x->outlier_window_ms != y->outlier_window_ms ||

@@ -78,6 +78,8 @@ struct upstream_pool {
 	size_t cur;			/* the address new connections go to */
 	char authority[300];
 	struct timeval timeout;
+	/* Connecting, when it has a bound of its own (else NULL: timeout). */
+	struct timeval connect_tv, *connect_timeout;
 	struct tls_client *tls;		/* https upstream: shared, refcounted */
 	struct upstream_conn *conns;	/* max slots */
 	size_t max;
@@ -111,6 +113,11 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	    strchr(cu->host, ':') ? "[%s]:%u" : "%s:%u", cu->host, (unsigned)cu->port);
 	pool->timeout.tv_sec = cu->timeout_ms / 1000;
 	pool->timeout.tv_usec = (cu->timeout_ms % 1000) * 1000;
+	if (cu->connect_timeout_ms > 0 && cu->connect_timeout_ms != cu->timeout_ms) {
+		pool->connect_tv.tv_sec = cu->connect_timeout_ms / 1000;
+		pool->connect_tv.tv_usec = (cu->connect_timeout_ms % 1000) * 1000;
+		pool->connect_timeout = &pool->connect_tv;
+	}
 	pool->max = (size_t)cu->max_connections;
 	pool->outlier.failures = (uint32_t)cu->outlier_failures;
 	pool->outlier.window_ms = cu->outlier_window_ms;
@@ -201,7 +208,8 @@ conn_open(struct upstream_conn *c)
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* One timeout covers connecting and each wait for the upstream (a
 	 * write that cannot go on, an answer that does not come): 504. */
-	bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
+	bufferevent_set_timeouts(c->bev, pool->connect_timeout != NULL ? pool->connect_timeout :
+	    &pool->timeout, pool->connect_timeout != NULL ? pool->connect_timeout : &pool->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* The name was resolved when the configuration loaded (cfg.c). */
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&pool->addrs[c->addr],
@@ -470,6 +478,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = 1;
+		/* Connected (TLS: handshake done): from now on the waits. */
+		if (c->pool->connect_timeout != NULL)
+			bufferevent_set_timeouts(bev, &c->pool->timeout, &c->pool->timeout);
 		return;
 	}
 	if (x == NULL) {
@@ -488,6 +499,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(bev)),
 		    evbuffer_get_length(bufferevent_get_input(bev)), waiting,
 		    x->got_head ? "received" : "not received");
+		if (!c->connected)
+			snprintf(buf, sizeof(buf), "timeout connecting%s",
+			    c->pool->tls != NULL ? " (TLS handshake included)" : "");
 		if (conn_next_addr(c, "timeout"))
 			return;
 		conn_fail(c, UPSTREAM_ERR_TIMEOUT, buf);

@@ -11,6 +11,8 @@
 # ready (also for a routed upstream that is not the default, never for an
 # unrouted one); bad health_check settings are refused at their JSON
 # pointers by -t and by a reload, which keeps the old configuration.
+# connect_timeout_ms bounds a TLS handshake that never ends, timeout_ms
+# (not the shorter connect bound) an answer that never comes.
 . "$(dirname "$0")/lib.sh"
 
 INTERVAL=200
@@ -230,5 +232,60 @@ check "the old checks keep running" \
     prom "scopegate_upstream_server_health_checks_total{upstream=\"trio\",result=\"ok\"}>$before"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$GW/__test/echo")
 expect_eq "and the old configuration serves" 200 "$code"
+check "gateway still running" kill -0 "$GW_PID"
+# --- connect_timeout_ms apart from timeout_ms ----------------------------------------
+# A server that accepts TCP connections and never says a word: over TLS
+# the handshake never ends (connect_timeout_ms bounds it); over plain
+# HTTP the connection is made at once and the answer never comes
+# (timeout_ms bounds that, not the shorter connect_timeout_ms).
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+"$PYPROM" -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$T/silent.port" &
+PIDS+=("$!")
+for i in $(seq 1 100); do [ -s "$T/silent.port" ] && break; sleep 0.05; done
+SP=$(cat "$T/silent.port")
+GW_PORT=$(free_port)
+GW="http://127.0.0.1:$GW_PORT"
+cat > "$T/ct.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "upstreams": {
+    "tls": { "servers": [ { "url": "https://127.0.0.1:$SP" } ], "tls": { "verify": false },
+             "connect_timeout_ms": 300, "timeout_ms": 4000, "retries": 0 },
+    "plain": { "servers": [ { "url": "http://127.0.0.1:$SP" } ],
+               "connect_timeout_ms": 300, "timeout_ms": 1500, "retries": 0 }
+  },
+  "default_upstream": "tls",
+  "upstream_routes": [ { "path_prefix": "/plain", "upstream": "plain" } ]
+}
+EOT
+check "connect_timeout_ms passes -t" "$SCOPEGATE" -t -c "$T/ct.json"
+start_gateway "$T/ct.json" || { not_ok "third gateway started"; finish; }
+read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/x")
+expect_eq "a TLS handshake that never ends: 504" 504 "$code"
+check "after connect_timeout_ms, not timeout_ms ($t s)" \
+    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 2.0))"
+check "logged as a connect timeout" grep -q "timeout connecting (TLS handshake included)" "$T/gateway.err"
+read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/plain")
+expect_eq "connected, no answer: 504" 504 "$code"
+check "after timeout_ms, not connect_timeout_ms ($t s)" \
+    "$PYPROM" -c "import sys; sys.exit(not (1.4 <= float('$t') < 4.0))"
+bad_ct() {
+	sed "s/\"connect_timeout_ms\": 300, \"timeout_ms\": 1500/\"connect_timeout_ms\": $1, \"timeout_ms\": 1500/" \
+	    "$T/ct.json" > "$T/ctbad.json"
+	"$SCOPEGATE" -t -c "$T/ctbad.json" > "$T/bad.out" 2>&1
+	check "-t refuses connect_timeout_ms $1 at its pointer" \
+	    grep -qF "/upstreams/plain/connect_timeout_ms" "$T/bad.out"
+}
+bad_ct 0
+bad_ct '"300"'
 check "gateway still running" kill -0 "$GW_PID"
 finish

@@ -372,8 +372,9 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
-	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX);
 	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX,
+	    pr->upstream_latency_us);
 	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
 	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
 	for (size_t i = 0; i < r->nfields; i++)
@@ -477,7 +478,7 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 	pr->ux = NULL;
 	if (upset_report(pr->w->ups, pr->pool, err == UPSTREAM_ERR_TIMEOUT ? UPSTATS_TIMEOUT :
 	    err == UPSTREAM_ERR_RESET || err == UPSTREAM_ERR_CLOSED ? UPSTATS_RESET :
-	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT))
+	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT, -1))
 		log_warnx("upstream %s: ejected after consecutive failures (last: %s)", up, why);
 	if (!pr->reply_started && proxy_retry(pr, err, why))
 		return;

@@ -78,9 +78,12 @@ pool_new(struct upset *s, const struct cfg_upstream_group *cg, size_t i)
 {
 	struct upstream_pool *pool = upstream_pool_new(s->base, cg->servers[i]);
 
-	if (!cg->shorthand && s->stats != NULL)
-		upstream_pool_set_user(pool, upstats_get(s->stats, cg->name,
-		    cg->servers[i]->label != NULL ? cg->servers[i]->label : cg->servers[i]->url));
+	if (!cg->shorthand && s->stats != NULL) {
+		struct upstats_server *st = upstats_get(s->stats, cg->name,
+		    cg->servers[i]->label != NULL ? cg->servers[i]->label : cg->servers[i]->url);
+		upstream_pool_set_user(pool, st);
+		upstream_pool_set_conn_gauge(pool, upstats_conn_gauge(st));
+	}
 	return pool;
 }
 
@@ -215,13 +218,17 @@ upset_pick_any(struct upset *s, uint32_t group, const struct upstream_pool *excl
 }
 
 int
-upset_report(struct upset *s, struct upstream_pool *pool, int kind)
+upset_report(struct upset *s, struct upstream_pool *pool, int kind, int64_t latency_us)
 {
 	struct upstats_server *st = upstream_pool_user(pool);
 	int ejected = 0;
 
-	if (st != NULL && kind != UPSET_OK)
-		upstats_failed(st, (enum upstats_kind)kind);
+	if (st != NULL) {
+		if (kind != UPSET_OK)
+			upstats_failed(st, (enum upstats_kind)kind);
+		if (latency_us >= 0)
+			upstats_observe(st, (uint64_t)latency_us);
+	}
 	/* Ejection off (the shorthand): no clock read. */
 	if (!upstream_pool_ejects(pool))
 		goto out;

@@ -8,6 +8,7 @@
 
 #include "defaults.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstats.h"
 #include "xmalloc.h"
 
@@ -24,6 +25,9 @@ struct upstats_server {
 	int down;
 	int64_t run;			/* passes (> 0) or failures (< 0) in a row */
 	uint64_t checks_ok, checks_failed;
+	int64_t conns;			/* open connections, all workers */
+	uint64_t lat[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf; per bucket */
+	uint64_t lat_sum_us;
 	struct upstats_server *next;
 };
 
@@ -136,6 +140,23 @@ upstats_health_down(const struct upstats_server *s)
 }
 
 void
+upstats_observe(struct upstats_server *s, uint64_t latency_us)
+{
+	size_t b = 0;
+
+	while (b < METRICS_LATENCY_BUCKETS && latency_us > metrics_latency_bounds_us[b])
+		b++;
+	__atomic_add_fetch(&s->lat[b], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->lat_sum_us, latency_us, __ATOMIC_RELAXED);
+}
+
+int64_t *
+upstats_conn_gauge(struct upstats_server *s)
+{
+	return &s->conns;
+}
+
+void
 upstats_sent(struct upstats_server *s)
 {
 	__atomic_add_fetch(&s->sent, 1, __ATOMIC_RELAXED);
@@ -227,6 +248,39 @@ upstats_render(struct upstats *u, int64_t now_ms)
 		fputs("scopegate_upstream_server_ejected", fp);
 		labels(fp, s);
 		fprintf(fp, "} %u\n", n);
+	}
+	family(fp, "scopegate_upstream_server_connections", "gauge",
+	    "Connections open to the server now, all workers.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_connections", fp);
+		labels(fp, s);
+		fprintf(fp, "} %lld\n", (long long)__atomic_load_n(&s->conns, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_duration_seconds", "histogram",
+	    "Request sent to the server until the head of its answer.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		uint64_t cum = 0, sum = __atomic_load_n(&s->lat_sum_us, __ATOMIC_RELAXED);
+		for (size_t b = 0; b <= METRICS_LATENCY_BUCKETS; b++) {
+			cum += __atomic_load_n(&s->lat[b], __ATOMIC_RELAXED);
+			fputs("scopegate_upstream_server_duration_seconds_bucket", fp);
+			labels(fp, s);
+			if (b < METRICS_LATENCY_BUCKETS)
+				fprintf(fp, ",le=\"%llu.%06llu\"} %llu\n",
+				    (unsigned long long)(metrics_latency_bounds_us[b] / 1000000),
+				    (unsigned long long)(metrics_latency_bounds_us[b] % 1000000),
+				    (unsigned long long)cum);
+			else
+				fprintf(fp, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		/* _count is the +Inf bucket, read once: consistent even while
+		 * workers add. */
+		fputs("scopegate_upstream_server_duration_seconds_sum", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu.%06llu\n", (unsigned long long)(sum / 1000000),
+		    (unsigned long long)(sum % 1000000));
+		fputs("scopegate_upstream_server_duration_seconds_count", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu\n", (unsigned long long)cum);
 	}
 	family(fp, "scopegate_upstream_server_healthy", "gauge",
 	    "Active health check verdict: 1 up, 0 down, -1 not checked.");

@@ -32,6 +32,12 @@ void upstats_failed(struct upstats_server *s, enum upstats_kind k);
 /* Worker (0 to SG_MAX_WORKERS - 1) ejected it until until_ms (wall
  * clock, milliseconds). */
 void upstats_ejected(struct upstats_server *s, size_t worker, int64_t until_ms);
+/* An answer's head came latency_us after the request went out (the
+ * server's latency histogram, the same buckets as metrics.h's). */
+void upstats_observe(struct upstats_server *s, uint64_t latency_us);
+/* The server's open connections gauge, counted by upstream.c (any
+ * worker's pool; atomic). */
+int64_t *upstats_conn_gauge(struct upstats_server *s);
 /* Active health checks (healthcheck.c, main thread only, but read by
  * every worker): whether the server is checked, and its state. A server
  * newly checked starts up; health_report counts one check's outcome and

@@ -91,6 +91,7 @@ struct upstream_pool {
 	struct balance_outlier outlier;
 	struct balance_health health;
 	void *user;			/* upstream_pool_set_user */
+	int64_t *conn_gauge;		/* upstream_pool_set_conn_gauge */
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -153,6 +154,8 @@ conn_close(struct upstream_conn *c)
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
+		if (c->pool->conn_gauge != NULL)
+			__atomic_sub_fetch(c->pool->conn_gauge, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -198,6 +201,8 @@ conn_open(struct upstream_conn *c)
 	    bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		return -1;
+	if (pool->conn_gauge != NULL)
+		__atomic_add_fetch(pool->conn_gauge, 1, __ATOMIC_RELAXED);
 	c->exchanges = 0;
 	c->connected = 0;
 	c->addr = pool->cur;
@@ -712,6 +717,12 @@ void
 upstream_pool_set_user(struct upstream_pool *pool, void *user)
 {
 	pool->user = user;
+}
+
+void
+upstream_pool_set_conn_gauge(struct upstream_pool *pool, int64_t *gauge)
+{
+	pool->conn_gauge = gauge;
 }
 
 void *

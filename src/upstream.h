@@ -98,6 +98,9 @@ int64_t upstream_pool_ejected_until(const struct upstream_pool *pool);
  * /metrics entry). */
 void upstream_pool_set_user(struct upstream_pool *pool, void *user);
 void *upstream_pool_user(const struct upstream_pool *pool);
+/* A counter of open connections the pool keeps up to date (atomic
+ * adds: several workers' pools may share it), or NULL. */
+void upstream_pool_set_conn_gauge(struct upstream_pool *pool, int64_t *gauge);
 /* Connections in use: least_request's measure of a server's load. */
 size_t upstream_pool_load(const struct upstream_pool *pool);
 

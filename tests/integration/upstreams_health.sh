@@ -117,6 +117,15 @@ check "the server nobody routes to is down (nothing listens)" wait_prom 5 \
 code=$(curl -s -o "$T/ready.json" -w '%{http_code}' "$ADM/readyz")
 expect_eq "/readyz ready: an unrouted upstream down does not count" 200 "$code"
 
+# --- per-server figures: 5xx, latency histogram -----------------------------------
+code=$(curl -s -o /dev/null -w '%{http_code}' "$GW/__test/status?code=503")
+expect_eq "a server's 503 passes through" 503 "$code"
+check "/metrics: counted as a 5xx of trio, once" \
+    prom "scopegate_upstream_server_errors_total{upstream=\"trio\",kind=\"5xx\"}==1" \
+    "scopegate_upstream_server_duration_seconds_count{upstream=\"trio\"}==1" \
+    "scopegate_upstream_server_duration_seconds_bucket{upstream=\"trio\",le=\"+Inf\"}==1" \
+    "scopegate_upstream_server_duration_seconds_bucket#{upstream=\"trio\"}==45"
+
 # --- one server killed under load ----------------------------------------------
 rm -f "$T/stop"
 python3 "$top_srcdir/tests/integration/loadloop.py" "$GW_PORT" /__test/echo x "$T/stop" > "$T/load.json" &
@@ -135,6 +144,9 @@ limit=$((INTERVAL * UNHEALTHY + HC_TIMEOUT + 300))
 check "within interval x unhealthy_threshold (+ one timeout): ${ms} ms <= $limit ms" \
     [ "${ms:-99999}" -le "$limit" ]
 check "the log says so" grep -q "upstream trio: server $(srv h2) failed $UNHEALTHY health checks in a row.*: down" "$T/gateway.err"
+check "its connections are closed (gauge 0) and the others' open" \
+    wait_prom 5 "scopegate_upstream_server_connections{server=\"$(srv h2)\"}==0" \
+    "scopegate_upstream_server_connections{upstream=\"trio\"}>=2"
 sleep 0.3
 metrics
 c0=$(grep -F "scopegate_upstream_server_errors_total{upstream=\"trio\",server=\"$(srv h2)\",kind=\"connect\"}" "$T/metrics.txt" | awk '{print $NF}')
@@ -159,6 +171,10 @@ expect_eq "no request failed or reset under load" 0 "$(json_get "$T/load.json" '
 expect_eq "only 200 answers under load" 200 "$(json_get "$T/load.json" '",".join(sorted(d["statuses"]))')"
 check "the load loop really ran (>= 200 requests)" \
     [ "$(json_get "$T/load.json" 'sum(d["statuses"].values())')" -ge 200 ]
+n=$(json_get "$T/load.json" 'sum(d["statuses"].values())')
+check "/metrics: a latency observation per answer of the load loop (>= $n)" \
+    prom "scopegate_upstream_server_duration_seconds_count{upstream=\"trio\"}>=$n" \
+    "scopegate_upstream_server_duration_seconds_count{server=\"$(srv h2)\"}>=1"
 
 # --- every server down: 503 at once, /readyz names the upstream -------------------
 for n in h1 h2 h3; do kill -9 "${HPID[$n]}"; wait "${HPID[$n]}" 2>/dev/null; done
@@ -264,7 +280,8 @@ cat > "$T/ct.json" <<EOT
                "connect_timeout_ms": 300, "timeout_ms": 1500, "retries": 0 }
   },
   "default_upstream": "tls",
-  "upstream_routes": [ { "path_prefix": "/plain", "upstream": "plain" } ]
+  "upstream_routes": [ { "path_prefix": "/plain", "upstream": "plain" } ],
+  "admin": { "address": "127.0.0.1", "port": $ADMIN_PORT }
 }
 EOT
 check "connect_timeout_ms passes -t" "$SCOPEGATE" -t -c "$T/ct.json"
@@ -278,6 +295,10 @@ read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 
 expect_eq "connected, no answer: 504" 504 "$code"
 check "after timeout_ms, not connect_timeout_ms ($t s)" \
     "$PYPROM" -c "import sys; sys.exit(not (1.4 <= float('$t') < 4.0))"
+check "/metrics: each a timeout of its server, no answer observed" \
+    prom "scopegate_upstream_server_errors_total{upstream=\"tls\",kind=\"timeout\"}==1" \
+    "scopegate_upstream_server_errors_total{upstream=\"plain\",kind=\"timeout\"}==1" \
+    "scopegate_upstream_server_duration_seconds_count{upstream=\"plain\"}==0"
 bad_ct() {
 	sed "s/\"connect_timeout_ms\": 300, \"timeout_ms\": 1500/\"connect_timeout_ms\": $1, \"timeout_ms\": 1500/" \
 	    "$T/ct.json" > "$T/ctbad.json"

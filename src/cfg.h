@@ -123,6 +123,10 @@ struct cfg_upstreams {
 	size_t nactions;
 	struct cfg_path_route *path_routes;	/* in file order */
 	size_t npath_routes;
+	/* "route_settings": each action's own upstream timeout_ms (0: its
+	 * upstream's); NULL when none is set, so that a request costs one
+	 * pointer test. */
+	int64_t *action_timeout_ms;
 };
 
 struct policy;

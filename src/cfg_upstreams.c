@@ -59,6 +59,13 @@ static const struct jsonconf_key server_keys[] = {
 	{NULL, JC_ANY, 0},
 };
 
+static const struct jsonconf_key setting_keys[] = {
+	{"actions", JC_ARRAY, 1},
+	{"timeout_ms", JC_INTEGER, 0},
+	{"max_body_bytes", JC_INTEGER, 0},
+	{NULL, JC_ANY, 0},
+};
+
 static const struct jsonconf_key route_keys[] = {
 	{"actions", JC_ARRAY, 0},
 	{"path_prefix", JC_STRING, 0},
@@ -498,6 +505,85 @@ next:
 	}
 }
 
+/* "route_settings": per action (name or glob) settings, worked out at
+ * load into per-action values: the upstream timeout into
+ * action_timeout_ms, the body limit into the policy's own per-action
+ * limit (which it overrides), so that a request pays nothing to find
+ * them. The first entry naming an action wins, as in upstream_routes. */
+static void
+parse_settings(struct jsonconf *jc, const json_t *list, struct cfg *cf)
+{
+	struct cfg_upstreams *u = &cf->ups;
+	size_t nact = cf->policy != NULL ? policy_action_count(cf->policy) : 0;
+	unsigned char *set_t = xcalloc(nact > 0 ? nact : 1, 1);
+	unsigned char *set_b = xcalloc(nact > 0 ? nact : 1, 1);
+
+	if (!json_is_array(list)) {
+		if (list != NULL)
+			jsonconf_error(jc, "/route_settings", "must be an array");
+		goto out;
+	}
+	if (cf->policy == NULL && json_array_size(list) > 0) {
+		jsonconf_error(jc, "/route_settings", "actions need a policy");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *r = json_array_get(list, i), *acts;
+		char *ptr = jsonconf_ptr_index("/route_settings", i), *aptr;
+		int64_t timeout_ms = 0, max_body = -1;
+
+		if (jsonconf_check_object(jc, r, ptr, setting_keys) != 0 && !json_is_object(r))
+			goto next;
+		jsonconf_get_int(jc, r, ptr, "timeout_ms", 1, 3600 * 1000, 0, &timeout_ms);
+		jsonconf_get_int(jc, r, ptr, "max_body_bytes", 0, INT64_C(1) << 40, -1, &max_body);
+		if (json_object_get(r, "timeout_ms") == NULL &&
+		    json_object_get(r, "max_body_bytes") == NULL)
+			jsonconf_error(jc, ptr, "sets nothing (timeout_ms, max_body_bytes)");
+		acts = json_object_get(r, "actions");
+		if (!json_is_array(acts))
+			goto next;
+		aptr = jsonconf_ptr_key(ptr, "actions");
+		if (json_array_size(acts) == 0)
+			jsonconf_error(jc, aptr, "names no action");
+		for (size_t j = 0; j < json_array_size(acts); j++) {
+			const char *glob = json_string_value(json_array_get(acts, j));
+			char *gptr = jsonconf_ptr_index(aptr, j);
+			size_t hits = 0;
+
+			if (glob == NULL || !valid_glob(glob)) {
+				jsonconf_error(jc, gptr, "must be an action name or a glob with '*'");
+				free(gptr);
+				continue;
+			}
+			for (size_t a = 0; a < nact; a++) {
+				if (fnmatch(glob, policy_action_at(cf->policy, a)->name, 0) != 0)
+					continue;
+				hits++;
+				if (timeout_ms > 0 && !set_t[a]) {
+					if (u->action_timeout_ms == NULL)
+						u->action_timeout_ms = xcalloc(nact,
+						    sizeof(*u->action_timeout_ms));
+					u->action_timeout_ms[a] = timeout_ms;
+					set_t[a] = 1;
+				}
+				if (max_body >= 0 && !set_b[a]) {
+					policy_action_set_max_body(cf->policy, a, max_body);
+					set_b[a] = 1;
+				}
+			}
+			if (hits == 0)
+				jsonconf_error(jc, gptr, "matches no action of the policy");
+			free(gptr);
+		}
+		free(aptr);
+next:
+		free(ptr);
+	}
+out:
+	free(set_t);
+	free(set_b);
+}
+
 void
 cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf, int resolve)
 {
@@ -555,6 +641,7 @@ cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf, int
 		jsonconf_error(jc, "/default_upstream", "required with several upstreams "
 		    "and no \"upstream\" object");
 	parse_routes(jc, json_is_array(routes) ? routes : NULL, cf);
+	parse_settings(jc, json_object_get(root, "route_settings"), cf);
 }
 
 void
@@ -581,6 +668,7 @@ cfg_upstreams_free(struct cfg_upstreams *u)
 		free(u->path_routes[i].prefix);
 	free(u->path_routes);
 	free(u->action_group);
+	free(u->action_timeout_ms);
 	memset(u, 0, sizeof(*u));
 }
 

@@ -357,6 +357,18 @@ named_by_upstream(const struct uresp *r, const char *name)
 
 static const struct upstream_cbs upstream_callbacks;
 static uint32_t proxy_route(const struct proxy_req *pr);
+
+/* The action's own upstream timeout (route_settings), when it has one:
+ * one pointer test for configurations without any. */
+static void
+proxy_route_timeout(struct proxy_req *pr)
+{
+	const struct cfg_upstreams *u = &pr->cf->ups;
+
+	if (u->action_timeout_ms != NULL && pr->action_idx < u->nactions &&
+	    u->action_timeout_ms[pr->action_idx] > 0)
+		upstream_set_timeout(pr->ux, u->action_timeout_ms[pr->action_idx]);
+}
 static int proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why);
 
 /* Upstream answered with a status line and headers: pass them on and
@@ -551,6 +563,7 @@ proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why)
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	upset_sent(next);
 	pr->ux = upstream_send(next, pr->w->scratch, pr->retry_flags, &upstream_callbacks, pr);
+	proxy_route_timeout(pr);
 	rc = 1;
 out:
 	return rc;
@@ -712,4 +725,5 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	upset_sent(pr->pool);
 	pr->ux = upstream_send(pr->pool, wire, pr->retry_flags, &upstream_callbacks, pr);
+	proxy_route_timeout(pr);
 }

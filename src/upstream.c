@@ -65,6 +65,9 @@ struct upstream_exchange {
 	struct event *timer;		/* waiting: timeout; or a deferred failure */
 	enum upstream_error fail_err;
 	int waiting;
+	/* upstream_set_timeout: this exchange's own bound on the waits for
+	 * the upstream (NULL: the pool's timeout). */
+	struct timeval *timeout, timeout_tv;
 	TAILQ_ENTRY(upstream_exchange) wait_link;
 };
 
@@ -251,6 +254,10 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 		x->req = NULL;
 	}
 	c->exchanges++;
+	/* Its own bound; a connection still connecting gets it once
+	 * connected (conn_event_cb). */
+	if (x->timeout != NULL && c->connected)
+		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -262,6 +269,9 @@ conn_release(struct upstream_conn *c, int keep)
 	struct upstream_pool *pool = c->pool;
 
 	if (c->x != NULL) {
+		/* The pool's bound again for whatever comes next on it. */
+		if (c->x->timeout != NULL && keep && c->bev != NULL)
+			bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
 		c->x->conn = NULL;
 		c->x = NULL;
 		pool->busy--;
@@ -484,7 +494,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = 1;
 		/* Connected (TLS: handshake done): from now on the waits. */
-		if (c->pool->connect_timeout != NULL)
+		if (x != NULL && x->timeout != NULL)
+			bufferevent_set_timeouts(bev, x->timeout, x->timeout);
+		else if (c->pool->connect_timeout != NULL)
 			bufferevent_set_timeouts(bev, &c->pool->timeout, &c->pool->timeout);
 		return;
 	}
@@ -652,6 +664,20 @@ upstream_cancel(struct upstream_exchange *x)
 }
 
 void
+upstream_set_timeout(struct upstream_exchange *x, int64_t ms)
+{
+	struct upstream_conn *c = x->conn;
+
+	x->timeout_tv.tv_sec = (time_t)(ms / 1000);
+	x->timeout_tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	x->timeout = &x->timeout_tv;
+	if (x->waiting && x->timer != NULL)
+		event_add(x->timer, x->timeout);
+	else if (c != NULL && c->bev != NULL && c->connected)
+		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
+}
+
+void
 upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 {
 	struct upstream_conn *c = x->conn;
@@ -661,7 +687,8 @@ upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 		/* The wait for the answer starts when the body is all sent:
 		 * until then the upstream's silence is the client's pace
 		 * (bounded by body_timeout_ms), not a slow upstream. */
-		bufferevent_set_timeouts(c->bev, &x->pool->timeout, &x->pool->timeout);
+		bufferevent_set_timeouts(c->bev, x->timeout != NULL ? x->timeout : &x->pool->timeout,
+		    x->timeout != NULL ? x->timeout : &x->pool->timeout);
 	} else {
 		/* Still waiting for a connection (or the request is kept to
 		 * be sent again): after what is queued. */

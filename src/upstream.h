@@ -70,6 +70,10 @@ void upstream_pool_free(struct upstream_pool *pool);
  * NULL; callbacks never run before this returns. */
 struct upstream_exchange *upstream_send(struct upstream_pool *pool, struct evbuffer *request,
     unsigned flags, const struct upstream_cbs *cbs, void *arg);
+/* Bound this exchange's waits for the upstream (connection slot, each
+ * read and write once connected) by ms instead of the pool's timeout_ms:
+ * a route's own timeout. Call right after upstream_send. */
+void upstream_set_timeout(struct upstream_exchange *x, int64_t ms);
 /* More of a streamed request body (moved out of data), in order. */
 void upstream_write(struct upstream_exchange *x, struct evbuffer *data);
 /* The streamed body is all written. */

@@ -13,6 +13,9 @@
 # pointers by -t and by a reload, which keeps the old configuration.
 # connect_timeout_ms bounds a TLS handshake that never ends, timeout_ms
 # (not the shorter connect bound) an answer that never comes.
+# route_settings give an action (or glob) its own upstream timeout and
+# body limit, the first entry naming an action winning; bad entries are
+# refused at their pointers and a reload with one keeps the old values.
 . "$(dirname "$0")/lib.sh"
 
 INTERVAL=200
@@ -308,5 +311,68 @@ bad_ct() {
 }
 bad_ct 0
 bad_ct '"300"'
+check "gateway still running" kill -0 "$GW_PID"
+# --- route_settings: a timeout and a body limit per action --------------------------
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+cat > "$T/rs-policy.json" <<'EOT'
+{ "actions": [
+  { "action": "slow.get", "method": "GET", "path": "/__test/slow", "public": true },
+  { "action": "slow.post", "method": "POST", "path": "/__test/slow", "public": true },
+  { "action": "echo.post", "method": "POST", "path": "/__test/echo", "public": true } ] }
+EOT
+GW_PORT=$(free_port)
+GW="http://127.0.0.1:$GW_PORT"
+# rsconf FILE ROUTE_SETTINGS_JSON
+rsconf() {
+	cat > "$1" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 1,
+  "policy": "$T/rs-policy.json",
+  "upstreams": { "one": { "servers": [ { "url": "http://127.0.0.1:${HPORT[h1]}" } ], "timeout_ms": 3000 } },
+  "route_settings": $2
+}
+EOT
+}
+rsconf "$T/rs.json" '[ { "actions": [ "slow.get" ], "timeout_ms": 300 },
+                       { "actions": [ "echo.*" ], "max_body_bytes": 10 },
+                       { "actions": [ "slow.*", "echo.post" ], "timeout_ms": 2000, "max_body_bytes": 1 } ]'
+check "route_settings pass -t" "$SCOPEGATE" -t -c "$T/rs.json"
+start_gateway "$T/rs.json" || { not_ok "fourth gateway started"; finish; }
+n0=$(wc -l < "$T/h1.record")
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 0123456789 "$GW/__test/echo")
+expect_eq "echo.post: 10 bytes, its own limit, pass (the later glob does not override)" 200 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary 0123456789A "$GW/__test/echo")
+expect_eq "echo.post: 11 bytes: 413" 413 "$code"
+expect_eq "and only the first reached the server" $((n0 + 1)) "$(wc -l < "$T/h1.record")"
+# The first on the connection the echo left idle, the second on a new
+# one (a timed-out connection is closed): both paths get the bound.
+for i in 1 2; do
+	read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/__test/slow?ms=1500")
+	expect_eq "slow.get ($i): its own 300 ms timeout gives 504" 504 "$code"
+	check "after about 300 ms, not the upstream's 3 s nor the answer's 1.5 s ($t s)" \
+	    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 1.2))"
+done
+read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 -X POST "$GW/__test/slow?ms=1000")
+expect_eq "slow.post: the glob's 2 s timeout lets a 1 s answer through" 200 "$code"
+read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 -X POST "$GW/__test/slow?ms=2500")
+expect_eq "slow.post: a 2.5 s answer gets 504" 504 "$code"
+check "after about 2 s, not the upstream's 3 s ($t s)" \
+    "$PYPROM" -c "import sys; sys.exit(not (1.9 <= float('$t') < 2.9))"
+bad_rs() {	# WHAT JSON POINTER
+	rsconf "$T/rsbad.json" "$2"
+	"$SCOPEGATE" -t -c "$T/rsbad.json" > "$T/bad.out" 2>&1
+	check "-t refuses $1 at $3" grep -qF "$3:" "$T/bad.out"
+}
+bad_rs "a glob matching no action" '[ { "actions": [ "slow.gte" ], "timeout_ms": 10 } ]' /route_settings/0/actions/0
+bad_rs "timeout_ms 0" '[ { "actions": [ "slow.get" ], "timeout_ms": 0 } ]' /route_settings/0/timeout_ms
+bad_rs "a negative body limit" '[ { "actions": [ "slow.get" ], "max_body_bytes": -1 } ]' /route_settings/0/max_body_bytes
+bad_rs "an entry setting nothing" '[ { "actions": [ "slow.get" ] } ]' /route_settings/0
+bad_rs "no actions" '[ { "timeout_ms": 10 } ]' /route_settings/0
+bad_rs "an action that is not a name" '[ { "actions": [ "slow get" ], "timeout_ms": 10 } ]' /route_settings/0/actions/0
+rsconf "$T/rs.json" '[ { "actions": [ "slow.get" ], "timeout_ms": 0 } ]'
+check "a reload with a bad route setting" reload_and_wait
+read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/__test/slow?ms=1500")
+expect_eq "is refused: slow.get keeps its 300 ms timeout" 504 "$code"
 check "gateway still running" kill -0 "$GW_PID"
 finish

@@ -21,6 +21,10 @@
 INTERVAL=200
 UNHEALTHY=2
 HC_TIMEOUT=150
+# What polling and a busy machine add to a measured time (seconds); more
+# with the daemon under valgrind.
+SLACK=0.3 SLACK_MS=300
+[ -n "${UNDER_VALGRIND:-}" ] && SLACK=1.5 SLACK_MS=1500
 
 declare -A HPID HPORT
 restart_upstream() {	# NAME [PORT]: (re)start it, on PORT when given
@@ -143,7 +147,7 @@ check "the killed server is marked down" [ -n "$ms" ]
 # One check may have just passed when it died: at most the next
 # unhealthy_threshold checks, each failing within its timeout, plus the
 # polling's own slack.
-limit=$((INTERVAL * UNHEALTHY + HC_TIMEOUT + 300))
+limit=$((INTERVAL * UNHEALTHY + HC_TIMEOUT + SLACK_MS))
 check "within interval x unhealthy_threshold (+ one timeout): ${ms} ms <= $limit ms" \
     [ "${ms:-99999}" -le "$limit" ]
 check "the log says so" grep -q "upstream trio: server $(srv h2) failed $UNHEALTHY health checks in a row.*: down" "$T/gateway.err"
@@ -187,7 +191,7 @@ expect_eq "/readyz not ready" 503 "$code"
 check "and says which upstream" grep -q '"reason":"upstream trio: no server passes its health check"' "$T/ready.json"
 read -r code t < <(curl -s -o "$T/503.json" -w '%{http_code} %{time_total}\n' -m 5 "$GW/__test/echo")
 expect_eq "a request gets 503" 503 "$code"
-check "at once ($t s)" python3 -c "import sys; sys.exit(float('$t') >= 1.0)"
+check "at once ($t s)" python3 -c "import sys; sys.exit(float('$t') >= 0.7 + $SLACK)"
 expect_eq "in the Losant error shape" "ServiceUnavailable" "$(json_get "$T/503.json" 'd["type"]')"
 for n in h1 h2 h3; do restart_upstream $n "${HPORT[$n]}"; done
 check "restarted, all up again" wait_prom 5 "scopegate_upstream_server_healthy{upstream=\"trio\"}==3"
@@ -292,12 +296,12 @@ start_gateway "$T/ct.json" || { not_ok "third gateway started"; finish; }
 read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/x")
 expect_eq "a TLS handshake that never ends: 504" 504 "$code"
 check "after connect_timeout_ms, not timeout_ms ($t s)" \
-    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 2.0))"
+    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 1.7 + $SLACK))"
 check "logged as a connect timeout" grep -q "timeout connecting (TLS handshake included)" "$T/gateway.err"
 read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/plain")
 expect_eq "connected, no answer: 504" 504 "$code"
 check "after timeout_ms, not connect_timeout_ms ($t s)" \
-    "$PYPROM" -c "import sys; sys.exit(not (1.4 <= float('$t') < 4.0))"
+    "$PYPROM" -c "import sys; sys.exit(not (1.4 <= float('$t') < 3.7 + $SLACK))"
 check "/metrics: each a timeout of its server, no answer observed" \
     prom "scopegate_upstream_server_errors_total{upstream=\"tls\",kind=\"timeout\"}==1" \
     "scopegate_upstream_server_errors_total{upstream=\"plain\",kind=\"timeout\"}==1" \
@@ -351,14 +355,14 @@ for i in 1 2; do
 	read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 "$GW/__test/slow?ms=1500")
 	expect_eq "slow.get ($i): its own 300 ms timeout gives 504" 504 "$code"
 	check "after about 300 ms, not the upstream's 3 s nor the answer's 1.5 s ($t s)" \
-	    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 1.2))"
+	    "$PYPROM" -c "import sys; sys.exit(not (0.25 <= float('$t') < 0.9 + $SLACK))"
 done
 read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 -X POST "$GW/__test/slow?ms=1000")
 expect_eq "slow.post: the glob's 2 s timeout lets a 1 s answer through" 200 "$code"
 read -r code t < <(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -m 10 -X POST "$GW/__test/slow?ms=2500")
 expect_eq "slow.post: a 2.5 s answer gets 504" 504 "$code"
 check "after about 2 s, not the upstream's 3 s ($t s)" \
-    "$PYPROM" -c "import sys; sys.exit(not (1.9 <= float('$t') < 2.9))"
+    "$PYPROM" -c "import sys; sys.exit(not (1.9 <= float('$t') < 2.6 + $SLACK))"
 bad_rs() {	# WHAT JSON POINTER
 	rsconf "$T/rsbad.json" "$2"
 	"$SCOPEGATE" -t -c "$T/rsbad.json" > "$T/bad.out" 2>&1

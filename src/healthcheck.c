@@ -197,8 +197,11 @@ void
 hcheck_bind(struct hcheck *h, struct cfg *cf)
 {
 	const struct cfg_upstreams *u = &cf->ups;
-	size_t n = 0;
+	size_t n = 0, nold = h->n;
+	struct upstats_server **old = xcalloc(nold > 0 ? nold : 1, sizeof(*old));
 
+	for (size_t i = 0; i < nold; i++)
+		old[i] = h->probes[i]->st;
 	unbind(h);
 	h->cf = cfg_ref(cf);
 	for (size_t g = 0; g < u->ngroups; g++)
@@ -236,6 +239,16 @@ hcheck_bind(struct hcheck *h, struct cfg *cf)
 			event_active(p->tick, EV_TIMEOUT, 0);
 		}
 	}
+	/* Servers checked before and gone now: no verdict left standing
+	 * (their /metrics entry stays, as its counters do). */
+	for (size_t i = 0; i < nold; i++) {
+		size_t j = 0;
+		while (j < h->n && h->probes[j]->st != old[i])
+			j++;
+		if (j == h->n)
+			upstats_health_checked(old[i], 0);
+	}
+	free(old);
 }
 
 void

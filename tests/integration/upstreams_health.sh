@@ -6,7 +6,8 @@
 # 4-client load loop is marked down within interval x unhealthy_threshold
 # (plus one check's timeout), after which it gets no more attempts (its
 # connect errors stop growing) and no idempotent request failed; restarted,
-# it is marked up and gets traffic again; all servers down answer 503 in
+# it is marked up and gets traffic again; a reload under the same load
+# swaps a server, checked at once; all servers down answer 503 in
 # the Losant error shape at once and /readyz says which upstream is not
 # ready (also for a routed upstream that is not the default, never for an
 # unrouted one); bad health_check settings are refused at their JSON
@@ -41,7 +42,8 @@ restart_upstream() {	# NAME [PORT]: (re)start it, on PORT when given
 	HPORT[$name]=$(cat "$T/$name.port")
 	touch "$T/$name.record"
 }
-for n in h1 h2 h3 s1; do restart_upstream $n; done
+for n in h1 h2 h3 h4 s1; do restart_upstream $n; done
+THIRD=h3	# trio's third server; a reload swaps in h4
 DEAD=$(free_port)	# nothing listens there
 GW_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
@@ -58,7 +60,7 @@ gwconf() {
   "upstreams": {
     "trio": {
       "servers": [ { "url": "http://127.0.0.1:${HPORT[h1]}" }, { "url": "http://127.0.0.1:${HPORT[h2]}" },
-                   { "url": "http://127.0.0.1:${HPORT[h3]}" } ],
+                   { "url": "http://127.0.0.1:${HPORT[$THIRD]}" } ],
       "retries": 2,
       "outlier": { "consecutive_failures": 0 },
       "health_check": $hc
@@ -172,6 +174,19 @@ check "the log says so" grep -q "upstream trio: server $(srv h2) passed 2 health
 n0=$(grep -c '"/__test/echo"' "$T/h2.record")
 sleep 1
 check "and gets traffic again" [ "$(grep -c '"/__test/echo"' "$T/h2.record")" -gt "$n0" ]
+# A reload under load swaps h3 for h4: h4 is checked at once and gets
+# traffic, h3 none, and the other servers' verdicts stay.
+THIRD=h4
+gwconf "$T/gw.json"
+check "reload replacing h3 by h4 under load" reload_and_wait
+check "h4 is checked and up" wait_prom 5 \
+    "scopegate_upstream_server_healthy{server=\"$(srv h4)\"}==1" \
+    "scopegate_upstream_server_health_checks_total{server=\"$(srv h4)\",result=\"ok\"}>=1"
+sleep 0.3
+n3=$(grep -c '"/__test/echo"' "$T/h3.record"); n4=$(grep -c '"/__test/echo"' "$T/h4.record")
+sleep 1
+expect_eq "h3 gets no more requests" "$n3" "$(grep -c '"/__test/echo"' "$T/h3.record")"
+check "h4 gets traffic" [ "$(grep -c '"/__test/echo"' "$T/h4.record")" -gt "$n4" ]
 touch "$T/stop"
 wait "$LOOP"
 expect_eq "no request failed or reset under load" 0 "$(json_get "$T/load.json" 'd["errors"]')"
@@ -184,8 +199,12 @@ check "/metrics: a latency observation per answer of the load loop (>= $n)" \
     "scopegate_upstream_server_duration_seconds_count{server=\"$(srv h2)\"}>=1"
 
 # --- every server down: 503 at once, /readyz names the upstream -------------------
-for n in h1 h2 h3; do kill -9 "${HPID[$n]}"; wait "${HPID[$n]}" 2>/dev/null; done
-check "all three marked down" wait_prom 5 "scopegate_upstream_server_healthy{upstream=\"trio\"}==0"
+for n in h1 h2 h4; do kill -9 "${HPID[$n]}"; wait "${HPID[$n]}" 2>/dev/null; done
+check "all three marked down" wait_prom 5 "scopegate_upstream_server_healthy{server=\"$(srv h1)\"}==0" \
+    "scopegate_upstream_server_healthy{server=\"$(srv h2)\"}==0" \
+    "scopegate_upstream_server_healthy{server=\"$(srv h4)\"}==0"
+check "the server the reload removed is no longer checked (-1)" \
+    prom "scopegate_upstream_server_healthy{server=\"$(srv h3)\"}==-1"
 code=$(curl -s -o "$T/ready.json" -w '%{http_code}' "$ADM/readyz")
 expect_eq "/readyz not ready" 503 "$code"
 check "and says which upstream" grep -q '"reason":"upstream trio: no server passes its health check"' "$T/ready.json"
@@ -193,8 +212,10 @@ read -r code t < <(curl -s -o "$T/503.json" -w '%{http_code} %{time_total}\n' -m
 expect_eq "a request gets 503" 503 "$code"
 check "at once ($t s)" python3 -c "import sys; sys.exit(float('$t') >= 0.7 + $SLACK)"
 expect_eq "in the Losant error shape" "ServiceUnavailable" "$(json_get "$T/503.json" 'd["type"]')"
-for n in h1 h2 h3; do restart_upstream $n "${HPORT[$n]}"; done
-check "restarted, all up again" wait_prom 5 "scopegate_upstream_server_healthy{upstream=\"trio\"}==3"
+for n in h1 h2 h4; do restart_upstream $n "${HPORT[$n]}"; done
+check "restarted, all up again" wait_prom 5 "scopegate_upstream_server_healthy{server=\"$(srv h1)\"}==1" \
+    "scopegate_upstream_server_healthy{server=\"$(srv h2)\"}==1" \
+    "scopegate_upstream_server_healthy{server=\"$(srv h4)\"}==1"
 code=$(curl -s -o "$T/ready.json" -w '%{http_code}' "$ADM/readyz")
 expect_eq "/readyz ready again" 200 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$GW/__test/echo")

@@ -4,9 +4,10 @@
  * own deadline (the pool's inactivity timeout alone would let a server
  * that trickles bytes pass as alive), and a one-connection keep-alive
  * pool. A check passes when a complete answer with an expected status
- * arrived within timeout_ms; anything else fails it. Keep-alive is kept
- * (as Envoy does): a dead server closes it, and the next check then
- * needs a new connection, which fails. */
+ * arrived within timeout_ms; anything else fails it. Each check in
+ * practice connects anew: an idle connection's timeout is the check's
+ * timeout_ms, never longer than the interval, so it is gone by the next
+ * check; that is what shows the server still accepts connections. */
 #include "config.h"
 
 #include <stdio.h>

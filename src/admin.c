@@ -22,6 +22,7 @@
 #include "gate.h"
 #include "keys.h"
 #include "headers.h"
+#include "healthcheck.h"
 #include "jwks_fetch.h"
 #include "log.h"
 #include "metrics.h"
@@ -122,6 +123,21 @@ readyz(struct admin *a, struct evhttp_request *req)
 	 * signed are refused, so this instance is not ready. */
 	if (a->rt->jwks != NULL && jwks_registry_ready(a->rt->jwks, why, sizeof(why)) != 0) {
 		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"%s\"}\n", why);
+		cfg_unref(cf);
+		return;
+	}
+	/* Active health checks: an upstream with routes and no server up. */
+	if (a->rt->upstats != NULL && hcheck_ready(a->rt->upstats, cf, why, sizeof(why)) != 0) {
+		reply_json(req, 503, "{\"status\":\"not ready\",\"reason\":\"%s\"}\n", why);
+		cfg_unref(cf);
+		return;
+	}
+	/* The default upstream's servers are checked: that verdict, not one
+	 * connect to its first server, says whether requests can go out. */
+	if (cf->ups.ngroups > 0 && cf->ups.groups[cf->ups.default_group].health != NULL &&
+	    !cf->ups.groups[cf->ups.default_group].shorthand) {
+		reply_json(req, 200, "{\"status\":\"ready\",\"generation\":%llu}\n",
+		    (unsigned long long)cf->generation);
 		cfg_unref(cf);
 		return;
 	}

@@ -37,6 +37,7 @@ static const struct jsonconf_key top_keys[] = {
 	{"upstreams", JC_OBJECT, 0},
 	{"default_upstream", JC_STRING, 0},
 	{"upstream_routes", JC_ARRAY, 0},
+	{"route_settings", JC_ARRAY, 0},
 	{"limits", JC_OBJECT, 0},
 	{"log", JC_OBJECT, 0},
 	{"shutdown_grace_ms", JC_INTEGER, 0},

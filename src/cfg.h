@@ -39,6 +39,9 @@ struct cfg_upstream {
 	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
 	size_t naddrs;
 	int64_t timeout_ms;	/* connect and inactivity while waiting: 504 */
+	/* Connecting (TLS handshake included) when it has its own bound (a
+	 * named upstream's connect_timeout_ms); 0: timeout_ms. */
+	int64_t connect_timeout_ms;
 	int64_t max_connections;	/* per worker keep-alive pool size */
 	struct tls_client_config *tls;	/* https:// upstream, else NULL */
 	/* Passive outlier ejection of a named upstream's server (balance.h;
@@ -75,6 +78,22 @@ struct cfg_limits {
  * "default" with one server, cf->upstream itself. */
 #define CFG_UPSTREAM_NONE	UINT32_MAX
 
+/* Active health checks of an upstream's servers (healthcheck.c): a GET
+ * of path every interval_ms from the main thread; unhealthy consecutive
+ * failures mark a server down for every worker, healthy consecutive
+ * passes mark it up again. */
+#define CFG_HEALTH_MAX_STATUS	16
+struct cfg_health_check {
+	char *path;			/* starts with '/' */
+	char *host;			/* Host header; NULL: the server's host:port */
+	int64_t interval_ms;
+	int64_t timeout_ms;		/* the whole check, connect included */
+	int64_t healthy;		/* passes in a row to come back */
+	int64_t unhealthy;		/* failures in a row to go down */
+	int status_lo[CFG_HEALTH_MAX_STATUS], status_hi[CFG_HEALTH_MAX_STATUS];
+	size_t nstatus;
+};
+
 struct cfg_upstream_group {
 	char *name;
 	int balance;			/* enum balance_kind */
@@ -86,6 +105,7 @@ struct cfg_upstream_group {
 	 * could not be made or was lost before any answer byte. */
 	int64_t retries;
 	struct tls_client_config *tls;	/* shared by its https servers */
+	struct cfg_health_check *health;	/* NULL: no active checks */
 };
 
 struct cfg_path_route {
@@ -105,6 +125,10 @@ struct cfg_upstreams {
 	size_t nactions;
 	struct cfg_path_route *path_routes;	/* in file order */
 	size_t npath_routes;
+	/* "route_settings": each action's own upstream timeout_ms (0: its
+	 * upstream's); NULL when none is set, so that a request costs one
+	 * pointer test. */
+	int64_t *action_timeout_ms;
 };
 
 struct policy;
@@ -219,6 +243,9 @@ void cfg_upstream_parse_url(struct jsonconf *jc, const char *url, const char *pt
 void cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf,
     int resolve);
 void cfg_upstreams_free(struct cfg_upstreams *u);
+void cfg_health_check_free(struct cfg_health_check *h);
+/* status is one that h expects of a healthy server. */
+int cfg_health_status_ok(const struct cfg_health_check *h, int status);
 /* The upstream a request goes to: its action's (action_idx, or
  * SIZE_MAX without one), else the first path rule whose prefix the
  * request target starts with (at a segment boundary), else the default. */

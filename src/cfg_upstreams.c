@@ -25,10 +25,23 @@ static const struct jsonconf_key group_keys[] = {
 	{"servers", JC_ARRAY, 1},
 	{"balance", JC_STRING, 0},
 	{"timeout_ms", JC_INTEGER, 0},
+	{"connect_timeout_ms", JC_INTEGER, 0},
 	{"max_connections", JC_INTEGER, 0},
 	{"tls", JC_OBJECT, 0},
 	{"retries", JC_INTEGER, 0},
 	{"outlier", JC_OBJECT, 0},
+	{"health_check", JC_OBJECT, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key health_keys[] = {
+	{"path", JC_STRING, 1},
+	{"interval_ms", JC_INTEGER, 0},
+	{"timeout_ms", JC_INTEGER, 0},
+	{"healthy_threshold", JC_INTEGER, 0},
+	{"unhealthy_threshold", JC_INTEGER, 0},
+	{"expected_status", JC_ARRAY, 0},
+	{"host", JC_STRING, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -43,6 +56,13 @@ static const struct jsonconf_key outlier_keys[] = {
 static const struct jsonconf_key server_keys[] = {
 	{"url", JC_STRING, 1},
 	{"weight", JC_INTEGER, 0},
+	{NULL, JC_ANY, 0},
+};
+
+static const struct jsonconf_key setting_keys[] = {
+	{"actions", JC_ARRAY, 1},
+	{"timeout_ms", JC_INTEGER, 0},
+	{"max_body_bytes", JC_INTEGER, 0},
 	{NULL, JC_ANY, 0},
 };
 
@@ -138,6 +158,129 @@ expand_addresses(struct cfg_upstream_group *g)
 	g->nservers = n;
 }
 
+/* The request line and Host header of a check are written as given:
+ * printable ASCII without spaces, so nothing can be smuggled into them. */
+static int
+plain_token(const char *s, int path)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 1024 || (path && s[0] != '/'))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+		    (path && s[i] == '#') || (!path && strchr("/?#@\\", s[i]) != NULL))
+			return 0;
+	return 1;
+}
+
+/* One entry of expected_status: a status (200) or a range ("200-399"). */
+static int
+parse_status(const json_t *v, int *lo, int *hi)
+{
+	const char *s = json_string_value(v);
+	char *end;
+	long a, b;
+
+	if (json_is_integer(v)) {
+		*lo = *hi = (int)json_integer_value(v);
+		return json_integer_value(v) >= 100 && json_integer_value(v) <= 599 ? 0 : -1;
+	}
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	a = strtol(s, &end, 10);
+	if (*end != '-' || end[1] < '0' || end[1] > '9')
+		return -1;
+	b = strtol(end + 1, &end, 10);
+	if (*end != '\0' || a < 100 || b > 599 || a > b)
+		return -1;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
+}
+
+static struct cfg_health_check *
+parse_health(struct jsonconf *jc, const json_t *o, const char *gptr)
+{
+	char *ptr = jsonconf_ptr_key(gptr, "health_check");
+	struct cfg_health_check *h = xcalloc(1, sizeof(*h));
+	const json_t *st = json_object_get(o, "expected_status");
+	const char *path = NULL, *host = NULL;
+
+	jsonconf_check_object(jc, o, ptr, health_keys);
+	if (jsonconf_get_string(jc, o, ptr, "path", NULL, &path) == 0 && path != NULL) {
+		if (!plain_token(path, 1)) {
+			char *pp = jsonconf_ptr_key(ptr, "path");
+			jsonconf_error(jc, pp, "must start with '/' and be printable ASCII "
+			    "without spaces or '#'");
+			free(pp);
+		}
+		h->path = xstrdup(path);
+	}
+	if (jsonconf_get_string(jc, o, ptr, "host", NULL, &host) == 0 && host != NULL) {
+		if (!plain_token(host, 0)) {
+			char *hp = jsonconf_ptr_key(ptr, "host");
+			jsonconf_error(jc, hp, "must be a host name (and port): printable ASCII "
+			    "without spaces, '/', '?', '#', '@' or '\\'");
+			free(hp);
+		}
+		h->host = xstrdup(host);
+	}
+	jsonconf_get_int(jc, o, ptr, "interval_ms", 100, 3600 * 1000,
+	    SG_DEFAULT_HEALTH_INTERVAL_MS, &h->interval_ms);
+	jsonconf_get_int(jc, o, ptr, "timeout_ms", 10, 600 * 1000,
+	    SG_DEFAULT_HEALTH_TIMEOUT_MS, &h->timeout_ms);
+	jsonconf_get_int(jc, o, ptr, "healthy_threshold", 1, 100,
+	    SG_DEFAULT_HEALTH_HEALTHY, &h->healthy);
+	jsonconf_get_int(jc, o, ptr, "unhealthy_threshold", 1, 100,
+	    SG_DEFAULT_HEALTH_UNHEALTHY, &h->unhealthy);
+	if (h->timeout_ms > h->interval_ms)
+		jsonconf_error(jc, ptr, "timeout_ms is more than interval_ms");
+	if (st == NULL) {
+		/* Any answer that is not an error or a redirect gone wrong. */
+		h->status_lo[0] = 200;
+		h->status_hi[0] = 399;
+		h->nstatus = 1;
+	} else if (json_is_array(st)) {
+		char *sp = jsonconf_ptr_key(ptr, "expected_status");
+		if (json_array_size(st) == 0 || json_array_size(st) > CFG_HEALTH_MAX_STATUS)
+			jsonconf_error(jc, sp, "1 to %d statuses or ranges", CFG_HEALTH_MAX_STATUS);
+		for (size_t i = 0; i < json_array_size(st) && i < CFG_HEALTH_MAX_STATUS; i++) {
+			if (parse_status(json_array_get(st, i), &h->status_lo[h->nstatus],
+			    &h->status_hi[h->nstatus]) == 0) {
+				h->nstatus++;
+				continue;
+			}
+			char *ip = jsonconf_ptr_index(sp, i);
+			jsonconf_error(jc, ip, "must be a status 100 to 599 or a range such as "
+			    "\"200-299\"");
+			free(ip);
+		}
+		free(sp);
+	}
+	free(ptr);
+	return h;
+}
+
+void
+cfg_health_check_free(struct cfg_health_check *h)
+{
+	if (h == NULL)
+		return;
+	free(h->path);
+	free(h->host);
+	free(h);
+}
+
+int
+cfg_health_status_ok(const struct cfg_health_check *h, int status)
+{
+	for (size_t i = 0; i < h->nstatus; i++)
+		if (status >= h->status_lo[i] && status <= h->status_hi[i])
+			return 1;
+	return 0;
+}
+
 static void
 parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *cf,
     int resolve, struct cfg_upstream_group *g)
@@ -146,10 +289,11 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	char *sptr = jsonconf_ptr_key(ptr, "servers");
 	const char *bal;
 	const json_t *servers = json_object_get(o, "servers"), *tls = json_object_get(o, "tls");
-	int64_t timeout_ms, max_conns, ofail = SG_DEFAULT_OUTLIER_FAILURES,
+	int64_t timeout_ms, connect_ms, max_conns, ofail = SG_DEFAULT_OUTLIER_FAILURES,
 	    owin = SG_DEFAULT_OUTLIER_WINDOW_MS, obase = SG_DEFAULT_OUTLIER_BASE_MS,
 	    omax = SG_DEFAULT_OUTLIER_MAX_MS;
 	const json_t *outlier = json_object_get(o, "outlier");
+	const json_t *health = json_object_get(o, "health_check");
 	int any_https = 0;
 	enum balance_kind kind = BALANCE_ROUND_ROBIN;
 
@@ -168,6 +312,8 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 	g->balance = (int)kind;
 	jsonconf_get_int(jc, o, ptr, "timeout_ms", 1, 3600 * 1000,
 	    SG_DEFAULT_UPSTREAM_TIMEOUT_MS, &timeout_ms);
+	/* Unset: timeout_ms bounds connecting too, as for "upstream". */
+	jsonconf_get_int(jc, o, ptr, "connect_timeout_ms", 1, 3600 * 1000, 0, &connect_ms);
 	jsonconf_get_int(jc, o, ptr, "max_connections", 1, 65536,
 	    SG_DEFAULT_UPSTREAM_MAX_CONNECTIONS, &max_conns);
 	jsonconf_get_int(jc, o, ptr, "retries", 0, SG_UPSTREAM_MAX_RETRIES,
@@ -187,6 +333,8 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 			jsonconf_error(jc, optr, "max_ejection_ms is less than base_ejection_ms");
 		free(optr);
 	}
+	if (json_is_object(health))
+		g->health = parse_health(jc, health, ptr);
 	if (!json_is_array(servers))
 		goto out;
 	if (json_array_size(servers) == 0 || json_array_size(servers) > SG_UPSTREAM_MAX_SERVERS) {
@@ -203,6 +351,7 @@ parse_group(struct jsonconf *jc, const char *name, const json_t *o, struct cfg *
 		const char *url;
 
 		cu->timeout_ms = timeout_ms;
+		cu->connect_timeout_ms = connect_ms;
 		cu->max_connections = max_conns;
 		cu->outlier_failures = ofail;
 		cu->outlier_window_ms = owin;
@@ -356,6 +505,85 @@ next:
 	}
 }
 
+/* "route_settings": per action (name or glob) settings, worked out at
+ * load into per-action values: the upstream timeout into
+ * action_timeout_ms, the body limit into the policy's own per-action
+ * limit (which it overrides), so that a request pays nothing to find
+ * them. The first entry naming an action wins, as in upstream_routes. */
+static void
+parse_settings(struct jsonconf *jc, const json_t *list, struct cfg *cf)
+{
+	struct cfg_upstreams *u = &cf->ups;
+	size_t nact = cf->policy != NULL ? policy_action_count(cf->policy) : 0;
+	unsigned char *set_t = xcalloc(nact > 0 ? nact : 1, 1);
+	unsigned char *set_b = xcalloc(nact > 0 ? nact : 1, 1);
+
+	if (!json_is_array(list)) {
+		if (list != NULL)
+			jsonconf_error(jc, "/route_settings", "must be an array");
+		goto out;
+	}
+	if (cf->policy == NULL && json_array_size(list) > 0) {
+		jsonconf_error(jc, "/route_settings", "actions need a policy");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *r = json_array_get(list, i), *acts;
+		char *ptr = jsonconf_ptr_index("/route_settings", i), *aptr;
+		int64_t timeout_ms = 0, max_body = -1;
+
+		if (jsonconf_check_object(jc, r, ptr, setting_keys) != 0 && !json_is_object(r))
+			goto next;
+		jsonconf_get_int(jc, r, ptr, "timeout_ms", 1, 3600 * 1000, 0, &timeout_ms);
+		jsonconf_get_int(jc, r, ptr, "max_body_bytes", 0, INT64_C(1) << 40, -1, &max_body);
+		if (json_object_get(r, "timeout_ms") == NULL &&
+		    json_object_get(r, "max_body_bytes") == NULL)
+			jsonconf_error(jc, ptr, "sets nothing (timeout_ms, max_body_bytes)");
+		acts = json_object_get(r, "actions");
+		if (!json_is_array(acts))
+			goto next;
+		aptr = jsonconf_ptr_key(ptr, "actions");
+		if (json_array_size(acts) == 0)
+			jsonconf_error(jc, aptr, "names no action");
+		for (size_t j = 0; j < json_array_size(acts); j++) {
+			const char *glob = json_string_value(json_array_get(acts, j));
+			char *gptr = jsonconf_ptr_index(aptr, j);
+			size_t hits = 0;
+
+			if (glob == NULL || !valid_glob(glob)) {
+				jsonconf_error(jc, gptr, "must be an action name or a glob with '*'");
+				free(gptr);
+				continue;
+			}
+			for (size_t a = 0; a < nact; a++) {
+				if (fnmatch(glob, policy_action_at(cf->policy, a)->name, 0) != 0)
+					continue;
+				hits++;
+				if (timeout_ms > 0 && !set_t[a]) {
+					if (u->action_timeout_ms == NULL)
+						u->action_timeout_ms = xcalloc(nact,
+						    sizeof(*u->action_timeout_ms));
+					u->action_timeout_ms[a] = timeout_ms;
+					set_t[a] = 1;
+				}
+				if (max_body >= 0 && !set_b[a]) {
+					policy_action_set_max_body(cf->policy, a, max_body);
+					set_b[a] = 1;
+				}
+			}
+			if (hits == 0)
+				jsonconf_error(jc, gptr, "matches no action of the policy");
+			free(gptr);
+		}
+		free(aptr);
+next:
+		free(ptr);
+	}
+out:
+	free(set_t);
+	free(set_b);
+}
+
 void
 cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf, int resolve)
 {
@@ -413,6 +641,7 @@ cfg_upstreams_parse(struct jsonconf *jc, const json_t *root, struct cfg *cf, int
 		jsonconf_error(jc, "/default_upstream", "required with several upstreams "
 		    "and no \"upstream\" object");
 	parse_routes(jc, json_is_array(routes) ? routes : NULL, cf);
+	parse_settings(jc, json_object_get(root, "route_settings"), cf);
 }
 
 void
@@ -429,6 +658,7 @@ cfg_upstreams_free(struct cfg_upstreams *u)
 			free(g->servers[j]);
 		}
 		tls_client_config_free(g->tls);
+		cfg_health_check_free(g->health);
 		free(g->servers);
 		free(g->weights);
 		free(g->name);
@@ -438,6 +668,7 @@ cfg_upstreams_free(struct cfg_upstreams *u)
 		free(u->path_routes[i].prefix);
 	free(u->path_routes);
 	free(u->action_group);
+	free(u->action_timeout_ms);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -470,6 +701,7 @@ cfg_upstream_group_same(const struct cfg_upstream_group *a, const struct cfg_ups
 		const struct cfg_upstream *x = a->servers[i], *y = b->servers[i];
 		if (a->weights[i] != b->weights[i] || strcmp(x->url, y->url) != 0 ||
 		    !cfg_upstream_same_addrs(x, y) || x->timeout_ms != y->timeout_ms ||
+		    x->connect_timeout_ms != y->connect_timeout_ms ||
 		    x->max_connections != y->max_connections ||
 		    x->outlier_failures != y->outlier_failures ||
 		    x->outlier_window_ms != y->outlier_window_ms ||

@@ -53,6 +53,11 @@
 #define SG_DEFAULT_OUTLIER_WINDOW_MS		10000
 #define SG_DEFAULT_OUTLIER_BASE_MS		30000
 #define SG_DEFAULT_OUTLIER_MAX_MS		300000
+/* Active health checks (Envoy's and HAProxy's usual figures). */
+#define SG_DEFAULT_HEALTH_INTERVAL_MS		5000
+#define SG_DEFAULT_HEALTH_TIMEOUT_MS		2000
+#define SG_DEFAULT_HEALTH_HEALTHY		2
+#define SG_DEFAULT_HEALTH_UNHEALTHY		3
 /* Entries of "trusted_proxies" (each request's peer is checked against
  * them all). */
 #define SG_MAX_TRUSTED_PROXIES			64

@@ -70,6 +70,13 @@ policy_action_at(const struct policy *p, size_t i)
 	return i < p->nactions ? &p->actions[i] : NULL;
 }
 
+void
+policy_action_set_max_body(struct policy *p, size_t i, int64_t max)
+{
+	if (i < p->nactions)
+		p->actions[i].max_body_bytes = max;
+}
+
 const struct policy_action *
 policy_action_find(const struct policy *p, const char *name)
 {

@@ -124,6 +124,8 @@ void policy_free(struct policy *p);
 /* The actions, in file order; NULL when out of range / not found. */
 size_t policy_action_count(const struct policy *p);
 const struct policy_action *policy_action_at(const struct policy *p, size_t i);
+/* The configuration's route_settings (cfg_upstreams.c), at load only. */
+void policy_action_set_max_body(struct policy *p, size_t i, int64_t max);
 const struct policy_action *policy_action_find(const struct policy *p,
     const char *name);
 /* The resolved schemas directory, or NULL when the policy has none. */

@@ -363,6 +363,18 @@ named_by_upstream(const struct uresp *r, const char *name)
 
 static const struct upstream_cbs upstream_callbacks;
 static uint32_t proxy_route(const struct proxy_req *pr);
+
+/* The action's own upstream timeout (route_settings), when it has one:
+ * one pointer test for configurations without any. */
+static void
+proxy_route_timeout(struct proxy_req *pr)
+{
+	const struct cfg_upstreams *u = &pr->cf->ups;
+
+	if (u->action_timeout_ms != NULL && pr->action_idx < u->nactions &&
+	    u->action_timeout_ms[pr->action_idx] > 0)
+		upstream_set_timeout(pr->ux, u->action_timeout_ms[pr->action_idx]);
+}
 static int proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why);
 
 /* Upstream answered with a status line and headers: pass them on and
@@ -378,8 +390,9 @@ upstream_head_cb(void *arg, const struct uresp *r)
 
 	pr->upstream_status = r->status;
 	pr->status = r->status;
-	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX);
 	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX,
+	    pr->upstream_latency_us);
 	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
 	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
 	for (size_t i = 0; i < r->nfields; i++)
@@ -483,7 +496,7 @@ upstream_error_cb(void *arg, enum upstream_error err, const char *why)
 	pr->ux = NULL;
 	if (upset_report(pr->w->ups, pr->pool, err == UPSTREAM_ERR_TIMEOUT ? UPSTATS_TIMEOUT :
 	    err == UPSTREAM_ERR_RESET || err == UPSTREAM_ERR_CLOSED ? UPSTATS_RESET :
-	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT))
+	    err == UPSTREAM_ERR_PROTOCOL ? UPSTATS_INVALID : UPSTATS_CONNECT, -1))
 		log_warnx("upstream %s: ejected after consecutive failures (last: %s)", up, why);
 	if (!pr->reply_started && proxy_retry(pr, err, why))
 		return;
@@ -556,6 +569,7 @@ proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why)
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	upset_sent(next);
 	pr->ux = upstream_send(next, pr->w->scratch, pr->retry_flags, &upstream_callbacks, pr);
+	proxy_route_timeout(pr);
 	rc = 1;
 out:
 	return rc;
@@ -671,7 +685,7 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 		metrics_upstream_error(pr->w->metrics, METRICS_UPSTREAM_CONNECT);
 		pr->decision = "error";
 		pr->reason = "upstream_unavailable";
-		log_warnx("request %s: upstream %s: every server is ejected", pr->request_id,
+		log_warnx("request %s: upstream %s: every server is ejected or down", pr->request_id,
 		    cg->name);
 		proxy_reply_error(pr, 503, "ServiceUnavailable",
 		    "No server of the upstream service is available", NULL);
@@ -717,4 +731,5 @@ proxy_forward_stream(struct proxy_req *pr, int stream)
 	clock_gettime(CLOCK_MONOTONIC, &pr->upstream_sent);
 	upset_sent(pr->pool);
 	pr->ux = upstream_send(pr->pool, wire, pr->retry_flags, &upstream_callbacks, pr);
+	proxy_route_timeout(pr);
 }

@@ -28,6 +28,7 @@
 #include "rlgate.h"
 #include "runtime.h"
 #include "upstats.h"
+#include "healthcheck.h"
 #include "revoke.h"
 #include "revoke_redis.h"
 #include "sdnotify.h"
@@ -279,6 +280,7 @@ runtime_reload(struct runtime *rt)
 	rt->current = cf;
 	pthread_mutex_unlock(&rt->lock);
 	cfg_unref(old);
+	hcheck_bind(rt->hcheck, cf);
 	for (size_t i = 0; i < rt->nworkers; i++)
 		worker_notify(&rt->workers[i], WORKER_CMD_RELOAD);
 	metrics_set_generation(&rt->mg, cf->generation);
@@ -598,6 +600,8 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 
 	rt.accepting = (int)n;
 	rt.upstats = upstats_new();
+	rt.hcheck = hcheck_new(rt.base, rt.upstats);
+	hcheck_bind(rt.hcheck, cf);
 	rt.workers = xcalloc(n, sizeof(*rt.workers));
 	for (size_t i = 0; i < n; i++) {
 		if (worker_init(&rt.workers[i], &rt, i, cf, alog) != 0) {
@@ -656,6 +660,7 @@ out:
 	if (rt.stop_ev != NULL)
 		event_free(rt.stop_ev);
 	jwks_registry_free(rt.jwks);
+	hcheck_free(rt.hcheck);
 	upstats_free(rt.upstats);
 	/* What the workers handed over last, after the loop stopped. */
 	retire_cb(-1, 0, &rt);

@@ -16,6 +16,7 @@
 
 struct worker;
 struct upstats;
+struct hcheck;
 
 /* At most this many settings are reported as needing a restart at once. */
 #define RUNTIME_RESTART_MAX	16
@@ -90,6 +91,7 @@ struct runtime {
 	 * to each new snapshot, fetched on this thread's loop. */
 	struct jwks_registry *jwks;
 	struct upstats *upstats;	/* per named upstream and server (upstats.h) */
+	struct hcheck *hcheck;		/* active health checks (healthcheck.h) */
 };
 
 /* Start everything from an already loaded configuration (ownership of cf

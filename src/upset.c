@@ -12,6 +12,7 @@
 struct upset_group {
 	char *name;
 	int outlier;			/* its servers may be ejected */
+	int health;			/* its servers have active health checks */
 	enum balance_kind kind;
 	size_t n;
 	struct upstream_pool **pools;
@@ -33,6 +34,8 @@ group_init(struct upset_group *ug, const struct cfg_upstream_group *g)
 	ug->name = xstrdup(g->name);
 	ug->kind = (enum balance_kind)g->balance;
 	ug->n = g->nservers;
+	/* Not for the shorthand: its pool has no /metrics entry to read. */
+	ug->health = g->health != NULL && !g->shorthand;
 	ug->pools = xcalloc(ug->n, sizeof(*ug->pools));
 	ug->peers = xcalloc(ug->n, sizeof(*ug->peers));
 	for (size_t i = 0; i < ug->n; i++) {
@@ -75,9 +78,12 @@ pool_new(struct upset *s, const struct cfg_upstream_group *cg, size_t i)
 {
 	struct upstream_pool *pool = upstream_pool_new(s->base, cg->servers[i]);
 
-	if (!cg->shorthand && s->stats != NULL)
-		upstream_pool_set_user(pool, upstats_get(s->stats, cg->name,
-		    cg->servers[i]->label != NULL ? cg->servers[i]->label : cg->servers[i]->url));
+	if (!cg->shorthand && s->stats != NULL) {
+		struct upstats_server *st = upstats_get(s->stats, cg->name,
+		    cg->servers[i]->label != NULL ? cg->servers[i]->label : cg->servers[i]->url);
+		upstream_pool_set_user(pool, st);
+		upstream_pool_set_conn_gauge(pool, upstats_conn_gauge(st));
+	}
 	return pool;
 }
 
@@ -169,13 +175,15 @@ pick(struct upset *s, uint32_t group, const struct upstream_pool *exclude, int a
 
 	/* One server without ejection (the "upstream" shorthand): nothing
 	 * to decide, and no clock read. */
-	if (ug->n == 1 && !ug->outlier)
+	if (ug->n == 1 && !ug->outlier && !ug->health)
 		return ug->pools[0] == exclude ? NULL : ug->pools[0];
 	if (ug->outlier)
 		now = now_ms(s);
 	for (size_t j = 0; j < ug->n; j++) {
 		ug->peers[j].down = ug->pools[j] == exclude ||
-		    (ug->outlier && upstream_pool_down(ug->pools[j], now));
+		    (ug->outlier && upstream_pool_down(ug->pools[j], now)) ||
+		    (ug->health && upstream_pool_user(ug->pools[j]) != NULL &&
+		    upstats_health_down(upstream_pool_user(ug->pools[j])));
 		nup += !ug->peers[j].down;
 	}
 	/* Every server ejected: refuse at once rather than send to one that
@@ -210,13 +218,17 @@ upset_pick_any(struct upset *s, uint32_t group, const struct upstream_pool *excl
 }
 
 int
-upset_report(struct upset *s, struct upstream_pool *pool, int kind)
+upset_report(struct upset *s, struct upstream_pool *pool, int kind, int64_t latency_us)
 {
 	struct upstats_server *st = upstream_pool_user(pool);
 	int ejected = 0;
 
-	if (st != NULL && kind != UPSET_OK)
-		upstats_failed(st, (enum upstats_kind)kind);
+	if (st != NULL) {
+		if (kind != UPSET_OK)
+			upstats_failed(st, (enum upstats_kind)kind);
+		if (latency_us >= 0)
+			upstats_observe(st, (uint64_t)latency_us);
+	}
 	/* Ejection off (the shorthand): no clock read. */
 	if (!upstream_pool_ejects(pool))
 		goto out;

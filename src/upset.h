@@ -42,9 +42,10 @@ struct upstream_pool *upset_pick_any(struct upset *s, uint32_t group,
     const struct upstream_pool *exclude);
 /* Report a request's outcome on pool: kind is an enum upstats_kind, or
  * UPSET_OK for an answer below 500 (upstream_pool_report at the loop's
- * cached time); 1 when this ejected the server. */
+ * cached time), with the latency of its head (-1: no answer came); 1
+ * when this ejected the server. */
 #define UPSET_OK	(-1)
-int upset_report(struct upset *s, struct upstream_pool *pool, int kind);
+int upset_report(struct upset *s, struct upstream_pool *pool, int kind, int64_t latency_us);
 /* A request goes out to pool (counted for /metrics). */
 void upset_sent(struct upstream_pool *pool);
 /* The upstream's name, for logs. */

@@ -8,6 +8,7 @@
 
 #include "defaults.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstats.h"
 #include "xmalloc.h"
 
@@ -18,6 +19,15 @@ struct upstats_server {
 	uint64_t failed[UPSTATS_KINDS];
 	uint64_t ejections;
 	int64_t ejected_until[SG_MAX_WORKERS];
+	/* Active health checks: checked and down are read by any thread;
+	 * the run and the check counts are the main thread's. */
+	int checked;
+	int down;
+	int64_t run;			/* passes (> 0) or failures (< 0) in a row */
+	uint64_t checks_ok, checks_failed;
+	int64_t conns;			/* open connections, all workers */
+	uint64_t lat[METRICS_LATENCY_BUCKETS + 1];	/* last: +Inf; per bucket */
+	uint64_t lat_sum_us;
 	struct upstats_server *next;
 };
 
@@ -78,6 +88,72 @@ upstats_get(struct upstats *u, const char *name, const char *url)
 	}
 	pthread_mutex_unlock(&u->lock);
 	return s;
+}
+
+struct upstats_server *
+upstats_find(struct upstats *u, const char *name, const char *url)
+{
+	struct upstats_server *s;
+
+	for (s = __atomic_load_n(&u->head, __ATOMIC_ACQUIRE); s != NULL;
+	    s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE))
+		if (strcmp(s->name, name) == 0 && strcmp(s->url, url) == 0)
+			break;
+	return s;
+}
+
+void
+upstats_health_checked(struct upstats_server *s, int on)
+{
+	/* Checks turned off (or on again): no verdict carried over. */
+	if (__atomic_load_n(&s->checked, __ATOMIC_RELAXED) != on) {
+		s->run = 0;
+		__atomic_store_n(&s->down, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&s->checked, on, __ATOMIC_RELAXED);
+}
+
+int
+upstats_health_report(struct upstats_server *s, int ok, int64_t healthy, int64_t unhealthy)
+{
+	int down = __atomic_load_n(&s->down, __ATOMIC_RELAXED), change = 0;
+
+	__atomic_add_fetch(ok ? &s->checks_ok : &s->checks_failed, 1, __ATOMIC_RELAXED);
+	if (ok)
+		s->run = s->run > 0 ? s->run + 1 : 1;
+	else
+		s->run = s->run < 0 ? s->run - 1 : -1;
+	if (!down && s->run <= -unhealthy) {
+		__atomic_store_n(&s->down, 1, __ATOMIC_RELAXED);
+		change = 1;
+	} else if (down && s->run >= healthy) {
+		__atomic_store_n(&s->down, 0, __ATOMIC_RELAXED);
+		change = 2;
+	}
+	return change;
+}
+
+int
+upstats_health_down(const struct upstats_server *s)
+{
+	return __atomic_load_n(&s->down, __ATOMIC_RELAXED);
+}
+
+void
+upstats_observe(struct upstats_server *s, uint64_t latency_us)
+{
+	size_t b = 0;
+
+	while (b < METRICS_LATENCY_BUCKETS && latency_us > metrics_latency_bounds_us[b])
+		b++;
+	__atomic_add_fetch(&s->lat[b], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->lat_sum_us, latency_us, __ATOMIC_RELAXED);
+}
+
+int64_t *
+upstats_conn_gauge(struct upstats_server *s)
+{
+	return &s->conns;
 }
 
 void
@@ -172,6 +248,59 @@ upstats_render(struct upstats *u, int64_t now_ms)
 		fputs("scopegate_upstream_server_ejected", fp);
 		labels(fp, s);
 		fprintf(fp, "} %u\n", n);
+	}
+	family(fp, "scopegate_upstream_server_connections", "gauge",
+	    "Connections open to the server now, all workers.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_connections", fp);
+		labels(fp, s);
+		fprintf(fp, "} %lld\n", (long long)__atomic_load_n(&s->conns, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_duration_seconds", "histogram",
+	    "Request sent to the server until the head of its answer.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		uint64_t cum = 0, sum = __atomic_load_n(&s->lat_sum_us, __ATOMIC_RELAXED);
+		for (size_t b = 0; b <= METRICS_LATENCY_BUCKETS; b++) {
+			cum += __atomic_load_n(&s->lat[b], __ATOMIC_RELAXED);
+			fputs("scopegate_upstream_server_duration_seconds_bucket", fp);
+			labels(fp, s);
+			if (b < METRICS_LATENCY_BUCKETS)
+				fprintf(fp, ",le=\"%llu.%06llu\"} %llu\n",
+				    (unsigned long long)(metrics_latency_bounds_us[b] / 1000000),
+				    (unsigned long long)(metrics_latency_bounds_us[b] % 1000000),
+				    (unsigned long long)cum);
+			else
+				fprintf(fp, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+		}
+		/* _count is the +Inf bucket, read once: consistent even while
+		 * workers add. */
+		fputs("scopegate_upstream_server_duration_seconds_sum", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu.%06llu\n", (unsigned long long)(sum / 1000000),
+		    (unsigned long long)(sum % 1000000));
+		fputs("scopegate_upstream_server_duration_seconds_count", fp);
+		labels(fp, s);
+		fprintf(fp, "} %llu\n", (unsigned long long)cum);
+	}
+	family(fp, "scopegate_upstream_server_healthy", "gauge",
+	    "Active health check verdict: 1 up, 0 down, -1 not checked.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_healthy", fp);
+		labels(fp, s);
+		fprintf(fp, "} %d\n", !__atomic_load_n(&s->checked, __ATOMIC_RELAXED) ? -1 :
+		    !__atomic_load_n(&s->down, __ATOMIC_RELAXED));
+	}
+	family(fp, "scopegate_upstream_server_health_checks_total", "counter",
+	    "Active health checks of the server, by result.");
+	for (s = head; s != NULL; s = __atomic_load_n(&s->next, __ATOMIC_ACQUIRE)) {
+		fputs("scopegate_upstream_server_health_checks_total", fp);
+		labels(fp, s);
+		fprintf(fp, ",result=\"ok\"} %llu\n",
+		    (unsigned long long)__atomic_load_n(&s->checks_ok, __ATOMIC_RELAXED));
+		fputs("scopegate_upstream_server_health_checks_total", fp);
+		labels(fp, s);
+		fprintf(fp, ",result=\"failed\"} %llu\n",
+		    (unsigned long long)__atomic_load_n(&s->checks_failed, __ATOMIC_RELAXED));
 	}
 out:
 	fclose(fp);

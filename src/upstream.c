@@ -65,6 +65,9 @@ struct upstream_exchange {
 	struct event *timer;		/* waiting: timeout; or a deferred failure */
 	enum upstream_error fail_err;
 	int waiting;
+	/* upstream_set_timeout: this exchange's own bound on the waits for
+	 * the upstream (NULL: the pool's timeout). */
+	struct timeval *timeout, timeout_tv;
 	TAILQ_ENTRY(upstream_exchange) wait_link;
 };
 
@@ -78,6 +81,8 @@ struct upstream_pool {
 	size_t cur;			/* the address new connections go to */
 	char authority[300];
 	struct timeval timeout;
+	/* Connecting, when it has a bound of its own (else NULL: timeout). */
+	struct timeval connect_tv, *connect_timeout;
 	struct tls_client *tls;		/* https upstream: shared, refcounted */
 	struct upstream_conn *conns;	/* max slots */
 	size_t max;
@@ -89,6 +94,7 @@ struct upstream_pool {
 	struct balance_outlier outlier;
 	struct balance_health health;
 	void *user;			/* upstream_pool_set_user */
+	int64_t *conn_gauge;		/* upstream_pool_set_conn_gauge */
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -111,6 +117,11 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 	    strchr(cu->host, ':') ? "[%s]:%u" : "%s:%u", cu->host, (unsigned)cu->port);
 	pool->timeout.tv_sec = cu->timeout_ms / 1000;
 	pool->timeout.tv_usec = (cu->timeout_ms % 1000) * 1000;
+	if (cu->connect_timeout_ms > 0 && cu->connect_timeout_ms != cu->timeout_ms) {
+		pool->connect_tv.tv_sec = cu->connect_timeout_ms / 1000;
+		pool->connect_tv.tv_usec = (cu->connect_timeout_ms % 1000) * 1000;
+		pool->connect_timeout = &pool->connect_tv;
+	}
 	pool->max = (size_t)cu->max_connections;
 	pool->outlier.failures = (uint32_t)cu->outlier_failures;
 	pool->outlier.window_ms = cu->outlier_window_ms;
@@ -146,6 +157,8 @@ conn_close(struct upstream_conn *c)
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
+		if (c->pool->conn_gauge != NULL)
+			__atomic_sub_fetch(c->pool->conn_gauge, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -191,6 +204,8 @@ conn_open(struct upstream_conn *c)
 	    bufferevent_socket_new(pool->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		return -1;
+	if (pool->conn_gauge != NULL)
+		__atomic_add_fetch(pool->conn_gauge, 1, __ATOMIC_RELAXED);
 	c->exchanges = 0;
 	c->connected = 0;
 	c->addr = pool->cur;
@@ -201,7 +216,8 @@ conn_open(struct upstream_conn *c)
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* One timeout covers connecting and each wait for the upstream (a
 	 * write that cannot go on, an answer that does not come): 504. */
-	bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
+	bufferevent_set_timeouts(c->bev, pool->connect_timeout != NULL ? pool->connect_timeout :
+	    &pool->timeout, pool->connect_timeout != NULL ? pool->connect_timeout : &pool->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* The name was resolved when the configuration loaded (cfg.c). */
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&pool->addrs[c->addr],
@@ -238,6 +254,10 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 		x->req = NULL;
 	}
 	c->exchanges++;
+	/* Its own bound; a connection still connecting gets it once
+	 * connected (conn_event_cb). */
+	if (x->timeout != NULL && c->connected)
+		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -249,6 +269,9 @@ conn_release(struct upstream_conn *c, int keep)
 	struct upstream_pool *pool = c->pool;
 
 	if (c->x != NULL) {
+		/* The pool's bound again for whatever comes next on it. */
+		if (c->x->timeout != NULL && keep && c->bev != NULL)
+			bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
 		c->x->conn = NULL;
 		c->x = NULL;
 		pool->busy--;
@@ -470,6 +493,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = 1;
+		/* Connected (TLS: handshake done): from now on the waits. */
+		if (x != NULL && x->timeout != NULL)
+			bufferevent_set_timeouts(bev, x->timeout, x->timeout);
+		else if (c->pool->connect_timeout != NULL)
+			bufferevent_set_timeouts(bev, &c->pool->timeout, &c->pool->timeout);
 		return;
 	}
 	if (x == NULL) {
@@ -488,6 +516,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(bev)),
 		    evbuffer_get_length(bufferevent_get_input(bev)), waiting,
 		    x->got_head ? "received" : "not received");
+		if (!c->connected)
+			snprintf(buf, sizeof(buf), "timeout connecting%s",
+			    c->pool->tls != NULL ? " (TLS handshake included)" : "");
 		if (conn_next_addr(c, "timeout"))
 			return;
 		conn_fail(c, UPSTREAM_ERR_TIMEOUT, buf);
@@ -633,6 +664,20 @@ upstream_cancel(struct upstream_exchange *x)
 }
 
 void
+upstream_set_timeout(struct upstream_exchange *x, int64_t ms)
+{
+	struct upstream_conn *c = x->conn;
+
+	x->timeout_tv.tv_sec = (time_t)(ms / 1000);
+	x->timeout_tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	x->timeout = &x->timeout_tv;
+	if (x->waiting && x->timer != NULL)
+		event_add(x->timer, x->timeout);
+	else if (c != NULL && c->bev != NULL && c->connected)
+		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
+}
+
+void
 upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 {
 	struct upstream_conn *c = x->conn;
@@ -642,7 +687,8 @@ upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 		/* The wait for the answer starts when the body is all sent:
 		 * until then the upstream's silence is the client's pace
 		 * (bounded by body_timeout_ms), not a slow upstream. */
-		bufferevent_set_timeouts(c->bev, &x->pool->timeout, &x->pool->timeout);
+		bufferevent_set_timeouts(c->bev, x->timeout != NULL ? x->timeout : &x->pool->timeout,
+		    x->timeout != NULL ? x->timeout : &x->pool->timeout);
 	} else {
 		/* Still waiting for a connection (or the request is kept to
 		 * be sent again): after what is queued. */
@@ -698,6 +744,12 @@ void
 upstream_pool_set_user(struct upstream_pool *pool, void *user)
 {
 	pool->user = user;
+}
+
+void
+upstream_pool_set_conn_gauge(struct upstream_pool *pool, int64_t *gauge)
+{
+	pool->conn_gauge = gauge;
 }
 
 void *

@@ -70,6 +70,10 @@ void upstream_pool_free(struct upstream_pool *pool);
  * NULL; callbacks never run before this returns. */
 struct upstream_exchange *upstream_send(struct upstream_pool *pool, struct evbuffer *request,
     unsigned flags, const struct upstream_cbs *cbs, void *arg);
+/* Bound this exchange's waits for the upstream (connection slot, each
+ * read and write once connected) by ms instead of the pool's timeout_ms:
+ * a route's own timeout. Call right after upstream_send. */
+void upstream_set_timeout(struct upstream_exchange *x, int64_t ms);
 /* More of a streamed request body (moved out of data), in order. */
 void upstream_write(struct upstream_exchange *x, struct evbuffer *data);
 /* The streamed body is all written. */
@@ -98,6 +102,9 @@ int64_t upstream_pool_ejected_until(const struct upstream_pool *pool);
  * /metrics entry). */
 void upstream_pool_set_user(struct upstream_pool *pool, void *user);
 void *upstream_pool_user(const struct upstream_pool *pool);
+/* A counter of open connections the pool keeps up to date (atomic
+ * adds: several workers' pools may share it), or NULL. */
+void upstream_pool_set_conn_gauge(struct upstream_pool *pool, int64_t *gauge);
 /* Connections in use: least_request's measure of a server's load. */
 size_t upstream_pool_load(const struct upstream_pool *pool);
 

@@ -38,6 +38,7 @@ suites=(
 	upstreams
 	report_mode
 	cors
+	upstreams_health
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

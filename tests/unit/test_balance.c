@@ -12,6 +12,8 @@
 #include <CUnit/Basic.h>
 
 #include "balance.h"
+#include "cfg.h"
+#include "upstats.h"
 
 static void
 test_names(void)
@@ -189,6 +191,54 @@ test_health(void)
 	CU_ASSERT_FALSE(balance_health_down(&z, 50));
 }
 
+/* Active health check verdicts (upstats.c): unhealthy failures in a row
+ * to go down, healthy passes in a row to come back; a pass or a failure
+ * in between starts the count again; checks turned off forget the
+ * verdict; the expected status ranges (cfg_upstreams.c). */
+static void
+test_health_verdict(void)
+{
+	struct upstats *u = upstats_new();
+	struct upstats_server *s = upstats_get(u, "a", "http://x");
+	struct cfg_health_check h = {.nstatus = 2, .status_lo = {200, 418}, .status_hi = {299, 418}};
+
+	CU_ASSERT_PTR_EQUAL(upstats_find(u, "a", "http://x"), s);
+	CU_ASSERT_PTR_NULL(upstats_find(u, "a", "http://y"));
+	upstats_health_checked(s, 1);
+	CU_ASSERT_FALSE(upstats_health_down(s));
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 1, 2, 3), 0);	/* run broken */
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);
+	CU_ASSERT_FALSE(upstats_health_down(s));
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 1);
+	CU_ASSERT_TRUE(upstats_health_down(s));
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);	/* already down */
+	CU_ASSERT_EQUAL(upstats_health_report(s, 1, 2, 3), 0);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 3), 0);	/* run broken */
+	CU_ASSERT_EQUAL(upstats_health_report(s, 1, 2, 3), 0);
+	CU_ASSERT_TRUE(upstats_health_down(s));
+	CU_ASSERT_EQUAL(upstats_health_report(s, 1, 2, 3), 2);
+	CU_ASSERT_FALSE(upstats_health_down(s));
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 2, 1), 1);
+	upstats_health_checked(s, 0);
+	CU_ASSERT_FALSE(upstats_health_down(s));
+	/* Thresholds of 1: every check decides. */
+	upstats_health_checked(s, 1);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 0, 1, 1), 1);
+	CU_ASSERT_EQUAL(upstats_health_report(s, 1, 1, 1), 2);
+	upstats_free(u);
+
+	CU_ASSERT_TRUE(cfg_health_status_ok(&h, 200));
+	CU_ASSERT_TRUE(cfg_health_status_ok(&h, 299));
+	CU_ASSERT_TRUE(cfg_health_status_ok(&h, 418));
+	CU_ASSERT_FALSE(cfg_health_status_ok(&h, 199));
+	CU_ASSERT_FALSE(cfg_health_status_ok(&h, 300));
+	CU_ASSERT_FALSE(cfg_health_status_ok(&h, 417));
+	CU_ASSERT_FALSE(cfg_health_status_ok(&h, 0));
+}
+
 int
 main(void)
 {
@@ -204,6 +254,7 @@ main(void)
 	CU_add_test(s, "round robin down", test_rr_down);
 	CU_add_test(s, "least request", test_least_request);
 	CU_add_test(s, "outlier ejection", test_health);
+	CU_add_test(s, "health check verdicts", test_health_verdict);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();

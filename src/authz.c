@@ -90,7 +90,9 @@ authz_decide(const struct policy_match *m, enum authz_token token,
 		deny(out, 400, "BadRequest", "bad_param", NULL);
 		snprintf(out->message, sizeof(out->message), "Invalid %s%s",
 		    a->param_names[i], a->param_types[i] == POLICY_PARAM_OBJECTID ?
-		    ": must be a 24-character hex id" : "");
+		    ": must be a 24-character hex id" :
+		    a->param_types[i] == POLICY_PARAM_INTEGER ? ": must be an integer" :
+		    a->param_types[i] == POLICY_PARAM_UUID ? ": must be a UUID" : "");
 		return;
 	}
 	if (!policy_scopeset_intersects(&a->allow, scopes)) {

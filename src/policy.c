@@ -230,7 +230,16 @@ policy_scopes_allowing(const struct policy *p, const struct policy_action *a,
 const char *
 policy_param_type_name(enum policy_param_type type)
 {
-	return type == POLICY_PARAM_OBJECTID ? "objectid" : "string";
+	switch (type) {
+	case POLICY_PARAM_OBJECTID:
+		return "objectid";
+	case POLICY_PARAM_INTEGER:
+		return "integer";
+	case POLICY_PARAM_UUID:
+		return "uuid";
+	default:
+		return "string";
+	}
 }
 
 int
@@ -245,6 +254,30 @@ policy_param_valid(enum policy_param_type type, const char *v, size_t len)
 		for (size_t i = 0; i < len; i++) {
 			char c = v[i];
 			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			    (c >= 'A' && c <= 'F')))
+				return 0;
+		}
+		return 1;
+	case POLICY_PARAM_INTEGER: {
+		size_t i = len > 0 && v[0] == '-';
+
+		if (len <= i || len - i > 19)
+			return 0;
+		for (; i < len; i++)
+			if (v[i] < '0' || v[i] > '9')
+				return 0;
+		return 1;
+	}
+	case POLICY_PARAM_UUID:
+		if (len != 36)
+			return 0;
+		for (size_t i = 0; i < len; i++) {
+			char c = v[i];
+
+			if (i == 8 || i == 13 || i == 18 || i == 23) {
+				if (c != '-')
+					return 0;
+			} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 			    (c >= 'A' && c <= 'F')))
 				return 0;
 		}

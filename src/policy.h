@@ -30,6 +30,8 @@ enum policy_method {
 enum policy_param_type {
 	POLICY_PARAM_STRING,	/* any non-empty canonical segment */
 	POLICY_PARAM_OBJECTID,	/* exactly 24 hex digits */
+	POLICY_PARAM_INTEGER,	/* decimal digits, optional leading "-", at most 19 */
+	POLICY_PARAM_UUID,	/* 8-4-4-4-12 hex digits (RFC 9562 text form) */
 };
 
 /* When the upstream confirms a lifecycle change, revoke the token named by

@@ -324,9 +324,15 @@ parse_params(struct loader *ld, const char *aptr, const json_t *obj,
 			} else if (t != NULL && strcmp(t, "string") == 0) {
 				a->param_types[idx] = POLICY_PARAM_STRING;
 				declared[idx] = 1;
+			} else if (t != NULL && strcmp(t, "integer") == 0) {
+				a->param_types[idx] = POLICY_PARAM_INTEGER;
+				declared[idx] = 1;
+			} else if (t != NULL && strcmp(t, "uuid") == 0) {
+				a->param_types[idx] = POLICY_PARAM_UUID;
+				declared[idx] = 1;
 			} else {
-				jsonconf_error(ld->jc, kp, "unknown parameter type "
-				    "(want \"objectid\" or \"string\")");
+				jsonconf_error(ld->jc, kp, "unknown parameter type (want "
+				    "\"objectid\", \"integer\", \"uuid\" or \"string\")");
 				rc = -1;
 				declared[idx] = 1;	/* reported already */
 			}

@@ -4,10 +4,10 @@
  * either an error (naming the JSON pointer in the document) or, where
  * leaving the operation out is the safe reading, a warning: a route the
  * policy does not list is answered 404, so an operation is never made
- * more open than its document says. Scopes are any-of in the policy, so
- * a security requirement that needs several scopes at once cannot be
- * said and that alternative is dropped (warned); so is one that uses
- * another scheme (an API key: scopegate only checks bearer tokens).
+ * more open than its document says. A security requirement naming one
+ * scope is a policy scope, one naming several a set held together
+ * (["a", "b"]); one that uses another scheme (an API key: scopegate only
+ * checks bearer tokens) or none of its scopes is dropped (warned).
  *
  * Request body schemas keep their "$ref"s: the referenced component
  * schemas are copied into the schema file's "definitions", which the
@@ -756,22 +756,39 @@ security(struct conv *c, const json_t *op, const char *optr, json_t *act)
 		} else if (!json_is_array(list)) {
 			conv_error(c, rp, "scopes must be an array");
 			rc = -1;
-		} else if (json_array_size(list) != 1) {
-			jsonconf_error(c->warns, rp, "needs %zu scopes of %s at once; "
-			    "policy scopes are any-of, alternative dropped",
-			    json_array_size(list), c->scheme);
+		} else if (json_array_size(list) == 0) {
+			jsonconf_error(c->warns, rp, "asks for a token of %s without "
+			    "scopes, which the policy cannot say; alternative dropped",
+			    c->scheme);
 		} else {
+			json_t *entry = json_array(), *have;
 			int dup = 0;
 
-			s = json_array_get(list, 0);
-			if (!json_is_string(s)) {
-				conv_error(c, rp, "scopes must be strings");
-				rc = -1;
+			/* one scope: a string; several: all of them together */
+			json_array_foreach(list, j, s) {
+				int seen = 0;
+				size_t k;
+
+				if (!json_is_string(s)) {
+					conv_error(c, rp, "scopes must be strings");
+					rc = -1;
+				}
+				json_array_foreach(entry, k, have)
+					seen |= json_equal(have, s);
+				if (!seen)
+					json_array_append(entry, (json_t *)s);
 			}
-			json_array_foreach(scopes, j, req)
-				dup |= json_equal(req, s);
-			if (!dup && json_is_string(s))
-				json_array_append(scopes, (json_t *)s);
+			if (json_array_size(entry) == 1) {
+				json_t *one = json_incref(json_array_get(entry, 0));
+
+				json_decref(entry);
+				entry = one;
+			}
+			json_array_foreach(scopes, j, have)
+				dup |= json_equal(have, entry);
+			if (!dup && rc == 0)
+				json_array_append(scopes, entry);
+			json_decref(entry);
 		}
 		free(rp);
 		if (rc != 0)

@@ -160,6 +160,20 @@ policy_scopeset_intersects(const struct policy_scopeset *a,
 	return acc != 0;
 }
 
+int
+policy_all_of_held(const struct policy_action *a, const struct policy_scopeset *s)
+{
+	for (size_t k = 0; k < a->nall_of; k++) {
+		uint64_t miss = 0;
+
+		for (size_t i = 0; i < sizeof(s->w) / sizeof(s->w[0]); i++)
+			miss |= a->all_of[k].w[i] & ~s->w[i];
+		if (miss == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
 void
 policy_scopeset_from_names(const struct policy *p, const char *const *names,
     size_t n, struct policy_scopeset *out)

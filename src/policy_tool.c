@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -42,10 +43,18 @@ slurp(const char *path, size_t *len)
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	size_t cap = 65536, n = 0, r;
 	char *buf = NULL;
+	struct stat st;
 
 	if (fp == NULL) {
 		fprintf(stderr, "scopegate-policy: %s: %s\n", path, strerror(errno));
 		return NULL;
+	}
+	/* a regular file too large is refused before reading any of it */
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > SG_OPENAPI_MAX_BYTES) {
+		fprintf(stderr, "scopegate-policy: %s: larger than %d bytes\n",
+		    path, SG_OPENAPI_MAX_BYTES);
+		goto out;
 	}
 	buf = xmalloc(cap + 1);
 	while ((r = fread(buf + n, 1, cap - n, fp)) > 0) {
@@ -179,8 +188,13 @@ main(int argc, char **argv)
 	} else
 		usage(2);
 	jc.file = out;
-	if (policy_write(neutral, out, &jc) != 0 || check_written(out, &errs) != 0)
+	if (policy_write(neutral, out, &jc) != 0)
 		goto out;
+	if (check_written(out, &errs) != 0) {
+		/* never leave a policy the daemon would refuse */
+		unlink(out);
+		goto out;
+	}
 	rc = 0;
 out:
 	errlist_print(&errs, stderr);

@@ -159,6 +159,19 @@ open(sys.argv[1], "w").write("openapi: 3.0.0\npaths: {}\nx: " + "[" * 100000 + "
 EOT
 refuse "deeply nested YAML" "$H/deep.yaml" 'nested deeper than 64 levels'
 
+# The shared writer on its own: what gen-policy.py hands it is checked.
+printf '%s' '{"actions": [{"action": "a", "method": "GET", "path": "/a", "public": true},
+  {"action": "a", "method": "PUT", "path": "/a", "scopes": ["s"]},
+  {"action": "b", "method": "GET", "path": "/b", "scopes": ["s"], "public": true},
+  {"action": "c", "method": "GET", "path": "/c", "scopes": ["s"], "colour": 1}]}' > "$H/actions.json"
+rc=0
+"$POLICY_BIN" from-actions "$H/actions.json" --out "$T/w.json" 2> "$T/w.err" || rc=$?
+expect_eq "from-actions refuses a bad list" 1 "$rc"
+check "from-actions: duplicate action named" grep -qF '/actions/1: duplicate action "a" (also /actions/0)' "$T/w.err"
+check "from-actions: public with scopes named" grep -qF '/actions/2: must be either public or list scopes' "$T/w.err"
+check "from-actions: unknown key named" grep -qF '/actions/3/colour: unknown action key' "$T/w.err"
+check "from-actions: nothing written" test ! -e "$T/w.json"
+
 # The real daemon with the 3.0 petstore policy.
 start_upstream up
 write_config "$T/p30/gw.json" "\"policy\": \"$T/p30/policy.json\",

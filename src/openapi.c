@@ -276,6 +276,34 @@ exclusive_bound(struct sconv *s, const json_t *in, json_t *out, const char *kw,
 	return 0;
 }
 
+/* Keywords after which 2020-12's unevaluatedProperties differs from
+ * additionalProperties (they evaluate properties elsewhere). */
+static const char *const applicators[] = {
+	"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref",
+	"dependentSchemas", "$dynamicRef", NULL
+};
+
+static int
+has_applicator(const json_t *in)
+{
+	for (size_t i = 0; applicators[i] != NULL; i++)
+		if (json_object_get(in, applicators[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* A property the document marks readOnly: its "required" holds for
+ * responses only (OpenAPI 3.0.3, 4.7.25), so a request may leave it out. */
+static int
+read_only(const struct conv *c, const json_t *prop)
+{
+	const json_t *r = json_object_get(prop, "$ref");
+
+	if (json_is_string(r) && (r = deref(c->doc, json_string_value(r))) != NULL)
+		prop = r;
+	return json_is_true(json_object_get(prop, "readOnly"));
+}
+
 /* One schema converted to draft-04; NULL after an error. */
 static json_t *
 schema(struct sconv *s, const json_t *in, const char *ptr, int depth)
@@ -332,9 +360,16 @@ schema(struct sconv *s, const json_t *in, const char *ptr, int depth)
 	out = json_object();
 	json_object_foreach((json_t *)in, k, v) {
 		char *kp = jsonconf_ptr_key(ptr, k);
+		const char *okey = k;
 		json_t *sub = NULL;
 
-		if (in_list(unsupported, k)) {
+		if (strcmp(k, "unevaluatedProperties") == 0 && !has_applicator(in) &&
+		    json_object_get(in, "additionalProperties") == NULL) {
+			/* nothing else evaluates properties here: the same */
+			okey = "additionalProperties";
+			sub = json_is_boolean(v) ? json_deep_copy(v) :
+			    schema(s, v, kp, depth + 1);
+		} else if (in_list(unsupported, k)) {
 			conv_error(c, kp, "keyword \"%s\" cannot be expressed in "
 			    "JSON Schema draft-04", k);
 		} else if (in_list(maps, k)) {
@@ -405,13 +440,28 @@ schema(struct sconv *s, const json_t *in, const char *ptr, int depth)
 		free(kp);
 		if (sub == NULL)
 			goto fail;
-		if (json_object_get(out, k) == NULL)
-			json_object_set_new(out, k, sub);
+		if (json_object_get(out, okey) == NULL)
+			json_object_set_new(out, okey, sub);
 		else
 			json_decref(sub);
 	}
 	if (c->failed)
 		goto fail;
+	if (json_is_array(v = json_object_get(out, "required"))) {
+		const json_t *props = json_object_get(in, "properties");
+		json_t *keep = json_array(), *name;
+		size_t i;
+
+		json_array_foreach(v, i, name)
+			if (!json_is_string(name) || !read_only(c,
+			    json_object_get(props, json_string_value(name))))
+				json_array_append(keep, name);
+		if (json_array_size(keep) == 0)
+			json_object_del(out, "required");	/* draft-04: not empty */
+		else
+			json_object_set(out, "required", keep);
+		json_decref(keep);
+	}
 	if (nullable) {
 		json_t *t = json_object_get(out, "type");
 

@@ -206,9 +206,21 @@ test_schemas(void)
 	free(txt);
 	json_decref(p);
 
+	/* unevaluatedProperties with nothing else evaluating properties is
+	 * additionalProperties; readOnly members are not required in requests */
+	p = conv(BODY31("{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"readOnly\":true},"
+	    "\"n\":{\"type\":\"string\"}},\"required\":[\"id\",\"n\"],\"unevaluatedProperties\":false}"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	txt = json_dumps(json_object_get(json_object_get(p, "schemas"), "op"), JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_STRING_EQUAL(txt, "{\"additionalProperties\":false,\"properties\":{\"id\":{\"readOnly\":true,"
+	    "\"type\":\"string\"},\"n\":{\"type\":\"string\"}},\"required\":[\"n\"],\"type\":\"object\"}");
+	free(txt);
+	json_decref(p);
+	failed_with(BODY31("{\"anyOf\":[{\"properties\":{\"a\":{}}}],\"unevaluatedProperties\":false}"),
+	    "schema/unevaluatedProperties: keyword \"unevaluatedProperties\" cannot be expressed");
 	failed_with(BODY31("{\"type\":\"array\",\"prefixItems\":[{}]}"),
 	    "doc: /paths/~1a/post/requestBody/content/application~1json/schema/prefixItems: keyword \"prefixItems\" cannot be expressed in JSON Schema draft-04");
-	failed_with(BODY31("{\"properties\":{\"x\":{\"unevaluatedProperties\":false}}}"),
+	failed_with(BODY31("{\"properties\":{\"x\":{\"allOf\":[{}],\"unevaluatedProperties\":false}}}"),
 	    "schema/properties/x/unevaluatedProperties: keyword \"unevaluatedProperties\"");
 	failed_with(BODY31("{\"if\":{},\"then\":{}}"), "keyword \"if\"");
 	failed_with(BODY31("{\"minimum\":1,\"exclusiveMinimum\":2}"), "exclusiveMinimum together with minimum");

@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		errlist_init(&e);
 		errlist_init(&w);
-		pol = openapi_convert(v, NULL, &jc, &wj);
+		pol = openapi_convert(v, NULL, NULL, &jc, &wj);
 		if ((pol == NULL) == (e.n == 0))
 			abort();
 		json_decref(pol);

@@ -34,6 +34,7 @@ struct conv {
 	const json_t *doc;
 	enum oa_version ver;
 	const char *scheme;	/* the oauth2/openIdConnect scheme, or NULL */
+	char *base;		/* the API's base path, "" or "/v2" */
 	struct jsonconf *errs;
 	struct jsonconf *warns;
 	json_t *ops;		/* operationId -> pointer of its first use */
@@ -885,7 +886,7 @@ route_key(const char *method, const char *path)
 static char *
 policy_path(struct conv *c, const char *path, const char *pptr, json_t *names)
 {
-	size_t n = strlen(path);
+	size_t n = strlen(c->base) + strlen(path);
 	char *out = xmalloc(n + 1), *o = out;
 	const char *p = path;
 
@@ -893,6 +894,9 @@ policy_path(struct conv *c, const char *path, const char *pptr, json_t *names)
 		conv_error(c, pptr, "path must start with '/'");
 		goto fail;
 	}
+	o += sprintf(o, "%s", c->base);
+	if (c->base[0] != '\0' && strcmp(path, "/") == 0)
+		p++;	/* the API's root is the base path itself */
 	while (*p) {
 		if (*p == '{') {
 			const char *end = strchr(p, '}');
@@ -917,8 +921,9 @@ policy_path(struct conv *c, const char *path, const char *pptr, json_t *names)
 			*o++ = *p++;
 	}
 	*o = '\0';
-	if (n > 1 && out[n - 1] == '/' && strchr(out, '{') == NULL)
-		out[strlen(out) - 1] = '\0';	/* "/pets/" is "/pets" to the policy */
+	n = strlen(out);
+	if (n > 1 && out[n - 1] == '/')
+		out[n - 1] = '\0';	/* "/pets/" is "/pets" to the policy */
 	return out;
 fail:
 	free(out);
@@ -1044,6 +1049,71 @@ out:
 	free(optr);
 }
 
+/* A base path as the policy writes it: "" for the root, else "/a/b"
+ * without a trailing '/'. NULL when it has server variables. */
+static char *
+clean_base(const char *p)
+{
+	size_t n;
+	char *out;
+
+	if (strchr(p, '{') != NULL)
+		return NULL;
+	while (*p == '/' && p[1] == '/')
+		p++;
+	n = strlen(p);
+	out = xmalloc(n + 2);
+	snprintf(out, n + 2, "%s%s", p[0] == '/' || n == 0 ? "" : "/", p);
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '/')
+		out[--n] = '\0';
+	return out;
+}
+
+/* The path requests carry before the document's paths: want when given,
+ * else Swagger 2.0's basePath or the path of OpenAPI 3's servers (all of
+ * them the same). */
+static int
+pick_base(struct conv *c, const char *want)
+{
+	const json_t *servers = json_object_get(c->doc, "servers"), *sv;
+	char *found = NULL;
+	size_t i;
+
+	if (want != NULL || c->ver == OA_SWAGGER2) {
+		const char *b = want ? want :
+		    json_string_value(json_object_get(c->doc, "basePath"));
+
+		if ((c->base = clean_base(b ? b : "")) == NULL)
+			conv_error(c, want ? "" : "/basePath", "base path %s has "
+			    "variables", b);
+		return c->base ? 0 : -1;
+	}
+	json_array_foreach(servers, i, sv) {
+		const char *url = json_string_value(json_object_get(sv, "url"));
+		const char *p = url, *scheme;
+		char *ptr = jsonconf_ptr_index("/servers", i), *b;
+
+		if (url != NULL && (scheme = strstr(url, "://")) != NULL)
+			p = strchr(scheme + 3, '/') ? strchr(scheme + 3, '/') : "";
+		b = url ? clean_base(p) : NULL;
+		if (b == NULL) {
+			conv_error(c, ptr, "server URL %s: path not known (variables?); "
+			    "give --base-path", url ? url : "(none)");
+		} else if (found != NULL && strcmp(found, b) != 0) {
+			conv_error(c, ptr, "servers with different paths (%s, %s): "
+			    "choose one with --base-path", found, b);
+		}
+		free(ptr);
+		if (found == NULL)
+			found = b;
+		else
+			free(b);
+	}
+	c->base = found ? found : xstrdup("");
+	return c->failed ? -1 : 0;
+}
+
 /* The oauth2/openIdConnect scheme whose scopes count. */
 static int
 pick_scheme(struct conv *c, const char *want)
@@ -1089,8 +1159,8 @@ pick_scheme(struct conv *c, const char *want)
 }
 
 json_t *
-openapi_convert(const json_t *doc, const char *scheme, struct jsonconf *errs,
-    struct jsonconf *warns)
+openapi_convert(const json_t *doc, const char *scheme, const char *base_path,
+    struct jsonconf *errs, struct jsonconf *warns)
 {
 	struct conv c;
 	const json_t *paths, *item, *v;
@@ -1126,7 +1196,7 @@ openapi_convert(const json_t *doc, const char *scheme, struct jsonconf *errs,
 		conv_error(&c, "", "neither \"openapi\": \"3.x\" nor \"swagger\": \"2.0\"");
 		goto out;
 	}
-	if (pick_scheme(&c, scheme) != 0)
+	if (pick_scheme(&c, scheme) != 0 || pick_base(&c, base_path) != 0)
 		goto out;
 	if (!json_is_object(paths = json_object_get(doc, "paths"))) {
 		conv_error(&c, "/paths", "must be an object");
@@ -1164,6 +1234,7 @@ openapi_convert(const json_t *doc, const char *scheme, struct jsonconf *errs,
 	out = json_pack("{s:s,s:O,s:O}", "comment", "", "actions", c.actions,
 	    "schemas", c.schemas);
 out:
+	free(c.base);
 	json_decref(c.ops);
 	json_decref(c.routes);
 	json_decref(c.actions);

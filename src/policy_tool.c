@@ -31,7 +31,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: scopegate-policy from-openapi SPEC [--security-scheme NAME]\n"
-	    "           [--out FILE] [--schemas-dir DIR]\n"
+	    "           [--base-path PATH] [--out FILE] [--schemas-dir DIR]\n"
 	    "       scopegate-policy from-actions FILE|- [--out FILE]\n");
 	exit(status);
 }
@@ -124,10 +124,11 @@ main(int argc, char **argv)
 		{ "security-scheme", required_argument, NULL, 's' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "schemas-dir", required_argument, NULL, 'd' },
+		{ "base-path", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *scheme = NULL, *out = "policy.json", *sdir = "schemas";
+	const char *scheme = NULL, *base = NULL, *out = "policy.json", *sdir = "schemas";
 	const char *verb, *in;
 	struct errlist errs, warns;
 	struct jsonconf jc, wj;
@@ -146,6 +147,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			sdir = optarg;
+			break;
+		case 'b':
+			base = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -170,7 +174,7 @@ main(int argc, char **argv)
 
 		if ((doc = parse_doc(in, buf, len, &jc)) == NULL)
 			goto out;
-		neutral = openapi_convert(doc, scheme, &jc, &wj);
+		neutral = openapi_convert(doc, scheme, base, &jc, &wj);
 		for (size_t i = 0; i < warns.n; i++)
 			fprintf(stderr, "warning: %s\n", warns.msgs[i]);
 		if (neutral == NULL)

@@ -53,6 +53,12 @@ check "2.0 petstore: the api_key-only operations are named as left out" \
     grep -q '/paths/~1store~1inventory/get: no security requirement scopegate can check' "$T/p20/stderr"
 expect_eq "2.0 petstore: write AND read is one set" '[["write:pets", "read:pets"]]' \
     "$(json_get "$T/p20/policy.json" '[a["scopes"] for a in d["actions"] if a["action"] == "addPet"][0]')"
+expect_eq "2.0 petstore: paths under its basePath /v2" "/v2/pet/{petId}" \
+    "$(json_get "$T/p20/policy.json" '[a["path"] for a in d["actions"] if a["action"] == "deletePet"][0]')"
+check "2.0 petstore: --base-path / puts the paths at the root" \
+    "$POLICY_BIN" from-openapi "$EX/2.0/json/petstore.json" --base-path / --out "$T/root.json"
+expect_eq "2.0 petstore: --base-path /" "/pet/{petId}" \
+    "$(json_get "$T/root.json" '[a["path"] for a in d["actions"] if a["action"] == "deletePet"][0]')"
 expect_eq "2.0 petstore: body parameter schema with its definitions" '["Category", "Pet", "Tag"]' \
     "$(json_get "$T/p20/schemas/addPet.json" 'sorted(d["definitions"])')"
 
@@ -190,19 +196,19 @@ req() { # req TOKEN METHOD PATH [BODY]: prints the status
 	    "http://127.0.0.1:$GW_PORT$p"
 }
 n0=$(record_count)
-expect_eq "POST /pet with write:pets and read:pets: forwarded" 1 \
-    "$( [ "$(req "$BOTH" POST /pet "$PET")" != 403 ] && echo $(( $(record_count) - n0 )) )"
+expect_eq "POST /v2/pet with write:pets and read:pets: forwarded" 1 \
+    "$( [ "$(req "$BOTH" POST /v2/pet "$PET")" != 403 ] && echo $(( $(record_count) - n0 )) )"
 n0=$(record_count)
-expect_eq "POST /pet with write:pets only: 403" 403 "$(req "$WRITE" POST /pet "$PET")"
-expect_eq "POST /pet with write:pets only: nothing reached the upstream" "$n0" "$(record_count)"
-expect_eq "POST /pet with a body the schema refuses (no photoUrls): 400" 400 \
-    "$(req "$BOTH" POST /pet '{"name": "doggie"}')"
-expect_eq "POST /pet with a nullable-free wrong type (name: 5): 400" 400 \
-    "$(req "$BOTH" POST /pet '{"name": 5, "photoUrls": []}')"
-expect_eq "DELETE /pet/abc (integer petId): 400" 400 "$(req "$BOTH" DELETE /pet/abc)"
-expect_eq "GET /pet/42 (api_key only, left out): 405" 405 "$(req "$BOTH" GET /pet/42)"
-expect_eq "GET /store/inventory (api_key only, left out): 404" 404 "$(req "$BOTH" GET /store/inventory)"
+expect_eq "POST /v2/pet with write:pets only: 403" 403 "$(req "$WRITE" POST /v2/pet "$PET")"
+expect_eq "POST /v2/pet with write:pets only: nothing reached the upstream" "$n0" "$(record_count)"
+expect_eq "POST /v2/pet with a body the schema refuses (no photoUrls): 400" 400 \
+    "$(req "$BOTH" POST /v2/pet '{"name": "doggie"}')"
+expect_eq "POST /v2/pet with a nullable-free wrong type (name: 5): 400" 400 \
+    "$(req "$BOTH" POST /v2/pet '{"name": 5, "photoUrls": []}')"
+expect_eq "DELETE /v2/pet/abc (integer petId): 400" 400 "$(req "$BOTH" DELETE /v2/pet/abc)"
+expect_eq "GET /v2/pet/42 (api_key only, left out): 405" 405 "$(req "$BOTH" GET /v2/pet/42)"
+expect_eq "GET /v2/store/inventory (api_key only, left out): 404" 404 "$(req "$BOTH" GET /v2/store/inventory)"
 expect_eq "the refused requests reached nothing" "$n0" "$(record_count)"
-expect_eq "GET /user/logout (public): forwarded without a token" 1 \
-    "$( [ "$(req "" GET /user/logout)" != 401 ] && echo $(( $(record_count) - n0 )) )"
+expect_eq "GET /v2/user/logout (public): forwarded without a token" 1 \
+    "$( [ "$(req "" GET /v2/user/logout)" != 401 ] && echo $(( $(record_count) - n0 )) )"
 finish

@@ -11,6 +11,8 @@ with the policy the importer wrote (CONFIG names it):
   one of them gets 403; no token gets 401;
 - an operation with no requirement of SCHEME: 404, or 405 where its path
   has other methods (left out, never opened);
+- requests carry the document's base path (basePath, or the servers' URL
+  path) before the operation's path;
 - an integer or uuid path parameter with a wrong value: 400 for a token
   that would otherwise pass.
 Prints one line per failure and a summary; exit 1 on any failure."""
@@ -60,6 +62,18 @@ def param_kind(decl):
     return "string"
 
 
+def base_path():
+    """Swagger 2.0's basePath, or the path part of OpenAPI 3's server URL."""
+    if v2:
+        b = doc.get("basePath", "")
+    else:
+        url = (doc.get("servers") or [{"url": ""}])[0]["url"]
+        b = url.split("://", 1)[1] if "://" in url else url
+        b = b[b.index("/"):] if "/" in b else ""
+    return b.rstrip("/")
+
+
+BASE = base_path()
 GOOD = {"integer": "42", "uuid": "123e4567-e89b-12d3-a456-426614174000", "string": "abc"}
 BAD = {"integer": "abc", "uuid": "123e4567"}
 
@@ -82,7 +96,7 @@ for path, item in doc["paths"].items():
             if p.get("in") == "path":
                 decls[p["name"]] = param_kind(p)
         kinds = []
-        target = path
+        target = BASE + path if path != "/" or not BASE else BASE
         for seg in path.split("/"):
             if seg.startswith("{"):
                 name = seg[1:-1]
@@ -117,7 +131,7 @@ for path, item in doc["paths"].items():
                 expect("%s without %s" % (name, missing), explain(m, target, rest), 403)
         for seg, kind in kinds:
             if kind in BAD:
-                bad = path
+                bad = BASE + path
                 for s2, k2 in kinds:
                     bad = bad.replace(s2, BAD[kind] if s2 == seg else GOOD[k2])
                 expect("%s bad %s %s" % (name, kind, seg), explain(m, bad, reqs[0]), 400)

@@ -34,7 +34,7 @@ conv(const char *text, const char *scheme)
 	errlist_free(&warns);
 	errlist_init(&errs);
 	errlist_init(&warns);
-	out = openapi_convert(doc, scheme, &jc, &wj);
+	out = openapi_convert(doc, scheme, NULL, &jc, &wj);
 	allerr[0] = '\0';
 	for (size_t i = 0; i < errs.n; i++) {
 		strncat(allerr, errs.msgs[i], sizeof(allerr) - strlen(allerr) - 2);
@@ -289,6 +289,28 @@ test_policy_side(void)
 	errlist_free(&el);
 }
 
+static void
+test_base_path(void)
+{
+	json_t *p = conv("{\"swagger\":\"2.0\",\"basePath\":\"/v2/\",\"paths\":{\"/\":{\"get\":{}},"
+	    "\"/a/\":{\"get\":{}}}}", NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(action(p, "get.root"), "path")), "/v2");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(action(p, "get.a"), "path")), "/v2/a");
+	json_decref(p);
+	p = conv("{\"openapi\":\"3.0.0\",\"servers\":[{\"url\":\"https://h.example/api/\"},"
+	    "{\"url\":\"/api\"}],\"paths\":{\"/a\":{\"get\":{}}}}", NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(action(p, "get.a"), "path")), "/api/a");
+	json_decref(p);
+	failed_with("{\"openapi\":\"3.0.0\",\"servers\":[{\"url\":\"https://h.example/v1\"},"
+	    "{\"url\":\"https://h.example/v2\"}],\"paths\":{}}",
+	    "doc: /servers/1: servers with different paths (/v1, /v2): choose one with --base-path");
+	failed_with("{\"openapi\":\"3.0.0\",\"servers\":[{\"url\":\"https://h.example/{ver}\"}],\"paths\":{}}",
+	    "doc: /servers/0: server URL https://h.example/{ver}: path not known (variables?); give --base-path");
+}
+
 int
 main(void)
 {
@@ -305,6 +327,7 @@ main(void)
 	CU_add_test(s, "errors name their pointer", test_errors);
 	CU_add_test(s, "body schemas", test_schemas);
 	CU_add_test(s, "swagger 2.0", test_swagger2);
+	CU_add_test(s, "base path", test_base_path);
 	CU_add_test(s, "policy: integer, uuid, scope sets", test_policy_side);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

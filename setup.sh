@@ -21,6 +21,7 @@ packages=(
 	openssl curl python3 procps
 	libtest-json-schema-acceptance-perl
 	libhiredis-dev redis-server
+	libyaml-dev
 	groff-base man-db valgrind
 	logrotate python3-prometheus-client
 	chromium
@@ -35,7 +36,10 @@ deps() {
 	done
 	# The official Losant JS client test needs node and npm (any source).
 	command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ ${#missing[@]} -eq 0 ]; then
+		npm_deps
+		return 0
+	fi
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup.sh: missing packages: ${missing[*]}" >&2
 		echo "setup.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
@@ -45,6 +49,15 @@ deps() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	npm_deps
+}
+
+# The real OpenAPI documents tests/integration/openapi.sh converts
+# (pinned in tests/openapi/package-lock.json); the test skips without them.
+npm_deps() {
+	[ -d "$top/tests/openapi/node_modules/@readme/oas-examples" ] && return 0
+	(cd "$top/tests/openapi" && npm ci --no-audit --no-fund --silent) ||
+	    echo "setup.sh: npm ci in tests/openapi failed; tests/integration/openapi.sh will fetch or skip" >&2
 }
 
 # build DIR [configure options...]

@@ -58,6 +58,8 @@ authz_decide(const struct policy_match *m, enum authz_token token,
     const struct policy_scopeset *scopes, const json_t *claims,
     const struct authz_peer *peer, struct authz_decision *out)
 {
+	int all_of = -1;
+
 	const struct policy_action *a = m->action;
 
 	memset(out, 0, sizeof(*out));
@@ -90,15 +92,20 @@ authz_decide(const struct policy_match *m, enum authz_token token,
 		deny(out, 400, "BadRequest", "bad_param", NULL);
 		snprintf(out->message, sizeof(out->message), "Invalid %s%s",
 		    a->param_names[i], a->param_types[i] == POLICY_PARAM_OBJECTID ?
-		    ": must be a 24-character hex id" : "");
+		    ": must be a 24-character hex id" :
+		    a->param_types[i] == POLICY_PARAM_INTEGER ? ": must be an integer" :
+		    a->param_types[i] == POLICY_PARAM_UUID ? ": must be a UUID" : "");
 		return;
 	}
-	if (!policy_scopeset_intersects(&a->allow, scopes)) {
+	if (!policy_scopeset_intersects(&a->allow, scopes) &&
+	    (all_of = policy_all_of_held(a, scopes)) < 0) {
 		deny(out, 403, "Forbidden", "insufficient_scope", "insufficient_scope");
 		snprintf(out->message, sizeof(out->message),
 		    "Token scopes do not allow %s", a->name);
 		return;
 	}
+	if (all_of >= 0)
+		out->scope = a->all_of_names[all_of];
 	for (size_t i = 0; i < a->nscopes; i++)
 		if (policy_scopeset_has(scopes, a->scope_ids[i])) {
 			out->scope = a->scopes[i];

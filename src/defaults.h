@@ -179,4 +179,10 @@
 /* A chunk extension (never read, only skipped) longer than this is 400. */
 #define SG_CHUNK_EXT_MAX_BYTES		4096
 
+/* scopegate-policy: YAML input bounds (yaml_json.c) and the largest
+ * OpenAPI document read (bytes). */
+#define SG_YAML_MAX_DEPTH		64
+#define SG_YAML_MAX_NODES		2000000
+#define SG_OPENAPI_MAX_BYTES		(64 * 1024 * 1024)
+
 #endif

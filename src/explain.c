@@ -224,6 +224,8 @@ explain_main(int argc, char **argv)
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, json_string(allowing[i]));
+		for (size_t i = 0; i < d.action->nall_of; i++)
+			json_array_append_new(arr, json_string(d.action->all_of_names[i]));
 		json_object_set_new(out, "allowing_scopes", arr);
 		json_object_set_new(out, "public", json_boolean(d.action->public));
 	}

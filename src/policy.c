@@ -167,6 +167,20 @@ policy_scopeset_intersects(const struct policy_scopeset *a,
 	return acc != 0;
 }
 
+int
+policy_all_of_held(const struct policy_action *a, const struct policy_scopeset *s)
+{
+	for (size_t k = 0; k < a->nall_of; k++) {
+		uint64_t miss = 0;
+
+		for (size_t i = 0; i < sizeof(s->w) / sizeof(s->w[0]); i++)
+			miss |= a->all_of[k].w[i] & ~s->w[i];
+		if (miss == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
 void
 policy_scopeset_from_names(const struct policy *p, const char *const *names,
     size_t n, struct policy_scopeset *out)
@@ -237,7 +251,16 @@ policy_scopes_allowing(const struct policy *p, const struct policy_action *a,
 const char *
 policy_param_type_name(enum policy_param_type type)
 {
-	return type == POLICY_PARAM_OBJECTID ? "objectid" : "string";
+	switch (type) {
+	case POLICY_PARAM_OBJECTID:
+		return "objectid";
+	case POLICY_PARAM_INTEGER:
+		return "integer";
+	case POLICY_PARAM_UUID:
+		return "uuid";
+	default:
+		return "string";
+	}
 }
 
 int
@@ -252,6 +275,30 @@ policy_param_valid(enum policy_param_type type, const char *v, size_t len)
 		for (size_t i = 0; i < len; i++) {
 			char c = v[i];
 			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			    (c >= 'A' && c <= 'F')))
+				return 0;
+		}
+		return 1;
+	case POLICY_PARAM_INTEGER: {
+		size_t i = len > 0 && v[0] == '-';
+
+		if (len <= i || len - i > 19)
+			return 0;
+		for (; i < len; i++)
+			if (v[i] < '0' || v[i] > '9')
+				return 0;
+		return 1;
+	}
+	case POLICY_PARAM_UUID:
+		if (len != 36)
+			return 0;
+		for (size_t i = 0; i < len; i++) {
+			char c = v[i];
+
+			if (i == 8 || i == 13 || i == 18 || i == 23) {
+				if (c != '-')
+					return 0;
+			} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 			    (c >= 'A' && c <= 'F')))
 				return 0;
 		}

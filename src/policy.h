@@ -30,6 +30,8 @@ enum policy_method {
 enum policy_param_type {
 	POLICY_PARAM_STRING,	/* any non-empty canonical segment */
 	POLICY_PARAM_OBJECTID,	/* exactly 24 hex digits */
+	POLICY_PARAM_INTEGER,	/* decimal digits, optional leading "-", at most 19 */
+	POLICY_PARAM_UUID,	/* 8-4-4-4-12 hex digits (RFC 9562 text form) */
 };
 
 /* When the upstream confirms a lifecycle change, revoke the token named by
@@ -107,6 +109,12 @@ struct policy_action {
 	uint16_t *scope_ids;
 	size_t nscopes;
 	struct policy_scopeset allow;	/* the allowlist as a bitset */
+	/* "scopes" entries that are arrays: sets a token must hold all of
+	 * (an OpenAPI requirement naming several scopes), each also as a
+	 * display name "a+b". */
+	struct policy_scopeset *all_of;
+	char **all_of_names;
+	size_t nall_of;
 };
 
 struct policy;
@@ -148,6 +156,9 @@ int policy_scope_lookup(const struct policy *p, const char *name, size_t len);
 void policy_scopeset_clear(struct policy_scopeset *s);
 void policy_scopeset_add(struct policy_scopeset *s, size_t id);
 int policy_scopeset_has(const struct policy_scopeset *s, size_t id);
+/* The first of a's all-of scope sets that s holds whole, or -1. */
+int policy_all_of_held(const struct policy_action *a,
+    const struct policy_scopeset *s);
 int policy_scopeset_intersects(const struct policy_scopeset *a,
     const struct policy_scopeset *b);
 /* A token's scope strings to a set, once per token: names unknown to the

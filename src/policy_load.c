@@ -246,6 +246,64 @@ intern_scope(struct loader *ld, const char *name)
 	return (int)p->nscopes++;
 }
 
+/* A "scopes" entry that is an array: at least two distinct scopes, all
+ * of which a token must hold. */
+static int
+parse_all_of(struct loader *ld, const char *sp, const json_t *arr,
+    struct policy_action *a)
+{
+	struct policy_scopeset set;
+	size_t i, len = 1;
+	json_t *v;
+	char *name;
+	int rc = 0;
+
+	policy_scopeset_clear(&set);
+	if (json_array_size(arr) < 2) {
+		jsonconf_error(ld->jc, sp, "a set of scopes held together needs at "
+		    "least two (a single scope is a string)");
+		return -1;
+	}
+	json_array_foreach(arr, i, v) {
+		char *ep = jsonconf_ptr_index(sp, i);
+		const char *s = cstring(v);
+		int id;
+
+		if (s == NULL || !valid_scope(s)) {
+			jsonconf_error(ld->jc, ep, "must be a scope name (visible "
+			    "ASCII, no space, '\"' or '\\')");
+			rc = -1;
+		} else if ((id = intern_scope(ld, s)) < 0) {
+			if (!ld->scopes_full++)
+				jsonconf_error(ld->jc, ep, "more than %d distinct scopes",
+				    SG_POLICY_MAX_SCOPES);
+			rc = -1;
+		} else if (policy_scopeset_has(&set, (size_t)id)) {
+			jsonconf_error(ld->jc, ep, "duplicate scope \"%s\"", s);
+			rc = -1;
+		} else {
+			policy_scopeset_add(&set, (size_t)id);
+			len += strlen(s) + 1;
+		}
+		free(ep);
+	}
+	if (rc != 0)
+		return rc;
+	name = xmalloc(len);
+	name[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		if (i > 0)
+			strcat(name, "+");
+		strcat(name, json_string_value(v));
+	}
+	a->all_of = xreallocarray(a->all_of, a->nall_of + 1, sizeof(*a->all_of));
+	a->all_of_names = xreallocarray(a->all_of_names, a->nall_of + 1,
+	    sizeof(*a->all_of_names));
+	a->all_of[a->nall_of] = set;
+	a->all_of_names[a->nall_of++] = name;
+	return 0;
+}
+
 static int
 parse_scopes(struct loader *ld, const char *aptr, const json_t *arr,
     struct policy_action *a)
@@ -273,7 +331,10 @@ parse_scopes(struct loader *ld, const char *aptr, const json_t *arr,
 		const char *name = cstring(v);
 		int id;
 
-		if (name == NULL || !valid_scope(name)) {
+		if (json_is_array(v)) {
+			if (parse_all_of(ld, sp, v, a) != 0)
+				rc = -1;
+		} else if (name == NULL || !valid_scope(name)) {
 			jsonconf_error(ld->jc, sp, "must be a scope name (visible "
 			    "ASCII, no space, '\"' or '\\')");
 			rc = -1;
@@ -324,9 +385,15 @@ parse_params(struct loader *ld, const char *aptr, const json_t *obj,
 			} else if (t != NULL && strcmp(t, "string") == 0) {
 				a->param_types[idx] = POLICY_PARAM_STRING;
 				declared[idx] = 1;
+			} else if (t != NULL && strcmp(t, "integer") == 0) {
+				a->param_types[idx] = POLICY_PARAM_INTEGER;
+				declared[idx] = 1;
+			} else if (t != NULL && strcmp(t, "uuid") == 0) {
+				a->param_types[idx] = POLICY_PARAM_UUID;
+				declared[idx] = 1;
 			} else {
-				jsonconf_error(ld->jc, kp, "unknown parameter type "
-				    "(want \"objectid\" or \"string\")");
+				jsonconf_error(ld->jc, kp, "unknown parameter type (want "
+				    "\"objectid\", \"integer\", \"uuid\" or \"string\")");
 				rc = -1;
 				declared[idx] = 1;	/* reported already */
 			}
@@ -1002,6 +1069,10 @@ action_free(struct policy_action *a)
 	free(a->token_default_scopes);
 	free(a->scopes);
 	free(a->scope_ids);
+	for (size_t i = 0; i < a->nall_of; i++)
+		free(a->all_of_names[i]);
+	free(a->all_of_names);
+	free(a->all_of);
 }
 
 void

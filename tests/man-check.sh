@@ -1,7 +1,8 @@
 #!/bin/sh
 # man-check.sh: the manual pages format without a single groff warning,
 # and scopegate.8 documents every long option that `scopegate --help`,
-# `scopegate explain --help` and `scopegate-token --help` print.
+# `scopegate explain --help` and `scopegate-token --help` print, and
+# scopegate-policy.1 every one of `scopegate-policy --help`.
 # Exit 77 (skipped) without groff (Debian package groff-base).
 set -u
 
@@ -16,7 +17,7 @@ if ! command -v groff >/dev/null 2>&1; then
 	exit 77
 fi
 
-for page in "$srcdir/doc/scopegate.8" "$srcdir/doc/scopegate.json.5"; do
+for page in "$srcdir/doc/scopegate.8" "$srcdir/doc/scopegate.json.5" "$srcdir/doc/scopegate-policy.1"; do
 	# -ww: all warnings; -z: no output, only the diagnostics. The utf8
 	# device also reports characters it cannot render.
 	warn=$(LC_ALL=C.UTF-8 groff -man -ww -z -Tutf8 "$page" 2>&1)
@@ -53,8 +54,8 @@ check_options() {
 	[ -n "$opts" ] || { echo "FAIL: $prog --help lists no long option"; fail=1; return; }
 	for o in $opts; do
 		roff=$(printf '%s' "$o" | sed 's/-/\\\\-/g')
-		if ! grep -q -- "$roff" "$srcdir/doc/scopegate.8"; then
-			echo "FAIL: scopegate.8 does not document $prog $o"
+		if ! grep -q -- "$roff" "${optpage:-$srcdir/doc/scopegate.8}"; then
+			echo "FAIL: ${optpage:-scopegate.8} does not document $prog $o"
 			fail=1
 		fi
 	done
@@ -70,6 +71,14 @@ else
 fi
 if [ -x "$token_tool" ]; then
 	check_options scopegate-token "$token_tool" --help
+fi
+# scopegate-policy has its own page.
+if [ -x "$builddir/scopegate-policy" ]; then
+	optpage="$srcdir/doc/scopegate-policy.1" check_options scopegate-policy \
+	    "$builddir/scopegate-policy" --help
+else
+	echo "FAIL: $builddir/scopegate-policy not built"
+	fail=1
 fi
 
 # Every configuration key the loader accepts appears in scopegate.json.5:

@@ -53,6 +53,7 @@ EOF
 sbindir=$(mkvar sbindir)
 sysconfdir=$(mkvar sysconfdir)
 mandir=$(mkvar mandir)
+bindir=$(mkvar bindir)
 unitdir=$(mkvar systemdunitdir)
 sysusersdir=$(mkvar sysusersdir)
 echo "installed: sbindir=$sbindir sysconfdir=$sysconfdir unitdir=$unitdir"
@@ -65,6 +66,7 @@ fi
 exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")
 [ "$exe" = "$sbindir/scopegate" ] || bad "ExecStart runs '$exe', not $sbindir/scopegate"
 [ -x "$root$exe" ] || bad "ExecStart binary $exe is not installed under DESTDIR"
+[ -x "$root$bindir/scopegate-policy" ] || bad "scopegate-policy is not installed in $bindir"
 
 # systemd-analyze resolves Exec*= paths and the units ours depends on
 # inside --root: give the root the system's units and the kill(1) that
@@ -103,7 +105,8 @@ expect="$sbindir/scopegate -t -c $conf
 [ "$reloads" = "$expect" ] || bad "ExecReload= lines are '$reloads', expected '$expect'"
 
 # Installed man pages render without warnings.
-for page in "$root$mandir/man8/scopegate.8" "$root$mandir/man5/scopegate.json.5"; do
+for page in "$root$mandir/man8/scopegate.8" "$root$mandir/man5/scopegate.json.5" \
+    "$root$mandir/man1/scopegate-policy.1"; do
 	if [ ! -f "$page" ]; then
 		bad "$page not installed"
 		continue

@@ -4,16 +4,21 @@
 Reads data/losant-api/routes.json (the 273 actions of losant-rest, MIT) and
 writes conf/policy.json, whose body schemas live in conf/schemas/ (verbatim
 copies of losant-rest's lib/schemas).  Python 3, standard library only.
+This script keeps what is Losant's (the data, the umbrella scopes, the token
+lifecycle); the policy file itself is written by scopegate's one policy
+writer, `scopegate-policy from-actions`, which the OpenAPI importer uses too.
 The output is deterministic so that tests/policy-regen.sh can regenerate it
 and compare byte for byte.
 
 Usage: tools/gen-policy.py [--routes FILE] [--schemas-dir DIR] [--out FILE]
+                           [--writer PATH-TO-scopegate-policy]
 """
 
 import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,6 +144,10 @@ def main():
                     default=os.path.join(TOP, "conf/schemas"),
                     help="where the body schemas are checked for")
     ap.add_argument("--out", default=os.path.join(TOP, "conf/policy.json"))
+    ap.add_argument("--writer",
+                    default=os.environ.get("SCOPEGATE_POLICY",
+                                           os.path.join(TOP, "build/scopegate-policy")),
+                    help="the scopegate-policy program that writes the file")
     args = ap.parse_args()
 
     with open(args.routes, encoding="utf-8") as fp:
@@ -166,11 +175,12 @@ def main():
         "actions": [convert(a, args.schemas_dir)
                     for a in sorted(actions, key=lambda x: x["action"])],
     }
-    text = json.dumps(policy, indent=1, ensure_ascii=True) + "\n"
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="ascii") as fp:
-        fp.write(text)
-    os.replace(tmp, args.out)
+    # The writer orders the actions and their keys itself, checks them,
+    # writes the file atomically and loads it back with the daemon's loader.
+    run = subprocess.run([args.writer, "from-actions", "-", "--out", args.out],
+                         input=json.dumps(policy).encode("ascii"))
+    if run.returncode != 0:
+        fail("%s from-actions failed" % args.writer)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ listener_shape(const struct cfg_listener *l)
 {
 	char *s;
 
-	xasprintf(&s, "%s %u %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain");
+	xasprintf(&s, "%s %u %s %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain",
+	    l->name ? l->name : "-");
 	return s;
 }
 
@@ -197,8 +198,12 @@ check_restart_only(struct runtime *rt, const struct cfg *cf)
 
 	/* Sockets are bound once per worker at start; changing them live
 	 * would mean a moment with fewer listeners. */
-	if (!boot_same_listeners(b, cf))
+	if (!boot_same_listeners(b, cf)) {
 		runtime_needs_restart(rt, "listeners");
+		if (rt->listen_inherited)
+			log_warnx("reload: the listeners' sockets come from systemd: change "
+			    "the socket unit to match, then restart both");
+	}
 	if (b->workers != cf->workers)
 		runtime_needs_restart(rt, "workers");
 	if (!same_str(b->access_log, cf->access_log))
@@ -451,7 +456,7 @@ stop_listening_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	listensock_stop_all(rt->listen_fds, rt->nlisten_fds);
+	listensock_stop_all(rt->listen_fds, rt->nlisten_fds, rt->listen_inherited);
 }
 
 void
@@ -501,8 +506,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
-    size_t whysize)
+runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog,
+    struct listensock_env *lenv, char *why, size_t whysize)
 {
 	struct runtime rt;
 	struct event *sigs[4];
@@ -540,14 +545,19 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	/* Bound once here, before anything else is started (the revocation
 	 * journal, Redis): a port in use is fatal, never shared. */
 	{
-		char msg[256];
-		if (listensock_open_all(cf, &rt.listen_fds, msg, sizeof(msg)) != 0) {
+		char msg[384];
+		if (listensock_open_all(cf, lenv, &rt.listen_fds, msg, sizeof(msg)) != 0) {
 			log_warnx("%s", msg);
-			snprintf(why, whysize, "cannot bind the listeners: %s", msg);
+			snprintf(why, whysize, "cannot %s the listeners: %s", lenv != NULL ?
+			    "take" : "bind", msg);
 			goto out;
 		}
 	}
 	rt.nlisten_fds = cf->nlisteners;
+	rt.listen_inherited = lenv != NULL;
+	if (lenv != NULL)
+		log_info("socket activation: %d listener socket(s) from the service manager",
+		    listensock_env_count(lenv));
 
 	{
 		struct errlist errs;

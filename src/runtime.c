@@ -371,6 +371,16 @@ runtime_metrics_text(struct runtime *rt)
 	rt->mg.tls_failures = failures;
 	rt->mg.ntls_failures = nf;
 	rt->mg.revocations = rt->revocations != NULL ? (int64_t)revoke_count(rt->revocations) : -1;
+	rt->mg.nrevocation_sources = 0;
+	if (rt->revocations != NULL) {
+		size_t by[REVOKE_NSOURCES];
+		revoke_count_by_source(rt->revocations, by);
+		for (size_t i = 0; i < REVOKE_NSOURCES && i < METRICS_MAX_REVOKE_SOURCES; i++) {
+			rt->mg.revocation_sources[i] = revoke_source_str((enum revoke_source)i);
+			rt->mg.revocations_by_source[i] = (int64_t)by[i];
+			rt->mg.nrevocation_sources = i + 1;
+		}
+	}
 	rt->mg.redis_link = rt->redis != NULL ? (revoke_redis_up(rt->redis) ? 1 : 0) : -1;
 	rt->mg.token_keys = cf->tokens != NULL && cf->tokens->keys != NULL ?
 	    (int64_t)cf->tokens->keys->n : -1;

@@ -23,8 +23,10 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: scopegate [-dft] [-c file]\n"
-	    "       scopegate explain [-c file] METHOD TARGET (--token T | --scopes a,b | --no-token)\n"
+	    "       scopegate explain [-c file] [--at UNIXTIME] METHOD TARGET\n"
+	    "                         (--token T | --scopes a,b | --no-token)\n"
 	    "                         [--body FILE|- [--content-type TYPE]]\n"
+	    "                         [--client-cert-subject S --client-cert-fingerprint HEX]\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -t, --test         check the configuration and exit 0 (valid) or 1\n"

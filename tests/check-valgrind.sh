@@ -36,6 +36,7 @@ suites=(
 	idp_oidc
 	chunked
 	upstreams
+	head
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -36,10 +36,7 @@ deps() {
 	done
 	# The official Losant JS client test needs node and npm (any source).
 	command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-	if [ ${#missing[@]} -eq 0 ]; then
-		npm_deps
-		return 0
-	fi
+	[ ${#missing[@]} -eq 0 ] && { node_deps; return 0; }
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "setup.sh: missing packages: ${missing[*]}" >&2
 		echo "setup.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
@@ -49,15 +46,21 @@ deps() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	npm_deps
+	node_deps
 }
 
-# The real OpenAPI documents tests/integration/openapi.sh converts
-# (pinned in tests/openapi/package-lock.json); the test skips without them.
-npm_deps() {
-	[ -d "$top/tests/openapi/node_modules/@readme/oas-examples" ] && return 0
-	(cd "$top/tests/openapi" && npm ci --no-audit --no-fund --silent) ||
-	    echo "setup.sh: npm ci in tests/openapi failed; tests/integration/openapi.sh will fetch or skip" >&2
+# The npm packages the tests run (losant_client.sh, idp_oidc.sh, and the
+# real OpenAPI documents openapi.sh converts), pinned with their integrity
+# hashes in tests/node/package-lock.json, installed with npm ci into
+# tests/node/node_modules (where tests/integration/lib.sh looks); again only
+# when the lock file changed. No install scripts run.
+node_deps() {
+	local dir="$top/tests/node" want
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	[ "$(cat "$dir/node_modules/.scopegate-lock" 2>/dev/null)" = "$want" ] && return 0
+	say "installing the tests' npm packages (npm ci in tests/node)"
+	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+	echo "$want" > "$dir/node_modules/.scopegate-lock"
 }
 
 # build DIR [configure options...]
@@ -132,7 +135,9 @@ run) deps; build_in "$build"; run_demo ;;
 test) deps; build_in "$build"; check_in "$build" ;;
 test-sanitizers) deps; build_in "$top/build-sanitizers" --enable-sanitizers; check_in "$top/build-sanitizers" ;;
 test-valgrind) deps; build_in "$build"; (cd "$build" && make -s check-valgrind) ;;
-distcheck) deps; build_in "$build"; (cd "$build" && make -s distcheck) ;;
+distcheck) deps; build_in "$build"
+	# The unpacked tarball's tests use this tree's npm packages.
+	(cd "$build" && SCOPEGATE_NODE_MODULES="$top/tests/node/node_modules" make -s distcheck) ;;
 *)
 	echo "usage: $0 run|test|test-sanitizers|test-valgrind|distcheck|build|deps" >&2
 	exit 1

@@ -649,6 +649,10 @@ upstream_tokens_handle(struct upstream_tokens *ts, struct evhttp_request *req,
 	memcpy(app, app_p, 24);
 	app[24] = '\0';
 
+	/* HEAD is GET without the body (RFC 9110 9.3.2), which evhttp
+	 * leaves out of a HEAD answer by itself. */
+	if (cmd == EVHTTP_REQ_HEAD)
+		cmd = EVHTTP_REQ_GET;
 	if (tok_p == NULL) {
 		if (cmd == EVHTTP_REQ_GET)
 			tokens_list(ts, req, app);
@@ -656,7 +660,7 @@ upstream_tokens_handle(struct upstream_tokens *ts, struct evhttp_request *req,
 			tokens_create(ts, req, app);
 		else {
 			evhttp_add_header(evhttp_request_get_output_headers(req),
-			    "Allow", "GET, POST");
+			    "Allow", "GET, HEAD, POST");
 			upstream_reply_error(req, 405, "MethodNotAllowed",
 			    "%s is not allowed here", upstream_method_name(req));
 		}
@@ -673,7 +677,7 @@ upstream_tokens_handle(struct upstream_tokens *ts, struct evhttp_request *req,
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_PATCH &&
 	    cmd != EVHTTP_REQ_DELETE) {
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", "GET, PATCH, DELETE");
+		    "Allow", "GET, HEAD, PATCH, DELETE");
 		upstream_reply_error(req, 405, "MethodNotAllowed",
 		    "%s is not allowed here", upstream_method_name(req));
 		return 1;

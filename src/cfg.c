@@ -76,6 +76,7 @@ static const struct jsonconf_key listener_keys[] = {
 	{"address", JC_STRING, 1},
 	{"port", JC_INTEGER, 1},
 	{"tls", JC_OBJECT, 0},
+	{"name", JC_STRING, 0},	/* listensock.c: socket activation */
 	{NULL, JC_ANY, 0},
 };
 
@@ -117,6 +118,39 @@ is_numeric_address(const char *a)
 	return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
 }
 
+/* A listener's name as systemd writes it in LISTEN_FDNAMES
+ * (FileDescriptorName=): 1 to 255 printable ASCII characters, no colon
+ * (the separator there), unique among the listeners. */
+static void
+parse_listener_name(struct jsonconf *jc, const json_t *l, const char *ptr,
+    const struct cfg *cf, struct cfg_listener *cl)
+{
+	const char *name = NULL;
+	char *p;
+	int bad = 0;
+
+	/* A wrong type is reported by jsonconf_check_object already. */
+	if (!json_is_string(json_object_get(l, "name")) ||
+	    jsonconf_get_string(jc, l, ptr, "name", NULL, &name) != 0 || name == NULL)
+		return;
+	p = jsonconf_ptr_key(ptr, "name");
+	for (const char *c = name; *c != '\0'; c++)
+		bad |= *c < 0x21 || *c > 0x7e || *c == ':';
+	if (bad || *name == '\0' || strlen(name) > 255)
+		jsonconf_error(jc, p, "must be 1 to 255 printable ASCII characters "
+		    "without spaces or ':' (a systemd FileDescriptorName=)");
+	else {
+		for (size_t i = 0; i + 1 < cf->nlisteners; i++)
+			if (cf->listeners[i].name != NULL && strcmp(cf->listeners[i].name, name) == 0)
+				bad = 1;
+		if (bad)
+			jsonconf_error(jc, p, "another listener is named \"%s\"", name);
+		else
+			cl->name = xstrdup(name);
+	}
+	free(p);
+}
+
 static void
 parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
 {
@@ -152,6 +186,7 @@ parse_listeners(struct jsonconf *jc, const json_t *arr, struct cfg *cf)
 					cl->tls = tls_listener_config_parse(jc, tls, tp, cf->dir);
 					free(tp);
 				}
+				parse_listener_name(jc, l, ptr, cf, cl);
 			}
 		}
 		free(ptr);
@@ -660,6 +695,7 @@ cfg_free(struct cfg *cf)
 		return;
 	for (size_t i = 0; i < cf->nlisteners; i++) {
 		free(cf->listeners[i].address);
+		free(cf->listeners[i].name);
 		tls_listener_config_free(cf->listeners[i].tls);
 	}
 	free(cf->listeners);

@@ -25,6 +25,9 @@ struct cfg_listener {
 	char *address;		/* numeric IPv4/IPv6 address */
 	uint16_t port;
 	struct tls_listener_config *tls;	/* NULL: plain HTTP */
+	/* The socket a service manager hands over under this name
+	 * (LISTEN_FDNAMES, listensock.c); NULL: matched by address. */
+	char *name;
 };
 
 struct cfg_upstream {

@@ -13,6 +13,7 @@
 #include "defaults.h"
 #include "errlist.h"
 #include "explain.h"
+#include "listensock.h"
 #include "log.h"
 #include "revoke.h"
 #include "runtime.h"
@@ -22,8 +23,10 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: scopegate [-dft] [-c file]\n"
-	    "       scopegate explain [-c file] METHOD TARGET (--token T | --scopes a,b | --no-token)\n"
+	    "       scopegate explain [-c file] [--at UNIXTIME] METHOD TARGET\n"
+	    "                         (--token T | --scopes a,b | --no-token)\n"
 	    "                         [--body FILE|- [--content-type TYPE]]\n"
+	    "                         [--client-cert-subject S --client-cert-fingerprint HEX]\n"
 	    "\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "  -t, --test         check the configuration and exit 0 (valid) or 1\n"
@@ -52,6 +55,7 @@ main(int argc, char **argv)
 	const char *conffile = SG_DEFAULT_CONFIG;
 	int test = 0, foreground = 0, debug = 0, ch;
 	struct accesslog *alog = NULL;
+	struct listensock_env *lenv = NULL;
 	struct errlist errs;
 	struct cfg *cf;
 
@@ -105,11 +109,22 @@ main(int argc, char **argv)
 	}
 	if (cf->debug)
 		log_set_debug(1);
+	/* Before daemon(): LISTEN_PID names this process, not its child. */
+	{
+		char msg[256];
+		if (listensock_env_take(&lenv, msg, sizeof(msg)) != 0) {
+			log_fatal("%s", msg);
+			cfg_free(cf);
+			log_exit(1, "the sockets passed by the service manager are unusable");
+			return 1;
+		}
+	}
 	if (cf->access_log != NULL && (alog = accesslog_open(cf->access_log, &errs)) == NULL) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_fatal("%s", errs.msgs[i]);
 		errlist_free(&errs);
 		cfg_free(cf);
+		listensock_env_free(lenv);
 		log_exit(1, "cannot open the access log");
 		return 1;
 	}
@@ -122,7 +137,8 @@ main(int argc, char **argv)
 	log_bridge_libevent();
 	/* The runtime owns cf from here. */
 	char why[512] = "stopped";
-	int rc = runtime_run(conffile, cf, alog, why, sizeof(why));
+	int rc = runtime_run(conffile, cf, alog, lenv, why, sizeof(why));
+	listensock_env_free(lenv);
 	accesslog_close(alog);
 	log_exit(rc, why);
 	return rc;

@@ -666,6 +666,15 @@ render_state(struct sbuf *b, const struct metrics_globals *g)
 		family(b, "scopegate_revocations", "gauge", "Token revocations held now.");
 		sbuf_printf(b, "scopegate_revocations %" PRId64 "\n", g->revocations);
 	}
+	if (g->nrevocation_sources > 0) {
+		family(b, "scopegate_revocations_by_source", "gauge",
+		    "Token revocations held now by who made them: status (learnt from a "
+		    "token set inactive), delete (learnt from a deletion), operator (the "
+		    "admin API), file (the ids file).");
+		for (size_t i = 0; i < g->nrevocation_sources; i++)
+			sbuf_printf(b, "scopegate_revocations_by_source{source=\"%s\"} %" PRId64 "\n",
+			    g->revocation_sources[i], g->revocations_by_source[i]);
+	}
 	if (g->redis_link >= 0) {
 		family(b, "scopegate_redis_link_up", "gauge",
 		    "1 while the link to the Redis revocation store is up, else 0.");

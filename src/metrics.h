@@ -41,6 +41,9 @@ enum metrics_upstream_error {
 #define METRICS_LATENCY_BUCKETS	14
 extern const uint64_t metrics_latency_bounds_us[METRICS_LATENCY_BUCKETS];
 
+/* At least REVOKE_NSOURCES (revoke.h). */
+#define METRICS_MAX_REVOKE_SOURCES	8
+
 struct metrics_shard;
 
 /* A certificate the gateway serves, or a CA it trusts for client
@@ -113,6 +116,12 @@ struct metrics_globals {
 	int64_t revocations;
 	int redis_link;
 	int64_t token_keys;
+	/* The revocations held by who made them (source names with static
+	 * storage, "delete", "operator", ...); nrevocation_sources 0: no
+	 * store. */
+	const char *revocation_sources[METRICS_MAX_REVOKE_SOURCES];
+	int64_t revocations_by_source[METRICS_MAX_REVOKE_SOURCES];
+	size_t nrevocation_sources;
 };
 
 /* How a reload ended (metrics_reload_done). */

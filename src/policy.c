@@ -320,6 +320,13 @@ policy_match(const struct policy *p, enum policy_method method,
 	out->bad_param = -1;
 	out->allowed = 0;
 	v = route_lookup(p->routes, segs, nsegs, (unsigned)method, &allowed);
+	/* HEAD is GET without the body (RFC 9110 9.3.2): wherever GET is
+	 * allowed, so is HEAD, as the same action with the same scopes,
+	 * unless the policy gives HEAD an action of its own there. */
+	if (v < 0 && method == POLICY_M_HEAD)
+		v = route_lookup(p->routes, segs, nsegs, (unsigned)POLICY_M_GET, &allowed);
+	if (allowed & (1u << POLICY_M_GET))
+		allowed |= 1u << POLICY_M_HEAD;
 	if (v < 0) {
 		out->status = allowed ? POLICY_MATCH_METHOD_NOT_ALLOWED :
 		    POLICY_MATCH_NO_ROUTE;

@@ -55,6 +55,7 @@ struct client_conn {
 	unsigned injecting:1;
 	unsigned over_limit:1;
 	unsigned peer_checked:1;	/* cert_* filled in (after the handshake) */
+	unsigned fresh:1;		/* counted in worker.fresh: no request yet */
 	/* limits.max_connections_per_client (connlimit.h): the address
 	 * group this connection is counted in, if counted. */
 	struct connlimit_key group;

@@ -280,6 +280,25 @@ revoke_count(const struct revoke_store *st)
 	return atomic_load(&((struct revoke_store *)st)->count);
 }
 
+void
+revoke_count_by_source(const struct revoke_store *st, size_t by[REVOKE_NSOURCES])
+{
+	pthread_rwlock_t *lock = (pthread_rwlock_t *)&st->lock;
+
+	memset(by, 0, REVOKE_NSOURCES * sizeof(*by));
+	pthread_rwlock_rdlock(lock);
+	for (size_t i = 0; i < st->cap; i++) {
+		const struct rentry *e = st->slots[i].e;
+		if (e == NULL)
+			continue;
+		if (e->in_journal && e->revoked && e->source < REVOKE_NSOURCES)
+			by[e->source]++;
+		else if (e->in_file)
+			by[REVOKE_SRC_FILE]++;
+	}
+	pthread_rwlock_unlock(lock);
+}
+
 uint64_t
 revoke_remote_refused(const struct revoke_store *st)
 {

@@ -185,6 +185,12 @@ uint64_t revoke_generation(const struct revoke_store *st);
 /* Number of revoked ids (journal and ids file; tombstones not counted). */
 size_t revoke_count(const struct revoke_store *st);
 
+/* The revoked ids by the source of their revocation (by[source], the
+ * journal's source where an id is in both the journal and the ids file);
+ * they add up to revoke_count. Walks the table under the read lock: for
+ * /metrics, not for the request path. */
+void revoke_count_by_source(const struct revoke_store *st, size_t by[REVOKE_NSOURCES]);
+
 /* Revoke id until expires_at (unix time; 0: REVOKE_NEVER) on behalf of
  * src. The journal line is written and fdatasync'd before this returns.
  * Revoking an id again keeps the later expiry and the stronger source. On

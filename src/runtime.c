@@ -102,7 +102,8 @@ listener_shape(const struct cfg_listener *l)
 {
 	char *s;
 
-	xasprintf(&s, "%s %u %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain");
+	xasprintf(&s, "%s %u %s %s", l->address, (unsigned)l->port, l->tls ? "tls" : "plain",
+	    l->name ? l->name : "-");
 	return s;
 }
 
@@ -199,8 +200,12 @@ check_restart_only(struct runtime *rt, const struct cfg *cf)
 
 	/* Sockets are bound once per worker at start; changing them live
 	 * would mean a moment with fewer listeners. */
-	if (!boot_same_listeners(b, cf))
+	if (!boot_same_listeners(b, cf)) {
 		runtime_needs_restart(rt, "listeners");
+		if (rt->listen_inherited)
+			log_warnx("reload: the listeners' sockets come from systemd: change "
+			    "the socket unit to match, then restart both");
+	}
 	if (b->workers != cf->workers)
 		runtime_needs_restart(rt, "workers");
 	if (!same_str(b->access_log, cf->access_log))
@@ -379,6 +384,16 @@ runtime_metrics_text(struct runtime *rt)
 	rt->mg.tls_failures = failures;
 	rt->mg.ntls_failures = nf;
 	rt->mg.revocations = rt->revocations != NULL ? (int64_t)revoke_count(rt->revocations) : -1;
+	rt->mg.nrevocation_sources = 0;
+	if (rt->revocations != NULL) {
+		size_t by[REVOKE_NSOURCES];
+		revoke_count_by_source(rt->revocations, by);
+		for (size_t i = 0; i < REVOKE_NSOURCES && i < METRICS_MAX_REVOKE_SOURCES; i++) {
+			rt->mg.revocation_sources[i] = revoke_source_str((enum revoke_source)i);
+			rt->mg.revocations_by_source[i] = (int64_t)by[i];
+			rt->mg.nrevocation_sources = i + 1;
+		}
+	}
 	rt->mg.redis_link = rt->redis != NULL ? (revoke_redis_up(rt->redis) ? 1 : 0) : -1;
 	rt->mg.token_keys = cf->tokens != NULL && cf->tokens->keys != NULL ?
 	    (int64_t)cf->tokens->keys->n : -1;
@@ -464,7 +479,7 @@ stop_listening_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	listensock_stop_all(rt->listen_fds, rt->nlisten_fds);
+	listensock_stop_all(rt->listen_fds, rt->nlisten_fds, rt->listen_inherited);
 }
 
 void
@@ -514,8 +529,8 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
-    size_t whysize)
+runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog,
+    struct listensock_env *lenv, char *why, size_t whysize)
 {
 	struct runtime rt;
 	struct event *sigs[4];
@@ -553,14 +568,19 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *
 	/* Bound once here, before anything else is started (the revocation
 	 * journal, Redis): a port in use is fatal, never shared. */
 	{
-		char msg[256];
-		if (listensock_open_all(cf, &rt.listen_fds, msg, sizeof(msg)) != 0) {
+		char msg[384];
+		if (listensock_open_all(cf, lenv, &rt.listen_fds, msg, sizeof(msg)) != 0) {
 			log_warnx("%s", msg);
-			snprintf(why, whysize, "cannot bind the listeners: %s", msg);
+			snprintf(why, whysize, "cannot %s the listeners: %s", lenv != NULL ?
+			    "take" : "bind", msg);
 			goto out;
 		}
 	}
 	rt.nlisten_fds = cf->nlisteners;
+	rt.listen_inherited = lenv != NULL;
+	if (lenv != NULL)
+		log_info("socket activation: %d listener socket(s) from the service manager",
+		    listensock_env_count(lenv));
 
 	{
 		struct errlist errs;

@@ -17,6 +17,7 @@
 struct worker;
 struct upstats;
 struct hcheck;
+struct listensock_env;
 
 /* At most this many settings are reported as needing a restart at once. */
 #define RUNTIME_RESTART_MAX	16
@@ -28,7 +29,7 @@ struct hcheck;
 struct revoke_config;
 
 struct runtime_boot {
-	char **listeners;	/* "address port tls|plain", one per listener */
+	char **listeners;	/* "address port tls|plain name", one per listener */
 	size_t nlisteners;
 	int64_t workers;
 	char *access_log;	/* NULL: none */
@@ -72,6 +73,7 @@ struct runtime {
 	 * has stopped accepting (stop_ev), closed at exit. */
 	int *listen_fds;
 	size_t nlisten_fds;
+	int listen_inherited;		/* they came from systemd (socket activation) */
 	int accepting;			/* workers still accepting (atomic) */
 	struct event *stop_ev;
 	/* limits.failed_auth_per_client budgets, one per address group, all
@@ -97,9 +99,11 @@ struct runtime {
 /* Start everything from an already loaded configuration (ownership of cf
  * passes to the runtime) and serve until stopped. Returns the exit status;
  * why (whysize bytes) says why it stopped, for the daemon's last line. A
- * start that fails is logged as fatal here. */
-int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog, char *why,
-    size_t whysize);
+ * start that fails is logged as fatal here. lenv: the sockets systemd
+ * passed (listensock_env_take), or NULL to bind the listeners; it stays
+ * the caller's. */
+int runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog,
+    struct listensock_env *lenv, char *why, size_t whysize);
 
 /* The current snapshot, with a reference the caller drops (cfg_unref). */
 struct cfg *runtime_acquire(struct runtime *rt);

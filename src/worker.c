@@ -62,6 +62,8 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
+	if (cc->fresh && --w->fresh == 0 && w->draining && w->inflight == 0)
+		event_base_loopexit(w->base, NULL);
 	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
 	if (cc->group_counted)
 		connlimit_release(w->rt->connlimit, &cc->group);
@@ -158,6 +160,8 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	if (fd >= 0)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ptrmap_put(w->conns, evcon, cc);
+	cc->fresh = 1;
+	w->fresh++;
 	metrics_connection_opened(w->metrics);
 	evhttp_connection_set_closecb(evcon, client_closed_cb, cc);
 	return cc;
@@ -574,6 +578,7 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct client_conn *cc;
 	struct proxy_req *pr;
+	int first;
 
 	/* A reload the runtime announced ("in force") before this request
 	 * was read applies to it, even if this worker's notify event has not
@@ -595,7 +600,12 @@ request_cb(struct evhttp_request *req, void *arg)
 			cc->cert_sha256 = xstrdup(peer.fingerprint);
 		}
 	}
-	pr = proxy_req_new(w, cc, req);
+	first = cc->fresh;
+	if (cc->fresh) {
+		cc->fresh = 0;
+		w->fresh--;
+	}
+	pr = proxy_req_new(w, cc, req);	/* in flight from here */
 	pr->tls = wh->tls != NULL;
 	if (cc->refusal_status != 0) {
 		guard_answer_refusal(pr);
@@ -614,7 +624,9 @@ request_cb(struct evhttp_request *req, void *arg)
 	cc->phase = GUARD_BUSY;
 	pr->body_announced = cc->body_announced;
 	pr->h_framed = cc->body_announced;
-	if (w->draining) {
+	/* A connection's first request is served: it was accepted before the
+	 * drain began. Later ones on a kept-alive connection go elsewhere. */
+	if (w->draining && !first) {
 		pr->decision = "deny";
 		pr->reason = "draining";
 		proxy_reply_error(pr, 503, "ServiceUnavailable", "The gateway is shutting down", NULL);
@@ -935,11 +947,12 @@ drain(struct worker *w)
 	}
 	runtime_worker_stopped_accepting(w->rt);
 	w->draining = 1;
-	if (w->inflight == 0) {
+	if (w->inflight == 0 && w->fresh == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
-	log_info("worker %zu: draining %zu request(s)", w->index, w->inflight);
+	log_info("worker %zu: draining %zu request(s), %zu connection(s) yet to send one",
+	    w->index, w->inflight, w->fresh);
 	ms_to_tv(w->cf->shutdown_grace_ms, &tv);
 	w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
 	evtimer_add(w->drain_timer, &tv);
@@ -965,6 +978,6 @@ worker_request_done(struct worker *w)
 		w->inflight--;
 	if (w->nretired > 0)
 		sweep_retired(w);
-	if (w->draining && w->inflight == 0)
+	if (w->draining && w->inflight == 0 && w->fresh == 0)
 		event_base_loopexit(w->base, NULL);
 }

@@ -67,6 +67,12 @@ struct worker {
 	size_t naccepted, accepted_cap;
 	struct event *attach_ev;
 	size_t inflight;		/* requests not yet completed */
+	/* Connections accepted whose first request has not begun: a drain
+	 * waits for them too, since their client has already been let in
+	 * (their request is on its way, or in a TLS handshake); the header
+	 * timeout bounds them. Closed unanswered, each would be a lost
+	 * connection attempt at every restart. */
+	size_t fresh;
 	int draining;
 	struct event *drain_timer;
 	struct event *notify_ev;

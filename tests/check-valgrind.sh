@@ -39,6 +39,7 @@ suites=(
 	report_mode
 	cors
 	upstreams_health
+	head
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -90,6 +90,37 @@ else
 	echo "ok: systemd-analyze verify $unit"
 fi
 
+# The socket unit (socket activation): installed beside the service, passes
+# verify, and its socket is what the installed configuration's listener
+# takes (same name, same address): enabled as shipped, it starts.
+sock="$root$unitdir/scopegate.socket"
+if [ ! -f "$sock" ]; then
+	bad "no socket unit at $sock"
+else
+	out=$(cd "$tmp" && systemd-analyze verify $manopt --root="$root" "$sock" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] || [ -n "$out" ]; then
+		bad "systemd-analyze verify $sock (exit $rc):"
+		echo "$out"
+	else
+		echo "ok: systemd-analyze verify $sock"
+	fi
+	python3 - "$sock" "$root$sysconfdir/scopegate/scopegate.json" <<'PY' || bad "$sock does not match the installed configuration's listeners"
+import json, sys
+unit = dict(l.strip().split("=", 1) for l in open(sys.argv[1])
+            if "=" in l and not l.lstrip().startswith("#"))
+conf = json.load(open(sys.argv[2]))
+want = ["%s:%d" % ("[%s]" % l["address"] if ":" in l["address"] else l["address"], l["port"])
+        for l in conf["listeners"]]
+names = [l.get("name") for l in conf["listeners"]]
+ok = [unit.get("ListenStream")] == want and names == [unit.get("FileDescriptorName")]
+print("socket unit: ListenStream=%s FileDescriptorName=%s; configuration: %s %s"
+      % (unit.get("ListenStream"), unit.get("FileDescriptorName"), want, names))
+sys.exit(0 if ok else 1)
+PY
+fi
+grep -q '^Sockets=' "$unit" && bad "$unit has Sockets= (socket activation is meant to be optional)"
+
 # What the daemon relies on, beyond what verify checks.
 conf="$sysconfdir/scopegate/scopegate.json"
 for want in '^Type=notify$' '^NotifyAccess=main$' \

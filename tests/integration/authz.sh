@@ -149,7 +149,7 @@ expect_refused "non-hex id" 400 GET "$U/5f111111111111111111111g" "$GET"
 expect_refused "unknown path" 404 GET "$GW/nothing/here" "$GET"
 expect_refused "wrong method" 405 PUT "$U/$TOK" "$GET"
 allow=$(sed -n 's/^Allow: *//Ip' "$T/h.txt" | tr -d '\r')
-expect_eq "405 lists the allowed methods" "DELETE, GET, PATCH" "$(echo "$allow" | tr -d ' ' | tr ',' '\n' | sort | paste -sd, | sed 's/,/, /g')"
+expect_eq "405 lists the allowed methods (HEAD with GET)" "DELETE, GET, HEAD, PATCH" "$(echo "$allow" | tr -d ' ' | tr ',' '\n' | sort | paste -sd, | sed 's/,/, /g')"
 expect_refused "encoded slash" 400 GET "$GW/applications/$APP%2Ftokens" "$GET"
 expect_refused "dot segment" 400 GET "$GW/applications/$APP/tokens/../tokens" "$GET" --path-as-is
 # libevent refuses a method it does not know (methods are case-sensitive)

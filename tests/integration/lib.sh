@@ -137,27 +137,27 @@ start_upstream() {
 	touch "$RECORD"
 }
 
-# npm_install PACKAGE@VERSION: installs it into $T/npm for a test that
-# runs a real npm package; skips the script (77) without node/npm or when
-# the registry cannot be reached, fails it on any other install error.
-npm_install() {
-	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		echo "# SKIP: node and npm are not installed"
-		exit 77
-	fi
-	mkdir -p "$T/npm"
-	if ! (cd "$T/npm" && timeout 180 npm install --no-audit --no-fund --silent \
-	    "$1" > "$T/npm.log" 2>&1); then
-		if grep -qiE 'ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|network' "$T/npm.log"; then
-			echo "# SKIP: the npm registry cannot be reached:"
-			tail -3 "$T/npm.log"
-			exit 77
-		fi
-		cat "$T/npm.log"
-		not_ok "npm install $1"
+# The npm packages the tests run: installed by ./setup.sh deps (npm ci from
+# tests/node/package-lock.json) into this folder.
+NODE_MODULES=${SCOPEGATE_NODE_MODULES:-$top_srcdir/tests/node/node_modules}
+
+# node_package NAME: fails the script, saying what to run, unless node and
+# the package at the version tests/node/package-lock.json pins are there.
+node_package() {
+	local name=$1 want have
+	if ! command -v node >/dev/null; then
+		not_ok "node is not installed: run ./setup.sh deps"
 		finish
 	fi
-	ok "npm install $1"
+	want=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["packages"]["node_modules/" + sys.argv[2]]["version"])' \
+	    "$top_srcdir/tests/node/package-lock.json" "$name")
+	have=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' \
+	    "$NODE_MODULES/$name/package.json" 2>/dev/null)
+	if [ "$have" != "$want" ]; then
+		not_ok "npm package $name@$want is not in $NODE_MODULES (found '${have:-nothing}'): run ./setup.sh deps"
+		finish
+	fi
+	ok "npm package $name@$have (tests/node)"
 }
 
 # start_gateway CONFIG: starts scopegate in the foreground mode; sets

@@ -2,7 +2,7 @@
 # /metrics through the official Prometheus client's parser for the shared
 # revocation store: scopegate_redis_link_up follows a real redis-server
 # going away and coming back, and scopegate_revocations counts what the
-# store holds. Skipped (77) without redis-server or python3-prometheus-client.
+# store holds, in all and by source. Skipped (77) without redis-server or python3-prometheus-client.
 . "$(dirname "$0")/lib.sh"
 
 KEYS="$top_srcdir/tests/data/keys"
@@ -58,9 +58,26 @@ until_metrics "Redis link up, nothing revoked" 'scopegate_redis_link_up == 1' 's
 expect_eq "revoke through the admin API" 201 \
     "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"id":"metrics-1"}' "$A/revocations")"
 until_metrics "one revocation held" 'scopegate_revocations == 1'
+until_metrics "by source: the operator's" 'scopegate_revocations_by_source{source="operator"} == 1' \
+    'scopegate_revocations_by_source{source="delete"} == 0' \
+    'scopegate_revocations_by_source{source="status"} == 0' \
+    'scopegate_revocations_by_source{source="file"} == 0'
+# A token deleted through the gateway: the revocation it learns is a
+# deletion's.
+APP=5f0c0c0c0c0c0c0c0c0c0c0c
+TOK=5f1111111111111111111111
+DEL=$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid e1 --exp-in 600 --jti metrics-del \
+    --scope applicationApiToken.delete)
+expect_eq "a token deleted through the gateway" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $DEL" \
+    "http://127.0.0.1:$GW_PORT/applications/$APP/tokens/$TOK")"
+until_metrics "by source: the deletion's too, adding up to the total" \
+    'scopegate_revocations_by_source{source="delete"} == 1' \
+    'scopegate_revocations_by_source{source="operator"} == 1' \
+    'scopegate_revocations_by_source == 2' 'scopegate_revocations == 2'
 kill "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
 until_metrics "Redis gone: link down" 'scopegate_redis_link_up == 0'
 start_redis
-until_metrics "Redis back: link up again" 'scopegate_redis_link_up == 1' 'scopegate_revocations == 1'
+until_metrics "Redis back: link up again" 'scopegate_redis_link_up == 1' 'scopegate_revocations == 2'
 finish

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scopegate-policy from-openapi on real OpenAPI documents from the npm
 # package @readme/oas-examples@8.2.2 (MIT; installed by setup.sh from
-# tests/openapi/package-lock.json, or fetched here): the Swagger 2.0
+# tests/node/package-lock.json): the Swagger 2.0
 # petstore (JSON, per-operation OAuth2 scopes write:pets+read:pets), the
 # OpenAPI 3.0 petstore (YAML), the OpenAPI 3.1 petstore (YAML) and the 3.0
 # security showcase (six oauth2 schemes, one chosen). Each written policy
@@ -19,12 +19,8 @@ KEYS="$top_srcdir/tests/data/keys"
 PKG=@readme/oas-examples
 PKG_VERSION=8.2.2
 
-EX="$top_srcdir/tests/openapi/node_modules/$PKG"
-if [ ! -f "$EX/package.json" ] ||
-    [ "$(json_get "$EX/package.json" 'd["version"]')" != "$PKG_VERSION" ]; then
-	npm_install "$PKG@$PKG_VERSION"
-	EX="$T/npm/node_modules/$PKG"
-fi
+node_package "$PKG"
+EX="$NODE_MODULES/$PKG"
 expect_eq "$PKG is $PKG_VERSION" "$PKG_VERSION" "$(json_get "$EX/package.json" 'd["version"]')"
 
 GW_PORT=$(free_port)

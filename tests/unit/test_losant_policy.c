@@ -584,7 +584,7 @@ test_precedence(void)
 	CU_ASSERT_EQUAL(route("PUT", "/applications/" HEXID "/devices/tagKeys", &t, &m), 0);
 	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
 	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)),
-	    "GET, PATCH, DELETE");
+	    "GET, HEAD, PATCH, DELETE");
 	CU_ASSERT_EQUAL(route("DELETE", "/auth/user", &t, &m), 0);
 	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
 	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)), "POST");

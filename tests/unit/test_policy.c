@@ -160,7 +160,7 @@ test_loaded_fields(void)
 	const char *const *names;
 	size_t n;
 
-	CU_ASSERT_EQUAL(policy_action_count(features), 15);
+	CU_ASSERT_EQUAL(policy_action_count(features), 16);
 	a = policy_action_find(features, "thing.patch");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(a->method, POLICY_M_PATCH);
@@ -209,7 +209,7 @@ test_loaded_fields(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT(policy_action_find(features, "auth.login")->public);
 	CU_ASSERT_PTR_NULL(policy_action_find(features, "nope"));
-	CU_ASSERT_PTR_NULL(policy_action_at(features, 15));
+	CU_ASSERT_PTR_NULL(policy_action_at(features, 16));
 	CU_ASSERT(strstr(policy_schemas_dir(features), "good/../schemas") != NULL);
 }
 
@@ -282,6 +282,11 @@ test_matching(void)
 		{ "GET", "/x/lit/y", "deep" },
 		{ "GET", "/x/lit/z", "deep2" },
 		{ "GET", "/x/other/y", "deep" },
+		/* HEAD: GET's action wherever GET is, unless HEAD has its own. */
+		{ "HEAD", "/apps/" HEX "/things", "things.get" },
+		{ "HEAD", "/apps/" HEX "/things/" HEX2, "thing.get" },
+		{ "HEAD", "/apps/" HEX "/things/search", "things.search.head" },
+		{ "HEAD", "/apps/" HEX "/things/byName/search", "thing.byName" },
 	};
 	struct canon_target t;
 	struct policy_match m;
@@ -319,11 +324,17 @@ test_matching(void)
 	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
 	CU_ASSERT_PTR_NULL(m.action);
 	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)),
-	    "GET, PATCH, DELETE");
-	/* HEAD is not implied by GET. */
-	match("HEAD", "/apps/" HEX "/things", &t, &m);
+	    "GET, HEAD, PATCH, DELETE");
+	/* Where GET is allowed, Allow names HEAD too; where it is not, HEAD
+	 * is not implied by anything else. */
+	match("POST", "/apps/" HEX "/things", &t, &m);
 	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
-	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)), "GET");
+	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)), "GET, HEAD");
+	match("HEAD", "/auth/login", &t, &m);
+	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
+	CU_ASSERT_STRING_EQUAL(policy_allow_header(m.allowed, allow, sizeof(allow)), "POST");
+	match("HEAD", "/apps/" HEX, &t, &m);
+	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_NO_ROUTE);
 	match("get", "/auth/login", &t, &m);
 	CU_ASSERT_EQUAL(m.status, POLICY_MATCH_METHOD_NOT_ALLOWED);
 	match("GET", "/apps/" HEX, &t, &m);
@@ -492,7 +503,7 @@ test_decision_details(void)
 	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);
 	CU_ASSERT_EQUAL(d.status, 405);
 	CU_ASSERT_STRING_EQUAL(policy_allow_header(d.allowed_methods, allow, sizeof(allow)),
-	    "GET");
+	    "GET, HEAD");
 	/* A binding with no claims object at all is a mismatch, not a crash. */
 	match("GET", "/apps/" HEX "/things", &t, &m);
 	authz_decide(&m, AUTHZ_TOKEN_VALID, &s, NULL, NULL, &d);

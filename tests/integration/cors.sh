@@ -98,7 +98,7 @@ expect_eq "preflight, no rule: logged" cors_not_enabled "$(last_reason)"
 preflight "preflight, unknown route" 404 "$GW/nothing/here" https://app.example.com GET
 no_cors_fields "preflight, unknown route"
 preflight "preflight, method the route lacks" 405 "$U" https://app.example.com DELETE
-expect_eq "preflight, 405: Allow" "GET, POST" "$(hdr Allow)"
+expect_eq "preflight, 405: Allow" "GET, HEAD, POST" "$(hdr Allow)"
 preflight "preflight, lowercase method" 405 "$U" https://app.example.com get
 preflight "preflight, dot segment" 400 "$GW/applications/$APP/x/../tokens" https://app.example.com GET \
     --path-as-is

@@ -158,4 +158,8 @@
 /* A chunk extension (never read, only skipped) longer than this is 400. */
 #define SG_CHUNK_EXT_MAX_BYTES		4096
 
+/* Random bytes (trace and span ids) drawn from OpenSSL this many at a time
+ * per worker: one RAND_bytes call then serves 42 requests. */
+#define SG_RANDOM_POOL_BYTES		1008
+
 #endif

@@ -39,6 +39,7 @@
 #include <event2/http.h>
 #include <event2/http_struct.h>
 
+#include "chars.h"
 #include "defaults.h"
 #include "framing.h"
 #include "guard.h"
@@ -127,8 +128,7 @@ guard_give_head(struct client_conn *cc)
 	cc->body_chunked = chunked;
 	cc->body_announced = reqscan_in_body(&cc->scan) ? 1 : 0;
 	/* The request line ends at the first CRLF (bare ones are refused). */
-	for (eol = 0; eol + 1 < hlen && !(h[eol] == '\r' && h[eol + 1] == '\n'); eol++)
-		;
+	eol = chars_crlf_from(h, 0, hlen);
 	/* evhttp refuses a target its URI parser cannot read with its own
 	 * HTML page: refuse it here, in JSON. */
 	sp1 = memchr(h, ' ', eol);

@@ -183,15 +183,51 @@ take_trace(struct proxy_req *pr, struct evhttp_request *req)
 		snprintf(pr->request_id, sizeof(pr->request_id), "%s", rid);
 }
 
+/* A freed context is kept for the next request, except under
+ * AddressSanitizer, which must see any use of a finished request. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROXY_KEEP_SPARES	0
+#else
+#define PROXY_KEEP_SPARES	1
+#endif
+
+struct gate_decision *
+proxy_decision_new(struct worker *w)
+{
+	struct gate_decision *d = w->spare_gd;
+
+	if (d == NULL)
+		return xcalloc(1, sizeof(*d));
+	w->spare_gd = NULL;
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+void
+proxy_worker_free_spares(struct worker *w)
+{
+	free(w->spare_pr);
+	free(w->spare_gd);
+	w->spare_pr = NULL;
+	w->spare_gd = NULL;
+}
+
 struct proxy_req *
 proxy_req_new(struct worker *w, struct client_conn *cc, struct evhttp_request *req)
 {
-	struct proxy_req *pr = xcalloc(1, sizeof(*pr));
+	struct proxy_req *pr = w->spare_pr;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	const char *uri = evhttp_request_get_uri(req);
 	static const char hex[] = "0123456789abcdef";
 	uint64_t hi = w->id_prefix, lo = ++w->id_seq;
 
+	/* The last request's context, all zeros again, as calloc gives. */
+	if (pr == NULL)
+		pr = xcalloc(1, sizeof(*pr));
+	else {
+		w->spare_pr = NULL;
+		memset(pr, 0, sizeof(*pr));
+	}
 	pr->w = w;
 	pr->cf = cfg_ref(w->cf);
 	pr->cc = cc;
@@ -271,7 +307,10 @@ proxy_finish(struct proxy_req *pr)
 	}
 	if (pr->gd != NULL) {
 		gate_decision_release(pr->gd);
-		free(pr->gd);
+		if (PROXY_KEEP_SPARES && w->spare_gd == NULL)
+			w->spare_gd = pr->gd;
+		else
+			free(pr->gd);
 	}
 	if (pr->cc != NULL) {
 		pr->cc->cur = NULL;
@@ -293,7 +332,10 @@ proxy_finish(struct proxy_req *pr)
 	free(pr->subject);
 	free(pr->token_id);
 	runtime_cfg_release(w->rt, pr->cf);
-	free(pr);
+	if (PROXY_KEEP_SPARES && w->spare_pr == NULL)
+		w->spare_pr = pr;
+	else
+		free(pr);
 	worker_request_done(w);
 }
 

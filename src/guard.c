@@ -120,7 +120,7 @@ guard_give_head(struct client_conn *cc)
 	struct evbuffer_iovec iov;
 	struct evbuffer *out;
 	struct evhttp_uri *u;
-	char *target;
+	char *target, tbuf[SG_GUARD_TARGET_STACK_BYTES];
 	int chunked, expect;
 
 	cc->scanned = 0;
@@ -133,16 +133,28 @@ guard_give_head(struct client_conn *cc)
 	 * HTML page: refuse it here, in JSON. */
 	sp1 = memchr(h, ' ', eol);
 	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', eol - (size_t)(sp1 + 1 - h)) : NULL;
-	target = sp2 != NULL ? xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1)) : NULL;
+	/* The target as a C string: on the stack when it fits (nearly
+	 * always), else allocated. */
+	target = NULL;
+	if (sp2 != NULL && (size_t)(sp2 - sp1 - 1) < sizeof(tbuf)) {
+		memcpy(tbuf, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+		tbuf[sp2 - sp1 - 1] = '\0';
+		target = tbuf;
+	} else if (sp2 != NULL)
+		target = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	u = target != NULL ? evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT) : NULL;
-	free(target);
+	if (target != tbuf)
+		free(target);
 	if (u == NULL) {
 		evbuffer_drain(cc->hold, hlen);
 		guard_refuse(cc, 400, "Malformed request target");
 		return;
 	}
 	evhttp_uri_free(u);
-	if ((out = evbuffer_new()) == NULL ||
+	/* The worker's scratch buffer when it is empty (it always is between
+	 * uses): no evbuffer made and freed per request. */
+	out = evbuffer_get_length(cc->w->scratch) == 0 ? cc->w->scratch : evbuffer_new();
+	if (out == NULL ||
 	    evbuffer_reserve_space(out, (ev_ssize_t)hlen, &iov, 1) < 1 || iov.iov_len < hlen)
 		fatalx("evbuffer: out of memory");
 	iov.iov_len = reqscan_head_strip(h, hlen, iov.iov_base, &expect);
@@ -152,7 +164,10 @@ guard_give_head(struct client_conn *cc)
 	evbuffer_drain(cc->hold, hlen);
 	cc->phase = GUARD_GIVEN;
 	guard_give(cc, out);
-	evbuffer_free(out);
+	if (out == cc->w->scratch)
+		evbuffer_drain(out, evbuffer_get_length(out));
+	else
+		evbuffer_free(out);
 }
 
 /* GUARD_IDLE: scan the hold for the next head. */

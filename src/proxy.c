@@ -523,10 +523,19 @@ upstream_body_cb(void *arg, const char *data, size_t len)
 	pr->bytes_out += len;
 	if (cevcon == NULL)
 		return;
-	if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
-		fatalx("evbuffer_new: out of memory");
-	evbuffer_add(pr->piece, data, len);
-	evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
+	/* Through the worker's scratch buffer (empty between uses) rather
+	 * than an evbuffer made per request; emptied again whatever evhttp
+	 * took, so that nothing of this answer can reach another use. */
+	if (evbuffer_get_length(pr->w->scratch) == 0) {
+		evbuffer_add(pr->w->scratch, data, len);
+		evhttp_send_reply_chunk_with_cb(pr->req, pr->w->scratch, client_drained_cb, pr);
+		evbuffer_drain(pr->w->scratch, evbuffer_get_length(pr->w->scratch));
+	} else {
+		if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
+			fatalx("evbuffer_new: out of memory");
+		evbuffer_add(pr->piece, data, len);
+		evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
+	}
 	if (evbuffer_get_length(bufferevent_get_output(
 	    evhttp_connection_get_bufferevent(cevcon))) > SG_STREAM_HIGH_WATER) {
 		pr->paused = 1;

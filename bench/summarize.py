@@ -21,7 +21,7 @@ SERVERS = {
     "d": "(d) scopegate",
     "b-tls": "(b) nginx proxy, TLS",
     "d-tls": "(d) scopegate, TLS",
-    "e": "(e) bare evhttp proxy",
+    "f": "(f) bare evhttp proxy",
 }
 
 LOADS = [
@@ -98,10 +98,10 @@ def main():
     p("req/s: median [min-max] over rounds; p50/p99: median over rounds (ms); "
       "CPU: server process user+sys per request (us), median;")
     p("x(b), x(c): req/s ratio to nginx-proxy / HAProxy in the same round, median [min-max];")
-    p("x(e): req/s ratio to the bare evhttp proxy (the stack's floor, its baseline row) in the same round")
+    p("x(f): req/s ratio to the bare evhttp proxy (the stack's floor, its baseline row) in the same round")
     p("")
     hdr = "  %-24s %-26s %7s %7s %8s %-19s %-19s %-19s" % (
-        "server", "req/s", "p50 ms", "p99 ms", "CPU us", "x(b) req/s", "x(c) req/s", "x(e) req/s")
+        "server", "req/s", "p50 ms", "p99 ms", "CPU us", "x(b) req/s", "x(c) req/s", "x(f) req/s")
     p(hdr)
     p("-" * len(hdr))
 
@@ -120,7 +120,7 @@ def main():
             p50 = [r["wrk"]["p50_us"] / 1000.0 for r in good]
             p99 = [r["wrk"]["p99_us"] / 1000.0 for r in good]
             cpu = [c for c in (cpu_us_per_req(r) for r in good) if c is not None]
-            xb, xc, xe = [], [], []
+            xb, xc, xf = [], [], []
             bref = ("b-tls", load) if load.startswith("tls-") else ("b", "baseline")
             for r in good:
                 rb = idx.get((bref[0], bref[1], r["round"]))
@@ -129,9 +129,9 @@ def main():
                 rc = idx.get(("c", load, r["round"]))
                 if rc and rc["valid"] and rps(rc) > 0 and s in ("d",):
                     xc.append(rps(r) / rps(rc))
-                re_ = idx.get(("e", "baseline", r["round"]))
-                if re_ and re_["valid"] and rps(re_) > 0 and s in ("d",):
-                    xe.append(rps(r) / rps(re_))
+                rf = idx.get(("f", "baseline", r["round"]))
+                if rf and rf["valid"] and rps(rf) > 0 and s in ("d",):
+                    xf.append(rps(r) / rps(rf))
             bad = len(recs) - len(good)
             row = {
                 "load": load, "server": s, "runs": len(recs), "invalid_runs": bad,
@@ -141,7 +141,7 @@ def main():
                 "cpu_us_per_req_median": med(cpu),
                 "ratio_to_b_median": med(xb), "ratio_to_b_range": [min(xb), max(xb)] if xb else None,
                 "ratio_to_c_median": med(xc), "ratio_to_c_range": [min(xc), max(xc)] if xc else None,
-                "ratio_to_e_median": med(xe), "ratio_to_e_range": [min(xe), max(xe)] if xe else None,
+                "ratio_to_f_median": med(xf), "ratio_to_f_range": [min(xf), max(xf)] if xf else None,
             }
             summary.append(row)
             if first:
@@ -151,7 +151,7 @@ def main():
                 med_range(rates, "%.0f") + (" (%d INVALID)" % bad if bad else ""),
                 "%.2f" % med(p50) if p50 else "-", "%.2f" % med(p99) if p99 else "-",
                 "%.1f" % med(cpu) if cpu else "-",
-                med_range(xb, "%.2f"), med_range(xc, "%.2f"), med_range(xe, "%.2f")))
+                med_range(xb, "%.2f"), med_range(xc, "%.2f"), med_range(xf, "%.2f")))
             first = False
     p("")
 
@@ -181,7 +181,7 @@ def main():
            else None)
     targets.append(("p99, ES256 repeated, minus nginx proxy's", p99, 0.5, "ms"))
     targets.append(("ES256 repeated vs bare evhttp proxy (floor)",
-                    ratio("es256", "ratio_to_e_median"), None, "x"))
+                    ratio("es256", "ratio_to_f_median"), None, "x"))
     p("targets (median of the per-round figures)")
     for what, got, want, unit in targets:
         if unit == "ms":

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""keepalive_client.py PORT N TOKEN PATH: N GET requests over one
-keep-alive connection; exits 1 unless every answer is 200."""
+"""keepalive_client.py PORT N TOKEN PATH [METHOD]: N requests (GET by
+default) over one keep-alive connection; exits 1 unless every answer is
+200."""
 import http.client
 import sys
 
 port, n, token, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+method = sys.argv[5] if len(sys.argv) > 5 else "GET"
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for _ in range(n):
-    c.request("GET", path, headers={"Authorization": "Bearer " + token})
+    c.request(method, path, headers={"Authorization": "Bearer " + token})
     r = c.getresponse()
     r.read()
     if r.status != 200:

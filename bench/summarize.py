@@ -22,6 +22,7 @@ SERVERS = {
     "b-tls": "(b) nginx proxy, TLS",
     "d-tls": "(d) scopegate, TLS",
     "e": "(e) sg, shared limit",
+    "f": "(f) bare evhttp proxy",
 }
 
 LOADS = [
@@ -33,6 +34,8 @@ LOADS = [
     ("es256-fresh", "ES256, a fresh token every request"),
     ("hs256-fresh", "HS256, a fresh token every request"),
     ("es256-denied", "denied: 403, ES256 token without the scope"),
+    ("hs256-delete", "DELETE of the seed route, HS256 token repeated (revocation learnt again)"),
+    ("es256-mixed", "mixed: 90% ES256 repeated, 9% fresh, 1% denied"),
     ("tls-es256", "TLS on: ES256, one token repeated"),
 ]
 
@@ -95,10 +98,11 @@ def main():
     p("versions: %s" % "; ".join("%s %s" % kv for kv in sorted(meta.get("versions", {}).items())))
     p("req/s: median [min-max] over rounds; p50/p99: median over rounds (ms); "
       "CPU: server process user+sys per request (us), median;")
-    p("x(b), x(c): req/s ratio to nginx-proxy / HAProxy in the same round, median [min-max]")
+    p("x(b), x(c): req/s ratio to nginx-proxy / HAProxy in the same round, median [min-max];")
+    p("x(f): req/s ratio to the bare evhttp proxy (the stack's floor, its baseline row) in the same round")
     p("")
-    hdr = "  %-24s %-26s %7s %7s %8s %-19s %-19s" % (
-        "server", "req/s", "p50 ms", "p99 ms", "CPU us", "x(b) req/s", "x(c) req/s")
+    hdr = "  %-24s %-26s %7s %7s %8s %-19s %-19s %-19s" % (
+        "server", "req/s", "p50 ms", "p99 ms", "CPU us", "x(b) req/s", "x(c) req/s", "x(f) req/s")
     p(hdr)
     p("-" * len(hdr))
 
@@ -117,7 +121,7 @@ def main():
             p50 = [r["wrk"]["p50_us"] / 1000.0 for r in good]
             p99 = [r["wrk"]["p99_us"] / 1000.0 for r in good]
             cpu = [c for c in (cpu_us_per_req(r) for r in good) if c is not None]
-            xb, xc = [], []
+            xb, xc, xf = [], [], []
             bref = ("b-tls", load) if load.startswith("tls-") else ("b", "baseline")
             for r in good:
                 rb = idx.get((bref[0], bref[1], r["round"]))
@@ -126,6 +130,9 @@ def main():
                 rc = idx.get(("c", load, r["round"]))
                 if rc and rc["valid"] and rps(rc) > 0 and s in ("d",):
                     xc.append(rps(r) / rps(rc))
+                rf = idx.get(("f", "baseline", r["round"]))
+                if rf and rf["valid"] and rps(rf) > 0 and s in ("d",):
+                    xf.append(rps(r) / rps(rf))
             bad = len(recs) - len(good)
             row = {
                 "load": load, "server": s, "runs": len(recs), "invalid_runs": bad,
@@ -135,16 +142,17 @@ def main():
                 "cpu_us_per_req_median": med(cpu),
                 "ratio_to_b_median": med(xb), "ratio_to_b_range": [min(xb), max(xb)] if xb else None,
                 "ratio_to_c_median": med(xc), "ratio_to_c_range": [min(xc), max(xc)] if xc else None,
+                "ratio_to_f_median": med(xf), "ratio_to_f_range": [min(xf), max(xf)] if xf else None,
             }
             summary.append(row)
             if first:
                 p("%s  [%s]" % (title, load))
-            p("  %-24s %-26s %7s %7s %8s %-19s %-19s" % (
+            p("  %-24s %-26s %7s %7s %8s %-19s %-19s %-19s" % (
                 SERVERS.get(s, s),
                 med_range(rates, "%.0f") + (" (%d INVALID)" % bad if bad else ""),
                 "%.2f" % med(p50) if p50 else "-", "%.2f" % med(p99) if p99 else "-",
                 "%.1f" % med(cpu) if cpu else "-",
-                med_range(xb, "%.2f"), med_range(xc, "%.2f")))
+                med_range(xb, "%.2f"), med_range(xc, "%.2f"), med_range(xf, "%.2f")))
             first = False
     p("")
 
@@ -162,6 +170,44 @@ def main():
         if meta.get("ratelimit_note"):
             p("  " + meta["ratelimit_note"])
         p("")
+    # The targets of issue 21, as medians of the per-round ratios above.
+    rows = {(r["server"], r["load"]): r for r in summary}
+    targets = []
+
+    def ratio(load, key, server="d"):
+        r = rows.get((server, load))
+        return r and r[key]
+
+    for load, want, what in [
+            ("hs256", 1.25, "HS256 repeated (GET) vs HAProxy"),
+            ("hs256-delete", 1.25, "HS256 repeated, DELETE, vs HAProxy"),
+            ("rs256", 1.5, "RS256 repeated vs HAProxy"),
+            ("es256", 2.8, "ES256 repeated vs HAProxy"),
+            ("hs256-fresh", 1.2, "HS256 fresh vs HAProxy"),
+            ("rs256-fresh", 1.2, "RS256 fresh vs HAProxy"),
+            ("es256-fresh", 1.2, "ES256 fresh vs HAProxy"),
+            ("es256-mixed", None, "mixed 90/9/1 vs HAProxy")]:
+        targets.append((what, ratio(load, "ratio_to_c_median"), want, "x"))
+    targets.append(("TLS keep-alive vs nginx TLS", ratio("tls-es256", "ratio_to_b_median", "d-tls"),
+                    0.8, "x"))
+    d99, b99 = rows.get(("d", "es256")), rows.get(("b", "baseline"))
+    p99 = (d99["p99_ms_median"] - b99["p99_ms_median"]
+           if d99 and b99 and d99["p99_ms_median"] is not None and b99["p99_ms_median"] is not None
+           else None)
+    targets.append(("p99, ES256 repeated, minus nginx proxy's", p99, 0.5, "ms"))
+    targets.append(("ES256 repeated vs bare evhttp proxy (floor)",
+                    ratio("es256", "ratio_to_f_median"), None, "x"))
+    p("targets (median of the per-round figures)")
+    for what, got, want, unit in targets:
+        if unit == "ms":
+            mark = "-" if got is None or want is None else ("met" if got <= want else "NOT met")
+            p("  %-44s %8s   target <= +%.1f ms  %s" % (
+                what, "-" if got is None else "%+.2f ms" % got, want, mark))
+        else:
+            mark = "" if got is None or want is None else ("met" if got >= want else "NOT met")
+            p("  %-44s %8s   %s  %s" % (what, "-" if got is None else "%.2fx" % got,
+                                        "target >= %.2fx" % want if want else "(reference)", mark))
+    p("")
 
     if tls or meta.get("tls_note"):
         p("TLS handshakes per second (openssl s_time, one client, %ds each)" % meta["duration"])
@@ -200,7 +246,9 @@ def main():
         f.write(text)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": raw, "memory": memory,
-                   "tls": tls, "shared_limit": shared_limit}, f, indent=1)
+                   "tls": tls, "shared_limit": shared_limit, "targets": [
+                       {"what": t[0], "value": t[1], "target": t[2], "unit": t[3]}
+                       for t in targets]}, f, indent=1)
         f.write("\n")
     return 1 if invalid else 0
 

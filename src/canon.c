@@ -17,19 +17,27 @@
 #include "chars.h"
 #include "canon.h"
 
-/* ALPHA DIGIT - . _ ~ (RFC 3986 2.3). */
+/* Character classes as tables: these run for every byte of every path
+ * (a strchr per byte cost ~25 instructions). 1: unreserved, ALPHA DIGIT
+ * - . _ ~ (RFC 3986 2.3); 2: the rest of pchar, sub-delims ':' '@'. */
+static const unsigned char uri_class[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1,
+	['!'] = 2, ['$'] = 2, ['&'] = 2, ['\''] = 2, ['('] = 2, [')'] = 2, ['*'] = 2,
+	['+'] = 2, [','] = 2, [';'] = 2, ['='] = 2, [':'] = 2, ['@'] = 2,
+};
+
 static int
 is_unreserved(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+	return uri_class[c] == 1;
 }
 
 /* Allowed raw in a path segment: unreserved, sub-delims, ':' and '@'. */
 static int
 is_pchar(unsigned char c)
 {
-	return is_unreserved(c) || (c != 0 && strchr("!$&'()*+,;=:@", c) != NULL);
+	return uri_class[c] != 0;
 }
 
 /* Allowed raw in the query: any visible ASCII but '#', backslash and '%' (which

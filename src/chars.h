@@ -25,4 +25,24 @@ chars_is_tchar(int c)
 	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* The index of the first CRLF in h[i..hlen) (its CR), or, when there is
+ * none, hlen - 1 (i itself when fewer than two bytes are left): the same
+ * as stepping byte by byte, but memchr finds the CRs several bytes at a
+ * time (head scans ran at ~6 instructions a byte). */
+static inline size_t
+chars_crlf_from(const char *h, size_t i, size_t hlen)
+{
+	while (i + 1 < hlen) {
+		const char *cr = memchr(h + i, '\r', hlen - 1 - i);
+
+		if (cr == NULL)
+			return hlen - 1;
+		i = (size_t)(cr - h);
+		if (h[i + 1] == '\n')
+			return i;
+		i++;
+	}
+	return i;
+}
+
 #endif

@@ -184,5 +184,10 @@
 #define SG_YAML_MAX_DEPTH		64
 #define SG_YAML_MAX_NODES		2000000
 #define SG_OPENAPI_MAX_BYTES		(64 * 1024 * 1024)
+/* Random bytes (trace and span ids) drawn from OpenSSL this many at a time
+ * per worker: one RAND_bytes call then serves 42 requests. */
+#define SG_RANDOM_POOL_BYTES		1008
+/* A request target up to this long is checked from a stack copy. */
+#define SG_GUARD_TARGET_STACK_BYTES	2048
 
 #endif

@@ -343,7 +343,14 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 	d->error_type = ad.error_type;
 	d->reason = ad.reason;
 	d->scope = ad.scope;
-	snprintf(d->message, sizeof(d->message), "%s", ad.message);
+	/* As snprintf "%s" would (cut to fit), without its ~500 instructions. */
+	{
+		size_t n = strnlen(ad.message, sizeof(ad.message) < sizeof(d->message) ?
+		    sizeof(ad.message) : sizeof(d->message) - 1);
+
+		memcpy(d->message, ad.message, n);
+		d->message[n] = '\0';
+	}
 	/* The log says precisely why a token failed; the client only learns
 	 * that it did. */
 	if (tok == AUTHZ_TOKEN_INVALID && !ad.allow && ad.status == 401)

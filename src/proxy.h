@@ -156,6 +156,11 @@ struct proxy_req {
 /* Create the context for a new request; never NULL. */
 struct proxy_req *proxy_req_new(struct worker *w, struct client_conn *cc,
     struct evhttp_request *req);
+/* A zeroed gate decision for a request's pr->gd (freed with the request);
+ * never NULL. */
+struct gate_decision *proxy_decision_new(struct worker *w);
+/* Free the worker's spare request context and decision (worker_join). */
+void proxy_worker_free_spares(struct worker *w);
 
 /* Answer with a Losant-shaped JSON error {"type","message"}. `www_auth`
  * (may be NULL) becomes a WWW-Authenticate header. The request completes. */

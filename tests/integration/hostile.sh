@@ -348,6 +348,15 @@ path_case path-bad-authority "absolute target libevent's URI parser refuses" "ht
 path_case path-bad-port "absolute target with a bad port" "http://gw:99x$P"
 path_case path-asterisk "asterisk-form" "*"
 path_case path-authority-form "authority-form" "gw:80"
+# Origin-form targets (one '/' first) skip the guard's own URI parse
+# (guard.c): these, with what libevent's parser treats apart (':' before
+# any other '/', '[', '?' then '#', a bad escape), are still answered in
+# JSON (json-answers below) and never forwarded.
+path_case path-colon-first "':' in the first segment" "/a:b/$APP" "400|404"
+path_case path-colon-only "the target '/:'" "/:" "400|404"
+path_case path-brackets "'[' and ']' in a segment" "/applications/[$APP]/tokens/$TOK" "400|404"
+path_case path-query-fragment "a query, then a fragment" "$P?a=1#frag?b"
+path_case path-bad-escape "a bad escape %zz" "/applications/$APP/tokens/%zz"
 path_case path-long "target over 8192 bytes" "/applications/$(head -c 9000 /dev/zero | tr '\0' a)" 414
 
 # --- methods ------------------------------------------------------------------------

@@ -41,6 +41,18 @@ first_trace=$(echo "$tp" | cut -d- -f2)
 get > /dev/null
 second=$(up_header traceparent | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].split("-")[1])')
 check "a new trace id per request" test "$first_trace" != "$second"
+# Random bytes are drawn from OpenSSL in batches (proxy.c's random_take):
+# across several batches (42 requests each) every id is still new.
+urls=$(for i in $(seq 1 100); do printf '%s ' "$U"; done)
+# shellcheck disable=SC2086
+curl -s -o /dev/null $urls
+sleep 0.3
+tail -n 100 "$RECORD" > "$T/rec100.jsonl"
+check "100 requests: 100 valid traceparents, all trace and parent ids distinct" python3 -c '
+import json, re, sys
+tps = [v for l in open(sys.argv[1]) for k, v in json.loads(l)["headers"] if k.lower() == "traceparent"]
+ok = len(tps) == 100 and all(re.fullmatch(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-00", t) for t in tps)
+sys.exit(0 if ok and len({t[3:35] for t in tps}) == 100 and len({t[36:52] for t in tps}) == 100 else 1)' "$T/rec100.jsonl"
 
 # A valid one: continued, with our span as parent, tracestate along.
 expect_eq "valid traceparent: 200" 200 "$(get -H "traceparent: $TP" -H 'tracestate: congo=t61rcWkgMzE')"

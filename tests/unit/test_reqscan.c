@@ -10,6 +10,7 @@
 #include <CUnit/Basic.h>
 
 #include "defaults.h"
+#include "chars.h"
 #include "reqscan.h"
 
 struct rcase {
@@ -291,6 +292,76 @@ test_head_strip(void)
 	}
 }
 
+/* chars_crlf_from (memchr for the CRs) against the byte-by-byte loop it
+ * replaced, on every string of up to 7 bytes of 'a', CR and LF, from
+ * every start. */
+static void
+test_crlf_from(void)
+{
+	static const char alpha[] = "a\r\n";
+	char h[8];
+
+	for (size_t len = 0; len <= 7; len++) {
+		size_t combos = 1;
+
+		for (size_t k = 0; k < len; k++)
+			combos *= 3;
+		for (size_t c = 0; c < combos; c++) {
+			size_t v = c;
+
+			for (size_t k = 0; k < len; k++, v /= 3)
+				h[k] = alpha[v % 3];
+			for (size_t i = 0; i <= len; i++) {
+				size_t ref = i;
+
+				while (ref + 1 < len && !(h[ref] == '\r' && h[ref + 1] == '\n'))
+					ref++;
+				CU_ASSERT_EQUAL(chars_crlf_from(h, i, len), ref);
+			}
+		}
+	}
+}
+
+/* Runs of plain bytes are taken several at a time: a bad byte at any
+ * position of a long value or target, and any split of the bytes, is
+ * still refused, with the same status as byte by byte. */
+static void
+test_runs(void)
+{
+	char req[600];
+	const char *bad[] = { "\x01", "\x7f", "\n", "\r" };
+
+	for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++)
+		for (size_t at = 0; at < 300; at++) {
+			char tok[301], path[301];
+			struct reqscan whole, bytes;
+			enum reqscan_result rw, rb = REQSCAN_MORE;
+			size_t n;
+
+			memset(tok, 'A', 300);
+			tok[300] = '\0';
+			tok[at] = bad[b][0];
+			memset(path, 'p', 300);
+			path[300] = '\0';
+			for (int target = 0; target < 2; target++) {
+				n = (size_t)snprintf(req, sizeof(req), target ?
+				    "GET /%s HTTP/1.1\r\nHost: a\r\n\r\n" :
+				    "GET / HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n",
+				    target ? (path[at] = bad[b][0], path) : tok);
+				reqscan_init(&whole, 8192, 0);
+				reqscan_init(&bytes, 8192, 0);
+				rw = reqscan_feed(&whole, (const unsigned char *)req, n);
+				for (size_t i = 0; i < n && rb == REQSCAN_MORE; i++)
+					rb = reqscan_feed(&bytes, (const unsigned char *)req + i, 1);
+				CU_ASSERT_EQUAL(rw, REQSCAN_REFUSE);
+				CU_ASSERT_EQUAL(rb, REQSCAN_REFUSE);
+				CU_ASSERT_EQUAL(whole.status, 400);
+				CU_ASSERT_EQUAL(bytes.status, 400);
+				rb = REQSCAN_MORE;
+			}
+		}
+}
+
 int
 main(void)
 {
@@ -306,6 +377,8 @@ main(void)
 	CU_add_test(su, "head size limit", test_head_limit);
 	CU_add_test(su, "body reader", test_feed_body);
 	CU_add_test(su, "head without its framing", test_head_strip);
+	CU_add_test(su, "CRLF search", test_crlf_from);
+	CU_add_test(su, "runs of plain bytes", test_runs);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -155,6 +155,15 @@
 #define SG_JWKS_MAX_STALE_S		86400	/* last good set kept this long on errors */
 #define SG_JWKS_MAX_BYTES		(512 * 1024)	/* JWKS or discovery document */
 
+/* tokens.introspection (RFC 7662). */
+#define SG_INTROSPECT_TIMEOUT_MS	2000	/* one call, connection included */
+#define SG_INTROSPECT_CACHE_TTL_S	60	/* an active answer, never past its exp */
+#define SG_INTROSPECT_NEGATIVE_TTL_S	10	/* an inactive answer */
+#define SG_INTROSPECT_MAX_INFLIGHT	64	/* calls at once, all workers; more: 503 */
+#define SG_INTROSPECT_MAX_BYTES		(64 * 1024)	/* one answer */
+#define SG_INTROSPECT_MAX_ADDRS		8
+#define SG_INTROSPECT_CACHE_MAX		65536	/* answers kept, all workers */
+
 /* A chunk extension (never read, only skipped) longer than this is 400. */
 #define SG_CHUNK_EXT_MAX_BYTES		4096
 

@@ -44,6 +44,13 @@ struct gate_request {
 	 * content type, JSON, schema and token-creation rules). Never set by
 	 * the daemon. */
 	int skip_body;
+	/* tokens.introspection: the endpoint's answer for this request's
+	 * opaque token, once the caller has it (introspect.h): its status
+	 * (JWT_OK, JWT_INACTIVE or a failed claim) and, for JWT_OK, the
+	 * claims. Until then the head asks for it (need_introspection). */
+	int introspected;
+	enum jwt_status introspect_status;
+	const struct jwt_result *introspect_result;
 };
 
 struct gate_decision {
@@ -81,6 +88,10 @@ struct gate_decision {
 	char **caller_names;
 	size_t ncaller_names;
 	struct jwt_result *owned;	/* result to free when no cache was used */
+	/* The token goes to the introspection endpoint and rq carried no
+	 * answer: the caller asks, then decides again with it (denied 503
+	 * meanwhile, for a caller that cannot: explain). */
+	int need_introspection;
 };
 
 /*

@@ -37,6 +37,7 @@
 #include "upset.h"
 #include "upstream.h"
 #include "token_config.h"
+#include "introspect.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "realip.h"
@@ -358,10 +359,99 @@ worker_admit_body(struct worker *w, struct proxy_req *pr)
 	proxy_forward(pr);
 }
 
+static void admit_decide(struct worker *w, struct proxy_req *pr);
+
+/* tokens.introspection: the answer came (e), or none could be had. */
+static void
+introspect_resumed(void *req, struct introspect_entry *e, const char *why)
+{
+	struct proxy_req *pr = req;
+
+	(void)why;
+	pr->iwait = NULL;
+	if (e == NULL) {
+		/* Fail closed: never forwarded without an answer. */
+		if (pr->fa_taken)
+			failed_auth_settle(pr->w, pr, pr->gd);
+		pr->decision = "deny";
+		pr->reason = "introspection_unavailable";
+		proxy_reply_error(pr, 503, "ServiceUnavailable",
+		    "Service Unavailable: the token cannot be checked now", NULL);
+		return;
+	}
+	pr->ientry = e;
+	admit_decide(pr->w, pr);
+}
+
+static void *
+keep_cfg(void *cf)
+{
+	return cfg_ref(cf);
+}
+
+static void
+unkeep_cfg(void *cf)
+{
+	cfg_unref(cf);
+}
+
+/* Ask for the answer of the request's opaque token: decided again at once
+ * when it was cached, else suspended, or refused 503. */
+static int
+worker_introspect(struct worker *w, struct proxy_req *pr)
+{
+	const struct token_config *tc = pr->cf->tokens;
+	struct introspect_entry *e;
+	const char *t;
+	size_t tlen;
+
+	if (w->intro == NULL)
+		w->intro = introspect_client_new(w->base, introspect_resumed, unkeep_cfg);
+	(void)gate_bearer_token(pr->h_authorization, &t, &tlen);
+	/* A token no endpoint could have issued is not sent anywhere. */
+	if (!introspect_token_ok(t, tlen, tc->opts.max_token_bytes)) {
+		introspect_resumed(pr, NULL, NULL);
+		return 1;
+	}
+	switch (introspect_lookup(w->intro, tc->introspection, &tc->opts, t, tlen, time(NULL),
+	    pr, keep_cfg, pr->cf, &e, &pr->iwait)) {
+	case INTROSPECT_HIT:
+		pr->ientry = e;
+		admit_decide(w, pr);
+		return 1;
+	case INTROSPECT_WAIT:
+		return 1;
+	case INTROSPECT_BUSY:
+		break;
+	}
+	log_warnx("introspection %s: max_inflight (%lld) calls already: 503",
+	    tc->introspection->url, (long long)tc->introspection->max_inflight);
+	introspect_resumed(pr, NULL, NULL);
+	return 1;
+}
+
 /* Run the head's admission decision: refuse, or read the body (when one
  * was announced) and forward. */
 static void
 admit(struct worker *w, struct proxy_req *pr)
+{
+	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
+	int fa_taken;
+
+	/* By client address: every request counts, before any signature is
+	 * checked (a flood of bad tokens costs its sender, not the gateway). */
+	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
+		return;
+	if (failed_auth_take(w, pr, &fa_taken))
+		return;
+	pr->fa_taken = fa_taken;
+	admit_decide(w, pr);
+}
+
+/* The head's decision, once the token's answer (introspection) is known
+ * when it needs one. */
+static void
+admit_decide(struct worker *w, struct proxy_req *pr)
 {
 	const char *uri = evhttp_request_get_uri(pr->req);
 	struct gate_request rq = {
@@ -380,17 +470,23 @@ admit(struct worker *w, struct proxy_req *pr)
 	};
 	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision *d;
-	int fa_taken;
 
-	/* By client address: every request counts, before any signature is
-	 * checked (a flood of bad tokens costs its sender, not the gateway). */
-	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
-		return;
-	if (failed_auth_take(w, pr, &fa_taken))
-		return;
-	d = pr->gd = xcalloc(1, sizeof(*pr->gd));
+	if (pr->ientry != NULL) {
+		rq.introspected = 1;
+		rq.introspect_status = introspect_entry_status(pr->ientry);
+		rq.introspect_result = introspect_entry_result(pr->ientry);
+	}
+	if (pr->gd == NULL)
+		pr->gd = xcalloc(1, sizeof(*pr->gd));
+	else
+		gate_decision_release(pr->gd);
+	d = pr->gd;
 	gate_decide_head(pr->cf, w->tcache, &rq, d);
-	if (fa_taken)
+	/* An opaque token: suspended until the endpoint answered (or the
+	 * answer is in the cache: decided again at once). */
+	if (d->need_introspection && worker_introspect(w, pr) != 0)
+		return;
+	if (pr->fa_taken)
 		failed_auth_settle(w, pr, d);
 	if (d->token_checked && d->jwt_verified) {
 		metrics_token_verified(w->metrics, d->jwt);
@@ -873,6 +969,8 @@ worker_join(struct worker *w)
 	free(w->retired);
 	if (w->tcache != NULL)
 		tokencache_free(w->tcache);
+	introspect_client_free(w->intro);
+	w->intro = NULL;
 	ptrmap_free(w->conns);
 	if (w->base != NULL)
 		event_base_free(w->base);

@@ -58,6 +58,7 @@ struct worker {
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
+	struct introspect_client *intro;	/* opaque tokens' calls, or NULL */
 	struct metrics_shard *metrics;	/* written by this worker only */
 
 

@@ -117,6 +117,16 @@ introspect_entry_release(struct introspect_entry *e)
 	free(e);
 }
 
+struct introspect_entry *
+introspect_entry_refused(enum jwt_status st)
+{
+	struct introspect_entry *e = xcalloc(1, sizeof(*e));
+
+	e->refcnt = 1;
+	e->st = st;
+	return e;
+}
+
 static struct introspect_entry *
 entry_ref(struct introspect_entry *e)
 {

@@ -26,6 +26,8 @@ enum jwt_status introspect_entry_status(const struct introspect_entry *e);
 /* Read-only, valid while the entry is held. NULL unless JWT_OK. */
 const struct jwt_result *introspect_entry_result(const struct introspect_entry *e);
 void introspect_entry_release(struct introspect_entry *e);
+/* A refusal decided without asking (a token that is never sent). */
+struct introspect_entry *introspect_entry_refused(enum jwt_status st);
 
 /* A worker's side: its loop, its HTTP clients, its waiting requests. */
 struct introspect_client;

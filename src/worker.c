@@ -410,7 +410,9 @@ worker_introspect(struct worker *w, struct proxy_req *pr)
 	(void)gate_bearer_token(pr->h_authorization, &t, &tlen);
 	/* A token no endpoint could have issued is not sent anywhere. */
 	if (!introspect_token_ok(t, tlen, tc->opts.max_token_bytes)) {
-		introspect_resumed(pr, NULL, NULL);
+		pr->ientry = introspect_entry_refused(tlen > tc->opts.max_token_bytes ?
+		    JWT_TOO_LARGE : JWT_MALFORMED);
+		admit_decide(w, pr);
 		return 1;
 	}
 	switch (introspect_lookup(w->intro, tc->introspection, &tc->opts, t, tlen, time(NULL),

@@ -263,6 +263,7 @@ proxy_finish(struct proxy_req *pr)
 	/* Gone while its token was being introspected: no resume for it. */
 	if (pr->iwait != NULL)
 		introspect_cancel(w->intro, pr->iwait);
+	worker_kid_done(w, pr);
 	introspect_entry_release(pr->ientry);
 	if (pr->piece != NULL)
 		evbuffer_free(pr->piece);

@@ -38,6 +38,9 @@
 #include "upstream.h"
 #include "token_config.h"
 #include "introspect.h"
+#include "jwks_fetch.h"
+#include "jwks_remote.h"
+#include "token_config.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "realip.h"
@@ -432,6 +435,79 @@ worker_introspect(struct worker *w, struct proxy_req *pr)
 	return 1;
 }
 
+/* Stop waiting for the key set (decided, or the client went away). */
+void
+worker_kid_done(struct worker *w, struct proxy_req *pr)
+{
+	if (pr->kid_timer == NULL)
+		return;
+	event_free(pr->kid_timer);
+	pr->kid_timer = NULL;
+	TAILQ_REMOVE(&w->kid_waiting, pr, kid_link);
+}
+
+/* The refetch settled: every waiting request decides again, with the set
+ * now in force (unknown_kid if it still has no such key). */
+static void
+kid_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct proxy_req *pr;
+
+	(void)fd;
+	(void)what;
+	while ((pr = TAILQ_FIRST(&w->kid_waiting)) != NULL) {
+		worker_kid_done(w, pr);
+		admit_decide(w, pr);
+	}
+}
+
+/* fetch_timeout_ms passed: decide with what is in force. */
+static void
+kid_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	(void)fd;
+	(void)what;
+	worker_kid_done(pr->w, pr);
+	admit_decide(pr->w, pr);
+}
+
+/*
+ * A token named a kid no key has, and keys are fetched from a provider:
+ * a new key may have just been published. Rather than refusing at once,
+ * the request waits (suspended, the worker goes on) for the refetch the
+ * main loop runs once for all workers, at most the entries' longest
+ * fetch_timeout_ms, then decides again. 1 when it waits.
+ */
+static int
+worker_kid_wait(struct worker *w, struct proxy_req *pr)
+{
+	const struct token_config *tc = pr->cf->tokens;
+	int64_t ms = 0;
+	struct timeval tv;
+
+	if (pr->kid_waited || tc == NULL || tc->live == NULL)
+		return 0;
+	pr->kid_waited = 1;
+	if (w->kid_ev == NULL && (w->kid_ev = event_new(w->base, -1, 0, kid_wake_cb, w)) == NULL)
+		return 0;
+	for (size_t i = 0; i < tc->nremote; i++)
+		if (tc->remote[i]->fetch_timeout_ms > ms)
+			ms = tc->remote[i]->fetch_timeout_ms;
+	if ((pr->kid_timer = evtimer_new(w->base, kid_timeout_cb, pr)) == NULL)
+		return 0;
+	ms_to_tv(ms, &tv);
+	evtimer_add(pr->kid_timer, &tv);
+	TAILQ_INSERT_TAIL(&w->kid_waiting, pr, kid_link);
+	if (!jwks_live_wait_kid(tc->live, w->kid_ev)) {
+		worker_kid_done(w, pr);
+		return 0;
+	}
+	return 1;
+}
+
 /* Run the head's admission decision: refuse, or read the body (when one
  * was announced) and forward. */
 static void
@@ -487,6 +563,8 @@ admit_decide(struct worker *w, struct proxy_req *pr)
 	/* An opaque token: suspended until the endpoint answered (or the
 	 * answer is in the cache: decided again at once). */
 	if (d->need_introspection && worker_introspect(w, pr) != 0)
+		return;
+	if (d->jwt_verified && d->jwt == JWT_UNKNOWN_KID && worker_kid_wait(w, pr))
 		return;
 	if (pr->fa_taken)
 		failed_auth_settle(w, pr, d);
@@ -868,6 +946,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	w->alog = alog;
 	w->conns = ptrmap_new();
 	TAILQ_INIT(&w->body_waiting);
+	TAILQ_INIT(&w->kid_waiting);
 	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) != sizeof(w->id_prefix))
 		w->id_prefix = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16) ^ index;
 
@@ -973,6 +1052,8 @@ worker_join(struct worker *w)
 		tokencache_free(w->tcache);
 	introspect_client_free(w->intro);
 	w->intro = NULL;
+	if (w->kid_ev != NULL)
+		event_free(w->kid_ev);
 	ptrmap_free(w->conns);
 	if (w->base != NULL)
 		event_base_free(w->base);

@@ -376,6 +376,10 @@ introspect_resumed(void *req, struct introspect_entry *e, const char *why)
 		/* Fail closed: never forwarded without an answer. */
 		if (pr->fa_taken)
 			failed_auth_settle(pr->w, pr, pr->gd);
+		if (pr->gd->action != NULL) {
+			pr->action_idx = pr->gd->action->index;
+			pr->action = pr->gd->action->name;
+		}
 		pr->decision = "deny";
 		pr->reason = "introspection_unavailable";
 		proxy_reply_error(pr, 503, "ServiceUnavailable",

@@ -170,6 +170,29 @@ expect_eq "... all reached the upstream" $((R0 + 20)) "$(record_count)"
 check "... the waiters were coalesced (metrics)" \
     test "$(metric 'scopegate_introspection_lookups_total{result="coalesced"}')" -ge 1
 
+# Requests with bodies wait for the answer like the others, and their
+# bodies reach the upstream whole: one read whole for its schema, one
+# streamed (no body rule).
+OB=$(mint "application.mqttPublishMessage application.import")
+B='{"topic":"t/1","message":"hello"}'
+R0=$(record_count)
+# (The example upstream answers 404 to these routes: what counts is that
+# the gateway allowed them and what reached the upstream.)
+curl -s -o /dev/null -H "Authorization: Bearer $OB" -H 'Content-Type: application/json' \
+    --data-binary "$B" "http://127.0.0.1:$GW_PORT/applications/$APP/mqttPublishMessage"
+expect_eq "POST with a checked JSON body while the token is introspected: allowed" allow \
+    "$(json_get "$(last_line "$T/access.log")" 'd["decision"]')"
+expect_eq "... its body reached the upstream whole" "$B" "$(json_get "$(last_line "$RECORD")" 'd["body"]')"
+head -c 200000 /dev/urandom | base64 -w0 > "$T/big.txt"
+OB2=$(mint "application.import")
+curl -s -o /dev/null -H "Authorization: Bearer $OB2" -H 'Content-Type: text/plain' \
+    --data-binary "@$T/big.txt" "http://127.0.0.1:$GW_PORT/applications/$APP/import"
+expect_eq "POST with a streamed 266 kB body while the token is introspected: allowed" allow \
+    "$(json_get "$(last_line "$T/access.log")" 'd["decision"]')"
+expect_eq "... its body reached the upstream whole" "$(cat "$T/big.txt")" \
+    "$(json_get "$(last_line "$RECORD")" 'd["body"]')"
+expect_eq "... two requests forwarded" $((R0 + 2)) "$(record_count)"
+
 # Revoked at the provider: refused once the positive answer expires
 # (cache_ttl_s 3), never later.
 O3=$(mint applicationApiToken.get)
@@ -225,6 +248,9 @@ kill "$P_PID"
 wait "$P_PID" 2>/dev/null
 expect_call "provider stopped: a new opaque token" 503 "$O8"
 expect_eq "... Losant error shape" "ServiceUnavailable" "$(json_get "$T/r.json" 'd["type"]')"
+expect_eq "... logged as introspection_unavailable for its action" \
+    "introspection_unavailable applicationApiToken.get" \
+    "$(json_get "$(last_line "$T/access.log")" 'd["reason"] + " " + d["action"]')"
 check "... counted as errors" test "$(metric 'scopegate_introspection_calls_total{result="error"}')" -ge 3
 
 # Tokens never appear in a log line or a URL: the gateway's log, its

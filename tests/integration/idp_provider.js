@@ -62,7 +62,8 @@ async function build(names) {
       id_token_signed_response_alg: 'ES256',
     }],
     jwks: { keys: names.map(key) },
-    scopes: ['applicationApiToken.get', 'applicationApiTokens.get'],
+    scopes: ['applicationApiToken.get', 'applicationApiTokens.get', 'application.mqttPublishMessage',
+      'application.import'],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -74,7 +75,8 @@ async function build(names) {
         defaultResource: () => resource,
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, indicator) => (indicator === 'https://opaque.example' ? {
-          scope: 'applicationApiToken.get applicationApiTokens.get',
+          scope: 'applicationApiToken.get applicationApiTokens.get application.mqttPublishMessage '
+            + 'application.import',
           audience: indicator,
           accessTokenTTL: 600,
           accessTokenFormat: 'opaque',

@@ -164,14 +164,37 @@ cache_find(const unsigned char key[32], uint64_t gen, time_t now)
 	return NULL;
 }
 
-/* Under the lock. Full: the answer is not kept (the next request asks
- * again): memory stays bounded whatever tokens clients send. */
+/* Under the lock: drop every expired entry and every entry of an older
+ * configuration (a reload leaves them behind in buckets no lookup may
+ * visit again). */
+static void
+cache_sweep(uint64_t gen, time_t now)
+{
+	for (size_t b = 0; b < HUB_BUCKETS; b++) {
+		struct cached **pp = &hub.bucket[b], *c;
+		while ((c = *pp) != NULL) {
+			if (c->until <= now || c->gen < gen) {
+				*pp = c->next;
+				introspect_entry_release(c->e);
+				free(c);
+				hub.ncached--;
+			} else
+				pp = &c->next;
+		}
+	}
+}
+
+/* Under the lock. Full even after a sweep: the answer is not kept (the
+ * next request asks again): memory stays bounded whatever tokens clients
+ * send. */
 static void
 cache_put(const unsigned char key[32], uint64_t gen, time_t until, struct introspect_entry *e,
     time_t now)
 {
 	struct cached *c;
 
+	if (hub.ncached >= SG_INTROSPECT_CACHE_MAX)
+		cache_sweep(gen, now);
 	if (until <= now || hub.ncached >= SG_INTROSPECT_CACHE_MAX)
 		return;
 	c = xcalloc(1, sizeof(*c));

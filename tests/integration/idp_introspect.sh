@@ -6,7 +6,9 @@
 # opaque tokens for the resource https://opaque.example (client_credentials
 # grant); the gateway sends them to /token/introspection as client "gw"
 # (client_secret_basic) and decides with the answer as with a JWT's claims.
-# Shown: the right scope reaches the upstream, another scope is 403; a
+# Shown: the right scope reaches the upstream, another scope is 403; the
+# answer's sub and id claim are the request's subject and token id, and a
+# revocation of that id (admin API) refuses the token at once; a
 # token revoked at the provider is refused once the cached answer expires
 # (cache_ttl_s), and the refusal is cached (negative_ttl_s); twenty
 # requests at once with a new token on several workers make one call; an
@@ -112,7 +114,9 @@ ADMIN_PORT=$(free_port)
 gw_config() {
 	write_config "$1" "\"policy\": \"$top_srcdir/conf/policy.json\", \"workers\": 4,
   \"admin\": { \"address\": \"127.0.0.1\", \"port\": $ADMIN_PORT },
+  \"revocations\": {},
   \"tokens\": { \"issuers\": \"$ISS\", \"audiences\": [\"https://api.example\", \"https://opaque.example\"],
+    \"id_claim\": \"tid\", \"require_id\": false,
     \"keys\": [ { \"issuer_discovery\": \"$ISS\", \"ca_file\": \"$T/ca.pem\" } ],
     \"introspection\": { \"url\": \"$ISS/token/introspection\", \"ca_file\": \"$T/ca.pem\",
       \"client_id\": \"gw\", \"client_secret_file\": \"$T/gw.secret\",
@@ -142,6 +146,17 @@ expect_call "opaque token with the route's scope" 200 "$O1"
 expect_eq "... one introspection call" $((N0 + 1)) "$(calls)"
 expect_call "the same token again: the cached answer" 200 "$O1"
 expect_eq "... no new call" $((N0 + 1)) "$(calls)"
+expect_eq "... the answer's sub is the request's subject" svc-user \
+    "$(json_get "$(last_line "$T/access.log")" 'd["subject"]')"
+TID=$(json_get "$(last_line "$T/access.log")" 'd["token_id"]')
+check "... and its id claim (tid) the token id" test -n "$TID" -a "$TID" != null
+# Revoked at the gateway by its id: refused at once, cached answer or not.
+expect_eq "admin revokes the token's id" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -d "{\"id\":\"$TID\"}" "http://127.0.0.1:$ADMIN_PORT/revocations")"
+N0=$(calls)
+expect_call "opaque token revoked by id, its answer still cached" 401 "$O1"
+expect_eq "... revoked" revoked "$(last_reason)"
+expect_eq "... no new call" "$N0" "$(calls)"
 O_LIST=$(mint applicationApiTokens.get)
 expect_call "opaque token without the route's scope" 403 "$O_LIST"
 expect_eq "... insufficient_scope" insufficient_scope "$(last_reason)"

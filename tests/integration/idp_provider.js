@@ -62,6 +62,10 @@ async function build(names) {
       id_token_signed_response_alg: 'ES256',
     }],
     jwks: { keys: names.map(key) },
+    // Opaque tokens carry a subject and their own id claim ("tid"): their
+    // jti is the token itself, which introspection leaves out.
+    extraTokenClaims: (ctx, token) => (token.resourceServer?.audience === 'https://opaque.example'
+      ? { sub: 'svc-user', tid: crypto.randomUUID() } : undefined),
     scopes: ['applicationApiToken.get', 'applicationApiTokens.get', 'application.mqttPublishMessage',
       'application.import'],
     features: {

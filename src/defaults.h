@@ -175,6 +175,14 @@
 #define SG_DEFAULT_CORS_HEADERS		"authorization", "content-type"
 #define SG_DEFAULT_CORS_MAX_AGE_S	600
 #define SG_CORS_MAX_AGE_MAX_S		86400
+/* tokens.introspection (RFC 7662). */
+#define SG_INTROSPECT_TIMEOUT_MS	2000	/* one call, connection included */
+#define SG_INTROSPECT_CACHE_TTL_S	60	/* an active answer, never past its exp */
+#define SG_INTROSPECT_NEGATIVE_TTL_S	10	/* an inactive answer */
+#define SG_INTROSPECT_MAX_INFLIGHT	64	/* calls at once, all workers; more: 503 */
+#define SG_INTROSPECT_MAX_BYTES		(64 * 1024)	/* one answer */
+#define SG_INTROSPECT_MAX_ADDRS		8
+#define SG_INTROSPECT_CACHE_MAX		65536	/* answers kept, all workers */
 
 /* A chunk extension (never read, only skipped) longer than this is 400. */
 #define SG_CHUNK_EXT_MAX_BYTES		4096

@@ -10,6 +10,7 @@
 #include "defaults.h"
 #include "gate.h"
 #include "grant.h"
+#include "introspect_parse.h"
 #include "jsonschema.h"
 #include "override.h"
 #include "reportmode.h"
@@ -219,7 +220,7 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 	enum canon_status cs;
 	enum authz_token tok = AUTHZ_TOKEN_NONE;
 	const struct policy_scopeset *scopes = NULL;
-	struct policy_scopeset assumed;
+	struct policy_scopeset assumed, introspected;
 	struct authz_peer peer;
 	struct authz_decision ad;
 	enum policy_method m;
@@ -290,18 +291,39 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 		} else if (cf->tokens == NULL) {
 			tok = AUTHZ_TOKEN_INVALID;
 			d->jwt = JWT_UNKNOWN_KID;
+		} else if (cf->tokens->introspection != NULL && !rq->introspected &&
+		    introspect_wants(cf->tokens->introspection, t, tlen)) {
+			d->need_introspection = 1;
+			d->action = d->match.action;
+			deny(d, 503, "ServiceUnavailable", "introspection_unavailable",
+			    "Service Unavailable: the token cannot be checked now");
+			return;
 		} else {
 			struct jwt_result *r = NULL;
 			struct tokencache_stats before, after;
+			/* An opaque token's claims come from the endpoint's
+			 * answer, shared by every worker: read-only here. */
+			int from_endpoint = cf->tokens->introspection != NULL && rq->introspected &&
+			    introspect_wants(cf->tokens->introspection, t, tlen);
 
-			if (cache != NULL)
-				tokencache_get_stats(cache, &before);
-			d->jwt = token_verify(cf->tokens, cache, t, tlen, rq->now, &r);
-			d->jwt_verified = 1;
-			if (cache != NULL) {
-				tokencache_get_stats(cache, &after);
-				d->cache_hit = after.hits > before.hits;
+			if (from_endpoint) {
+				d->jwt = rq->introspect_status;
+				r = d->jwt == JWT_OK ? (struct jwt_result *)rq->introspect_result : NULL;
+				if (r == NULL && d->jwt == JWT_OK)
+					d->jwt = JWT_INTERNAL;
+				/* Never past exp, whatever the cache held. */
+				if (d->jwt == JWT_OK && r->has_exp && (int64_t)rq->now >= r->valid_until)
+					d->jwt = JWT_EXPIRED;
+			} else {
+				if (cache != NULL)
+					tokencache_get_stats(cache, &before);
+				d->jwt = token_verify(cf->tokens, cache, t, tlen, rq->now, &r);
+				if (cache != NULL) {
+					tokencache_get_stats(cache, &after);
+					d->cache_hit = after.hits > before.hits;
+				}
 			}
+			d->jwt_verified = 1;
 			if (d->jwt == JWT_OK && cf->tokens->require_id > 0)
 				d->id_refused = token_id_refusal(cf->tokens, r);
 			if (d->jwt == JWT_OK && (d->id_refused != NULL || (r->token_id != NULL &&
@@ -311,13 +333,18 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 				 * revocation takes effect on the very next one. */
 				d->revoked = d->id_refused == NULL;
 				tok = AUTHZ_TOKEN_INVALID;
-				if (cache == NULL)
+				if (cache == NULL && !from_endpoint)
 					jwt_result_free(r);
 			} else if (d->jwt == JWT_OK) {
-				if (cache == NULL)
+				if (cache == NULL && !from_endpoint)
 					d->owned = r;
 				tok = AUTHZ_TOKEN_VALID;
-				scopes = token_scopes(cf->policy, r);
+				if (from_endpoint) {
+					policy_scopeset_from_names(cf->policy,
+					    (const char *const *)r->scopes, r->nscopes, &introspected);
+					scopes = &introspected;
+				} else
+					scopes = token_scopes(cf->policy, r);
 				/* A copy: the cache entry may be gone by the time
 				 * the body (token creation) is checked. */
 				d->caller = *scopes;

@@ -44,6 +44,13 @@ struct gate_request {
 	 * content type, JSON, schema and token-creation rules). Never set by
 	 * the daemon. */
 	int skip_body;
+	/* tokens.introspection: the endpoint's answer for this request's
+	 * opaque token, once the caller has it (introspect.h): its status
+	 * (JWT_OK, JWT_INACTIVE or a failed claim) and, for JWT_OK, the
+	 * claims. Until then the head asks for it (need_introspection). */
+	int introspected;
+	enum jwt_status introspect_status;
+	const struct jwt_result *introspect_result;
 };
 
 struct gate_decision {
@@ -86,6 +93,10 @@ struct gate_decision {
 	 * (its reason and status), NULL when none; allow is then 1. */
 	const char *would_deny;
 	int would_status;
+	/* The token goes to the introspection endpoint and rq carried no
+	 * answer: the caller asks, then decides again with it (denied 503
+	 * meanwhile, for a caller that cannot: explain). */
+	int need_introspection;
 };
 
 /*

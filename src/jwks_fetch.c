@@ -45,6 +45,10 @@ struct jwks_live {
 	struct jwks_view *view;
 	struct event *kid_ev;		/* the registry's, once bound */
 	time_t last_poke;		/* atomic */
+	/* Workers' events to activate when the unknown-kid refetch has
+	 * settled (under lock). */
+	struct event **kid_waiters;
+	size_t nkid_waiters, kid_waiters_cap;
 };
 
 enum phase { PH_IDLE, PH_DISCOVERY, PH_JWKS };
@@ -132,6 +136,7 @@ jwks_live_free(struct jwks_live *l)
 	if (l == NULL)
 		return;
 	jwks_view_release(l->view);
+	free(l->kid_waiters);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -164,6 +169,58 @@ jwks_live_unknown_kid(struct jwks_live *l, time_t now)
 	    __ATOMIC_RELAXED))
 		return;
 	event_active(ev, EV_TIMEOUT, 0);
+}
+
+int
+jwks_live_wait_kid(struct jwks_live *l, struct event *ev)
+{
+	struct event *kid;
+	size_t i;
+
+	pthread_mutex_lock(&l->lock);
+	if ((kid = __atomic_load_n(&l->kid_ev, __ATOMIC_ACQUIRE)) == NULL) {
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	for (i = 0; i < l->nkid_waiters && l->kid_waiters[i] != ev; i++)
+		;
+	if (i == l->nkid_waiters) {
+		if (l->nkid_waiters == l->kid_waiters_cap) {
+			l->kid_waiters_cap = l->kid_waiters_cap ? 2 * l->kid_waiters_cap : 8;
+			l->kid_waiters = xreallocarray(l->kid_waiters, l->kid_waiters_cap,
+			    sizeof(*l->kid_waiters));
+		}
+		l->kid_waiters[l->nkid_waiters++] = ev;
+	}
+	pthread_mutex_unlock(&l->lock);
+	/* Always: the main loop must answer this waiter, refetch or not
+	 * (an already active event is not queued twice). */
+	event_active(kid, EV_TIMEOUT, 0);
+	return 1;
+}
+
+/* Wake the workers waiting on an unknown kid. */
+static void
+kid_wake(struct jwks_live *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->nkid_waiters; i++)
+		event_active(l->kid_waiters[i], EV_READ, 0);
+	l->nkid_waiters = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Once no source is fetching, the refetch asked for has settled: a new
+ * set was published, or none will come now. */
+static void
+kid_settle(struct jwks_registry *r)
+{
+	for (size_t i = 0; i < r->nsrc; i++)
+		if (r->src[i]->phase != PH_IDLE)
+			return;
+	kid_wake(r->live);
 }
 
 /* Build a view of the local keys and every set in force, publish it. */
@@ -383,6 +440,7 @@ fetch_failed(struct jwks_source *s, const char *fmt, ...)
 	s->settled = 1;
 	schedule(s, retry);
 	check_waiters(s->reg);
+	kid_settle(s->reg);
 }
 
 static void
@@ -643,6 +701,7 @@ on_done(void *arg)
 	fetch_stop(s);
 	s->settled = 1;
 	check_waiters(s->reg);
+	kid_settle(s->reg);
 }
 
 static const struct upstream_cbs fetch_cbs = {
@@ -699,6 +758,8 @@ kid_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("jwks %s: a token names an unknown kid: fetching again", s->name);
 		fetch_start(s);
 	}
+	/* Every source in its cooldown (or done already): waiters decide now. */
+	kid_settle(r);
 }
 
 struct jwks_registry *
@@ -762,6 +823,14 @@ jwks_registry_bind(struct jwks_registry *r, struct token_config *tc)
 	free(r->src);
 	r->src = next;
 	r->nsrc = n;
+	/* Requests waiting on the previous set decide again (with the new
+	 * one once their worker takes the new snapshot, else at their own
+	 * deadline). */
+	if (r->live != NULL && (tc == NULL || r->live != tc->live)) {
+		/* No longer fetched for: its workers decide without waiting. */
+		__atomic_store_n(&r->live->kid_ev, NULL, __ATOMIC_RELEASE);
+		kid_wake(r->live);
+	}
 	r->live = tc != NULL ? tc->live : NULL;
 	r->local = tc != NULL ? tc->keys : NULL;
 	if (r->live != NULL) {

@@ -40,6 +40,11 @@ void jwks_view_release(struct jwks_view *v);
 /* A token named a kid no key has: ask the main loop for one refetch (it
  * applies the cooldown and runs one fetch per source for all workers). */
 void jwks_live_unknown_kid(struct jwks_live *l, time_t now);
+/* The same, for a request that waits for the refetch: ev (the worker's,
+ * on its loop) is activated once no fetch of the live set is in progress
+ * any more (at once when every source is in its cooldown). 0 when no
+ * registry fetches for l (then there is nothing to wait for). */
+int jwks_live_wait_kid(struct jwks_live *l, struct event *ev);
 
 /* Main thread. */
 

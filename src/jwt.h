@@ -32,6 +32,7 @@ enum jwt_status {
 	JWT_BAD_CLAIM,		/* a registered claim of the wrong type */
 	JWT_BAD_SCOPE,		/* scope claim of the wrong form */
 	JWT_INTERNAL,		/* OpenSSL failure */
+	JWT_INACTIVE,		/* introspection (RFC 7662) said "active": false */
 	JWT_STATUS_COUNT
 };
 
@@ -104,6 +105,10 @@ enum jwt_status jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
     size_t *payload_len, enum keys_alg *alg, const struct keys_entry **key);
 
 void jwt_result_free(struct jwt_result *r);
+/* The claim checks jwt_verify runs on a verified payload, for claims that
+ * came another way (an introspection answer): r->payload set, the rest is
+ * filled in. */
+enum jwt_status jwt_claims_check(struct jwt_result *r, const struct jwt_opts *o, time_t now);
 
 /* Find a claim by dotted path ("realm.scopes"); NULL when absent. */
 json_t *jwt_claim_path(const json_t *payload, const char *path);

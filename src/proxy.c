@@ -31,6 +31,7 @@
 #include "forward.h"
 #include "guard.h"
 #include "headers.h"
+#include "introspect.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -328,6 +329,11 @@ proxy_finish(struct proxy_req *pr)
 	}
 	if (pr->ux != NULL)
 		upstream_cancel(pr->ux);
+	/* Gone while its token was being introspected: no resume for it. */
+	if (pr->iwait != NULL)
+		introspect_cancel(w->intro, pr->iwait);
+	worker_kid_done(w, pr);
+	introspect_entry_release(pr->ientry);
 	if (pr->piece != NULL)
 		evbuffer_free(pr->piece);
 	if (pr->retry_wire != NULL)

@@ -144,6 +144,16 @@ struct proxy_req {
 	size_t body_held;		/* of it, counted against max_buffered_body_bytes */
 	uint64_t body_max;		/* the action's max_body_bytes */
 
+	/* tokens.introspection: the wait for the opaque token's answer,
+	 * and the answer (a reference) once it came. */
+	struct introspect_waiter *iwait;
+	struct introspect_entry *ientry;
+	/* An unknown kid: waiting for the key set's refetch (at most until
+	 * kid_timer), once per request. */
+	struct event *kid_timer;
+	TAILQ_ENTRY(proxy_req) kid_link;
+	unsigned kid_waited:1;
+	unsigned fa_taken:1;		/* took from limits.failed_auth_per_client */
 	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */
 	unsigned paused:1;		/* upstream reads stopped for a slow client */

@@ -22,6 +22,7 @@
 #include "listensock.h"
 #include "keys.h"
 #include "jwks_fetch.h"
+#include "introspect.h"
 #include "log.h"
 #include "procstat.h"
 #include "ratelimit.h"
@@ -406,6 +407,14 @@ runtime_metrics_text(struct runtime *rt)
 	free(names);
 	cfg_unref(cf);
 	free(shards);
+	{
+		/* Opaque tokens (tokens.introspection): zeros until used. */
+		char *im = introspect_metrics(), *all;
+		xasprintf(&all, "%s%s", text, im);
+		free(text);
+		free(im);
+		text = all;
+	}
 	if (rt->jwks != NULL) {
 		char *jw = jwks_registry_metrics(rt->jwks, time(NULL)), *all;
 		xasprintf(&all, "%s%s", text, jw);

@@ -7,6 +7,7 @@
 #include "defaults.h"
 #include "jwks_fetch.h"
 #include "jwks_remote.h"
+#include "introspect_parse.h"
 #include "token_config.h"
 #include "xmalloc.h"
 
@@ -28,7 +29,7 @@ token_config_new_generation(void)
 }
 
 static const struct jsonconf_key tokens_keys[] = {
-	{ "keys", JC_ARRAY, 1 },
+	{ "keys", JC_ARRAY, 0 },
 	{ "issuers", JC_ANY, 0 },
 	{ "audiences", JC_ANY, 0 },
 	{ "require_exp", JC_BOOLEAN, 0 },
@@ -41,6 +42,7 @@ static const struct jsonconf_key tokens_keys[] = {
 	{ "cache_size", JC_INTEGER, 0 },
 	{ "max_untagged_tries", JC_INTEGER, 0 },
 	{ "require_id", JC_BOOLEAN, 0 },
+	{ "introspection", JC_OBJECT, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -241,7 +243,19 @@ token_config_parse(struct jsonconf *jc, const json_t *obj, const char *ptr,
 		bad = 1;
 	}
 
+	if (json_object_get(obj, "introspection") != NULL) {
+		char *p = jsonconf_ptr_key(ptr, "introspection");
+		tc->introspection = introspect_spec_parse(jc, json_object_get(obj, "introspection"),
+		    p, base_dir);
+		free(p);
+		bad |= tc->introspection == NULL;
+	}
 	keys = json_object_get(obj, "keys");
+	/* Only opaque tokens (introspection) need no key. */
+	if (keys == NULL && tc->introspection == NULL && json_object_get(obj, "introspection") == NULL) {
+		jsonconf_error(jc, ptr, "missing required key \"keys\"");
+		bad = 1;
+	}
 	if (json_is_array(keys) && json_array_size(keys) == 0) {
 		char *p = jsonconf_ptr_key(ptr, "keys");
 		jsonconf_error(jc, p, "at least one key is required");
@@ -306,6 +320,7 @@ token_config_free(struct token_config *tc)
 		return;
 	/* The view borrows the local keys: it goes first. */
 	jwks_live_free(tc->live);
+	introspect_spec_free(tc->introspection);
 	for (size_t i = 0; i < tc->nremote; i++)
 		jwks_spec_free(tc->remote[i]);
 	free(tc->remote);

@@ -36,6 +36,9 @@ struct token_config {
 	struct jwks_spec **remote;
 	size_t nremote;
 	struct jwks_live *live;
+	/* "introspection": opaque tokens read by an RFC 7662 endpoint
+	 * (introspect.h), or NULL. */
+	struct introspect_spec *introspection;
 };
 
 /* A generation number never handed out before (configs and key views

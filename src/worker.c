@@ -38,6 +38,10 @@
 #include "upset.h"
 #include "upstream.h"
 #include "token_config.h"
+#include "introspect.h"
+#include "jwks_fetch.h"
+#include "jwks_remote.h"
+#include "token_config.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "realip.h"
@@ -365,10 +369,181 @@ worker_admit_body(struct worker *w, struct proxy_req *pr)
 	proxy_forward(pr);
 }
 
+static void admit_decide(struct worker *w, struct proxy_req *pr);
+
+/* tokens.introspection: the answer came (e), or none could be had. */
+static void
+introspect_resumed(void *req, struct introspect_entry *e, const char *why)
+{
+	struct proxy_req *pr = req;
+
+	(void)why;
+	pr->iwait = NULL;
+	if (e == NULL) {
+		/* Fail closed: never forwarded without an answer. */
+		if (pr->fa_taken)
+			failed_auth_settle(pr->w, pr, pr->gd);
+		if (pr->gd->action != NULL) {
+			pr->action_idx = pr->gd->action->index;
+			pr->action = pr->gd->action->name;
+		}
+		pr->decision = "deny";
+		pr->reason = "introspection_unavailable";
+		proxy_reply_error(pr, 503, "ServiceUnavailable",
+		    "Service Unavailable: the token cannot be checked now", NULL);
+		return;
+	}
+	pr->ientry = e;
+	admit_decide(pr->w, pr);
+}
+
+static void *
+keep_cfg(void *cf)
+{
+	return cfg_ref(cf);
+}
+
+static void
+unkeep_cfg(void *cf)
+{
+	cfg_unref(cf);
+}
+
+/* Ask for the answer of the request's opaque token: decided again at once
+ * when it was cached, else suspended, or refused 503. */
+static int
+worker_introspect(struct worker *w, struct proxy_req *pr)
+{
+	const struct token_config *tc = pr->cf->tokens;
+	struct introspect_entry *e;
+	const char *t;
+	size_t tlen;
+
+	if (w->intro == NULL)
+		w->intro = introspect_client_new(w->base, introspect_resumed, unkeep_cfg);
+	(void)gate_bearer_token(pr->h_authorization, &t, &tlen);
+	/* A token no endpoint could have issued is not sent anywhere. */
+	if (!introspect_token_ok(t, tlen, tc->opts.max_token_bytes)) {
+		pr->ientry = introspect_entry_refused(tlen > tc->opts.max_token_bytes ?
+		    JWT_TOO_LARGE : JWT_MALFORMED);
+		admit_decide(w, pr);
+		return 1;
+	}
+	switch (introspect_lookup(w->intro, tc->introspection, &tc->opts, t, tlen, time(NULL),
+	    pr, keep_cfg, pr->cf, &e, &pr->iwait)) {
+	case INTROSPECT_HIT:
+		pr->ientry = e;
+		admit_decide(w, pr);
+		return 1;
+	case INTROSPECT_WAIT:
+		return 1;
+	case INTROSPECT_BUSY:
+		break;
+	}
+	log_warnx("introspection %s: max_inflight (%lld) calls already: 503",
+	    tc->introspection->url, (long long)tc->introspection->max_inflight);
+	introspect_resumed(pr, NULL, NULL);
+	return 1;
+}
+
+/* Stop waiting for the key set (decided, or the client went away). */
+void
+worker_kid_done(struct worker *w, struct proxy_req *pr)
+{
+	if (pr->kid_timer == NULL)
+		return;
+	event_free(pr->kid_timer);
+	pr->kid_timer = NULL;
+	TAILQ_REMOVE(&w->kid_waiting, pr, kid_link);
+}
+
+/* The refetch settled: every waiting request decides again, with the set
+ * now in force (unknown_kid if it still has no such key). */
+static void
+kid_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct proxy_req *pr;
+
+	(void)fd;
+	(void)what;
+	while ((pr = TAILQ_FIRST(&w->kid_waiting)) != NULL) {
+		worker_kid_done(w, pr);
+		admit_decide(w, pr);
+	}
+}
+
+/* fetch_timeout_ms passed: decide with what is in force. */
+static void
+kid_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	(void)fd;
+	(void)what;
+	worker_kid_done(pr->w, pr);
+	admit_decide(pr->w, pr);
+}
+
+/*
+ * A token named a kid no key has, and keys are fetched from a provider:
+ * a new key may have just been published. Rather than refusing at once,
+ * the request waits (suspended, the worker goes on) for the refetch the
+ * main loop runs once for all workers, at most the entries' longest
+ * fetch_timeout_ms, then decides again. 1 when it waits.
+ */
+static int
+worker_kid_wait(struct worker *w, struct proxy_req *pr)
+{
+	const struct token_config *tc = pr->cf->tokens;
+	int64_t ms = 0;
+	struct timeval tv;
+
+	if (pr->kid_waited || tc == NULL || tc->live == NULL)
+		return 0;
+	pr->kid_waited = 1;
+	if (w->kid_ev == NULL && (w->kid_ev = event_new(w->base, -1, 0, kid_wake_cb, w)) == NULL)
+		return 0;
+	for (size_t i = 0; i < tc->nremote; i++)
+		if (tc->remote[i]->fetch_timeout_ms > ms)
+			ms = tc->remote[i]->fetch_timeout_ms;
+	if ((pr->kid_timer = evtimer_new(w->base, kid_timeout_cb, pr)) == NULL)
+		return 0;
+	ms_to_tv(ms, &tv);
+	evtimer_add(pr->kid_timer, &tv);
+	TAILQ_INSERT_TAIL(&w->kid_waiting, pr, kid_link);
+	if (!jwks_live_wait_kid(tc->live, w->kid_ev)) {
+		worker_kid_done(w, pr);
+		return 0;
+	}
+	return 1;
+}
+
 /* Run the head's admission decision: refuse, or read the body (when one
  * was announced) and forward. */
 static void
 admit(struct worker *w, struct proxy_req *pr)
+{
+	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
+	int fa_taken;
+
+	/* By client address: every request counts, before any signature is
+	 * checked (a flood of bad tokens costs its sender, not the gateway). */
+	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
+		return;
+	/* A CORS preflight carries no token: the gateway answers it. */
+	if (cors_http_preflight(pr))
+		return;
+	if (failed_auth_take(w, pr, &fa_taken))
+		return;
+	pr->fa_taken = fa_taken;
+	admit_decide(w, pr);
+}
+
+/* The head's decision, once the token's answer (introspection) is known
+ * when it needs one. */
+static void
+admit_decide(struct worker *w, struct proxy_req *pr)
 {
 	const char *uri = evhttp_request_get_uri(pr->req);
 	struct gate_request rq = {
@@ -388,20 +563,25 @@ admit(struct worker *w, struct proxy_req *pr)
 	enum cfg_rate_key rkey = pr->cf->rate_limit.key;
 	struct gate_decision *d;
 	const json_t *claims;
-	int fa_taken;
 
-	/* By client address: every request counts, before any signature is
-	 * checked (a flood of bad tokens costs its sender, not the gateway). */
-	if (rkey == CFG_RATE_CLIENT && rate_limited(w, pr, 'c', pr->client_ip))
-		return;
-	/* A CORS preflight carries no token: the gateway answers it. */
-	if (cors_http_preflight(pr))
-		return;
-	if (failed_auth_take(w, pr, &fa_taken))
-		return;
-	d = pr->gd = proxy_decision_new(w);
+	if (pr->ientry != NULL) {
+		rq.introspected = 1;
+		rq.introspect_status = introspect_entry_status(pr->ientry);
+		rq.introspect_result = introspect_entry_result(pr->ientry);
+	}
+	if (pr->gd == NULL)
+		pr->gd = proxy_decision_new(w);
+	else
+		gate_decision_release(pr->gd);
+	d = pr->gd;
 	gate_decide_head(pr->cf, w->tcache, &rq, d);
-	if (fa_taken)
+	/* An opaque token: suspended until the endpoint answered (or the
+	 * answer is in the cache: decided again at once). */
+	if (d->need_introspection && worker_introspect(w, pr) != 0)
+		return;
+	if (d->jwt_verified && d->jwt == JWT_UNKNOWN_KID && worker_kid_wait(w, pr))
+		return;
+	if (pr->fa_taken)
 		failed_auth_settle(w, pr, d);
 	if (d->token_checked && d->jwt_verified) {
 		metrics_token_verified(w->metrics, d->jwt);
@@ -805,6 +985,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	w->alog = alog;
 	w->conns = ptrmap_new();
 	TAILQ_INIT(&w->body_waiting);
+	TAILQ_INIT(&w->kid_waiting);
 	if (getrandom(&w->id_prefix, sizeof(w->id_prefix), 0) != sizeof(w->id_prefix))
 		w->id_prefix = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16) ^ index;
 
@@ -911,6 +1092,10 @@ worker_join(struct worker *w)
 	free(w->retired);
 	if (w->tcache != NULL)
 		tokencache_free(w->tcache);
+	introspect_client_free(w->intro);
+	w->intro = NULL;
+	if (w->kid_ev != NULL)
+		event_free(w->kid_ev);
 	ptrmap_free(w->conns);
 	if (w->base != NULL)
 		event_base_free(w->base);

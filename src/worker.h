@@ -58,6 +58,11 @@ struct worker {
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
+	struct introspect_client *intro;	/* opaque tokens' calls, or NULL */
+	/* Requests whose token named an unknown kid, waiting for the
+	 * refetch (jwks_live_wait_kid activates kid_ev). */
+	TAILQ_HEAD(, proxy_req) kid_waiting;
+	struct event *kid_ev;
 	struct metrics_shard *metrics;	/* written by this worker only */
 	struct ratelimit_redis *rlr;	/* shared rate limits' link (rlgate.h), or NULL */
 
@@ -111,6 +116,10 @@ void worker_join(struct worker *w);
 
 /* Log one request (batched: written at the end of this loop pass). */
 void worker_log(struct worker *w, const struct accesslog_entry *e);
+
+/* A request waiting for a key set refetch ends (proxy.c, when it
+ * completes): no more waiting. */
+void worker_kid_done(struct worker *w, struct proxy_req *pr);
 
 /* Called by a request when it completes, whatever the outcome. */
 void worker_request_done(struct worker *w);

@@ -34,6 +34,7 @@ suites=(
 	trace
 	bodies
 	idp_oidc
+	idp_introspect
 	chunked
 	upstreams
 	report_mode

@@ -86,7 +86,7 @@ fi
 for src in "$srcdir"/src/cfg.c "$srcdir"/src/cfg_upstreams.c "$srcdir"/src/token_config.c "$srcdir"/src/revoke_config.c \
     "$srcdir"/src/policy_load.c "$srcdir"/src/tls_config.c \
     "$srcdir"/src/jwks_remote.c "$srcdir"/src/cfg_rollout.c \
-    "$srcdir"/src/ratelimits.c; do
+    "$srcdir"/src/ratelimits.c "$srcdir"/src/introspect_parse.c; do
 	[ -f "$src" ] || continue
 	for key in $(grep -o '{ *"[a-z_]*", *JC_' "$src" | sed 's/{ *"\([a-z_]*\)".*/\1/' | sort -u); do
 		# A term of its own (.SS/.BR/.B line) or quoted in an example.

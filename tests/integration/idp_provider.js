@@ -11,6 +11,13 @@
 // (hostile) body;
 // it also counts /jwks fetches.
 //
+// Opaque access tokens for idp_introspect.sh: the resource
+// https://opaque.example gets tokens in oidc-provider's opaque format, read
+// through its introspection endpoint (/token/introspection, client "gw"
+// with client_secret_basic) and revoked through its revocation endpoint.
+// The control listener can slow introspection answers down (/slow-introspect)
+// and counts them (introspections).
+//
 // usage: node idp_provider.js PORT CONTROL_PORT CERT KEY MAX_AGE
 'use strict';
 const fs = require('fs');
@@ -30,6 +37,8 @@ let slowMs = 0;
 let override = null;		// a body /jwks answers instead of the provider's
 let jwksFetches = 0;
 let conditional = 0;
+let introspectSlowMs = 0;
+let introspections = 0;
 
 function key(name) {
   if (!keys[name]) {
@@ -47,17 +56,35 @@ async function build(names) {
       client_id: 'svc', client_secret: 'svc-secret-0123456789', grant_types: ['client_credentials'],
       redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
+    }, {
+      client_id: 'gw', client_secret: 'gw-secret-0123456789', grant_types: [],
+      redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
     }],
     jwks: { keys: names.map(key) },
-    scopes: ['applicationApiToken.get', 'applicationApiTokens.get'],
+    // Opaque tokens carry a subject and their own id claim ("tid"): their
+    // jti is the token itself, which introspection leaves out.
+    extraTokenClaims: (ctx, token) => (token.resourceServer?.audience === 'https://opaque.example'
+      ? { sub: 'svc-user', tid: crypto.randomUUID() } : undefined),
+    scopes: ['applicationApiToken.get', 'applicationApiTokens.get', 'application.mqttPublishMessage',
+      'application.import'],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // Only the gateway (the resource server's client) reads tokens.
+      introspection: { enabled: true, allowedPolicy: (ctx, client) => client.clientId === 'gw' },
+      revocation: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => resource,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
+        getResourceServerInfo: (ctx, indicator) => (indicator === 'https://opaque.example' ? {
+          scope: 'applicationApiToken.get applicationApiTokens.get application.mqttPublishMessage '
+            + 'application.import',
+          audience: indicator,
+          accessTokenTTL: 600,
+          accessTokenFormat: 'opaque',
+        } : {
           scope: 'applicationApiToken.get applicationApiTokens.get',
           audience: resource,
           accessTokenTTL: 600,
@@ -102,7 +129,12 @@ function jwks(req, res) {
 const server = https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) },
   (req, res) => {
     console.log(`REQ ${req.method} ${req.url}`);
-    if (req.url === '/jwks' && req.method === 'GET') jwks(req, res); else current(req, res);
+    if (req.url === '/jwks' && req.method === 'GET') jwks(req, res);
+    else if (req.url === '/token/introspection') {
+      introspections++;
+      if (introspectSlowMs > 0) setTimeout(() => current(req, res), introspectSlowMs);
+      else current(req, res);
+    } else current(req, res);
   });
 
 const control = http.createServer((req, res) => {
@@ -114,8 +146,9 @@ const control = http.createServer((req, res) => {
       else if (req.url === '/slow') slowMs = Number(data);
       else if (req.url === '/maxage') maxAge = Number(data);
       else if (req.url === '/jwks-body') override = data.length ? data : null;
+      else if (req.url === '/slow-introspect') introspectSlowMs = Number(data);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ jwksFetches, conditional, slowMs }));
+      res.end(JSON.stringify({ jwksFetches, conditional, slowMs, introspections }));
     } catch (e) {
       res.writeHead(500);
       res.end(String(e));

@@ -20,21 +20,7 @@
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 TOK=5f1111111111111111111111
 
-node_package oidc-provider
-
-(cd "$T" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	    -out ca.pem -days 2 -subj /CN=scopegate-test-ca &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idp.key \
-	    -out idp.csr -subj /CN=127.0.0.1 &&
-	printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > idp.ext &&
-	openssl x509 -req -in idp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out idp.pem \
-	    -days 2 -extfile idp.ext) > "$T/openssl.log" 2>&1 || { cat "$T/openssl.log"; exit 1; }
-
-P_PORT=$(free_port)
-C_PORT=$(free_port)
-ISS="https://127.0.0.1:$P_PORT"
-CTL="http://127.0.0.1:$C_PORT"
+. "$(dirname "$0")/idp_lib.sh"
 start_provider() {
 	NODE_PATH="$NODE_MODULES" node "$(dirname "$0")/idp_provider.js" "$P_PORT" "$C_PORT" \
 	    "$T/idp.pem" "$T/idp.key" 60 >> "$T/provider.log" 2>&1 &
@@ -50,32 +36,7 @@ mint() {
 	    -d "scope=$1" -d "resource=${2:-https://opaque.example}" "$ISS/token" |
 	    json_get - 'd["access_token"]'
 }
-control() { curl -s --data-binary "$2" "$CTL/$1"; }
 calls() { control stats "" | json_get - 'd["introspections"]'; }
-call() {
-	curl -s -o "$T/r.json" -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
-	    "http://127.0.0.1:$GW_PORT/applications/$APP/tokens/$TOK"
-}
-expect_call() {
-	local n0 want_n
-	n0=$(record_count)
-	expect_eq "$1: status" "$2" "$(call "$3")"
-	want_n=$n0
-	[ "$2" = 200 ] && want_n=$((n0 + 1))
-	expect_eq "$1: $([ "$2" = 200 ] && echo reached || echo 'nothing reached') the upstream" \
-	    "$want_n" "$(record_count)"
-}
-eventually() {
-	local i
-	for i in $(seq 1 $(($1 * 10))); do
-		[ "$(call "$3")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-metric() {
-	curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -v '^#' | grep -F "$1" | awk '{print $2}'
-}
 last_reason() { json_get "$(last_line "$T/access.log")" 'd.get("reason")'; }
 # burst N TOKEN: N requests at once (threads of one process over
 # connections opened beforehand); prints the statuses, sorted and counted.

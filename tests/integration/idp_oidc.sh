@@ -15,25 +15,11 @@
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 TOK=5f1111111111111111111111
 
-node_package oidc-provider
-
-# A test CA and the provider's certificate for 127.0.0.1.
-(cd "$T" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	    -out ca.pem -days 2 -subj /CN=scopegate-test-ca &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout idp.key \
-	    -out idp.csr -subj /CN=127.0.0.1 &&
-	printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' > idp.ext &&
-	openssl x509 -req -in idp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out idp.pem \
-	    -days 2 -extfile idp.ext) > "$T/openssl.log" 2>&1 || { cat "$T/openssl.log"; exit 1; }
+. "$(dirname "$0")/idp_lib.sh"
 # Another CA, to show that the chain is verified.
 (cd "$T" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout other.key -out other.pem -days 2 -subj /CN=other-ca) > /dev/null 2>&1
 
-P_PORT=$(free_port)
-C_PORT=$(free_port)
-ISS="https://127.0.0.1:$P_PORT"
-CTL="http://127.0.0.1:$C_PORT"
 MAX_AGE=3
 NODE_PATH="$NODE_MODULES" node "$(dirname "$0")/idp_provider.js" "$P_PORT" "$C_PORT" \
     "$T/idp.pem" "$T/idp.key" "$MAX_AGE" > "$T/provider.log" 2>&1 &
@@ -46,34 +32,7 @@ mint() {
 	curl -s --cacert "$T/ca.pem" -u svc:svc-secret-0123456789 -d grant_type=client_credentials \
 	    -d "scope=$1" "$ISS/token" | json_get - 'd["access_token"]'
 }
-control() { curl -s --data-binary "$2" "$CTL/$1"; }
 fetches() { control stats "" | json_get - 'd["jwksFetches"]'; }
-call() {
-	curl -s -o "$T/r.json" -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} \
-	    "http://127.0.0.1:$GW_PORT/applications/$APP/tokens/$TOK"
-}
-# expect_call "desc" STATUS TOKEN: the status, and whether it reached the upstream.
-expect_call() {
-	local n0 want_n
-	n0=$(record_count)
-	expect_eq "$1: status" "$2" "$(call "$3")"
-	want_n=$n0
-	[ "$2" = 200 ] && want_n=$((n0 + 1))
-	expect_eq "$1: $([ "$2" = 200 ] && echo reached || echo 'nothing reached') the upstream" \
-	    "$want_n" "$(record_count)"
-}
-# eventually SECONDS STATUS TOKEN: poll until the call answers STATUS.
-eventually() {
-	local i
-	for i in $(seq 1 $(($1 * 10))); do
-		[ "$(call "$3")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-metric() {
-	curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -F "$1" | awk '{print $2}'
-}
 
 start_upstream up
 GW_PORT=$(free_port)

@@ -125,17 +125,6 @@ string_list(struct jsonconf *jc, const json_t *o, const char *ptr, const char *k
 }
 
 static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!chars_is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-static int
 is_method(const char *s)
 {
 	return policy_method_parse(s, strlen(s)) != POLICY_M_OTHER;
@@ -194,7 +183,7 @@ parse_cors_rule(struct jsonconf *jc, const struct cfg *cf, const json_t *o, cons
 	for (size_t i = 0; i < n; i++)
 		r->methods |= 1u << policy_method_parse(list[i], strlen(list[i]));
 	free(list);
-	list = string_list(jc, o, ptr, "allowed_headers", is_token, "a header field name", &n);
+	list = string_list(jc, o, ptr, "allowed_headers", chars_is_token, "a header field name", &n);
 	if (json_object_get(o, "allowed_headers") == NULL) {
 		free(list);
 		list = xcalloc(2, sizeof(*list));
@@ -211,7 +200,7 @@ parse_cors_rule(struct jsonconf *jc, const struct cfg *cf, const json_t *o, cons
 	r->nheaders = n;
 	r->allow_headers = n > 0 ? join((const char *const *)r->headers, n) : NULL;
 	free(list);
-	list = string_list(jc, o, ptr, "expose_headers", is_token, "a header field name", &n);
+	list = string_list(jc, o, ptr, "expose_headers", chars_is_token, "a header field name", &n);
 	r->expose_headers = n > 0 ? join(list, n) : NULL;
 	free(list);
 	jsonconf_get_bool(jc, o, ptr, "allow_credentials", 0, &r->credentials);

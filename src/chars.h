@@ -25,6 +25,18 @@ chars_is_tchar(int c)
 	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Non-zero when s is a non-empty RFC 9110 token (a field name, a method). */
+static inline int
+chars_is_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!chars_is_tchar((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
 /* The index of the first CRLF in h[i..hlen) (its CR), or, when there is
  * none, hlen - 1 (i itself when fewer than two bytes are left): the same
  * as stepping byte by byte, but memchr finds the CRs several bytes at a

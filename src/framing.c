@@ -12,18 +12,6 @@
 #include "chars.h"
 #include "framing.h"
 
-/* Non-zero when s is a non-empty RFC 9110 token. */
-static int
-is_token(const char *s)
-{
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!chars_is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 /* Set the refusal and return -1. */
 static int
 refuse(int *status, const char **type, const char **message, int st, const char *ty,
@@ -51,7 +39,7 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 		return refuse(status, type, message, 505, "HTTPVersionNotSupported",
 		    "Only HTTP/1.0 and HTTP/1.1 are supported");
 	TAILQ_FOREACH(kv, in, next) {
-		if (!is_token(kv->key))
+		if (!chars_is_token(kv->key))
 			return refuse(status, type, message, 400, "BadRequest",
 			    "Invalid header field name");
 		/* The gateway's own namespace: a client sending one is

@@ -125,7 +125,7 @@ check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_deci
 	struct jschema_error verr;
 	json_error_t jerr;
 	json_t *body;
-	int rc = -1;
+	int rc = -1, schema_failed = 0;
 
 	if (js == NULL && !a->creates_token)
 		return 0;
@@ -156,7 +156,13 @@ check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_deci
 		deny(d, 400, "BadRequest", "body_schema", "");
 		snprintf(d->message, sizeof(d->message), "Request body invalid at %.100s: %.31s: %.60s",
 		    verr.instance_ptr[0] ? verr.instance_ptr : "/", verr.keyword, verr.message);
-		goto out;
+		/* Report mode forwards a body that fails the schema: the
+		 * scopes to grant must still be read as the upstream reads
+		 * them (token_scope is never relaxed), so the grant check
+		 * runs too; the schema stays the refusal reported. */
+		schema_failed = 1;
+		if (!a->creates_token || !reportmode_is_report(cf, a))
+			goto out;
 	}
 	if (a->creates_token && caller.set != NULL && cf->grants != NULL) {
 		char msg[200];
@@ -168,6 +174,8 @@ check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_deci
 			deny(d, 400, "BadRequest", "token_scope", msg);
 			goto out;
 		case GRANT_ESCALATION:
+			if (schema_failed)
+				goto out;	/* reported as the schema's */
 			deny(d, 403, "Forbidden", "scope_escalation", "");
 			snprintf(d->message, sizeof(d->message),
 			    "Cannot grant scopes beyond your own: %s", msg);
@@ -175,7 +183,7 @@ check_body(const struct cfg *cf, const struct gate_request *rq, struct gate_deci
 			goto out;
 		}
 	}
-	rc = 0;
+	rc = schema_failed ? -1 : 0;
 out:
 	json_decref(body);
 	return rc;

@@ -238,6 +238,19 @@ collection(struct yj *y, yaml_event_t *open, int depth)
 				yaml_event_delete(&ev);
 				goto out;
 			}
+			/* YAML 1.1's merge key: parsers that implement it
+			 * (PyYAML, js-yaml, SnakeYAML) read the mapping it
+			 * names into this one, so an operation's security
+			 * written as "<<: {security: ...}" is there to them;
+			 * read as a literal key it would vanish and the
+			 * operation turn public. Refused, as aliases are. */
+			if (ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			    ev.data.scalar.length == 2 &&
+			    memcmp(ev.data.scalar.value, "<<", 2) == 0) {
+				yj_fail(y, &km, "merge keys (<<) are not supported, nor aliases");
+				yaml_event_delete(&ev);
+				goto out;
+			}
 			k = json_stringn((const char *)ev.data.scalar.value,
 			    ev.data.scalar.length);
 			yaml_event_delete(&ev);

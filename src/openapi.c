@@ -815,6 +815,14 @@ security(struct conv *c, const json_t *op, const char *optr, json_t *act)
 			json_t *entry = json_array(), *have;
 			int dup = 0;
 
+			/* Other schemes required together with this one (an API
+			 * key as well as the token) are the upstream's to check:
+			 * the policy keeps only the scopes, and says so. */
+			if (json_object_size(req) > 1)
+				jsonconf_error(c->warns, rp, "also requires %zu other "
+				    "scheme(s), which scopegate does not check; only the "
+				    "scopes of %s are kept", json_object_size(req) - 1,
+				    c->scheme);
 			/* one scope: a string; several: all of them together */
 			json_array_foreach(list, j, s) {
 				int seen = 0;

@@ -106,6 +106,16 @@ test_security(void)
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(a, "scopes")), 1);
 	CU_ASSERT_EQUAL(warns.n, 3);
 	json_decref(p);
+	/* a token AND an API key: the scopes kept, the other half named */
+	p = conv(OAS30("{\"/a\":{\"delete\":{\"operationId\":\"and\","
+	    "\"security\":[{\"oa\":[\"admin\"],\"key\":[]}]}}}"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(action(p, "and"),
+	    "scopes"), 0)), "admin");
+	CU_ASSERT_EQUAL(warns.n, 1);
+	CU_ASSERT(warns.n == 1 && strstr(warns.msgs[0], "/paths/~1a/delete/security/0: also "
+	    "requires 1 other scheme(s)") != NULL);
+	json_decref(p);
 	/* the scheme named */
 	p = conv(OAS30("{\"/a\":{\"get\":{}}}"), "key");
 	CU_ASSERT_PTR_NULL(p);

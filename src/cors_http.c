@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "cors.h"
 #include "cors_http.h"
+#include "gate.h"
 #include "guard.h"
 #include "headers.h"
 #include "metrics.h"
@@ -164,6 +165,14 @@ cors_http_reply_headers(struct proxy_req *pr, struct evkeyvalq *out)
 	evhttp_add_header(out, "Vary", "Origin");
 	origin = field(evhttp_request_get_input_headers(pr->req), "Origin", &n);
 	if (origin == NULL || !cors_origin_allowed(r, origin, strlen(origin)))
+		return;
+	/* A method the rule does not list gets no Allow-Origin either: a
+	 * simple request (GET, HEAD, POST) is sent without a preflight, and
+	 * its answer must not become readable to the page the preflight
+	 * would have refused. The action's method, as the preflight checks
+	 * (HEAD served as GET's action counts as GET). */
+	if (r->methods != 0 && (pr->gd == NULL || pr->gd->action == NULL ||
+	    !(r->methods & (1u << pr->gd->action->method))))
 		return;
 	evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
 	if (r->credentials)

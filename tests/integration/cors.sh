@@ -136,6 +136,12 @@ no_cors_fields "GET, two Origin fields"
 req "GET, action without a rule" 403 "$GW/applications/$APP" -H "Origin: https://app.example.com" \
     -H "Authorization: Bearer $TOKEN"
 no_cors_fields "GET, action without a rule"
+# A simple request (no preflight) with a method the rule does not list:
+# its answer is not made readable to the page either.
+req "POST, method not in allowed_methods" 403 "$U" -X POST -H "Origin: https://app.example.com" \
+    -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data '{"name":"x"}'
+no_cors_fields "POST, method not in allowed_methods"
+check "POST, method not in allowed_methods: still Vary: Origin" bash -c "grep -qi '^vary: .*origin' '$T/h.txt'"
 
 # --- the upstream's own CORS fields never pass for an action with a rule ---------
 RAW_PORT_FILE="$T/raw.port"

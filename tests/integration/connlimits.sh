@@ -191,8 +191,12 @@ for host in ("127.0.0.1", "::ffff:127.0.0.1", "::1"):
 print(" ".join(out))
 PY
 )
-	expect_eq "dual stack: IPv4 and IPv4-mapped are one address (3 in all), ::1 another" \
-	    "127.0.0.1=3 ::ffff:127.0.0.1=0 ::1=3" "$got"
+	# Which of the seven IPv4 and mapped connections keep the three slots
+	# depends on the order the workers accept them in (under memcheck the
+	# mapped ones can come first); that they share three is the guarantee.
+	expect_eq "dual stack: IPv4 and IPv4-mapped are one address (3 in all), ::1 another ($got)" \
+	    "v4+mapped=3 ::1=3" "$(echo "$got" | awk '{ split($1, a, "="); split($2, b, "=");
+	    printf "v4+mapped=%d %s", a[2] + b[2], $3 }')"
 	kill "$DS_PID"; wait "$DS_PID" 2>/dev/null
 else
 	echo "# no IPv6 on loopback: dual-stack case skipped"

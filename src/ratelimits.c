@@ -406,16 +406,18 @@ ratelimits_match(const struct ratelimits *rls, const struct ratelimits_request *
 	    rq->match->action : NULL;
 	size_t n = 0;
 	/* A HEAD the policy served as a GET action (HEAD is implied by GET)
-	 * is that GET to the limits too: the upstream runs the GET's work
+	 * is also that GET to the limits: the upstream runs the GET's work
 	 * for it, and a limit on GET must not be escaped by asking HEAD. */
-	enum policy_method m = rq->method == POLICY_M_HEAD && a != NULL &&
-	    a->method == POLICY_M_GET ? POLICY_M_GET : rq->method;
+	unsigned methods = rq->method < POLICY_M_COUNT ? 1u << rq->method : 0;
+
+	if (rq->method == POLICY_M_HEAD && a != NULL && a->method == POLICY_M_GET)
+		methods |= 1u << POLICY_M_GET;
 
 	for (size_t i = 0; rls != NULL && i < rls->n && n < cap; i++) {
 		const struct ratelimits_limit *l = &rls->v[i];
 		struct ratelimits_hit *h = &hits[n];
 
-		if (l->methods != 0 && (m >= POLICY_M_COUNT || !(l->methods & (1u << m))))
+		if (l->methods != 0 && !(l->methods & methods))
 			continue;
 		if (!l->any_action && (a == NULL || !l->actions[a->index]))
 			continue;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "ratelimits.h"
+#include "revoke.h"
 #include "xmalloc.h"
 
 static const struct jsonconf_key limit_keys[] = {
@@ -350,8 +351,8 @@ key_hit(const struct ratelimits_limit *l, const struct ratelimits_request *rq,
 {
 	const json_t *c;
 	const char *s;
-	size_t len = 0;
-	char num[40];
+	size_t len = 0, clen;
+	char num[40], canon[SG_REVOKE_MAX_ID_BYTES];
 
 	switch (l->key) {
 	case RATELIMITS_KEY_CLIENT:
@@ -384,6 +385,13 @@ key_hit(const struct ratelimits_limit *l, const struct ratelimits_request *rq,
 	case RATELIMITS_KEY_PARAM:
 		if ((s = param_value(rq->match, l->name, &len)) == NULL)
 			return 0;
+		/* In the ids' canonical form (revoke_id_canon): the upstream
+		 * takes a 24-hex id in either case, so each spelling of one
+		 * id would otherwise count apart (2^k keys for k letters). */
+		if (len < sizeof(canon) && (clen = revoke_id_canon(s, len, canon)) > 0) {
+			s = canon;
+			len = clen;
+		}
 		set_key(h, 'p', s, len);
 		return 1;
 	}
@@ -397,13 +405,19 @@ ratelimits_match(const struct ratelimits *rls, const struct ratelimits_request *
 	const struct policy_action *a = rq->match != NULL && rq->match->status == POLICY_MATCH_OK ?
 	    rq->match->action : NULL;
 	size_t n = 0;
+	/* A HEAD the policy served as a GET action (HEAD is implied by GET)
+	 * is also that GET to the limits: the upstream runs the GET's work
+	 * for it, and a limit on GET must not be escaped by asking HEAD. */
+	unsigned methods = rq->method < POLICY_M_COUNT ? 1u << rq->method : 0;
+
+	if (rq->method == POLICY_M_HEAD && a != NULL && a->method == POLICY_M_GET)
+		methods |= 1u << POLICY_M_GET;
 
 	for (size_t i = 0; rls != NULL && i < rls->n && n < cap; i++) {
 		const struct ratelimits_limit *l = &rls->v[i];
 		struct ratelimits_hit *h = &hits[n];
 
-		if (l->methods != 0 && (rq->method >= POLICY_M_COUNT ||
-		    !(l->methods & (1u << rq->method))))
+		if (l->methods != 0 && !(l->methods & methods))
 			continue;
 		if (!l->any_action && (a == NULL || !l->actions[a->index]))
 			continue;

@@ -41,6 +41,7 @@ suites=(
 	cors
 	upstreams_health
 	head
+	ratelimits_spellings
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

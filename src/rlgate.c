@@ -302,12 +302,17 @@ void
 rlgate_configure(struct worker *w)
 {
 	const struct cfg *cf = w->cf;
+	/* The Redis endpoint the process started with, as for revocations: a
+	 * reload that moves it is "restart needed" (runtime.c), and shared
+	 * limits moving alone would leave instances counting in two places
+	 * until every one of them had reloaded. */
+	const struct revoke_config *rc = w->rt->boot.revocations;
 	int want = cf->ratelimits != NULL && cf->ratelimits->nshared > 0;
 
-	if (want && ratelimit_redis_same(w->rlr, cf->revocations))
+	if (want && ratelimit_redis_same(w->rlr, rc))
 		return;
 	ratelimit_redis_free(w->rlr);
-	w->rlr = want ? ratelimit_redis_new(w->base, cf->revocations) : NULL;
+	w->rlr = want ? ratelimit_redis_new(w->base, rc) : NULL;
 }
 
 void

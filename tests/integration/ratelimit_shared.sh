@@ -57,7 +57,7 @@ config() {
   \"tokens\": { \"keys\": [ { \"file\": \"$KEYS/ec256.pem\", \"kid\": \"e1\" } ] },
   \"workers\": 2,
   \"admin\": { \"address\": \"127.0.0.1\", \"port\": $3 },
-  \"revocations\": { \"redis\": \"redis://127.0.0.1:$RPORT\" },
+  \"revocations\": { \"redis\": \"redis://127.0.0.1:$RPORT${REDIS_DB_PATH:-}\" },
   \"rate_limit_headers\": $4,
   \"rate_limits\": [
     { \"match\": { \"actions\": [ \"applicationApiTokens.get\" ] }, \"key\": \"subject\",
@@ -311,4 +311,18 @@ check "a reload with a zero rate ..." reload_and_wait
 check "... fails, naming the limit's pointer" grep -q 'a.json: /rate_limits/1/per_minute: must be between 1' "$T/gateway.err"
 expect_eq "... and the old limits stay" 429 "$(curl -s -o /dev/null -w '%{http_code}' \
     -H "Authorization: Bearer $ALICE" "http://127.0.0.1:$PA/applications/$APP2")"
+
+# --- a reload moving Redis: restart needed, shared limits stay where they were --
+if [ -n "$REDIS_CLI" ]; then
+	REDIS_DB_PATH=/1 config "$T/a.json" "$PA" "$AA" true
+	check "a reload moving Redis to db 1 ..." reload_and_wait
+	check "... says restart needed" grep -q 'revocations.redis.*restart needed\|restart needed.*revocations.redis' "$T/gateway.err"
+	s0=$(metric "$AA" scopegate_ratelimit_shared_total)
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+	    "http://127.0.0.1:$PA$TOKENS")
+	expect_eq "... a shared-limited request after it: allowed" 200 "$code"
+	expect_eq "... decided by Redis" $((s0 + 1)) "$(metric "$AA" scopegate_ratelimit_shared_total)"
+	expect_eq "... in the database the process started with, none in db 1" 0 \
+	    "$("$REDIS_CLI" -p "$RPORT" -n 1 --scan --pattern '*:rl:*' | wc -l)"
+fi
 finish

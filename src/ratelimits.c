@@ -290,6 +290,13 @@ ratelimits_parse(struct jsonconf *jc, const json_t *a, const char *ptr,
 		else
 			parse_limit(jc, o, iptr, p, have_redis, l);
 		rls->nshared += l->shared;
+		/* Two copies of one limit would share its cells (same id):
+		 * counted twice locally, once in Redis. Refused, not halved. */
+		for (size_t j = 0; j + 1 < rls->n && json_is_object(o); j++)
+			if (json_equal(o, json_array_get(a, j))) {
+				jsonconf_error(jc, iptr, "the same limit as %s/%zu", ptr, j);
+				break;
+			}
 		free(iptr);
 	}
 	if (jc->errs->n != nerr) {

@@ -139,6 +139,10 @@ test_bad_config(void)
 	    "/rate_limits/0/on_outage", "must be");
 	expect_error("[{\"key\": \"subject\", \"per_second\": 1, \"expected_instances\": 0}]", 1,
 	    "/rate_limits/0", "expected_instances");
+	/* Two copies of one limit would share one cell. */
+	expect_error("[{\"key\": \"subject\", \"per_second\": 1}, {\"key\": \"client\","
+	    " \"per_second\": 1}, {\"per_second\": 1, \"key\": \"subject\"}]", 0,
+	    "/rate_limits/2", "the same limit as /rate_limits/0");
 	/* Every error, not the first only. */
 	{
 		struct errlist errs;

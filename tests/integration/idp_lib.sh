@@ -55,3 +55,22 @@ eventually() {
 metric() {
 	curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -v '^#' | grep -F "$1" | awk '{print $2}'
 }
+
+# latency SECONDS TOKEN: GETs of the route one after another for SECONDS;
+# prints "count ok p99_s max_s" (the requests answered 200 among them).
+latency() {
+	python3 - "http://127.0.0.1:$GW_PORT/applications/$APP/tokens/$TOK" "$2" "$1" <<'PY'
+import sys, time, urllib.request
+url, tok, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+lat, ok = [], 0
+end = time.time() + secs
+while time.time() < end:
+    t = time.time()
+    r = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Bearer " + tok}))
+    ok += r.status == 200
+    r.read()
+    lat.append(time.time() - t)
+lat.sort()
+print(len(lat), ok, "%.4f" % lat[max(int(len(lat) * 0.99) - 1, 0)], "%.4f" % lat[-1])
+PY
+}

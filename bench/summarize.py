@@ -212,7 +212,7 @@ def main():
     if tls or meta.get("tls_note"):
         p("TLS handshakes per second (openssl s_time, one client, %ds each)" % meta["duration"])
         for t in tls:
-            p("  %-24s full (-new) %8.0f/s    resumed (-reuse) %8.0f/s    resumed TLS 1.2 %8.0f/s" % (
+            p("  %-24s full (-new) %8.0f/s    resumed TLS 1.3 (-reuse -www) %8.0f/s    resumed TLS 1.2 %8.0f/s" % (
                 SERVERS.get(t["server"], t["server"]), t.get("new_per_s") or 0,
                 t.get("reuse_per_s") or 0, t.get("reuse12_per_s") or 0))
         if meta.get("tls_note"):

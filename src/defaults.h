@@ -148,6 +148,12 @@
 #define SG_TLS_VERIFY_DEPTH		8
 #define SG_TLS_MAX_CERTIFICATES		64	/* per listener */
 #define SG_TLS_MAX_NAMES		1024	/* per certificate entry */
+/* A TLS client connection's pending output up to this size is joined into
+ * one piece before it is written, so that a small answer (head and body)
+ * leaves as one TLS record: libevent writes each piece with its own
+ * SSL_write. 16384 is a record's largest payload and the most libevent
+ * writes at once. */
+#define SG_TLS_COALESCE_BYTES		16384
 
 /* Access-log fields copied from a request: the query (after redaction)
  * and host, user agent, SNI are cut there (the whole line is cut at

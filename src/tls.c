@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include <event2/bufferevent_ssl.h>
+#include <event2/buffer.h>
 
 #include "defaults.h"
 #include "log.h"
@@ -804,6 +805,27 @@ tls_server_ctx(const struct tls_server *ts)
 	return ts->ctxs[0];
 }
 
+/* Output callback of a client connection: join small pending output into
+ * one piece. libevent 2.1 calls SSL_write once per piece of the output
+ * buffer, and evhttp queues an answer's head and body as separate pieces,
+ * so a small answer would cost two TLS records (two encryptions, two
+ * write() calls, twice the record overhead on the wire) where one holds
+ * it. Only up to SG_TLS_COALESCE_BYTES, so the copy stays small; larger
+ * output is written as it is. The write itself happens later, from the
+ * socket's write event, so both pieces are there by then. */
+static void
+coalesce_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	size_t len;
+
+	(void)arg;
+	if (info->n_added == 0 || (len = evbuffer_get_length(buf)) > SG_TLS_COALESCE_BYTES ||
+	    evbuffer_get_contiguous_space(buf) == len)
+		return;
+	/* On failure (no memory) the pieces just stay as they are. */
+	(void)evbuffer_pullup(buf, (ev_ssize_t)len);
+}
+
 struct bufferevent *
 tls_server_bevcb(struct event_base *base, void *arg)
 {
@@ -833,5 +855,11 @@ tls_server_bevcb(struct event_base *base, void *arg)
 	/* Clients commonly close without close_notify; that is an end of
 	 * stream to evhttp, not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* coalesce_cb may move bytes that a write waiting to be retried
+	 * (SSL_ERROR_WANT_WRITE) passed to SSL_write: same bytes, same
+	 * order, another address, which OpenSSL accepts only in this mode. */
+	SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (evbuffer_add_cb(bufferevent_get_output(bev), coalesce_cb, NULL) == NULL)
+		log_warnx("tls: cannot watch a connection's output; answers go out in more records");
 	return bev;
 }

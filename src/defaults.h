@@ -144,6 +144,11 @@
 #define SG_TLS_GROUPS			"X25519:P-256:P-384"
 #define SG_TLS_SESSION_CACHE_SIZE	20480	/* sessions per listener */
 #define SG_TLS_SESSION_TIMEOUT_S	3600
+/* However often a session is resumed (each TLS 1.3 resumption gets a new
+ * ticket, good for another SG_TLS_SESSION_TIMEOUT_S), it never resumes
+ * later than this after the full handshake that verified its client, nor
+ * after its client certificate expires. */
+#define SG_TLS_SESSION_MAX_AGE_S	(24 * 3600)
 #define SG_TLS_TICKET_KEY_ROTATE_S	(12 * 3600)	/* previous key kept one period */
 #define SG_TLS_VERIFY_DEPTH		8
 #define SG_TLS_MAX_CERTIFICATES		64	/* per listener */

@@ -315,6 +315,118 @@ out:
 	return rc;
 }
 
+/* A session's ticket application data: when its client was authenticated
+ * by a full handshake (seconds since the epoch, 8 bytes big-endian). It
+ * travels inside the encrypted ticket (or with the cached session) and is
+ * copied to the session each resumption makes. */
+#define AUTH_TIME_LEN	8
+
+static int
+auth_time_get(const SSL_SESSION *sess, int64_t *t)
+{
+	void *data = NULL;
+	size_t len = 0;
+	uint64_t v = 0;
+
+	if (SSL_SESSION_get0_ticket_appdata((SSL_SESSION *)sess, &data, &len) != 1 ||
+	    len != AUTH_TIME_LEN)
+		return -1;
+	for (size_t i = 0; i < AUTH_TIME_LEN; i++)
+		v = v << 8 | ((const unsigned char *)data)[i];
+	*t = (int64_t)v;
+	return 0;
+}
+
+/* Record in sess when its client was authenticated and bound its life
+ * (tls_session_timeout). Each TLS 1.3 resumption that renews a ticket
+ * gives it a fresh timeout, and OpenSSL checks no certificate's dates on
+ * resumption, so without this a session could carry a client certificate
+ * verified once, expired since, for an hour or (renewed) longer. 0 or -1. */
+static int
+session_bound(SSL *ssl, SSL_SESSION *sess)
+{
+	int64_t now = (int64_t)time(NULL), auth = now, not_after = 0, timeout;
+	unsigned char buf[AUTH_TIME_LEN];
+	X509 *peer;
+
+	/* A resumed session carries its first handshake's time; one that
+	 * does not (not ours) may not be renewed. */
+	if (SSL_session_reused(ssl) && auth_time_get(sess, &auth) != 0)
+		auth = now - SG_TLS_SESSION_MAX_AGE_S;
+	for (size_t i = 0; i < AUTH_TIME_LEN; i++)
+		buf[i] = (unsigned char)((uint64_t)auth >> (8 * (AUTH_TIME_LEN - 1 - i)));
+	if ((peer = SSL_SESSION_get0_peer(sess)) != NULL &&
+	    (not_after = asn1_epoch(X509_get0_notAfter(peer))) == 0)
+		not_after = now;	/* unreadable: no resumption */
+	timeout = tls_session_timeout((int64_t)SSL_SESSION_get_time(sess), auth, not_after,
+	    SG_TLS_SESSION_TIMEOUT_S, SG_TLS_SESSION_MAX_AGE_S);
+	if (SSL_SESSION_set1_ticket_appdata(sess, buf, sizeof(buf)) != 1 ||
+	    SSL_SESSION_set_timeout(sess, (long)timeout) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+/* Called by OpenSSL before it puts a session in a ticket (TLS 1.3 without
+ * tickets: in the cache). 0 means no ticket rather than one without
+ * limits. */
+static int
+ticket_gen_cb(SSL *ssl, void *arg)
+{
+	SSL_SESSION *sess = SSL_get_session(ssl);
+
+	(void)arg;
+	return sess == NULL || session_bound(ssl, sess) == 0;
+}
+
+/* Called by OpenSSL when a full handshake put a new session in the
+ * server-side cache (session ids, TLS 1.2): the same bounds, which a
+ * cache lookup honours. Keeps no reference (returns 0). */
+static int
+cache_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)session_bound(ssl, sess);
+	return 0;
+}
+
+/* Called by OpenSSL with a ticket it decrypted: resume only within the
+ * session's own timeout (OpenSSL 3.0 checks it for TLS 1.2 only) and the
+ * limits above; otherwise a full handshake, which verifies the client
+ * certificate again. */
+static SSL_TICKET_RETURN
+ticket_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname, size_t keyname_len,
+    SSL_TICKET_STATUS status, void *arg)
+{
+	int64_t now = (int64_t)time(NULL), auth, not_after = 0;
+	X509 *peer;
+	int ok;
+
+	(void)ssl;
+	(void)keyname;
+	(void)keyname_len;
+	(void)arg;
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW:
+		break;
+	case SSL_TICKET_FATAL_ERR_MALLOC:
+	case SSL_TICKET_FATAL_ERR_OTHER:
+		return SSL_TICKET_RETURN_ABORT;
+	default:	/* none, or not ours: full handshake, new ticket */
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	}
+	if ((peer = SSL_SESSION_get0_peer(sess)) != NULL)
+		not_after = asn1_epoch(X509_get0_notAfter(peer));
+	ok = auth_time_get(sess, &auth) == 0 &&
+	    now < (int64_t)SSL_SESSION_get_time(sess) + (int64_t)SSL_SESSION_get_timeout(sess) &&
+	    now < auth + SG_TLS_SESSION_MAX_AGE_S &&
+	    (peer == NULL || now < not_after);
+	if (!ok)
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
+}
+
 /* Switch to the context whose names match the client's SNI; without a
  * match (or without SNI) the default context serves. */
 static int
@@ -521,12 +633,18 @@ ctx_common(struct tls_server *ts, SSL_CTX *ctx, const struct tls_listener_config
 	if (lc->session_cache_size > 0) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 		SSL_CTX_sess_set_cache_size(ctx, lc->session_cache_size);
+		SSL_CTX_sess_set_new_cb(ctx, cache_new_cb);
 	} else
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_timeout(ctx, SG_TLS_SESSION_TIMEOUT_S);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	if (lc->tickets)
 		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	if (SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, NULL) != 1) {
+		tls_report(errs, lc->errfile, lc->errptr, NULL, "cannot set up TLS: %s",
+		    tls_openssl_error(e, sizeof(e), "session ticket callbacks"));
+		return -1;
+	}
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, ts);
 

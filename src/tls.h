@@ -198,6 +198,19 @@ int tls_name_match(const char *pattern, const char *host);
 long tls_name_choose(const char *const *patterns, size_t n, const char *host);
 
 /*
+ * Session lifetime (pure).
+ */
+
+/* The timeout to give a session (seconds after its time, sess_time) that
+ * is about to be put in a ticket or the cache: it ends timeout seconds
+ * after sess_time, but no later than max_age after authenticated (its full
+ * handshake) nor than not_after (its client certificate's end, 0 without
+ * one). 0 when that end has passed: the session no longer resumes. All
+ * times in seconds since the epoch. */
+int64_t tls_session_timeout(int64_t sess_time, int64_t authenticated, int64_t not_after,
+    int64_t timeout, int64_t max_age);
+
+/*
  * Upstream side.
  */
 

@@ -334,3 +334,16 @@ tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 		info->verified = 0;
 	return info->verified ? 0 : 1;
 }
+
+int64_t
+tls_session_timeout(int64_t sess_time, int64_t authenticated, int64_t not_after,
+    int64_t timeout, int64_t max_age)
+{
+	int64_t end = sess_time + timeout;
+
+	if (authenticated + max_age < end)
+		end = authenticated + max_age;
+	if (not_after != 0 && not_after < end)
+		end = not_after;
+	return end > sess_time ? end - sess_time : 0;
+}

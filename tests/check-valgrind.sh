@@ -43,6 +43,7 @@ suites=(
 	head
 	ratelimits_spellings
 	tls_write
+	tls_resume
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

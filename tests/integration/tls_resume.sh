@@ -7,7 +7,8 @@
 # resuming, one that changes client_ca must not let an old ticket resume
 # into an authorised session (the attack: a certificate the new CA does not
 # vouch for, carried by a session verified under the old one); a restart
-# forgets the ticket keys; TLS 1.2 still resumes.
+# forgets the ticket keys; TLS 1.2 still resumes; a session does not
+# resume once its client certificate has expired.
 . "$(dirname "$0")/lib.sh"
 
 PKI="$T/pki"
@@ -23,13 +24,13 @@ cat > "$T/policy.json" <<EOT
     "scopes": ["cert.read"], "params": { "fingerprint": "string" },
     "bind": [ { "param": "fingerprint", "claim": "mtls.fingerprint" } ] } ] }
 EOT
-gw_config() {	# CLIENT_CA
+gw_config() {	# CLIENT_CA [MORE TLS MEMBERS]
 	cat > "$T/gw.json" <<EOT
 {
   "workers": 2,
   "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT,
     "tls": { "certificates": [ { "cert": "pki/server-ec.pem", "key": "pki/server-ec.key" } ],
-             "client_auth": "optional", "client_ca": "$1" } } ],
+             "client_auth": "optional", "client_ca": "$1"${2:+, $2} } } ],
   "upstream": { "url": "http://127.0.0.1:$UP_PORT" },
   "policy": "$T/policy.json",
   "tokens": { "keys": [ { "file": "$KEYS/ec256.pem", "kid": "e1" } ] },
@@ -43,12 +44,12 @@ start_gateway "$T/gw.json" || exit 1
 BT=$("$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid e1 --exp-in 600 --scope cert.read)
 FP=$(tr -d ' \n' < "$top_srcdir/tests/data/tls/client.sha256")
 # sclient ARGS...: GET /certs/<the client certificate's fingerprint> with a
-# valid token. The example upstream has no /certs route: its 404 proves
+# valid token (client.pem's, or $CERT_FP). The example upstream has no /certs route: its 404 proves
 # the binding let the request through; the binding refuses (403) when the
 # connection carries no verified client certificate with that fingerprint.
 sclient() {
 	printf 'GET /certs/%s HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n' \
-	    "$FP" "$BT" |
+	    "${CERT_FP:-$FP}" "$BT" |
 	    timeout 10 openssl s_client -connect "127.0.0.1:$GW_PORT" -servername localhost \
 	    -ign_eof -CAfile "$PKI/ca.pem" "$@" 2>&1
 }
@@ -153,4 +154,72 @@ start_gateway "$T/gw.json" || exit 1
 out=$(sclient -tls1_3 -sess_in "$T/s-restart")
 hasnt "after a restart: the ticket does not resume" "Reused" "$out"
 hasnt "... nor authorise the request" "HTTP/1.1 404" "$out"
+
+# --- a session does not outlive its client certificate ----------------------------
+# A client certificate from the client CA that expires in a few seconds
+# (openssl ca -enddate), sessions made with it while it is valid, then the
+# attempt to resume them once it has expired: a full handshake instead,
+# which refuses the expired certificate, so no authorised request.
+CA_DIR=$T/ca
+mkdir -p "$CA_DIR"
+: > "$CA_DIR/index.txt"
+echo 1000 > "$CA_DIR/serial"
+cat > "$CA_DIR/ca.cnf" <<EOT
+[ ca ]
+default_ca = d
+[ d ]
+database = $CA_DIR/index.txt
+serial = $CA_DIR/serial
+new_certs_dir = $CA_DIR
+default_md = sha256
+policy = p
+unique_subject = no
+x509_extensions = leaf
+[ p ]
+commonName = supplied
+organizationName = optional
+[ leaf ]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = clientAuth
+EOT
+# expiry_round HOW: a certificate valid for 4 more seconds, sessions of it
+# on TLS 1.3 and 1.2, their resumption while it is valid and once it is not.
+expiry_round() {
+	local how=$1 end v out n0
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/short.key" 2>/dev/null
+	chmod 600 "$PKI/short.key"
+	openssl req -new -key "$PKI/short.key" -subj "/O=scopegate tests/CN=short.test" \
+	    -out "$CA_DIR/short.csr" 2>/dev/null
+	end=$(( $(date +%s) + 4 ))
+	openssl ca -batch -config "$CA_DIR/ca.cnf" -cert "$PKI/client-ca.pem" \
+	    -keyfile "$PKI/client-ca.key" -in "$CA_DIR/short.csr" \
+	    -enddate "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" -notext -out "$PKI/short.pem" \
+	    2>>"$CA_DIR/ca.err"
+	CERT_FP=$(openssl x509 -in "$PKI/short.pem" -noout -fingerprint -sha256 |
+	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -cert "$PKI/short.pem" -key "$PKI/short.key" -sess_out "$T/s-short.$v")
+		has "$how, $v: a certificate valid for seconds more is let in" "HTTP/1.1 404" "$out"
+		out=$(sclient -$v -sess_in "$T/s-short.$v")
+		has "... its session resumes while it is valid" "Reused" "$out"
+	done
+	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
+	n0=$(record_count)
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -sess_in "$T/s-short.$v")
+		hasnt "$how, $v: once the certificate has expired, its session does not resume" \
+		    "Reused" "$out"
+		hasnt "... and the request is not authorised" "HTTP/1.1 404" "$out"
+	done
+	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
+	out=$(sclient -tls1_3 -cert "$PKI/short.pem" -key "$PKI/short.key")
+	hasnt "(the expired certificate itself is refused)" "HTTP/1.1 404" "$out"
+	CERT_FP=
+}
+expiry_round "tickets"
+# Without tickets: TLS 1.2 resumes by session id, TLS 1.3 by a ticket that
+# names a session of the server-side cache.
+gw_config pki/client-ca.pem '"tickets": false'
+check "reload with tickets off" reload_and_wait
+expiry_round "server-side cache"
 finish

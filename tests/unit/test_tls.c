@@ -156,6 +156,35 @@ test_name_match(void)
 	CU_ASSERT_EQUAL(tls_name_match("*x.example.com", "ax.example.com"), 0);
 }
 
+/* The session lifetime: the usual timeout, cut by the age limit since
+ * the full handshake and by the client certificate's end; never negative. */
+static void
+test_session_timeout(void)
+{
+	const int64_t t = 1800000000, hour = 3600, day = 86400;
+
+	/* A fresh full handshake, no certificate: the timeout. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, 0, hour, day), hour);
+	/* A renewal 23.5 h after the full handshake: half an hour left. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t - day + hour / 2, 0, hour, day), hour / 2);
+	/* At and past the age limit: nothing (never a negative timeout). */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t - day, 0, hour, day), 0);
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t - 10 * day, 0, hour, day), 0);
+	/* The certificate ends in 10 s, or ended: that bounds it. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, t + 10, hour, day), 10);
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, t, hour, day), 0);
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, t - 1, hour, day), 0);
+	/* A certificate valid for years changes nothing. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, t + 400 * day, hour, day), hour);
+	/* A session made earlier (TLS 1.2 ticket renewal keeps its time): the
+	 * timeout counts from that time, and the limits still apply. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t - 600, t - 600, 0, hour, day), hour);
+	CU_ASSERT_EQUAL(tls_session_timeout(t - 600, t - 600, t, hour, day), 600);
+	/* Extremes do not wrap. */
+	CU_ASSERT_EQUAL(tls_session_timeout(t, INT64_MIN / 2, 0, hour, day), 0);
+	CU_ASSERT_EQUAL(tls_session_timeout(t, t, INT64_MAX / 2, hour, day), hour);
+}
+
 static void
 test_name_choose(void)
 {
@@ -891,6 +920,7 @@ main(void)
 	CU_add_test(s, "SNI name validity", test_name_valid);
 	CU_add_test(s, "SNI name matching", test_name_match);
 	CU_add_test(s, "SNI name choice", test_name_choose);
+	CU_add_test(s, "session lifetime bounds", test_session_timeout);
 	CU_add_test(s, "certificate subject and fingerprint", test_cert_subject_fingerprint);
 	CU_add_test(s, "listener config, good", test_listener_good);
 	CU_add_test(s, "listener config, errors", test_listener_bad);

@@ -8,9 +8,9 @@
 #include "b64url.h"
 #include "defaults.h"
 #include "jwt.h"
+#include "jwtjson.h"
 #include "xmalloc.h"
 
-#define JWT_JSON_FLAGS	(JSON_REJECT_DUPLICATES)
 
 static const char *const status_names[JWT_STATUS_COUNT] = {
 	[JWT_OK] = "ok",
@@ -53,22 +53,6 @@ jwt_opts_init(struct jwt_opts *o)
 	o->scope_claim = "scope";
 	o->scope_format = JWT_SCOPE_EITHER;
 	o->id_claim = "jti";
-}
-
-/* Parse a decoded segment as a JSON object; NULL if it is anything else. */
-static json_t *
-parse_object(const unsigned char *buf, size_t len)
-{
-	json_error_t err;
-	json_t *v;
-
-	if ((v = json_loadb((const char *)buf, len, JWT_JSON_FLAGS, &err)) == NULL)
-		return NULL;
-	if (!json_is_object(v)) {
-		json_decref(v);
-		return NULL;
-	}
-	return v;
 }
 
 enum jwt_status
@@ -116,7 +100,7 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	slen = (size_t)n;
 	if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
 		goto out;
-	if ((h = parse_object(hdr, hlen)) == NULL)
+	if ((h = jwtjson_parse_object(hdr, hlen)) == NULL)
 		goto out;
 
 	/* The header's alg only selects among the pinned algorithms of the
@@ -397,7 +381,7 @@ jwt_verify(const struct keys *ks, const struct jwt_opts *o, const char *token,
 	    &r->alg, &r->key);
 	if (st != JWT_OK)
 		goto out;
-	if ((r->payload = parse_object(payload, plen)) == NULL) {
+	if ((r->payload = jwtjson_parse_object(payload, plen)) == NULL) {
 		st = JWT_MALFORMED;
 		goto out;
 	}

@@ -55,25 +55,119 @@ jwt_opts_init(struct jwt_opts *o)
 	o->id_claim = "jti";
 }
 
-enum jwt_status
-jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
-    const char *token, size_t len, json_t **header, unsigned char **payload,
-    size_t *payload_len, enum keys_alg *alg_out, const struct keys_entry **key_out)
+/* What a JWS header says. alg is NUL-terminated (id: the algorithm it
+ * names); kid (kid_len bytes) is NULL when absent. Both point into the
+ * header's bytes or its JSON. */
+struct jws_header {
+	const char *alg;
+	const char *kid;
+	size_t kid_len;
+	int crit;
+	enum keys_alg id;
+	char algbuf[8];		/* longer than any algorithm name */
+};
+
+/* The member name of m[0..n), or NULL. */
+static const struct jwtjson_member *
+member(const struct jwtjson_member *m, size_t n, const char *name)
 {
-	const char *dot1, *dot2, *alg_name, *kid = NULL;
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].name_len == len && memcmp(m[i].name, name, len) == 0)
+			return &m[i];
+	return NULL;
+}
+
+/* Read alg, kid and crit from the decoded header (hlen bytes): a flat
+ * header is read in place, anything else through its JSON (*h, which the
+ * caller frees). JWT_OK, or the first thing wrong in the order alg, none,
+ * crit, kid. */
+static enum jwt_status
+read_header(const unsigned char *hdr, size_t hlen, struct jws_header *jh, json_t **h)
+{
+	struct jwtjson_member m[16];
+	const struct jwtjson_member *e;
+	size_t n;
+	json_t *v;
+
+	memset(jh, 0, sizeof(*jh));
+	if (jwtjson_scan_flat(hdr, hlen, m, sizeof(m) / sizeof(m[0]), &n)) {
+		if ((e = member(m, n, "alg")) == NULL || e->type != JSON_STRING)
+			return JWT_MALFORMED;
+		/* A longer value names no algorithm, "none" included. */
+		if (e->str_len >= sizeof(jh->algbuf))
+			return JWT_UNSUPPORTED_ALG;
+		memcpy(jh->algbuf, e->str, e->str_len);
+		jh->algbuf[e->str_len] = '\0';
+		jh->alg = jh->algbuf;
+		jh->crit = member(m, n, "crit") != NULL;
+		/* A kid that is not a string is malformed, found after crit. */
+		if ((e = member(m, n, "kid")) != NULL) {
+			jh->kid = e->type == JSON_STRING ? e->str : NULL;
+			jh->kid_len = e->type == JSON_STRING ? e->str_len : SIZE_MAX;
+		}
+	} else {
+		if ((*h = jwtjson_parse_object(hdr, hlen)) == NULL)
+			return JWT_MALFORMED;
+		if ((v = json_object_get(*h, "alg")) == NULL || !json_is_string(v))
+			return JWT_MALFORMED;
+		jh->alg = json_string_value(v);
+		jh->crit = json_object_get(*h, "crit") != NULL;
+		if ((v = json_object_get(*h, "kid")) != NULL) {
+			jh->kid = json_string_value(v);
+			/* As a C string, as it always was compared. */
+			jh->kid_len = jh->kid != NULL ? strlen(jh->kid) : SIZE_MAX;
+		}
+	}
+	/* The header's alg only selects among the pinned algorithms of the
+	 * configured keys; "none" is refused in any spelling. */
+	if (strcasecmp(jh->alg, "none") == 0 || keys_alg_from_name(jh->alg, &jh->id) != 0)
+		return JWT_UNSUPPORTED_ALG;
+	/* No extension is implemented, so any "crit" is unsupported. */
+	if (jh->crit)
+		return JWT_CRIT_UNSUPPORTED;
+	if (jh->kid_len == SIZE_MAX)
+		return JWT_MALFORMED;
+	/* jku, x5u, jwk and x5c are ignored: keys come from configuration. */
+	return JWT_OK;
+}
+
+/* What verify_jws is asked for and gives back. */
+struct jws_result {
+	/* in */
+	int want_header;		/* header: its JSON */
+	int want_claims;		/* claims: the payload as a JSON object;
+					 * else payload: its bytes, malloc'd */
+	/* out */
+	json_t *header;
+	json_t *claims;
+	unsigned char *payload;
+	size_t payload_len;
+	char *kid;			/* a copy, when want_claims */
+	enum keys_alg alg;
+	const struct keys_entry *key;
+};
+
+/* The JWS layer: structure, header, key choice, signature; then, when
+ * asked, the claims as a JSON object (JWT_MALFORMED if not one). On
+ * anything but JWT_OK, res holds nothing to free. */
+static enum jwt_status
+verify_jws(const struct keys *ks, const struct jwt_opts *o, const char *token,
+    size_t len, struct jws_result *res)
+{
+	const char *dot1, *dot2;
 	unsigned char *hdr = NULL, *pl = NULL, *sig = NULL, *scratch = NULL;
-	unsigned char stackbuf[1024];
+	unsigned char stackbuf[2048];
 	const struct keys_entry *cand[16];
-	size_t hlen, plen = 0, slen, hcap, scap, ncand = 0, tries;
+	size_t hlen, plen = 0, slen, hcap, scap, pcap, ncand = 0, tries;
 	ssize_t n;
 	enum jwt_status st = JWT_MALFORMED;
 	int kid_seen = 0, internal = 0;
+	struct jws_header jh;
 	enum keys_alg alg;
-	json_t *h = NULL, *v;
+	json_t *h = NULL;
 
-	*header = NULL;
-	*payload = NULL;
-	*payload_len = 0;
 	if (len > o->max_token_bytes) {
 		st = JWT_TOO_LARGE;
 		goto out;
@@ -84,13 +178,14 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	    memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL ||
 	    dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		goto out;
-	/* The header and signature are only needed here: decode both into
-	 * one scratch buffer, on the stack when they fit (they nearly always
-	 * do). The payload is returned, so it gets its own allocation. */
+	/* Header, signature and (when only its JSON is wanted) payload are
+	 * decoded into one scratch buffer, on the stack when they fit (they
+	 * nearly always do); a payload that is returned gets its own. */
 	hcap = B64URL_DECODED_MAX((size_t)(dot1 - token));
 	scap = B64URL_DECODED_MAX((size_t)(token + len - dot2 - 1));
-	hdr = hcap + scap <= sizeof(stackbuf) ? stackbuf :
-	    (scratch = xmalloc(hcap + scap));
+	pcap = res->want_claims ? B64URL_DECODED_MAX((size_t)(dot2 - dot1 - 1)) : 0;
+	hdr = hcap + scap + pcap <= sizeof(stackbuf) ? stackbuf :
+	    (scratch = xmalloc(hcap + scap + pcap));
 	sig = hdr + hcap;
 	if ((n = b64url_decode(token, (size_t)(dot1 - token), hdr, hcap)) < 0)
 		goto out;
@@ -98,39 +193,25 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	if ((n = b64url_decode(dot2 + 1, (size_t)(token + len - dot2 - 1), sig, scap)) < 0)
 		goto out;
 	slen = (size_t)n;
-	if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
-		goto out;
-	if ((h = jwtjson_parse_object(hdr, hlen)) == NULL)
-		goto out;
-
-	/* The header's alg only selects among the pinned algorithms of the
-	 * configured keys; "none" is refused in any spelling. */
-	if ((v = json_object_get(h, "alg")) == NULL || !json_is_string(v))
-		goto out;
-	alg_name = json_string_value(v);
-	if (strcasecmp(alg_name, "none") == 0 || keys_alg_from_name(alg_name, &alg) != 0) {
-		st = JWT_UNSUPPORTED_ALG;
-		goto out;
-	}
-	/* No extension is implemented, so any "crit" is unsupported. */
-	if (json_object_get(h, "crit") != NULL) {
-		st = JWT_CRIT_UNSUPPORTED;
-		goto out;
-	}
-	if ((v = json_object_get(h, "kid")) != NULL) {
-		if (!json_is_string(v))
+	if (res->want_claims) {
+		pl = sig + scap;
+		if ((n = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), pl, pcap)) < 0)
 			goto out;
-		kid = json_string_value(v);
-	}
-	/* jku, x5u, jwk and x5c are ignored: keys come from configuration. */
+		plen = (size_t)n;
+	} else if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
+		goto out;
+	if ((st = read_header(hdr, hlen, &jh, &h)) != JWT_OK)
+		goto out;
+	alg = jh.id;
 
 	tries = o->max_untagged_tries ? o->max_untagged_tries : 1;
 	if (tries > sizeof(cand) / sizeof(cand[0]))
 		tries = sizeof(cand) / sizeof(cand[0]);
 	for (size_t i = 0; i < ks->n && ncand < tries; i++) {
 		const struct keys_entry *k = ks->v[i];
-		if (kid != NULL) {
-			if (k->kid == NULL || strcmp(k->kid, kid) != 0)
+		if (jh.kid != NULL) {
+			if (k->kid == NULL || strlen(k->kid) != jh.kid_len ||
+			    memcmp(k->kid, jh.kid, jh.kid_len) != 0)
 				continue;
 			kid_seen = 1;
 		}
@@ -138,7 +219,7 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 			cand[ncand++] = k;
 	}
 	if (ncand == 0) {
-		st = kid != NULL && !kid_seen ? JWT_UNKNOWN_KID : JWT_ALG_NOT_ALLOWED;
+		st = jh.kid != NULL && !kid_seen ? JWT_UNKNOWN_KID : JWT_ALG_NOT_ALLOWED;
 		goto out;
 	}
 	st = JWT_BAD_SIGNATURE;
@@ -147,10 +228,8 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 		    (size_t)(dot2 - token), sig, slen);
 		if (r == 1) {
 			st = JWT_OK;
-			if (alg_out != NULL)
-				*alg_out = alg;
-			if (key_out != NULL)
-				*key_out = cand[i];
+			res->alg = alg;
+			res->key = cand[i];
 			break;
 		}
 		if (r < 0)
@@ -158,16 +237,61 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	}
 	if (st != JWT_OK && internal)
 		st = JWT_INTERNAL;
-out:
-	free(scratch);
-	if (st == JWT_OK) {
-		*header = h;
-		*payload = pl;
-		*payload_len = plen;
+	if (st != JWT_OK)
+		goto out;
+	if (res->want_claims) {
+		if ((res->claims = jwtjson_parse_object(pl, plen)) == NULL) {
+			st = JWT_MALFORMED;
+			goto out;
+		}
+		if (jh.kid != NULL)
+			res->kid = xstrndup(jh.kid, jh.kid_len);
 	} else {
-		json_decref(h);
-		free(pl);
+		res->payload = pl;
+		res->payload_len = plen;
+		pl = NULL;
 	}
+	if (res->want_header) {
+		/* A flat header was read in place: its JSON is made now. */
+		if (h == NULL && (h = jwtjson_parse_object(hdr, hlen)) == NULL) {
+			st = JWT_INTERNAL;
+			goto out;
+		}
+		res->header = h;
+		h = NULL;
+	}
+out:
+	if (st != JWT_OK) {
+		json_decref(res->claims);
+		res->claims = NULL;
+		free(res->kid);
+		res->kid = NULL;
+	}
+	json_decref(h);
+	if (!res->want_claims)
+		free(pl);
+	free(scratch);
+	return st;
+}
+
+enum jwt_status
+jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
+    const char *token, size_t len, json_t **header, unsigned char **payload,
+    size_t *payload_len, enum keys_alg *alg_out, const struct keys_entry **key_out)
+{
+	struct jws_result res;
+	enum jwt_status st;
+
+	memset(&res, 0, sizeof(res));
+	res.want_header = 1;
+	st = verify_jws(ks, o, token, len, &res);
+	*header = res.header;
+	*payload = res.payload;
+	*payload_len = res.payload_len;
+	if (st == JWT_OK && alg_out != NULL)
+		*alg_out = res.alg;
+	if (st == JWT_OK && key_out != NULL)
+		*key_out = res.key;
 	return st;
 }
 
@@ -370,26 +494,21 @@ jwt_verify(const struct keys *ks, const struct jwt_opts *o, const char *token,
     size_t len, time_t now, struct jwt_result **out)
 {
 	struct jwt_result *r = xcalloc(1, sizeof(*r));
-	unsigned char *payload = NULL;
-	size_t plen = 0;
+	struct jws_result res;
 	enum jwt_status st;
-	json_t *v;
 
 	*out = NULL;
 	r->valid_until = INT64_MAX;
-	st = jwt_verify_jws(ks, o, token, len, &r->header, &payload, &plen,
-	    &r->alg, &r->key);
-	if (st != JWT_OK)
+	memset(&res, 0, sizeof(res));
+	res.want_claims = 1;
+	if ((st = verify_jws(ks, o, token, len, &res)) != JWT_OK)
 		goto out;
-	if ((r->payload = jwtjson_parse_object(payload, plen)) == NULL) {
-		st = JWT_MALFORMED;
-		goto out;
-	}
-	if ((v = json_object_get(r->header, "kid")) != NULL)
-		r->kid = json_string_value(v);
+	r->payload = res.claims;
+	r->kid = res.kid;
+	r->alg = res.alg;
+	r->key = res.key;
 	st = check_claims(r, o, now);
 out:
-	free(payload);
 	if (st == JWT_OK)
 		*out = r;
 	else
@@ -411,7 +530,7 @@ jwt_result_free(struct jwt_result *r)
 		return;
 	if (r->user_free != NULL)
 		r->user_free(r->user);
-	json_decref(r->header);
+	free(r->kid);
 	json_decref(r->payload);
 	free(r->scopes);
 	free(r->scope_buf);

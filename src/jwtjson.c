@@ -48,12 +48,12 @@ fast_string(struct cur *c, const char **s, size_t *n)
 }
 
 /* An integer at c->p: no fraction, no exponent, no leading zero, at most
- * JWTJSON_MAX_DIGITS digits. NULL when outside the subset. */
-static json_t *
-fast_integer(struct cur *c)
+ * JWTJSON_MAX_DIGITS digits, into *v. 0, or -1 when outside the subset. */
+static int
+scan_integer(struct cur *c, json_int_t *v)
 {
 	const unsigned char *q = c->p;
-	json_int_t v = 0;
+	json_int_t acc = 0;
 	int neg = 0;
 	size_t nd = 0;
 
@@ -63,17 +63,26 @@ fast_integer(struct cur *c)
 	}
 	while (q < c->end && *q >= '0' && *q <= '9') {
 		if (nd == JWTJSON_MAX_DIGITS)
-			return NULL;
-		v = v * 10 + (*q - '0');
+			return -1;
+		acc = acc * 10 + (*q - '0');
 		q++;
 		nd++;
 	}
 	if (nd == 0 || (nd > 1 && q[-(ptrdiff_t)nd] == '0'))
-		return NULL;
+		return -1;
 	if (q < c->end && (*q == '.' || *q == 'e' || *q == 'E'))
-		return NULL;
+		return -1;
 	c->p = q;
-	return json_integer(neg ? -v : v);
+	*v = neg ? -acc : acc;
+	return 0;
+}
+
+static json_t *
+fast_integer(struct cur *c)
+{
+	json_int_t v;
+
+	return scan_integer(c, &v) == 0 ? json_integer(v) : NULL;
 }
 
 static json_t *fast_value(struct cur *c, int depth);
@@ -212,6 +221,90 @@ fast_value(struct cur *c, int depth)
 			return fast_integer(c);
 		return NULL;
 	}
+}
+
+/* A scalar at c->p, read but not built: its type into m (and for a
+ * string its bytes). 0, or -1 when outside the subset or not a scalar. */
+static int
+scan_scalar(struct cur *c, struct jwtjson_member *m)
+{
+	json_int_t v;
+
+	m->str = NULL;
+	m->str_len = 0;
+	if (c->p >= c->end)
+		return -1;
+	switch (*c->p) {
+	case '"':
+		m->type = JSON_STRING;
+		return fast_string(c, &m->str, &m->str_len);
+	case 't':
+		m->type = JSON_TRUE;
+		return literal(c, "true", 4);
+	case 'f':
+		m->type = JSON_FALSE;
+		return literal(c, "false", 5);
+	case 'n':
+		m->type = JSON_NULL;
+		return literal(c, "null", 4);
+	default:
+		m->type = JSON_INTEGER;
+		if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+			return scan_integer(c, &v);
+		return -1;
+	}
+}
+
+int
+jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m,
+    size_t max, size_t *n)
+{
+	struct cur c = { buf, buf + len };
+	size_t k = 0;
+
+	*n = 0;
+	skip_ws(&c);
+	if (c.p >= c.end || *c.p != '{')
+		return 0;
+	c.p++;
+	skip_ws(&c);
+	if (c.p < c.end && *c.p == '}')
+		c.p++;
+	else {
+		for (;;) {
+			if (k == max || c.p >= c.end || *c.p != '"' ||
+			    fast_string(&c, &m[k].name, &m[k].name_len) != 0)
+				return 0;
+			for (size_t i = 0; i < k; i++)
+				if (m[i].name_len == m[k].name_len &&
+				    memcmp(m[i].name, m[k].name, m[k].name_len) == 0)
+					return 0;
+			skip_ws(&c);
+			if (c.p >= c.end || *c.p != ':')
+				return 0;
+			c.p++;
+			skip_ws(&c);
+			if (scan_scalar(&c, &m[k]) != 0)
+				return 0;
+			k++;
+			skip_ws(&c);
+			if (c.p >= c.end)
+				return 0;
+			if (*c.p == '}') {
+				c.p++;
+				break;
+			}
+			if (*c.p != ',')
+				return 0;
+			c.p++;
+			skip_ws(&c);
+		}
+	}
+	skip_ws(&c);
+	if (c.p != c.end)
+		return 0;
+	*n = k;
+	return 1;
 }
 
 int

@@ -27,6 +27,33 @@ reference(const char *s, size_t len)
 	return v;
 }
 
+/* What jwtjson_scan_flat reads of s must be jansson's object exactly;
+ * returns whether it read it. */
+static int
+scan_agrees(const char *s, size_t len)
+{
+	struct jwtjson_member m[8];
+	json_t *ref = reference(s, len), *v;
+	size_t n = 0;
+	int took = jwtjson_scan_flat((const unsigned char *)s, len, m, 8, &n);
+
+	if (took) {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
+		CU_ASSERT_EQUAL(json_object_size(ref), n);
+		for (size_t i = 0; i < n; i++) {
+			v = json_object_getn(ref, m[i].name, m[i].name_len);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+			CU_ASSERT_EQUAL(json_typeof(v), m[i].type);
+			if (m[i].type == JSON_STRING) {
+				CU_ASSERT_EQUAL(json_string_length(v), m[i].str_len);
+				CU_ASSERT_EQUAL(memcmp(json_string_value(v), m[i].str, m[i].str_len), 0);
+			}
+		}
+	}
+	json_decref(ref);
+	return took;
+}
+
 /* Judge s (len bytes) both ways; returns whether the fast path took it. */
 static int
 agree(const char *s, size_t len)
@@ -48,6 +75,7 @@ agree(const char *s, size_t len)
 	json_decref(ref);
 	json_decref(got);
 	json_decref(fast);
+	(void)scan_agrees(s, len);
 	return took;
 }
 
@@ -121,6 +149,37 @@ test_outside_subset(void)
 	agree("\0{}", 3);
 }
 
+static int
+scan_str(const char *s)
+{
+	return scan_agrees(s, strlen(s));
+}
+
+static void
+test_scan_flat(void)
+{
+	const char *three = "{\"a\":1,\"b\":2,\"c\":3}", *two = "{\"a\":1,\"b\":\"x\"}";
+	struct jwtjson_member m[2];
+	size_t n = 9;
+
+	CU_ASSERT_TRUE(scan_str("{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"hs1\"}"));
+	CU_ASSERT_TRUE(scan_str(" { \"a\" : 1 , \"b\":true,\"c\":null,\"d\":false,\"e\":-7} "));
+	CU_ASSERT_TRUE(scan_str("{}"));
+	/* Not read: nested values, escapes, duplicates, too many members. */
+	CU_ASSERT_FALSE(scan_str("{\"crit\":[\"exp\"]}"));
+	CU_ASSERT_FALSE(scan_str("{\"a\":{}}"));
+	CU_ASSERT_FALSE(scan_str("{\"kid\":\"a\\u0000b\"}"));
+	CU_ASSERT_FALSE(scan_str("{\"alg\":\"HS256\",\"alg\":\"none\"}"));
+	CU_ASSERT_FALSE(scan_str("{\"alg\":1.0}"));
+	CU_ASSERT_FALSE(jwtjson_scan_flat((const unsigned char *)three, strlen(three), m, 2, &n));
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_TRUE(jwtjson_scan_flat((const unsigned char *)two, strlen(two), m, 2, &n));
+	CU_ASSERT_EQUAL(n, 2);
+	CU_ASSERT_EQUAL(m[1].type, JSON_STRING);
+	CU_ASSERT_EQUAL(m[1].str_len, 1);
+	CU_ASSERT_EQUAL(m[0].type, JSON_INTEGER);
+}
+
 static void
 test_depth(void)
 {
@@ -162,6 +221,7 @@ main(void)
 	CU_add_test(s, "duplicate names refused", test_duplicates_refused);
 	CU_add_test(s, "outside the subset: jansson decides", test_outside_subset);
 	CU_add_test(s, "nesting depth", test_depth);
+	CU_add_test(s, "flat scan (headers)", test_scan_flat);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

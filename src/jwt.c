@@ -399,11 +399,10 @@ clamp_i64(double d)
  * token, refused today, would be accepted in its last max_lifetime_s,
  * possibly after the revocation of its id has been dropped. */
 static enum jwt_status
-check_lifetime(const json_t *p, const struct jwt_opts *o, double t)
+check_lifetime(const json_t *expv, const json_t *iat, const struct jwt_opts *o, double t)
 {
-	double exp = json_number_value(json_object_get(p, "exp"));
+	double exp = json_number_value(expv);
 	double max = (double)o->max_lifetime_s;
-	const json_t *iat = json_object_get(p, "iat");
 
 	if (exp > t + max + (double)o->leeway_s)
 		return JWT_LIFETIME_TOO_LONG;
@@ -412,11 +411,15 @@ check_lifetime(const json_t *p, const struct jwt_opts *o, double t)
 	return JWT_OK;
 }
 
-/* Check the claims of a verified payload at time now. */
+/* Check the claims of a verified payload at time now. Each registered
+ * claim is looked up once. */
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
 	const json_t *p = r->payload;
+	const json_t *expv = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
+	const json_t *iat = json_object_get(p, "iat"), *iss = json_object_get(p, "iss");
+	const json_t *sub = json_object_get(p, "sub"), *aud = json_object_get(p, "aud");
 	double t = (double)now, leeway = (double)o->leeway_s;
 	enum jwt_status st;
 	json_t *v, *e;
@@ -425,19 +428,18 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 
 	/* Types first, so a wrong type is never mistaken for a time or
 	 * audience failure. */
-	static const char *const numeric[] = { "exp", "nbf", "iat" };
-	for (i = 0; i < 3; i++)
-		if ((v = json_object_get(p, numeric[i])) != NULL && !json_is_number(v))
-			return JWT_BAD_CLAIM;
-	if ((v = json_object_get(p, "iss")) != NULL && !json_is_string(v))
+	if ((expv != NULL && !json_is_number(expv)) || (nbf != NULL && !json_is_number(nbf)) ||
+	    (iat != NULL && !json_is_number(iat)))
 		return JWT_BAD_CLAIM;
-	if ((v = json_object_get(p, "sub")) != NULL && !json_is_string(v))
+	if (iss != NULL && !json_is_string(iss))
 		return JWT_BAD_CLAIM;
-	r->sub = v ? json_string_value(v) : NULL;
-	if ((v = json_object_get(p, "aud")) != NULL && !json_is_string(v)) {
-		if (!json_is_array(v))
+	if (sub != NULL && !json_is_string(sub))
+		return JWT_BAD_CLAIM;
+	r->sub = sub ? json_string_value(sub) : NULL;
+	if (aud != NULL && !json_is_string(aud)) {
+		if (!json_is_array(aud))
 			return JWT_BAD_CLAIM;
-		json_array_foreach(v, i, e)
+		json_array_foreach(aud, i, e)
 			if (!json_is_string(e))
 				return JWT_BAD_CLAIM;
 	}
@@ -446,8 +448,8 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 		return JWT_BAD_CLAIM;
 	r->token_id = v ? json_string_value(v) : NULL;
 
-	if ((v = json_object_get(p, "exp")) != NULL) {
-		double exp = json_number_value(v);
+	if (expv != NULL) {
+		double exp = json_number_value(expv);
 		r->has_exp = 1;
 		r->exp = clamp_i64(exp);
 		r->valid_until = clamp_i64(exp + leeway);
@@ -456,29 +458,27 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 			return JWT_EXPIRED;
 	} else if (o->require_exp || o->max_lifetime_s > 0)
 		return JWT_MISSING_EXP;
-	if (o->max_lifetime_s > 0 && (st = check_lifetime(p, o, t)) != JWT_OK)
+	if (o->max_lifetime_s > 0 && (st = check_lifetime(expv, iat, o, t)) != JWT_OK)
 		return st;
-	if ((v = json_object_get(p, "nbf")) != NULL && t + leeway < json_number_value(v))
+	if (nbf != NULL && t + leeway < json_number_value(nbf))
 		return JWT_NOT_YET_VALID;
-	if ((v = json_object_get(p, "iat")) != NULL && json_number_value(v) > t + leeway)
+	if (iat != NULL && json_number_value(iat) > t + leeway)
 		return JWT_ISSUED_IN_FUTURE;
 
 	if (o->nissuers > 0) {
-		v = json_object_get(p, "iss");
 		ok = 0;
-		for (i = 0; v != NULL && i < o->nissuers && !ok; i++)
-			ok = strcmp(json_string_value(v), o->issuers[i]) == 0;
+		for (i = 0; iss != NULL && i < o->nissuers && !ok; i++)
+			ok = strcmp(json_string_value(iss), o->issuers[i]) == 0;
 		if (!ok)
 			return JWT_WRONG_ISSUER;
 	}
 	if (o->naudiences > 0) {
-		v = json_object_get(p, "aud");
 		ok = 0;
-		for (j = 0; v != NULL && j < o->naudiences && !ok; j++) {
-			if (json_is_string(v))
-				ok = strcmp(json_string_value(v), o->audiences[j]) == 0;
+		for (j = 0; aud != NULL && j < o->naudiences && !ok; j++) {
+			if (json_is_string(aud))
+				ok = strcmp(json_string_value(aud), o->audiences[j]) == 0;
 			else
-				json_array_foreach(v, i, e)
+				json_array_foreach(aud, i, e)
 					if (strcmp(json_string_value(e), o->audiences[j]) == 0)
 						ok = 1;
 		}

@@ -15,6 +15,12 @@
  * (a token has about ten); past it jansson's lookup finds duplicates. */
 #define JWTJSON_SCAN_NAMES	32
 
+/* The bytes a string of the subset may hold: printable ASCII but '"'
+ * (0x22, its end) and '\\' (0x5c, an escape). */
+static const unsigned char plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
 struct cur {
 	const unsigned char *p, *end;
 };
@@ -34,12 +40,9 @@ fast_string(struct cur *c, const char **s, size_t *n)
 {
 	const unsigned char *q = c->p + 1;
 
-	while (q < c->end && *q != '"') {
-		if (*q < 0x20 || *q > 0x7e || *q == '\\')
-			return -1;
+	while (q < c->end && plain[*q])
 		q++;
-	}
-	if (q >= c->end)
+	if (q >= c->end || *q != '"')
 		return -1;
 	*s = (const char *)c->p + 1;
 	*n = (size_t)(q - c->p - 1);

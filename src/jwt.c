@@ -67,7 +67,7 @@ struct jws_header {
 	char algbuf[8];		/* longer than any algorithm name */
 };
 
-/* The member name of m[0..n), or NULL. */
+/* The member called name among m[0..n), or NULL. */
 static const struct jwtjson_member *
 member(const struct jwtjson_member *m, size_t n, const char *name)
 {
@@ -266,6 +266,9 @@ out:
 		res->claims = NULL;
 		free(res->kid);
 		res->kid = NULL;
+		free(res->payload);
+		res->payload = NULL;
+		res->payload_len = 0;
 	}
 	json_decref(h);
 	if (!res->want_claims)

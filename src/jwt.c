@@ -8,9 +8,9 @@
 #include "b64url.h"
 #include "defaults.h"
 #include "jwt.h"
+#include "jwtjson.h"
 #include "xmalloc.h"
 
-#define JWT_JSON_FLAGS	(JSON_REJECT_DUPLICATES)
 
 static const char *const status_names[JWT_STATUS_COUNT] = {
 	[JWT_OK] = "ok",
@@ -55,41 +55,119 @@ jwt_opts_init(struct jwt_opts *o)
 	o->id_claim = "jti";
 }
 
-/* Parse a decoded segment as a JSON object; NULL if it is anything else. */
-static json_t *
-parse_object(const unsigned char *buf, size_t len)
-{
-	json_error_t err;
-	json_t *v;
+/* What a JWS header says. alg is NUL-terminated (id: the algorithm it
+ * names); kid (kid_len bytes) is NULL when absent. Both point into the
+ * header's bytes or its JSON. */
+struct jws_header {
+	const char *alg;
+	const char *kid;
+	size_t kid_len;
+	int crit;
+	enum keys_alg id;
+	char algbuf[8];		/* longer than any algorithm name */
+};
 
-	if ((v = json_loadb((const char *)buf, len, JWT_JSON_FLAGS, &err)) == NULL)
-		return NULL;
-	if (!json_is_object(v)) {
-		json_decref(v);
-		return NULL;
-	}
-	return v;
+/* The member called name among m[0..n), or NULL. */
+static const struct jwtjson_member *
+member(const struct jwtjson_member *m, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].name_len == len && memcmp(m[i].name, name, len) == 0)
+			return &m[i];
+	return NULL;
 }
 
-enum jwt_status
-jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
-    const char *token, size_t len, json_t **header, unsigned char **payload,
-    size_t *payload_len, enum keys_alg *alg_out, const struct keys_entry **key_out)
+/* Read alg, kid and crit from the decoded header (hlen bytes): a flat
+ * header is read in place, anything else through its JSON (*h, which the
+ * caller frees). JWT_OK, or the first thing wrong in the order alg, none,
+ * crit, kid. */
+static enum jwt_status
+read_header(const unsigned char *hdr, size_t hlen, struct jws_header *jh, json_t **h)
 {
-	const char *dot1, *dot2, *alg_name, *kid = NULL;
+	struct jwtjson_member m[16];
+	const struct jwtjson_member *e;
+	size_t n;
+	json_t *v;
+
+	memset(jh, 0, sizeof(*jh));
+	if (jwtjson_scan_flat(hdr, hlen, m, sizeof(m) / sizeof(m[0]), &n)) {
+		if ((e = member(m, n, "alg")) == NULL || e->type != JSON_STRING)
+			return JWT_MALFORMED;
+		/* A longer value names no algorithm, "none" included. */
+		if (e->str_len >= sizeof(jh->algbuf))
+			return JWT_UNSUPPORTED_ALG;
+		memcpy(jh->algbuf, e->str, e->str_len);
+		jh->algbuf[e->str_len] = '\0';
+		jh->alg = jh->algbuf;
+		jh->crit = member(m, n, "crit") != NULL;
+		/* A kid that is not a string is malformed, found after crit. */
+		if ((e = member(m, n, "kid")) != NULL) {
+			jh->kid = e->type == JSON_STRING ? e->str : NULL;
+			jh->kid_len = e->type == JSON_STRING ? e->str_len : SIZE_MAX;
+		}
+	} else {
+		if ((*h = jwtjson_parse_object(hdr, hlen)) == NULL)
+			return JWT_MALFORMED;
+		if ((v = json_object_get(*h, "alg")) == NULL || !json_is_string(v))
+			return JWT_MALFORMED;
+		jh->alg = json_string_value(v);
+		jh->crit = json_object_get(*h, "crit") != NULL;
+		if ((v = json_object_get(*h, "kid")) != NULL) {
+			jh->kid = json_string_value(v);
+			/* As a C string, as it always was compared. */
+			jh->kid_len = jh->kid != NULL ? strlen(jh->kid) : SIZE_MAX;
+		}
+	}
+	/* The header's alg only selects among the pinned algorithms of the
+	 * configured keys; "none" is refused in any spelling. */
+	if (strcasecmp(jh->alg, "none") == 0 || keys_alg_from_name(jh->alg, &jh->id) != 0)
+		return JWT_UNSUPPORTED_ALG;
+	/* No extension is implemented, so any "crit" is unsupported. */
+	if (jh->crit)
+		return JWT_CRIT_UNSUPPORTED;
+	if (jh->kid_len == SIZE_MAX)
+		return JWT_MALFORMED;
+	/* jku, x5u, jwk and x5c are ignored: keys come from configuration. */
+	return JWT_OK;
+}
+
+/* What verify_jws is asked for and gives back. */
+struct jws_result {
+	/* in */
+	int want_header;		/* header: its JSON */
+	int want_claims;		/* claims: the payload as a JSON object;
+					 * else payload: its bytes, malloc'd */
+	/* out */
+	json_t *header;
+	json_t *claims;
+	unsigned char *payload;
+	size_t payload_len;
+	char *kid;			/* a copy, when want_claims */
+	enum keys_alg alg;
+	const struct keys_entry *key;
+};
+
+/* The JWS layer: structure, header, key choice, signature; then, when
+ * asked, the claims as a JSON object (JWT_MALFORMED if not one). On
+ * anything but JWT_OK, res holds nothing to free. */
+static enum jwt_status
+verify_jws(const struct keys *ks, const struct jwt_opts *o, const char *token,
+    size_t len, struct jws_result *res)
+{
+	const char *dot1, *dot2;
 	unsigned char *hdr = NULL, *pl = NULL, *sig = NULL, *scratch = NULL;
-	unsigned char stackbuf[1024];
+	unsigned char stackbuf[2048];
 	const struct keys_entry *cand[16];
-	size_t hlen, plen = 0, slen, hcap, scap, ncand = 0, tries;
+	size_t hlen, plen = 0, slen, hcap, scap, pcap, ncand = 0, tries;
 	ssize_t n;
 	enum jwt_status st = JWT_MALFORMED;
 	int kid_seen = 0, internal = 0;
+	struct jws_header jh;
 	enum keys_alg alg;
-	json_t *h = NULL, *v;
+	json_t *h = NULL;
 
-	*header = NULL;
-	*payload = NULL;
-	*payload_len = 0;
 	if (len > o->max_token_bytes) {
 		st = JWT_TOO_LARGE;
 		goto out;
@@ -100,13 +178,14 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	    memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL ||
 	    dot1 == token || dot2 == dot1 + 1 || dot2 + 1 == token + len)
 		goto out;
-	/* The header and signature are only needed here: decode both into
-	 * one scratch buffer, on the stack when they fit (they nearly always
-	 * do). The payload is returned, so it gets its own allocation. */
+	/* Header, signature and (when only its JSON is wanted) payload are
+	 * decoded into one scratch buffer, on the stack when they fit (they
+	 * nearly always do); a payload that is returned gets its own. */
 	hcap = B64URL_DECODED_MAX((size_t)(dot1 - token));
 	scap = B64URL_DECODED_MAX((size_t)(token + len - dot2 - 1));
-	hdr = hcap + scap <= sizeof(stackbuf) ? stackbuf :
-	    (scratch = xmalloc(hcap + scap));
+	pcap = res->want_claims ? B64URL_DECODED_MAX((size_t)(dot2 - dot1 - 1)) : 0;
+	hdr = hcap + scap + pcap <= sizeof(stackbuf) ? stackbuf :
+	    (scratch = xmalloc(hcap + scap + pcap));
 	sig = hdr + hcap;
 	if ((n = b64url_decode(token, (size_t)(dot1 - token), hdr, hcap)) < 0)
 		goto out;
@@ -114,39 +193,25 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	if ((n = b64url_decode(dot2 + 1, (size_t)(token + len - dot2 - 1), sig, scap)) < 0)
 		goto out;
 	slen = (size_t)n;
-	if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
-		goto out;
-	if ((h = parse_object(hdr, hlen)) == NULL)
-		goto out;
-
-	/* The header's alg only selects among the pinned algorithms of the
-	 * configured keys; "none" is refused in any spelling. */
-	if ((v = json_object_get(h, "alg")) == NULL || !json_is_string(v))
-		goto out;
-	alg_name = json_string_value(v);
-	if (strcasecmp(alg_name, "none") == 0 || keys_alg_from_name(alg_name, &alg) != 0) {
-		st = JWT_UNSUPPORTED_ALG;
-		goto out;
-	}
-	/* No extension is implemented, so any "crit" is unsupported. */
-	if (json_object_get(h, "crit") != NULL) {
-		st = JWT_CRIT_UNSUPPORTED;
-		goto out;
-	}
-	if ((v = json_object_get(h, "kid")) != NULL) {
-		if (!json_is_string(v))
+	if (res->want_claims) {
+		pl = sig + scap;
+		if ((n = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), pl, pcap)) < 0)
 			goto out;
-		kid = json_string_value(v);
-	}
-	/* jku, x5u, jwk and x5c are ignored: keys come from configuration. */
+		plen = (size_t)n;
+	} else if ((pl = b64url_decode_alloc(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen)) == NULL)
+		goto out;
+	if ((st = read_header(hdr, hlen, &jh, &h)) != JWT_OK)
+		goto out;
+	alg = jh.id;
 
 	tries = o->max_untagged_tries ? o->max_untagged_tries : 1;
 	if (tries > sizeof(cand) / sizeof(cand[0]))
 		tries = sizeof(cand) / sizeof(cand[0]);
 	for (size_t i = 0; i < ks->n && ncand < tries; i++) {
 		const struct keys_entry *k = ks->v[i];
-		if (kid != NULL) {
-			if (k->kid == NULL || strcmp(k->kid, kid) != 0)
+		if (jh.kid != NULL) {
+			if (k->kid == NULL || strlen(k->kid) != jh.kid_len ||
+			    memcmp(k->kid, jh.kid, jh.kid_len) != 0)
 				continue;
 			kid_seen = 1;
 		}
@@ -154,7 +219,7 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 			cand[ncand++] = k;
 	}
 	if (ncand == 0) {
-		st = kid != NULL && !kid_seen ? JWT_UNKNOWN_KID : JWT_ALG_NOT_ALLOWED;
+		st = jh.kid != NULL && !kid_seen ? JWT_UNKNOWN_KID : JWT_ALG_NOT_ALLOWED;
 		goto out;
 	}
 	st = JWT_BAD_SIGNATURE;
@@ -163,10 +228,8 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 		    (size_t)(dot2 - token), sig, slen);
 		if (r == 1) {
 			st = JWT_OK;
-			if (alg_out != NULL)
-				*alg_out = alg;
-			if (key_out != NULL)
-				*key_out = cand[i];
+			res->alg = alg;
+			res->key = cand[i];
 			break;
 		}
 		if (r < 0)
@@ -174,16 +237,64 @@ jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
 	}
 	if (st != JWT_OK && internal)
 		st = JWT_INTERNAL;
-out:
-	free(scratch);
-	if (st == JWT_OK) {
-		*header = h;
-		*payload = pl;
-		*payload_len = plen;
+	if (st != JWT_OK)
+		goto out;
+	if (res->want_claims) {
+		if ((res->claims = jwtjson_parse_object(pl, plen)) == NULL) {
+			st = JWT_MALFORMED;
+			goto out;
+		}
+		if (jh.kid != NULL)
+			res->kid = xstrndup(jh.kid, jh.kid_len);
 	} else {
-		json_decref(h);
-		free(pl);
+		res->payload = pl;
+		res->payload_len = plen;
+		pl = NULL;
 	}
+	if (res->want_header) {
+		/* A flat header was read in place: its JSON is made now. */
+		if (h == NULL && (h = jwtjson_parse_object(hdr, hlen)) == NULL) {
+			st = JWT_INTERNAL;
+			goto out;
+		}
+		res->header = h;
+		h = NULL;
+	}
+out:
+	if (st != JWT_OK) {
+		json_decref(res->claims);
+		res->claims = NULL;
+		free(res->kid);
+		res->kid = NULL;
+		free(res->payload);
+		res->payload = NULL;
+		res->payload_len = 0;
+	}
+	json_decref(h);
+	if (!res->want_claims)
+		free(pl);
+	free(scratch);
+	return st;
+}
+
+enum jwt_status
+jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
+    const char *token, size_t len, json_t **header, unsigned char **payload,
+    size_t *payload_len, enum keys_alg *alg_out, const struct keys_entry **key_out)
+{
+	struct jws_result res;
+	enum jwt_status st;
+
+	memset(&res, 0, sizeof(res));
+	res.want_header = 1;
+	st = verify_jws(ks, o, token, len, &res);
+	*header = res.header;
+	*payload = res.payload;
+	*payload_len = res.payload_len;
+	if (st == JWT_OK && alg_out != NULL)
+		*alg_out = res.alg;
+	if (st == JWT_OK && key_out != NULL)
+		*key_out = res.key;
 	return st;
 }
 
@@ -291,11 +402,10 @@ clamp_i64(double d)
  * token, refused today, would be accepted in its last max_lifetime_s,
  * possibly after the revocation of its id has been dropped. */
 static enum jwt_status
-check_lifetime(const json_t *p, const struct jwt_opts *o, double t)
+check_lifetime(const json_t *expv, const json_t *iat, const struct jwt_opts *o, double t)
 {
-	double exp = json_number_value(json_object_get(p, "exp"));
+	double exp = json_number_value(expv);
 	double max = (double)o->max_lifetime_s;
-	const json_t *iat = json_object_get(p, "iat");
 
 	if (exp > t + max + (double)o->leeway_s)
 		return JWT_LIFETIME_TOO_LONG;
@@ -304,11 +414,15 @@ check_lifetime(const json_t *p, const struct jwt_opts *o, double t)
 	return JWT_OK;
 }
 
-/* Check the claims of a verified payload at time now. */
+/* Check the claims of a verified payload at time now. Each registered
+ * claim is looked up once. */
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
 	const json_t *p = r->payload;
+	const json_t *expv = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
+	const json_t *iat = json_object_get(p, "iat"), *iss = json_object_get(p, "iss");
+	const json_t *sub = json_object_get(p, "sub"), *aud = json_object_get(p, "aud");
 	double t = (double)now, leeway = (double)o->leeway_s;
 	enum jwt_status st;
 	json_t *v, *e;
@@ -317,19 +431,18 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 
 	/* Types first, so a wrong type is never mistaken for a time or
 	 * audience failure. */
-	static const char *const numeric[] = { "exp", "nbf", "iat" };
-	for (i = 0; i < 3; i++)
-		if ((v = json_object_get(p, numeric[i])) != NULL && !json_is_number(v))
-			return JWT_BAD_CLAIM;
-	if ((v = json_object_get(p, "iss")) != NULL && !json_is_string(v))
+	if ((expv != NULL && !json_is_number(expv)) || (nbf != NULL && !json_is_number(nbf)) ||
+	    (iat != NULL && !json_is_number(iat)))
 		return JWT_BAD_CLAIM;
-	if ((v = json_object_get(p, "sub")) != NULL && !json_is_string(v))
+	if (iss != NULL && !json_is_string(iss))
 		return JWT_BAD_CLAIM;
-	r->sub = v ? json_string_value(v) : NULL;
-	if ((v = json_object_get(p, "aud")) != NULL && !json_is_string(v)) {
-		if (!json_is_array(v))
+	if (sub != NULL && !json_is_string(sub))
+		return JWT_BAD_CLAIM;
+	r->sub = sub ? json_string_value(sub) : NULL;
+	if (aud != NULL && !json_is_string(aud)) {
+		if (!json_is_array(aud))
 			return JWT_BAD_CLAIM;
-		json_array_foreach(v, i, e)
+		json_array_foreach(aud, i, e)
 			if (!json_is_string(e))
 				return JWT_BAD_CLAIM;
 	}
@@ -338,8 +451,8 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 		return JWT_BAD_CLAIM;
 	r->token_id = v ? json_string_value(v) : NULL;
 
-	if ((v = json_object_get(p, "exp")) != NULL) {
-		double exp = json_number_value(v);
+	if (expv != NULL) {
+		double exp = json_number_value(expv);
 		r->has_exp = 1;
 		r->exp = clamp_i64(exp);
 		r->valid_until = clamp_i64(exp + leeway);
@@ -348,29 +461,27 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 			return JWT_EXPIRED;
 	} else if (o->require_exp || o->max_lifetime_s > 0)
 		return JWT_MISSING_EXP;
-	if (o->max_lifetime_s > 0 && (st = check_lifetime(p, o, t)) != JWT_OK)
+	if (o->max_lifetime_s > 0 && (st = check_lifetime(expv, iat, o, t)) != JWT_OK)
 		return st;
-	if ((v = json_object_get(p, "nbf")) != NULL && t + leeway < json_number_value(v))
+	if (nbf != NULL && t + leeway < json_number_value(nbf))
 		return JWT_NOT_YET_VALID;
-	if ((v = json_object_get(p, "iat")) != NULL && json_number_value(v) > t + leeway)
+	if (iat != NULL && json_number_value(iat) > t + leeway)
 		return JWT_ISSUED_IN_FUTURE;
 
 	if (o->nissuers > 0) {
-		v = json_object_get(p, "iss");
 		ok = 0;
-		for (i = 0; v != NULL && i < o->nissuers && !ok; i++)
-			ok = strcmp(json_string_value(v), o->issuers[i]) == 0;
+		for (i = 0; iss != NULL && i < o->nissuers && !ok; i++)
+			ok = strcmp(json_string_value(iss), o->issuers[i]) == 0;
 		if (!ok)
 			return JWT_WRONG_ISSUER;
 	}
 	if (o->naudiences > 0) {
-		v = json_object_get(p, "aud");
 		ok = 0;
-		for (j = 0; v != NULL && j < o->naudiences && !ok; j++) {
-			if (json_is_string(v))
-				ok = strcmp(json_string_value(v), o->audiences[j]) == 0;
+		for (j = 0; aud != NULL && j < o->naudiences && !ok; j++) {
+			if (json_is_string(aud))
+				ok = strcmp(json_string_value(aud), o->audiences[j]) == 0;
 			else
-				json_array_foreach(v, i, e)
+				json_array_foreach(aud, i, e)
 					if (strcmp(json_string_value(e), o->audiences[j]) == 0)
 						ok = 1;
 		}
@@ -386,26 +497,21 @@ jwt_verify(const struct keys *ks, const struct jwt_opts *o, const char *token,
     size_t len, time_t now, struct jwt_result **out)
 {
 	struct jwt_result *r = xcalloc(1, sizeof(*r));
-	unsigned char *payload = NULL;
-	size_t plen = 0;
+	struct jws_result res;
 	enum jwt_status st;
-	json_t *v;
 
 	*out = NULL;
 	r->valid_until = INT64_MAX;
-	st = jwt_verify_jws(ks, o, token, len, &r->header, &payload, &plen,
-	    &r->alg, &r->key);
-	if (st != JWT_OK)
+	memset(&res, 0, sizeof(res));
+	res.want_claims = 1;
+	if ((st = verify_jws(ks, o, token, len, &res)) != JWT_OK)
 		goto out;
-	if ((r->payload = parse_object(payload, plen)) == NULL) {
-		st = JWT_MALFORMED;
-		goto out;
-	}
-	if ((v = json_object_get(r->header, "kid")) != NULL)
-		r->kid = json_string_value(v);
+	r->payload = res.claims;
+	r->kid = res.kid;
+	r->alg = res.alg;
+	r->key = res.key;
 	st = check_claims(r, o, now);
 out:
-	free(payload);
 	if (st == JWT_OK)
 		*out = r;
 	else
@@ -427,7 +533,7 @@ jwt_result_free(struct jwt_result *r)
 		return;
 	if (r->user_free != NULL)
 		r->user_free(r->user);
-	json_decref(r->header);
+	free(r->kid);
 	json_decref(r->payload);
 	free(r->scopes);
 	free(r->scope_buf);

@@ -69,12 +69,11 @@ struct jwt_opts {
 void jwt_opts_init(struct jwt_opts *o);
 
 /* The outcome of a successful verification. Strings point into the
- * header/payload JSON or into scope_buf, all owned by the result. */
+ * payload JSON or into scope_buf, or are kid, all owned by the result. */
 struct jwt_result {
-	json_t *header;
 	json_t *payload;		/* full claims, for claim bindings */
 	enum keys_alg alg;
-	const char *kid;		/* NULL when absent */
+	char *kid;			/* the header's kid; NULL when absent */
 	const struct keys_entry *key;	/* the key that verified it */
 	const char *token_id;		/* id claim, NULL when absent */
 	const char *sub;		/* NULL when absent */

@@ -44,6 +44,7 @@ suites=(
 	ratelimits_spellings
 	tls_write
 	tls_resume
+	key_reload
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -517,6 +517,60 @@ test_alg_none(void)
 	CU_ASSERT_EQUAL(hs_status(&o, "{\"alg\":256}", "{\"exp\":2000}"), JWT_MALFORMED);
 }
 
+/* A flat header is read in place, any other through jansson: each verdict
+ * is the same both ways (the second spelling of each case leaves the fast
+ * path by an escape, a nested value or a fraction elsewhere). */
+static void
+test_header_paths(void)
+{
+	static const struct {
+		const char *flat, *other;
+		enum jwt_status want;
+	} cases[] = {
+		{ "{\"alg\":\"HS256\",\"kid\":\"hs\"}",
+		  "{\"alg\":\"HS\\u0032\\u00356\",\"kid\":\"hs\",\"x\":[1]}", JWT_OK },
+		{ "{\"alg\":\"HS256\"}", "{\"alg\":\"HS256\",\"x\":{}}", JWT_OK },
+		{ "{\"alg\":\"none\",\"kid\":\"hs\"}", "{\"alg\":\"\\u006eone\",\"kid\":\"hs\"}",
+		  JWT_UNSUPPORTED_ALG },
+		{ "{\"alg\":\"NoNe\"}", "{\"alg\":\"NoNe\",\"x\":1.5}", JWT_UNSUPPORTED_ALG },
+		{ "{\"alg\":\"HS256HS256\"}", "{\"alg\":\"HS256HS256\",\"x\":1.5}", JWT_UNSUPPORTED_ALG },
+		{ "{\"alg\":\"\"}", "{\"alg\":\"\",\"x\":1.5}", JWT_UNSUPPORTED_ALG },
+		{ "{\"alg\":\"HS256\",\"crit\":1}", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
+		  JWT_CRIT_UNSUPPORTED },
+		/* alg is judged before crit, crit before a bad kid. */
+		{ "{\"alg\":\"none\",\"crit\":1}", "{\"alg\":\"none\",\"crit\":[]}", JWT_UNSUPPORTED_ALG },
+		{ "{\"alg\":\"HS256\",\"kid\":5,\"crit\":1}", "{\"alg\":\"HS256\",\"kid\":[],\"crit\":1}",
+		  JWT_CRIT_UNSUPPORTED },
+		{ "{\"alg\":\"HS256\",\"kid\":5}", "{\"alg\":\"HS256\",\"kid\":{\"a\":1}}", JWT_MALFORMED },
+		{ "{\"alg\":\"HS256\",\"kid\":null}", "{\"alg\":\"HS256\",\"kid\":null,\"x\":1.5}",
+		  JWT_MALFORMED },
+		{ "{\"alg\":true}", "{\"alg\":[\"HS256\"]}", JWT_MALFORMED },
+		{ "{\"kid\":\"hs\"}", "{\"kid\":\"hs\",\"x\":1.5}", JWT_MALFORMED },
+		{ "{\"alg\":\"HS256\",\"kid\":\"nobody\"}", "{\"alg\":\"HS256\",\"kid\":\"nob\\u006fdy\"}",
+		  JWT_UNKNOWN_KID },
+		{ "{\"alg\":\"HS256\",\"kid\":\"h\"}", "{\"alg\":\"HS256\",\"kid\":\"h\",\"x\":1.5}",
+		  JWT_UNKNOWN_KID },
+		{ "{\"alg\":\"HS256\",\"kid\":\"hss\"}", "{\"alg\":\"HS256\",\"kid\":\"hss\",\"x\":1.5}",
+		  JWT_UNKNOWN_KID },
+		{ "{\"alg\":\"ES256\",\"kid\":\"hs\"}", "{\"alg\":\"ES256\",\"kid\":\"hs\",\"x\":1.5}",
+		  JWT_ALG_NOT_ALLOWED },
+		/* Twice the same name: jansson refuses it, whatever follows. */
+		{ "{\"alg\":\"HS256\",\"alg\":\"none\"}", "{\"alg\":\"none\",\"\\u0061lg\":\"HS256\"}",
+		  JWT_MALFORMED },
+		{ "{\"alg\":\"HS256\",\"kid\":\"hs\"} x", "[\"HS256\"]", JWT_MALFORMED },
+	};
+	struct jwt_opts o;
+
+	jwt_opts_init(&o);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL(hs_status(&o, cases[i].flat, "{\"exp\":2000}"), cases[i].want);
+		CU_ASSERT_EQUAL(hs_status(&o, cases[i].other, "{\"exp\":2000}"), cases[i].want);
+		if (hs_status(&o, cases[i].flat, "{\"exp\":2000}") != cases[i].want ||
+		    hs_status(&o, cases[i].other, "{\"exp\":2000}") != cases[i].want)
+			fprintf(stderr, "header case %zu\n", i);
+	}
+}
+
 static void
 test_rsa_hmac_confusion(void)
 {
@@ -1021,6 +1075,7 @@ main(void)
 	CU_add_test(s, "all algorithms with test keys", test_all_algorithms);
 	s = CU_add_suite("rejections", suite_init, suite_clean);
 	CU_add_test(s, "alg none in any spelling", test_alg_none);
+	CU_add_test(s, "header read in place or through jansson", test_header_paths);
 	CU_add_test(s, "RSA public key as HMAC secret", test_rsa_hmac_confusion);
 	CU_add_test(s, "ECDSA DER / wrong length", test_ecdsa_signature_forms);
 	CU_add_test(s, "compact structure", test_structure);

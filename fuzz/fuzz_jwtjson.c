@@ -18,7 +18,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_error_t err;
-	json_t *ref = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &err);
+	/* Any NUL byte is refused (jansson 2.14 lets one through after a
+	 * number or literal; jwtjson_parse_object does not). */
+	json_t *ref = memchr(data, '\0', size) != NULL ? NULL :
+	    json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &err);
 	json_t *got = jwtjson_parse_object(data, size), *fast = NULL;
 
 	if (ref != NULL && !json_is_object(ref)) {

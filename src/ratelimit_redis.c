@@ -20,32 +20,59 @@
 #include "xmalloc.h"
 
 /*
- * GCRA on every cell, with Redis's clock, all or nothing. KEYS: the cells;
- * ARGV: interval_us and burst of each. Returns {0, i, wait_us} when cell
- * i refuses (nothing is taken), else {1, 0, 0, then for each cell: the
- * time until its burst is whole again, what remains}. A cell (the
- * theoretical arrival time in µs, as a decimal integer) expires when its
- * burst is whole again: an idle key costs Redis nothing.
+ * GCRA for a batch of requests, with Redis's clock, all or nothing per
+ * request. KEYS: every request's cells, request after request. ARGV[1]:
+ * the number of requests; ARGV[1 + j]: request j's number of cells; then
+ * interval_us and burst of every cell, in KEYS order. Returns one answer
+ * per request: {0, i, wait_us} when its cell i refuses (it takes
+ * nothing), else {1, 0, 0, then for each cell: the time until its burst
+ * is whole again, what remains}. The requests are taken in order, each
+ * seeing what the earlier ones took: the same as one script call each
+ * (TIME is read once, and a script runs alone). A cell (the theoretical
+ * arrival time in µs, as a decimal integer) is read once and written
+ * once per batch, and expires when its burst is whole again: an idle
+ * key costs Redis nothing.
  */
 static const char gcra_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local tats = {}\n"
-    "for i = 1, #KEYS do\n"
-    "  local iv = tonumber(ARGV[2 * i - 1])\n"
-    "  local tol = iv * (tonumber(ARGV[2 * i]) - 1)\n"
-    "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
-    "  if tat < now then tat = now end\n"
-    "  if tat - now > tol then return {0, i, tat - now - tol} end\n"
-    "  tats[i] = tat + iv\n"
+    "local nreq = tonumber(ARGV[1])\n"
+    "local p = nreq + 1\n"
+    "local tat, dirty, out, k = {}, {}, {}, 0\n"
+    "for j = 1, nreq do\n"
+    "  local n = tonumber(ARGV[1 + j])\n"
+    "  local new, res = {}, nil\n"
+    "  for i = 1, n do\n"
+    "    local key = KEYS[k + i]\n"
+    "    local iv = tonumber(ARGV[p + 2 * (k + i) - 1])\n"
+    "    local tol = iv * (tonumber(ARGV[p + 2 * (k + i)]) - 1)\n"
+    "    local v = tat[key]\n"
+    "    if v == nil then\n"
+    "      v = tonumber(redis.call('GET', key) or '0') or 0\n"
+    "      tat[key] = v\n"
+    "    end\n"
+    "    if v < now then v = now end\n"
+    "    if v - now > tol then res = {0, i, v - now - tol} break end\n"
+    "    new[i] = v + iv\n"
+    "  end\n"
+    "  if res == nil then\n"
+    "    res = {1, 0, 0}\n"
+    "    for i = 1, n do\n"
+    "      local key = KEYS[k + i]\n"
+    "      local iv = tonumber(ARGV[p + 2 * (k + i) - 1])\n"
+    "      local ahead = new[i] - now\n"
+    "      if dirty[key] == nil then dirty[key] = true dirty[#dirty + 1] = key end\n"
+    "      tat[key] = new[i]\n"
+    "      res[#res + 1] = ahead\n"
+    "      res[#res + 1] = math.floor((tonumber(ARGV[p + 2 * (k + i)]) * iv - ahead) / iv)\n"
+    "    end\n"
+    "  end\n"
+    "  out[j] = res\n"
+    "  k = k + n\n"
     "end\n"
-    "local out = {1, 0, 0}\n"
-    "for i = 1, #KEYS do\n"
-    "  local iv = tonumber(ARGV[2 * i - 1])\n"
-    "  local ahead = tats[i] - now\n"
-    "  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.floor(ahead / 1000) + 1)\n"
-    "  out[#out + 1] = ahead\n"
-    "  out[#out + 1] = math.floor((tonumber(ARGV[2 * i]) * iv - ahead) / iv)\n"
+    "for _, key in ipairs(dirty) do\n"
+    "  redis.call('SET', key, string.format('%.0f', tat[key]), 'PX',\n"
+    "      math.floor((tat[key] - now) / 1000) + 1)\n"
     "end\n"
     "return out\n";
 
@@ -73,18 +100,45 @@ struct ratelimit_redis {
 	int backoff_ms;
 	struct event *retry;
 	struct event *tick;
+	/* The batches this loop pass fills (the last one open, the others
+	 * full), sent by flush (made active by the first request), or NULL. */
+	struct batch *open, *open_last;
+	struct event *flush;
 };
 
-/* A script call waiting for its answer; its arguments are kept to send
- * the script whole after a NOSCRIPT. */
-struct pending {
-	struct ratelimit_redis *r;
-	ratelimit_redis_cb cb;
+struct ratelimit_redis_call {
+	struct batch *b;
+	ratelimit_redis_cb cb;		/* NULL once answered or cancelled */
 	void *arg;
-	size_t n;
+	size_t n;			/* its cells */
+	uint64_t deadline_us;		/* monotonic */
+};
+
+/* A growing list of strings, kept in one buffer (offsets, so that the
+ * buffer may move while it grows). */
+struct strs {
+	char *buf;
+	size_t len, cap;
+	size_t *off;
+	size_t n, ncap;
+};
+
+/* One script call: filled during a loop pass, then sent, then answered
+ * (a reply, or NULL when the link goes: hiredis answers every call it
+ * took exactly once) and freed. Its arguments are kept to send the
+ * script whole after a NOSCRIPT. */
+struct batch {
+	struct ratelimit_redis *r;
+	struct batch *next;		/* in r's open list */
+	struct event *timer;		/* the earliest deadline still waiting */
 	int retried;
+	size_t ncalls;
+	struct ratelimit_redis_call calls[SG_RATE_LIMIT_REDIS_BATCH_MAX];
+	struct strs keys;		/* every call's cells, in order */
+	struct strs nums;		/* interval_us, burst of each cell */
+	char head[SG_RATE_LIMIT_REDIS_BATCH_MAX + 2][24];	/* numkeys, nreq, n of each */
 	int argc;
-	char **argv;
+	const char **argv;
 	size_t *argvlen;
 };
 
@@ -94,16 +148,8 @@ static uint64_t g_links_up, g_outages, g_script_loads;
 static int g_shared_up = -1;
 
 static void rlr_connect(struct ratelimit_redis *r);
-
-static void
-pending_free(struct pending *p)
-{
-	for (int i = 0; i < p->argc; i++)
-		free(p->argv[i]);
-	free(p->argv);
-	free(p->argvlen);
-	free(p);
-}
+static void flush_all(struct ratelimit_redis *r);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 shared_transition(struct ratelimit_redis *r, int up, const char *why)
@@ -323,7 +369,9 @@ ratelimit_redis_new(struct event_base *base, const struct revoke_config *rc)
 	r->backoff_ms = SG_RATE_LIMIT_REDIS_BACKOFF_MS;
 	r->retry = evtimer_new(base, retry_cb, r);
 	r->tick = event_new(base, -1, EV_PERSIST, tick_cb, r);
-	if (r->retry == NULL || r->tick == NULL || event_add(r->tick, &tv) != 0)
+	r->flush = event_new(base, -1, 0, flush_cb, r);
+	if (r->retry == NULL || r->tick == NULL || r->flush == NULL ||
+	    event_add(r->tick, &tv) != 0)
 		fatalx("rate limits: cannot set up the Redis events");
 	rlr_connect(r);
 	return r;
@@ -335,12 +383,15 @@ ratelimit_redis_free(struct ratelimit_redis *r)
 	if (r == NULL)
 		return;
 	r->closing = 1;
-	/* Pending calls are answered NULL (their requests fall back). */
+	/* Pending calls are answered NULL (their requests fall back), the
+	 * open batch's too. */
 	rlr_down(r, NULL);
+	flush_all(r);
 	if (r->counted_up)
 		__atomic_sub_fetch(&g_links_up, 1, __ATOMIC_RELAXED);
 	event_free(r->retry);
 	event_free(r->tick);
+	event_free(r->flush);
 	free(r->host);
 	if (r->password != NULL) {
 		OPENSSL_cleanse(r->password, strlen(r->password));
@@ -364,106 +415,310 @@ ratelimit_redis_up(const struct ratelimit_redis *r)
 	return r != NULL && r->state == RLR_UP;
 }
 
-static void on_eval(redisAsyncContext *ac, void *reply, void *priv);
-
-/* Send p (argv[0] is "EVALSHA" with the digest, or "EVAL" with the
- * script). */
-static int
-send_pending(struct ratelimit_redis *r, struct pending *p)
+static void
+strs_add(struct strs *v, const char *str, size_t len)
 {
-	return redisAsyncCommandArgv(r->ac, on_eval, p, p->argc, (const char **)p->argv,
-	    p->argvlen) == REDIS_OK ? 0 : -1;
+	if (v->n == v->ncap) {
+		v->ncap = v->ncap ? 2 * v->ncap : 16;
+		v->off = xreallocarray(v->off, v->ncap + 1, sizeof(*v->off));
+	}
+	if (v->len + len + 1 > v->cap) {
+		while (v->len + len + 1 > v->cap)
+			v->cap = v->cap ? 2 * v->cap : 1024;
+		v->buf = xreallocarray(v->buf, v->cap, 1);
+	}
+	memcpy(v->buf + v->len, str, len);
+	v->buf[v->len + len] = '\0';
+	v->off[v->n++] = v->len;
+	v->len += len + 1;
+	v->off[v->n] = v->len;
 }
 
-/* The script's answer: parse it for the caller. */
 static void
-on_eval(redisAsyncContext *ac, void *reply, void *priv)
+batch_free(struct batch *b)
 {
-	struct pending *p = priv;
+	if (b->timer != NULL)
+		event_free(b->timer);
+	free(b->keys.buf);
+	free(b->keys.off);
+	free(b->nums.buf);
+	free(b->nums.off);
+	free(b->argv);
+	free(b->argvlen);
+	free(b);
+}
+
+/* No answer for the calls of b still waiting (those due by due_us, or
+ * all with 0): their requests fall back. */
+static void
+batch_fail(struct batch *b, uint64_t due_us)
+{
+	for (size_t i = 0; i < b->ncalls; i++) {
+		struct ratelimit_redis_call *c = &b->calls[i];
+		ratelimit_redis_cb cb = c->cb;
+
+		if (cb == NULL || (due_us != 0 && c->deadline_us > due_us))
+			continue;
+		c->cb = NULL;
+		cb(c->arg, NULL, 0);
+	}
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Wake at the earliest deadline of b's calls still waiting (none: stay
+ * asleep; the batch goes with its answer). */
+static void
+batch_arm(struct batch *b, uint64_t now)
+{
+	uint64_t first = UINT64_MAX;
+	struct timeval tv;
+
+	for (size_t i = 0; i < b->ncalls; i++)
+		if (b->calls[i].cb != NULL && b->calls[i].deadline_us < first)
+			first = b->calls[i].deadline_us;
+	if (first == UINT64_MAX)
+		return;
+	first = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(first / 1000000);
+	tv.tv_usec = (suseconds_t)(first % 1000000);
+	evtimer_add(b->timer, &tv);
+}
+
+/* A deadline came: its calls go without an answer (each request waits
+ * its own shared_timeout_ms, whatever the others in its batch wait). */
+static void
+batch_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	uint64_t now = mono_us();
+
+	(void)fd;
+	(void)what;
+	batch_fail(b, now);
+	batch_arm(b, now);
+}
+
+static void on_batch(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Send b (argv[0] is "EVALSHA" with the digest, or "EVAL" with the
+ * script). */
+static int
+batch_send(struct ratelimit_redis *r, struct batch *b)
+{
+	return redisAsyncCommandArgv(r->ac, on_batch, b, b->argc, b->argv, b->argvlen) ==
+	    REDIS_OK ? 0 : -1;
+}
+
+/* One call's part of the answer (an array shaped as the script says) into
+ * cells (c->n of them); 0 when it makes sense. */
+static int
+parse_answer(const struct ratelimit_redis_call *c, const redisReply *rep,
+    struct ratelimit_redis_cell *cells)
+{
+	size_t bad;
+
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
+		return -1;
+	for (size_t i = 0; i < rep->elements; i++)
+		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+			return -1;
+	bad = (size_t)rep->element[1]->integer;
+	if (rep->element[0]->integer == 0 && bad >= 1 && bad <= c->n) {
+		for (size_t i = 0; i < c->n; i++) {
+			cells[i].ok = 1;
+			cells[i].wait_us = 0;
+			cells[i].remaining = 0;
+		}
+		cells[bad - 1].ok = 0;
+		cells[bad - 1].wait_us = (uint64_t)rep->element[2]->integer;
+		return 0;
+	}
+	if (rep->element[0]->integer == 1 && rep->elements == 3 + 2 * c->n) {
+		for (size_t i = 0; i < c->n; i++) {
+			cells[i].ok = 1;
+			cells[i].wait_us = (uint64_t)rep->element[3 + 2 * i]->integer;
+			cells[i].remaining = (uint32_t)rep->element[4 + 2 * i]->integer;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* The script's answer (or NULL: the link went): one per call. */
+static void
+on_batch(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct batch *b = priv;
 	struct ratelimit_redis *r = ac->data;
 	redisReply *rep = reply;
-	struct ratelimit_redis_cell *cells = NULL;
+	struct ratelimit_redis_cell cells[SG_RATE_LIMITS_MAX];
 
 	/* NOSCRIPT (a Redis restarted or flushed): send the script whole;
 	 * EVAL also caches it for the next EVALSHA. */
-	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !p->retried &&
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !b->retried &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0 && r->ac == ac && !r->closing) {
-		p->retried = 1;
-		free(p->argv[0]);
-		free(p->argv[1]);
-		p->argv[0] = xstrdup("EVAL");
-		p->argv[1] = xstrdup(gcra_script);
-		p->argvlen[0] = 4;
-		p->argvlen[1] = strlen(gcra_script);
+		b->retried = 1;
+		b->argv[0] = "EVAL";
+		b->argv[1] = gcra_script;
+		b->argvlen[0] = 4;
+		b->argvlen[1] = sizeof(gcra_script) - 1;
 		__atomic_add_fetch(&g_script_loads, 1, __ATOMIC_RELAXED);
-		if (send_pending(r, p) == 0)
+		if (batch_send(r, b) == 0)
 			return;
 		rep = NULL;
 	}
-	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3) {
-		int ok = (int)rep->element[0]->integer;
-		size_t bad = (size_t)rep->element[1]->integer;
-
-		cells = xcalloc(p->n, sizeof(*cells));
-		if (!ok && bad >= 1 && bad <= p->n) {
-			for (size_t i = 0; i < p->n; i++)
-				cells[i].ok = 1;
-			cells[bad - 1].ok = 0;
-			cells[bad - 1].wait_us = (uint64_t)rep->element[2]->integer;
-		} else if (ok && rep->elements == 3 + 2 * p->n) {
-			for (size_t i = 0; i < p->n; i++) {
-				cells[i].ok = 1;
-				cells[i].wait_us = (uint64_t)rep->element[3 + 2 * i]->integer;
-				cells[i].remaining = (uint32_t)rep->element[4 + 2 * i]->integer;
-			}
-		} else {
-			free(cells);
-			cells = NULL;
-		}
-	} else if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
 		log_debug("rate limits: redis: %s", rep->str);
-	p->cb(p->arg, cells, cells != NULL ? p->n : 0);
-	free(cells);
-	pending_free(p);
+	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == b->ncalls) {
+		for (size_t i = 0; i < b->ncalls; i++) {
+			struct ratelimit_redis_call *c = &b->calls[i];
+			ratelimit_redis_cb cb = c->cb;
+
+			if (cb == NULL)
+				continue;
+			c->cb = NULL;
+			if (parse_answer(c, rep->element[i], cells) == 0)
+				cb(c->arg, cells, c->n);
+			else
+				cb(c->arg, NULL, 0);
+		}
+	}
+	batch_fail(b, 0);
+	batch_free(b);
 }
 
-int
-ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_t *interval_us,
-    const uint32_t *burst, size_t n, ratelimit_redis_cb cb, void *arg)
+/* The end of the loop pass: send b (or, the link gone meanwhile, answer
+ * its calls "no answer"). */
+static void
+batch_flush(struct ratelimit_redis *r, struct batch *b)
 {
-	struct pending *p;
-	char num[32];
-	int k = 0;
+	size_t ncells = b->keys.n, k = 0;
+
+	if (r->state != RLR_UP || r->ac == NULL) {
+		batch_fail(b, 0);
+		batch_free(b);
+		return;
+	}
+	b->argc = (int)(4 + b->ncalls + 3 * ncells);
+	b->argv = xcalloc((size_t)b->argc, sizeof(*b->argv));
+	b->argvlen = xcalloc((size_t)b->argc, sizeof(*b->argvlen));
+	b->argv[k++] = "EVALSHA";
+	b->argv[k++] = r->sha;
+	snprintf(b->head[0], sizeof(b->head[0]), "%zu", ncells);
+	b->argv[k++] = b->head[0];
+	for (size_t i = 0; i < ncells; i++) {
+		b->argv[k] = b->keys.buf + b->keys.off[i];
+		b->argvlen[k++] = b->keys.off[i + 1] - b->keys.off[i] - 1;
+	}
+	snprintf(b->head[1], sizeof(b->head[1]), "%zu", b->ncalls);
+	b->argv[k++] = b->head[1];
+	for (size_t i = 0; i < b->ncalls; i++) {
+		snprintf(b->head[2 + i], sizeof(b->head[2 + i]), "%zu", b->calls[i].n);
+		b->argv[k++] = b->head[2 + i];
+	}
+	for (size_t i = 0; i < 2 * ncells; i++) {
+		b->argv[k] = b->nums.buf + b->nums.off[i];
+		b->argvlen[k++] = b->nums.off[i + 1] - b->nums.off[i] - 1;
+	}
+	for (int i = 0; i < b->argc; i++)
+		if (b->argvlen[i] == 0)
+			b->argvlen[i] = strlen(b->argv[i]);
+	b->timer = evtimer_new(r->base, batch_timeout, b);
+	if (b->timer == NULL || batch_send(r, b) != 0) {
+		batch_fail(b, 0);
+		batch_free(b);
+		return;
+	}
+	batch_arm(b, mono_us());
+}
+
+/* Send every open batch, in the order their requests came. */
+static void
+flush_all(struct ratelimit_redis *r)
+{
+	struct batch *b;
+
+	while ((b = r->open) != NULL) {
+		r->open = b->next;
+		if (r->open == NULL)
+			r->open_last = NULL;
+		batch_flush(r, b);
+	}
+}
+
+/* Made active by a pass's first request, this event runs after every
+ * callback the loop pass had already queued: all the reads that epoll
+ * reported together, hence every request they carried, come before it
+ * (libevent 2.1 runs an active queue until it is empty, newly activated
+ * events at its tail). So the batch holds the whole pass and goes at its
+ * end, when hiredis would have written a lone command anyway (its
+ * libevent adapter writes on the next EV_WRITE): no request waits
+ * longer than it did with a call of its own. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ratelimit_redis *r = arg;
+
+	(void)fd;
+	(void)what;
+	flush_all(r);
+}
+
+struct ratelimit_redis_call *
+ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_t *interval_us,
+    const uint32_t *burst, size_t n, int64_t timeout_ms, ratelimit_redis_cb cb, void *arg)
+{
+	struct ratelimit_redis_call *c;
+	struct batch *b;
+	char num[24];
+	int len;
 
 	if (r == NULL || r->state != RLR_UP || r->ac == NULL || n == 0)
-		return -1;
-	p = xcalloc(1, sizeof(*p));
-	p->r = r;
-	p->cb = cb;
-	p->arg = arg;
-	p->n = n;
-	p->argc = (int)(3 + 3 * n);
-	p->argv = xcalloc((size_t)p->argc, sizeof(*p->argv));
-	p->argvlen = xcalloc((size_t)p->argc, sizeof(*p->argvlen));
-	p->argv[k++] = xstrdup("EVALSHA");
-	p->argv[k++] = xstrdup(r->sha);
-	snprintf(num, sizeof(num), "%zu", n);
-	p->argv[k++] = xstrdup(num);
-	for (size_t i = 0; i < n; i++)
-		p->argv[k++] = xstrdup(keys[i]);
+		return NULL;
+	/* A full batch stays full; the pass's later requests start another,
+	 * sent with it at the end of the pass (never from here: a send that
+	 * fails answers its calls, and cb is never called from here). */
+	if (r->open_last == NULL || r->open_last->ncalls == SG_RATE_LIMIT_REDIS_BATCH_MAX) {
+		b = xcalloc(1, sizeof(*b));
+		b->r = r;
+		if (r->open_last != NULL)
+			r->open_last->next = b;
+		else {
+			r->open = b;
+			event_active(r->flush, EV_TIMEOUT, 0);
+		}
+		r->open_last = b;
+	}
+	b = r->open_last;
+	c = &b->calls[b->ncalls++];
+	c->b = b;
+	c->cb = cb;
+	c->arg = arg;
+	c->n = n;
+	c->deadline_us = mono_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)interval_us[i]);
-		p->argv[k++] = xstrdup(num);
-		snprintf(num, sizeof(num), "%u", burst[i]);
-		p->argv[k++] = xstrdup(num);
+		strs_add(&b->keys, keys[i], strlen(keys[i]));
+		len = snprintf(num, sizeof(num), "%llu", (unsigned long long)interval_us[i]);
+		strs_add(&b->nums, num, (size_t)len);
+		len = snprintf(num, sizeof(num), "%u", burst[i]);
+		strs_add(&b->nums, num, (size_t)len);
 	}
-	for (int i = 0; i < p->argc; i++)
-		p->argvlen[i] = strlen(p->argv[i]);
-	if (send_pending(r, p) != 0) {
-		pending_free(p);
-		return -1;
-	}
-	return 0;
+	return c;
+}
+
+void
+ratelimit_redis_cancel(struct ratelimit_redis_call *c)
+{
+	if (c != NULL)
+		c->cb = NULL;
 }
 
 void

@@ -21,13 +21,13 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-/* A request waiting for Redis. Owned by the pending script call, which
- * always answers once (a reply, or NULL when the link goes); pr is NULL
- * once the request was decided without it (timeout) or went away. */
+/* A request waiting for Redis (pr->rlw), freed when its answer comes (or
+ * "no answer": the link went, or its shared_timeout_ms passed), or when
+ * the request goes away first (its call cancelled). */
 struct rlgate_wait {
 	struct worker *w;
 	struct proxy_req *pr;
-	struct event *timer;
+	struct ratelimit_redis_call *call;
 	struct ratelimits_result local;	/* what the local limits said */
 	size_t nlocal;
 	size_t n;			/* shared hits */
@@ -151,12 +151,7 @@ decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
 	const struct ratelimits_hit *sh = wt->hits + wt->nlocal;
 	struct ratelimits_result res = wt->local, r2;
 
-	wt->pr = NULL;
 	pr->rlw = NULL;
-	if (wt->timer != NULL) {
-		event_free(wt->timer);
-		wt->timer = NULL;
-	}
 	if (cells == NULL) {
 		if (fallback(w, pr, wt->hits, wt->nlocal, sh, wt->n, &res))
 			return;
@@ -182,22 +177,8 @@ on_answer(void *arg, const struct ratelimit_redis_cell *cells, size_t n)
 {
 	struct rlgate_wait *wt = arg;
 
-	if (wt->pr != NULL)
-		decide(wt, n == wt->n ? cells : NULL);
-	else if (wt->timer != NULL)
-		event_free(wt->timer);
+	decide(wt, n == wt->n ? cells : NULL);
 	free(wt);
-}
-
-static void
-on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct rlgate_wait *wt = arg;
-
-	(void)fd;
-	(void)what;
-	if (wt->pr != NULL)
-		decide(wt, NULL);
 }
 
 int
@@ -247,8 +228,6 @@ rlgate_check(struct worker *w, struct proxy_req *pr, const struct gate_decision 
 		uint64_t iv[SG_RATE_LIMITS_MAX];
 		uint32_t burst[SG_RATE_LIMITS_MAX];
 		const char *prefix = pr->cf->revocations->redis_key;
-		struct timeval tv = { (time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000 };
-		int sent;
 
 		for (size_t i = 0; i < nshared; i++) {
 			const struct ratelimits_hit *h = &sorted[nlocal + i];
@@ -264,14 +243,13 @@ rlgate_check(struct worker *w, struct proxy_req *pr, const struct gate_decision 
 		wt->local = res;
 		wt->nlocal = nlocal;
 		wt->n = nshared;
-		sent = ratelimit_redis_eval(w->rlr, keys, iv, burst, nshared, on_answer, wt) == 0;
+		wt->call = ratelimit_redis_eval(w->rlr, keys, iv, burst, nshared, wait_ms,
+		    on_answer, wt);
 		for (size_t i = 0; i < nshared; i++)
 			free(keys[i]);
-		if (sent) {
+		if (wt->call != NULL) {
 			pr->rlw = wt;
-			wt->timer = evtimer_new(w->base, on_timeout, wt);
-			evtimer_add(wt->timer, &tv);
-			return 1;	/* wt is the pending call's now */
+			return 1;	/* on_answer frees wt */
 		}
 		if (fallback(w, pr, sorted, nlocal, sorted + nlocal, nshared, &res))
 			goto out;
@@ -291,11 +269,8 @@ rlgate_abandon(struct proxy_req *pr)
 	if (wt == NULL)
 		return;
 	pr->rlw = NULL;
-	wt->pr = NULL;
-	if (wt->timer != NULL) {
-		event_free(wt->timer);
-		wt->timer = NULL;
-	}
+	ratelimit_redis_cancel(wt->call);
+	free(wt);
 }
 
 void

@@ -42,6 +42,7 @@ suites=(
 	upstreams_health
 	head
 	ratelimits_spellings
+	ratelimit_batch
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -104,6 +104,9 @@ struct ratelimit_redis {
 	 * full), sent by flush (made active by the first request), or NULL. */
 	struct batch *open, *open_last;
 	struct event *flush;
+	/* A batch answered, kept with its buffers and timer for the next
+	 * one: one is enough when the link keeps up with the loop. */
+	struct batch *spare;
 };
 
 struct ratelimit_redis_call {
@@ -137,7 +140,7 @@ struct batch {
 	struct strs keys;		/* every call's cells, in order */
 	struct strs nums;		/* interval_us, burst of each cell */
 	char head[SG_RATE_LIMIT_REDIS_BATCH_MAX + 2][24];	/* numkeys, nreq, n of each */
-	int argc;
+	int argc, argcap;
 	const char **argv;
 	size_t *argvlen;
 };
@@ -149,6 +152,7 @@ static int g_shared_up = -1;
 
 static void rlr_connect(struct ratelimit_redis *r);
 static void flush_all(struct ratelimit_redis *r);
+static void batch_free(struct batch *b);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -387,6 +391,12 @@ ratelimit_redis_free(struct ratelimit_redis *r)
 	 * open batch's too. */
 	rlr_down(r, NULL);
 	flush_all(r);
+	if (r->spare != NULL) {
+		struct batch *b = r->spare;
+
+		r->spare = NULL;
+		batch_free(b);
+	}
 	if (r->counted_up)
 		__atomic_sub_fetch(&g_links_up, 1, __ATOMIC_RELAXED);
 	event_free(r->retry);
@@ -437,6 +447,21 @@ strs_add(struct strs *v, const char *str, size_t len)
 static void
 batch_free(struct batch *b)
 {
+	struct ratelimit_redis *r = b->r;
+
+	/* Kept for the next batch, unless the link goes away. */
+	if (r->spare == NULL && !r->closing) {
+		if (b->timer != NULL)
+			evtimer_del(b->timer);
+		b->next = NULL;
+		b->retried = 0;
+		b->ncalls = 0;
+		b->keys.len = b->keys.n = 0;
+		b->nums.len = b->nums.n = 0;
+		b->argc = 0;
+		r->spare = b;
+		return;
+	}
 	if (b->timer != NULL)
 		event_free(b->timer);
 	free(b->keys.buf);
@@ -608,8 +633,12 @@ batch_flush(struct ratelimit_redis *r, struct batch *b)
 		return;
 	}
 	b->argc = (int)(4 + b->ncalls + 3 * ncells);
-	b->argv = xcalloc((size_t)b->argc, sizeof(*b->argv));
-	b->argvlen = xcalloc((size_t)b->argc, sizeof(*b->argvlen));
+	if (b->argc > b->argcap) {
+		b->argcap = b->argc;
+		b->argv = xreallocarray(b->argv, (size_t)b->argcap, sizeof(*b->argv));
+		b->argvlen = xreallocarray(b->argvlen, (size_t)b->argcap, sizeof(*b->argvlen));
+	}
+	memset(b->argvlen, 0, (size_t)b->argc * sizeof(*b->argvlen));
 	b->argv[k++] = "EVALSHA";
 	b->argv[k++] = r->sha;
 	snprintf(b->head[0], sizeof(b->head[0]), "%zu", ncells);
@@ -631,7 +660,8 @@ batch_flush(struct ratelimit_redis *r, struct batch *b)
 	for (int i = 0; i < b->argc; i++)
 		if (b->argvlen[i] == 0)
 			b->argvlen[i] = strlen(b->argv[i]);
-	b->timer = evtimer_new(r->base, batch_timeout, b);
+	if (b->timer == NULL)
+		b->timer = evtimer_new(r->base, batch_timeout, b);
 	if (b->timer == NULL || batch_send(r, b) != 0) {
 		batch_fail(b, 0);
 		batch_free(b);
@@ -687,8 +717,12 @@ ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_
 	 * sent with it at the end of the pass (never from here: a send that
 	 * fails answers its calls, and cb is never called from here). */
 	if (r->open_last == NULL || r->open_last->ncalls == SG_RATE_LIMIT_REDIS_BATCH_MAX) {
-		b = xcalloc(1, sizeof(*b));
-		b->r = r;
+		if ((b = r->spare) != NULL)
+			r->spare = NULL;
+		else {
+			b = xcalloc(1, sizeof(*b));
+			b->r = r;
+		}
 		if (r->open_last != NULL)
 			r->open_last->next = b;
 		else {

@@ -117,13 +117,10 @@ struct ratelimit_redis_call {
 	uint64_t deadline_us;		/* monotonic */
 };
 
-/* A growing list of strings, kept in one buffer (offsets, so that the
- * buffer may move while it grows). */
-struct strs {
-	char *buf;
+/* A growing buffer. */
+struct buf {
+	char *p;
 	size_t len, cap;
-	size_t *off;
-	size_t n, ncap;
 };
 
 /* One script call: filled during a loop pass, then sent, then answered
@@ -137,12 +134,15 @@ struct batch {
 	int retried;
 	size_t ncalls;
 	struct ratelimit_redis_call calls[SG_RATE_LIMIT_REDIS_BATCH_MAX];
-	struct strs keys;		/* every call's cells, in order */
-	struct strs nums;		/* interval_us, burst of each cell */
-	char head[SG_RATE_LIMIT_REDIS_BATCH_MAX + 2][24];	/* numkeys, nreq, n of each */
-	int argc, argcap;
-	const char **argv;
-	size_t *argvlen;
+	/* The command in Redis's protocol, as hiredis would have formatted it
+	 * (its formatting cost more than the rest of the batch): the cells'
+	 * names and their intervals and bursts as they come, then the whole
+	 * command when it goes. */
+	size_t ncells;
+	struct buf keys;
+	struct buf nums;
+	struct buf cmd;
+	size_t tail;			/* cmd from numkeys on (after the digest) */
 };
 
 static uint64_t g_links_up, g_outages, g_script_loads;
@@ -426,22 +426,67 @@ ratelimit_redis_up(const struct ratelimit_redis *r)
 }
 
 static void
-strs_add(struct strs *v, const char *str, size_t len)
+buf_add(struct buf *v, const char *str, size_t len)
 {
-	if (v->n == v->ncap) {
-		v->ncap = v->ncap ? 2 * v->ncap : 16;
-		v->off = xreallocarray(v->off, v->ncap + 1, sizeof(*v->off));
-	}
-	if (v->len + len + 1 > v->cap) {
-		while (v->len + len + 1 > v->cap)
+	if (v->len + len > v->cap) {
+		while (v->len + len > v->cap)
 			v->cap = v->cap ? 2 * v->cap : 1024;
-		v->buf = xreallocarray(v->buf, v->cap, 1);
+		v->p = xreallocarray(v->p, v->cap, 1);
 	}
-	memcpy(v->buf + v->len, str, len);
-	v->buf[v->len + len] = '\0';
-	v->off[v->n++] = v->len;
-	v->len += len + 1;
-	v->off[v->n] = v->len;
+	memcpy(v->p + v->len, str, len);
+	v->len += len;
+}
+
+/* x in decimal at the end of out (24 bytes); returns where it starts. */
+static char *
+u64_dec(uint64_t x, char out[24])
+{
+	char *p = out + 24;
+
+	do
+		*--p = (char)('0' + x % 10);
+	while ((x /= 10) != 0);
+	return p;
+}
+
+/* One argument in Redis's protocol: "$<len>\r\n<bytes>\r\n". */
+static void
+buf_arg(struct buf *v, const char *str, size_t len)
+{
+	char d[24], *n = u64_dec(len, d);
+
+	buf_add(v, "$", 1);
+	buf_add(v, n, (size_t)(d + sizeof(d) - n));
+	buf_add(v, "\r\n", 2);
+	buf_add(v, str, len);
+	buf_add(v, "\r\n", 2);
+}
+
+static void
+buf_num(struct buf *v, uint64_t x)
+{
+	char d[24], *n = u64_dec(x, d);
+
+	buf_arg(v, n, (size_t)(d + sizeof(d) - n));
+}
+
+/* The command's head: "*<argc>", then the script by digest (EVALSHA) or
+ * whole (EVAL). */
+static void
+batch_head(struct batch *b, struct buf *v, int whole)
+{
+	char d[24], *n = u64_dec(4 + b->ncalls + 3 * b->ncells, d);
+
+	buf_add(v, "*", 1);
+	buf_add(v, n, (size_t)(d + sizeof(d) - n));
+	buf_add(v, "\r\n", 2);
+	if (whole) {
+		buf_arg(v, "EVAL", 4);
+		buf_arg(v, gcra_script, sizeof(gcra_script) - 1);
+	} else {
+		buf_arg(v, "EVALSHA", 7);
+		buf_arg(v, b->r->sha, strlen(b->r->sha));
+	}
 }
 
 static void
@@ -456,20 +501,18 @@ batch_free(struct batch *b)
 		b->next = NULL;
 		b->retried = 0;
 		b->ncalls = 0;
-		b->keys.len = b->keys.n = 0;
-		b->nums.len = b->nums.n = 0;
-		b->argc = 0;
+		b->ncells = 0;
+		b->keys.len = 0;
+		b->nums.len = 0;
+		b->cmd.len = 0;
 		r->spare = b;
 		return;
 	}
 	if (b->timer != NULL)
 		event_free(b->timer);
-	free(b->keys.buf);
-	free(b->keys.off);
-	free(b->nums.buf);
-	free(b->nums.off);
-	free(b->argv);
-	free(b->argvlen);
+	free(b->keys.p);
+	free(b->nums.p);
+	free(b->cmd.p);
 	free(b);
 }
 
@@ -533,12 +576,11 @@ batch_timeout(evutil_socket_t fd, short what, void *arg)
 
 static void on_batch(redisAsyncContext *ac, void *reply, void *priv);
 
-/* Send b (argv[0] is "EVALSHA" with the digest, or "EVAL" with the
- * script). */
+/* Send b's command. */
 static int
 batch_send(struct ratelimit_redis *r, struct batch *b)
 {
-	return redisAsyncCommandArgv(r->ac, on_batch, b, b->argc, b->argv, b->argvlen) ==
+	return redisAsyncFormattedCommand(r->ac, on_batch, b, b->cmd.p, b->cmd.len) ==
 	    REDIS_OK ? 0 : -1;
 }
 
@@ -590,11 +632,13 @@ on_batch(redisAsyncContext *ac, void *reply, void *priv)
 	 * EVAL also caches it for the next EVALSHA. */
 	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !b->retried &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0 && r->ac == ac && !r->closing) {
+		struct buf whole = { 0 };
+
 		b->retried = 1;
-		b->argv[0] = "EVAL";
-		b->argv[1] = gcra_script;
-		b->argvlen[0] = 4;
-		b->argvlen[1] = sizeof(gcra_script) - 1;
+		batch_head(b, &whole, 1);
+		buf_add(&whole, b->cmd.p + b->tail, b->cmd.len - b->tail);
+		free(b->cmd.p);
+		b->cmd = whole;
 		__atomic_add_fetch(&g_script_loads, 1, __ATOMIC_RELAXED);
 		if (batch_send(r, b) == 0)
 			return;
@@ -625,41 +669,22 @@ on_batch(redisAsyncContext *ac, void *reply, void *priv)
 static void
 batch_flush(struct ratelimit_redis *r, struct batch *b)
 {
-	size_t ncells = b->keys.n, k = 0;
-
 	if (r->state != RLR_UP || r->ac == NULL) {
 		batch_fail(b, 0);
 		batch_free(b);
 		return;
 	}
-	b->argc = (int)(4 + b->ncalls + 3 * ncells);
-	if (b->argc > b->argcap) {
-		b->argcap = b->argc;
-		b->argv = xreallocarray(b->argv, (size_t)b->argcap, sizeof(*b->argv));
-		b->argvlen = xreallocarray(b->argvlen, (size_t)b->argcap, sizeof(*b->argvlen));
-	}
-	memset(b->argvlen, 0, (size_t)b->argc * sizeof(*b->argvlen));
-	b->argv[k++] = "EVALSHA";
-	b->argv[k++] = r->sha;
-	snprintf(b->head[0], sizeof(b->head[0]), "%zu", ncells);
-	b->argv[k++] = b->head[0];
-	for (size_t i = 0; i < ncells; i++) {
-		b->argv[k] = b->keys.buf + b->keys.off[i];
-		b->argvlen[k++] = b->keys.off[i + 1] - b->keys.off[i] - 1;
-	}
-	snprintf(b->head[1], sizeof(b->head[1]), "%zu", b->ncalls);
-	b->argv[k++] = b->head[1];
-	for (size_t i = 0; i < b->ncalls; i++) {
-		snprintf(b->head[2 + i], sizeof(b->head[2 + i]), "%zu", b->calls[i].n);
-		b->argv[k++] = b->head[2 + i];
-	}
-	for (size_t i = 0; i < 2 * ncells; i++) {
-		b->argv[k] = b->nums.buf + b->nums.off[i];
-		b->argvlen[k++] = b->nums.off[i + 1] - b->nums.off[i] - 1;
-	}
-	for (int i = 0; i < b->argc; i++)
-		if (b->argvlen[i] == 0)
-			b->argvlen[i] = strlen(b->argv[i]);
+	/* KEYS: numkeys, the cells' names; ARGV: the number of requests, the
+	 * cells of each, then interval and burst of every cell. */
+	b->cmd.len = 0;
+	batch_head(b, &b->cmd, 0);
+	b->tail = b->cmd.len;
+	buf_num(&b->cmd, b->ncells);
+	buf_add(&b->cmd, b->keys.p, b->keys.len);
+	buf_num(&b->cmd, b->ncalls);
+	for (size_t i = 0; i < b->ncalls; i++)
+		buf_num(&b->cmd, b->calls[i].n);
+	buf_add(&b->cmd, b->nums.p, b->nums.len);
 	if (b->timer == NULL)
 		b->timer = evtimer_new(r->base, batch_timeout, b);
 	if (b->timer == NULL || batch_send(r, b) != 0) {
@@ -708,8 +733,6 @@ ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_
 {
 	struct ratelimit_redis_call *c;
 	struct batch *b;
-	char num[24];
-	int len;
 
 	if (r == NULL || r->state != RLR_UP || r->ac == NULL || n == 0)
 		return NULL;
@@ -739,12 +762,11 @@ ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_
 	c->n = n;
 	c->deadline_us = mono_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 	for (size_t i = 0; i < n; i++) {
-		strs_add(&b->keys, keys[i], strlen(keys[i]));
-		len = snprintf(num, sizeof(num), "%llu", (unsigned long long)interval_us[i]);
-		strs_add(&b->nums, num, (size_t)len);
-		len = snprintf(num, sizeof(num), "%u", burst[i]);
-		strs_add(&b->nums, num, (size_t)len);
+		buf_arg(&b->keys, keys[i], strlen(keys[i]));
+		buf_num(&b->nums, interval_us[i]);
+		buf_num(&b->nums, burst[i]);
 	}
+	b->ncells += n;
 	return c;
 }
 

@@ -23,15 +23,16 @@
  * GCRA for a batch of requests, with Redis's clock, all or nothing per
  * request. KEYS: every request's cells, request after request. ARGV[1]:
  * the number of requests; ARGV[1 + j]: request j's number of cells; then
- * interval_us and burst of every cell, in KEYS order. Returns one answer
- * per request: {0, i, wait_us} when its cell i refuses (it takes
- * nothing), else {1, 0, 0, then for each cell: the time until its burst
- * is whole again, what remains}. The requests are taken in order, each
+ * interval_us and burst of every cell, in KEYS order. Returns one line
+ * per request (rlanswer.h): "0 i wait_us" when its cell i refuses (it
+ * takes nothing), else "1" and, for each cell, the time until its burst
+ * is whole again and what remains. The requests are taken in order, each
  * seeing what the earlier ones took: the same as one script call each
  * (TIME is read once, and a script runs alone). A cell (the theoretical
  * arrival time in µs, as a decimal integer) is read once and written
  * once per batch, and expires when its burst is whole again: an idle
- * key costs Redis nothing.
+ * key costs Redis nothing. Numbers are written with %.0f: Lua's own
+ * tostring would switch to an exponent past 14 digits.
  */
 static const char gcra_script[] =
     "local t = redis.call('TIME')\n"
@@ -52,20 +53,21 @@ static const char gcra_script[] =
     "      tat[key] = v\n"
     "    end\n"
     "    if v < now then v = now end\n"
-    "    if v - now > tol then res = {0, i, v - now - tol} break end\n"
+    "    if v - now > tol then res = string.format('0 %d %.0f', i, v - now - tol) break end\n"
     "    new[i] = v + iv\n"
     "  end\n"
     "  if res == nil then\n"
-    "    res = {1, 0, 0}\n"
+    "    local parts = {'1'}\n"
     "    for i = 1, n do\n"
     "      local key = KEYS[k + i]\n"
     "      local iv = tonumber(ARGV[p + 2 * (k + i) - 1])\n"
     "      local ahead = new[i] - now\n"
     "      if dirty[key] == nil then dirty[key] = true dirty[#dirty + 1] = key end\n"
     "      tat[key] = new[i]\n"
-    "      res[#res + 1] = ahead\n"
-    "      res[#res + 1] = math.floor((tonumber(ARGV[p + 2 * (k + i)]) * iv - ahead) / iv)\n"
+    "      parts[#parts + 1] = string.format('%.0f %.0f', ahead,\n"
+    "          math.floor((tonumber(ARGV[p + 2 * (k + i)]) * iv - ahead) / iv))\n"
     "    end\n"
+    "    res = table.concat(parts, ' ')\n"
     "  end\n"
     "  out[j] = res\n"
     "  k = k + n\n"
@@ -74,7 +76,7 @@ static const char gcra_script[] =
     "  redis.call('SET', key, string.format('%.0f', tat[key]), 'PX',\n"
     "      math.floor((tat[key] - now) / 1000) + 1)\n"
     "end\n"
-    "return out\n";
+    "return table.concat(out, '\\n')\n";
 
 enum rlr_state {
 	RLR_DOWN,
@@ -584,41 +586,6 @@ batch_send(struct ratelimit_redis *r, struct batch *b)
 	    REDIS_OK ? 0 : -1;
 }
 
-/* One call's part of the answer (an array shaped as the script says) into
- * cells (c->n of them); 0 when it makes sense. */
-static int
-parse_answer(const struct ratelimit_redis_call *c, const redisReply *rep,
-    struct ratelimit_redis_cell *cells)
-{
-	size_t bad;
-
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3)
-		return -1;
-	for (size_t i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type != REDIS_REPLY_INTEGER)
-			return -1;
-	bad = (size_t)rep->element[1]->integer;
-	if (rep->element[0]->integer == 0 && bad >= 1 && bad <= c->n) {
-		for (size_t i = 0; i < c->n; i++) {
-			cells[i].ok = 1;
-			cells[i].wait_us = 0;
-			cells[i].remaining = 0;
-		}
-		cells[bad - 1].ok = 0;
-		cells[bad - 1].wait_us = (uint64_t)rep->element[2]->integer;
-		return 0;
-	}
-	if (rep->element[0]->integer == 1 && rep->elements == 3 + 2 * c->n) {
-		for (size_t i = 0; i < c->n; i++) {
-			cells[i].ok = 1;
-			cells[i].wait_us = (uint64_t)rep->element[3 + 2 * i]->integer;
-			cells[i].remaining = (uint32_t)rep->element[4 + 2 * i]->integer;
-		}
-		return 0;
-	}
-	return -1;
-}
-
 /* The script's answer (or NULL: the link went): one per call. */
 static void
 on_batch(redisAsyncContext *ac, void *reply, void *priv)
@@ -626,7 +593,7 @@ on_batch(redisAsyncContext *ac, void *reply, void *priv)
 	struct batch *b = priv;
 	struct ratelimit_redis *r = ac->data;
 	redisReply *rep = reply;
-	struct ratelimit_redis_cell cells[SG_RATE_LIMITS_MAX];
+	struct rlanswer_cell cells[SG_RATE_LIMITS_MAX];
 
 	/* NOSCRIPT (a Redis restarted or flushed): send the script whole;
 	 * EVAL also caches it for the next EVALSHA. */
@@ -646,15 +613,20 @@ on_batch(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
 		log_debug("rate limits: redis: %s", rep->str);
-	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == b->ncalls) {
+	/* One line per call, or none is believed. */
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+	    rlanswer_lines(rep->str, (size_t)rep->len) == b->ncalls) {
+		size_t pos = 0;
+
 		for (size_t i = 0; i < b->ncalls; i++) {
 			struct ratelimit_redis_call *c = &b->calls[i];
 			ratelimit_redis_cb cb = c->cb;
+			int ok = rlanswer_next(rep->str, (size_t)rep->len, &pos, c->n, cells);
 
 			if (cb == NULL)
 				continue;
 			c->cb = NULL;
-			if (parse_answer(c, rep->element[i], cells) == 0)
+			if (ok == 0)
 				cb(c->arg, cells, c->n);
 			else
 				cb(c->arg, NULL, 0);

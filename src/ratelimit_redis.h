@@ -35,6 +35,7 @@
 #include <event2/event.h>
 
 #include "revoke.h"
+#include "rlanswer.h"
 
 struct ratelimit_redis;
 
@@ -51,19 +52,12 @@ int ratelimit_redis_same(const struct ratelimit_redis *r, const struct revoke_co
 /* 1 while connected with the script loaded. */
 int ratelimit_redis_up(const struct ratelimit_redis *r);
 
-/* One answer per cell: allowed, and the wait (refused: until allowed;
- * allowed: until its whole burst is back), and what remains. */
-struct ratelimit_redis_cell {
-	int ok;
-	uint64_t wait_us;
-	uint32_t remaining;
-};
 
 /* Called once per ratelimit_redis_eval that did not return NULL, unless
  * cancelled first: cells (n of them, in the order given), or NULL (n 0)
  * when there is no answer: the link failed, or timeout_ms passed. Never
  * from within ratelimit_redis_eval. */
-typedef void (*ratelimit_redis_cb)(void *arg, const struct ratelimit_redis_cell *cells,
+typedef void (*ratelimit_redis_cb)(void *arg, const struct rlanswer_cell *cells,
     size_t n);
 
 /* One request's place in a batch. */

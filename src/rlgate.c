@@ -165,7 +165,7 @@ fallback(struct worker *w, struct proxy_req *pr, const struct ratelimits_hit *lo
 /* The shared answer (cells, or NULL: none in time) for a waiting
  * request: refuse, or go on. */
 static void
-decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
+decide(struct rlgate_wait *wt, const struct rlanswer_cell *cells)
 {
 	struct proxy_req *pr = wt->pr;
 	struct worker *w = wt->w;
@@ -194,7 +194,7 @@ decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
 }
 
 static void
-on_answer(void *arg, const struct ratelimit_redis_cell *cells, size_t n)
+on_answer(void *arg, const struct rlanswer_cell *cells, size_t n)
 {
 	struct rlgate_wait *wt = arg;
 

@@ -427,15 +427,22 @@ ratelimit_redis_up(const struct ratelimit_redis *r)
 	return r != NULL && r->state == RLR_UP;
 }
 
-static void
-buf_add(struct buf *v, const char *str, size_t len)
+/* Room for len more bytes at the end of v. */
+static char *
+buf_room(struct buf *v, size_t len)
 {
 	if (v->len + len > v->cap) {
 		while (v->len + len > v->cap)
 			v->cap = v->cap ? 2 * v->cap : 1024;
 		v->p = xreallocarray(v->p, v->cap, 1);
 	}
-	memcpy(v->p + v->len, str, len);
+	return v->p + v->len;
+}
+
+static void
+buf_add(struct buf *v, const char *str, size_t len)
+{
+	memcpy(buf_room(v, len), str, len);
 	v->len += len;
 }
 
@@ -451,17 +458,24 @@ u64_dec(uint64_t x, char out[24])
 	return p;
 }
 
-/* One argument in Redis's protocol: "$<len>\r\n<bytes>\r\n". */
+/* One argument in Redis's protocol: "$<len>\r\n<bytes>\r\n" (written in
+ * place: this runs a few times per request). */
 static void
 buf_arg(struct buf *v, const char *str, size_t len)
 {
-	char d[24], *n = u64_dec(len, d);
+	char d[24], *n = u64_dec(len, d), *w = buf_room(v, len + 30);
+	size_t nl = (size_t)(d + sizeof(d) - n);
 
-	buf_add(v, "$", 1);
-	buf_add(v, n, (size_t)(d + sizeof(d) - n));
-	buf_add(v, "\r\n", 2);
-	buf_add(v, str, len);
-	buf_add(v, "\r\n", 2);
+	*w++ = '$';
+	memcpy(w, n, nl);
+	w += nl;
+	*w++ = '\r';
+	*w++ = '\n';
+	memcpy(w, str, len);
+	w += len;
+	*w++ = '\r';
+	*w++ = '\n';
+	v->len = (size_t)(w - v->p);
 }
 
 static void

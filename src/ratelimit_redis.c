@@ -112,7 +112,6 @@ struct ratelimit_redis {
 };
 
 struct ratelimit_redis_call {
-	struct batch *b;
 	ratelimit_redis_cb cb;		/* NULL once answered or cancelled */
 	void *arg;
 	size_t n;			/* its cells */
@@ -742,7 +741,6 @@ ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_
 	}
 	b = r->open_last;
 	c = &b->calls[b->ncalls++];
-	c->b = b;
 	c->cb = cb;
 	c->arg = arg;
 	c->n = n;

@@ -112,17 +112,19 @@ check "instance A: both workers' Redis links up" links_up "$AA"
 check "instance B: both workers' Redis links up" links_up "$AB"
 # json FILE EXPR
 val() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-# within FILE RATE BURST [LOW]: allowed within 10% of burst + rate *
-# elapsed (with LOW, between LOW times that and 10% over it).
+# within FILE RATE BURST [LOW [LATE]]: allowed within 10% of burst + rate
+# * elapsed (with LOW, between LOW times that and 10% over it; with LATE,
+# that many more at most: answers Redis gave too late, which the fallback
+# decided, each perhaps allowing one that Redis refused).
 within() {
-	python3 - "$1" "$2" "$3" "${4:-0.9}" <<'PY'
+	python3 - "$1" "$2" "$3" "${4:-0.9}" "${5:-0}" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); rate, burst = float(sys.argv[2]), float(sys.argv[3])
-low = float(sys.argv[4])
+low, late = float(sys.argv[4]), int(sys.argv[5])
 got = sum(v for k, v in d["statuses"].items() if k != "429")
 want = burst + rate * d["elapsed"]
-print("# allowed %d of %d in %.2f s, expected %.1f" % (got, sum(d["statuses"].values()), d["elapsed"], want))
-sys.exit(0 if low * want <= got <= 1.1 * want else 1)
+print("# allowed %d of %d in %.2f s, expected %.1f (+ %d late)" % (got, sum(d["statuses"].values()), d["elapsed"], want, late))
+sys.exit(0 if low * want <= got <= 1.1 * want + late else 1)
 PY
 }
 
@@ -134,11 +136,14 @@ fa0=$(metric "$AA" scopegate_ratelimit_fallback_total)
 fb0=$(metric "$AB" scopegate_ratelimit_fallback_total)
 python3 "$FLOOD" 10 "$TOKENS" "$ALICE" "$PA" "$PB" > "$T/shared.json"
 cat "$T/shared.json" | sed 's/^/# /'
-echo "# answers later than ${TIMEOUT_MS} ms (decided by the fallback):" \
-    $(( $(metric "$AA" scopegate_ratelimit_fallback_total) - fa0 )) on A, \
-    $(( $(metric "$AB" scopegate_ratelimit_fallback_total) - fb0 )) on B
-check "shared: both instances together within 10% of $RATE/s (+ burst $BURST)" \
-    within "$T/shared.json" "$RATE" "$BURST"
+# A loaded machine (six test suites on two cores) was seen to answer up
+# to 15 of these 3000 requests later than 5 ms: each is allowed for.
+late=$(( $(metric "$AA" scopegate_ratelimit_fallback_total) - fa0 +
+    $(metric "$AB" scopegate_ratelimit_fallback_total) - fb0 ))
+check "shared: both instances together within 10% of $RATE/s (+ burst $BURST) over 10 s" \
+    within "$T/shared.json" "$RATE" "$BURST" 0.9 "$late"
+check "... nearly all decided by Redis in time ($late of $(val "$T/shared.json" "sum(d['statuses'].values())") late)" \
+    test "$late" -le 100
 check "shared: the flood was over the limit (429s seen on both instances)" \
     test "$(val "$T/shared.json" "d['per_port']['$PA'].get('429',0) > 0 and d['per_port']['$PB'].get('429',0) > 0")" = True
 expect_eq "shared: no errors" 0 "$(val "$T/shared.json" "d['errors']")"

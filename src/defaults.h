@@ -77,6 +77,10 @@
 #define SG_RATE_LIMIT_REDIS_BACKOFF_MS		100
 #define SG_RATE_LIMIT_REDIS_BACKOFF_MAX_MS	2000
 #define SG_RATE_LIMIT_REDIS_PING_MS		500
+/* The shared-limit requests of one loop pass go to Redis in one script
+ * call, at most this many in one (a bigger pass sends several): bounds
+ * the script's run, during which Redis serves no one else. */
+#define SG_RATE_LIMIT_REDIS_BATCH_MAX		64
 /* An upstream answer's status line and fields (and a chunked answer's
  * trailers): more is a broken upstream (502). */
 #define SG_UPSTREAM_MAX_HEAD_BYTES		32768

@@ -20,34 +20,63 @@
 #include "xmalloc.h"
 
 /*
- * GCRA on every cell, with Redis's clock, all or nothing. KEYS: the cells;
- * ARGV: interval_us and burst of each. Returns {0, i, wait_us} when cell
- * i refuses (nothing is taken), else {1, 0, 0, then for each cell: the
- * time until its burst is whole again, what remains}. A cell (the
- * theoretical arrival time in µs, as a decimal integer) expires when its
- * burst is whole again: an idle key costs Redis nothing.
+ * GCRA for a batch of requests, with Redis's clock, all or nothing per
+ * request. KEYS: every request's cells, request after request. ARGV[1]:
+ * the number of requests; ARGV[1 + j]: request j's number of cells; then
+ * interval_us and burst of every cell, in KEYS order. Returns one line
+ * per request (rlanswer.h): "0 i wait_us" when its cell i refuses (it
+ * takes nothing), else "1" and, for each cell, the time until its burst
+ * is whole again and what remains. The requests are taken in order, each
+ * seeing what the earlier ones took: the same as one script call each
+ * (TIME is read once, and a script runs alone). A cell (the theoretical
+ * arrival time in µs, as a decimal integer) is read once and written
+ * once per batch, and expires when its burst is whole again: an idle
+ * key costs Redis nothing. Numbers are written with %.0f: Lua's own
+ * tostring would switch to an exponent past 14 digits.
  */
 static const char gcra_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local tats = {}\n"
-    "for i = 1, #KEYS do\n"
-    "  local iv = tonumber(ARGV[2 * i - 1])\n"
-    "  local tol = iv * (tonumber(ARGV[2 * i]) - 1)\n"
-    "  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
-    "  if tat < now then tat = now end\n"
-    "  if tat - now > tol then return {0, i, tat - now - tol} end\n"
-    "  tats[i] = tat + iv\n"
+    "local nreq = tonumber(ARGV[1])\n"
+    "local p = nreq + 1\n"
+    "local tat, dirty, out, k = {}, {}, {}, 0\n"
+    "for j = 1, nreq do\n"
+    "  local n = tonumber(ARGV[1 + j])\n"
+    "  local new, res = {}, nil\n"
+    "  for i = 1, n do\n"
+    "    local key = KEYS[k + i]\n"
+    "    local iv = tonumber(ARGV[p + 2 * (k + i) - 1])\n"
+    "    local tol = iv * (tonumber(ARGV[p + 2 * (k + i)]) - 1)\n"
+    "    local v = tat[key]\n"
+    "    if v == nil then\n"
+    "      v = tonumber(redis.call('GET', key) or '0') or 0\n"
+    "      tat[key] = v\n"
+    "    end\n"
+    "    if v < now then v = now end\n"
+    "    if v - now > tol then res = string.format('0 %d %.0f', i, v - now - tol) break end\n"
+    "    new[i] = v + iv\n"
+    "  end\n"
+    "  if res == nil then\n"
+    "    local parts = {'1'}\n"
+    "    for i = 1, n do\n"
+    "      local key = KEYS[k + i]\n"
+    "      local iv = tonumber(ARGV[p + 2 * (k + i) - 1])\n"
+    "      local ahead = new[i] - now\n"
+    "      if dirty[key] == nil then dirty[key] = true dirty[#dirty + 1] = key end\n"
+    "      tat[key] = new[i]\n"
+    "      parts[#parts + 1] = string.format('%.0f %.0f', ahead,\n"
+    "          math.floor((tonumber(ARGV[p + 2 * (k + i)]) * iv - ahead) / iv))\n"
+    "    end\n"
+    "    res = table.concat(parts, ' ')\n"
+    "  end\n"
+    "  out[j] = res\n"
+    "  k = k + n\n"
     "end\n"
-    "local out = {1, 0, 0}\n"
-    "for i = 1, #KEYS do\n"
-    "  local iv = tonumber(ARGV[2 * i - 1])\n"
-    "  local ahead = tats[i] - now\n"
-    "  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.floor(ahead / 1000) + 1)\n"
-    "  out[#out + 1] = ahead\n"
-    "  out[#out + 1] = math.floor((tonumber(ARGV[2 * i]) * iv - ahead) / iv)\n"
+    "for _, key in ipairs(dirty) do\n"
+    "  redis.call('SET', key, string.format('%.0f', tat[key]), 'PX',\n"
+    "      math.floor((tat[key] - now) / 1000) + 1)\n"
     "end\n"
-    "return out\n";
+    "return table.concat(out, '\\n')\n";
 
 enum rlr_state {
 	RLR_DOWN,
@@ -73,19 +102,48 @@ struct ratelimit_redis {
 	int backoff_ms;
 	struct event *retry;
 	struct event *tick;
+	/* The batches this loop pass fills (the last one open, the others
+	 * full), sent by flush (made active by the first request), or NULL. */
+	struct batch *open, *open_last;
+	struct event *flush;
+	/* A batch answered, kept with its buffers and timer for the next
+	 * one: one is enough when the link keeps up with the loop. */
+	struct batch *spare;
 };
 
-/* A script call waiting for its answer; its arguments are kept to send
- * the script whole after a NOSCRIPT. */
-struct pending {
-	struct ratelimit_redis *r;
-	ratelimit_redis_cb cb;
+struct ratelimit_redis_call {
+	ratelimit_redis_cb cb;		/* NULL once answered or cancelled */
 	void *arg;
-	size_t n;
+	size_t n;			/* its cells */
+	uint64_t deadline_us;		/* monotonic */
+};
+
+/* A growing buffer. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* One script call: filled during a loop pass, then sent, then answered
+ * (a reply, or NULL when the link goes: hiredis answers every call it
+ * took exactly once) and freed. Its arguments are kept to send the
+ * script whole after a NOSCRIPT. */
+struct batch {
+	struct ratelimit_redis *r;
+	struct batch *next;		/* in r's open list */
+	struct event *timer;		/* the earliest deadline still waiting */
 	int retried;
-	int argc;
-	char **argv;
-	size_t *argvlen;
+	size_t ncalls;
+	struct ratelimit_redis_call calls[SG_RATE_LIMIT_REDIS_BATCH_MAX];
+	/* The command in Redis's protocol, as hiredis would have formatted it
+	 * (its formatting cost more than the rest of the batch): the cells'
+	 * names and their intervals and bursts as they come, then the whole
+	 * command when it goes. */
+	size_t ncells;
+	struct buf keys;
+	struct buf nums;
+	struct buf cmd;
+	size_t tail;			/* cmd from numkeys on (after the digest) */
 };
 
 static uint64_t g_links_up, g_outages, g_script_loads;
@@ -94,16 +152,9 @@ static uint64_t g_links_up, g_outages, g_script_loads;
 static int g_shared_up = -1;
 
 static void rlr_connect(struct ratelimit_redis *r);
-
-static void
-pending_free(struct pending *p)
-{
-	for (int i = 0; i < p->argc; i++)
-		free(p->argv[i]);
-	free(p->argv);
-	free(p->argvlen);
-	free(p);
-}
+static void flush_all(struct ratelimit_redis *r);
+static void batch_free(struct batch *b);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 shared_transition(struct ratelimit_redis *r, int up, const char *why)
@@ -323,7 +374,9 @@ ratelimit_redis_new(struct event_base *base, const struct revoke_config *rc)
 	r->backoff_ms = SG_RATE_LIMIT_REDIS_BACKOFF_MS;
 	r->retry = evtimer_new(base, retry_cb, r);
 	r->tick = event_new(base, -1, EV_PERSIST, tick_cb, r);
-	if (r->retry == NULL || r->tick == NULL || event_add(r->tick, &tv) != 0)
+	r->flush = event_new(base, -1, 0, flush_cb, r);
+	if (r->retry == NULL || r->tick == NULL || r->flush == NULL ||
+	    event_add(r->tick, &tv) != 0)
 		fatalx("rate limits: cannot set up the Redis events");
 	rlr_connect(r);
 	return r;
@@ -335,12 +388,21 @@ ratelimit_redis_free(struct ratelimit_redis *r)
 	if (r == NULL)
 		return;
 	r->closing = 1;
-	/* Pending calls are answered NULL (their requests fall back). */
+	/* Pending calls are answered NULL (their requests fall back), the
+	 * open batch's too. */
 	rlr_down(r, NULL);
+	flush_all(r);
+	if (r->spare != NULL) {
+		struct batch *b = r->spare;
+
+		r->spare = NULL;
+		batch_free(b);
+	}
 	if (r->counted_up)
 		__atomic_sub_fetch(&g_links_up, 1, __ATOMIC_RELAXED);
 	event_free(r->retry);
 	event_free(r->tick);
+	event_free(r->flush);
 	free(r->host);
 	if (r->password != NULL) {
 		OPENSSL_cleanse(r->password, strlen(r->password));
@@ -364,106 +426,339 @@ ratelimit_redis_up(const struct ratelimit_redis *r)
 	return r != NULL && r->state == RLR_UP;
 }
 
-static void on_eval(redisAsyncContext *ac, void *reply, void *priv);
-
-/* Send p (argv[0] is "EVALSHA" with the digest, or "EVAL" with the
- * script). */
-static int
-send_pending(struct ratelimit_redis *r, struct pending *p)
+/* Room for len more bytes at the end of v. */
+static char *
+buf_room(struct buf *v, size_t len)
 {
-	return redisAsyncCommandArgv(r->ac, on_eval, p, p->argc, (const char **)p->argv,
-	    p->argvlen) == REDIS_OK ? 0 : -1;
+	if (v->len + len > v->cap) {
+		while (v->len + len > v->cap)
+			v->cap = v->cap ? 2 * v->cap : 1024;
+		v->p = xreallocarray(v->p, v->cap, 1);
+	}
+	return v->p + v->len;
 }
 
-/* The script's answer: parse it for the caller. */
 static void
-on_eval(redisAsyncContext *ac, void *reply, void *priv)
+buf_add(struct buf *v, const char *str, size_t len)
 {
-	struct pending *p = priv;
+	memcpy(buf_room(v, len), str, len);
+	v->len += len;
+}
+
+/* x in decimal at the end of out (24 bytes); returns where it starts. */
+static char *
+u64_dec(uint64_t x, char out[24])
+{
+	char *p = out + 24;
+
+	do
+		*--p = (char)('0' + x % 10);
+	while ((x /= 10) != 0);
+	return p;
+}
+
+/* One argument in Redis's protocol: "$<len>\r\n<bytes>\r\n" (written in
+ * place: this runs a few times per request). */
+static void
+buf_arg(struct buf *v, const char *str, size_t len)
+{
+	char d[24], *n = u64_dec(len, d), *w = buf_room(v, len + 30);
+	size_t nl = (size_t)(d + sizeof(d) - n);
+
+	*w++ = '$';
+	memcpy(w, n, nl);
+	w += nl;
+	*w++ = '\r';
+	*w++ = '\n';
+	memcpy(w, str, len);
+	w += len;
+	*w++ = '\r';
+	*w++ = '\n';
+	v->len = (size_t)(w - v->p);
+}
+
+static void
+buf_num(struct buf *v, uint64_t x)
+{
+	char d[24], *n = u64_dec(x, d);
+
+	buf_arg(v, n, (size_t)(d + sizeof(d) - n));
+}
+
+/* The command's head: "*<argc>", then the script by digest (EVALSHA) or
+ * whole (EVAL). */
+static void
+batch_head(struct batch *b, struct buf *v, int whole)
+{
+	char d[24], *n = u64_dec(4 + b->ncalls + 3 * b->ncells, d);
+
+	buf_add(v, "*", 1);
+	buf_add(v, n, (size_t)(d + sizeof(d) - n));
+	buf_add(v, "\r\n", 2);
+	if (whole) {
+		buf_arg(v, "EVAL", 4);
+		buf_arg(v, gcra_script, sizeof(gcra_script) - 1);
+	} else {
+		buf_arg(v, "EVALSHA", 7);
+		buf_arg(v, b->r->sha, strlen(b->r->sha));
+	}
+}
+
+static void
+batch_free(struct batch *b)
+{
+	struct ratelimit_redis *r = b->r;
+
+	/* Kept for the next batch, unless the link goes away. */
+	if (r->spare == NULL && !r->closing) {
+		if (b->timer != NULL)
+			evtimer_del(b->timer);
+		b->next = NULL;
+		b->retried = 0;
+		b->ncalls = 0;
+		b->ncells = 0;
+		b->keys.len = 0;
+		b->nums.len = 0;
+		b->cmd.len = 0;
+		r->spare = b;
+		return;
+	}
+	if (b->timer != NULL)
+		event_free(b->timer);
+	free(b->keys.p);
+	free(b->nums.p);
+	free(b->cmd.p);
+	free(b);
+}
+
+/* No answer for the calls of b still waiting (those due by due_us, or
+ * all with 0): their requests fall back. */
+static void
+batch_fail(struct batch *b, uint64_t due_us)
+{
+	for (size_t i = 0; i < b->ncalls; i++) {
+		struct ratelimit_redis_call *c = &b->calls[i];
+		ratelimit_redis_cb cb = c->cb;
+
+		if (cb == NULL || (due_us != 0 && c->deadline_us > due_us))
+			continue;
+		c->cb = NULL;
+		cb(c->arg, NULL, 0);
+	}
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Wake at the earliest deadline of b's calls still waiting (none: stay
+ * asleep; the batch goes with its answer). */
+static void
+batch_arm(struct batch *b, uint64_t now)
+{
+	uint64_t first = UINT64_MAX;
+	struct timeval tv;
+
+	for (size_t i = 0; i < b->ncalls; i++)
+		if (b->calls[i].cb != NULL && b->calls[i].deadline_us < first)
+			first = b->calls[i].deadline_us;
+	if (first == UINT64_MAX)
+		return;
+	first = first > now ? first - now : 0;
+	tv.tv_sec = (time_t)(first / 1000000);
+	tv.tv_usec = (suseconds_t)(first % 1000000);
+	evtimer_add(b->timer, &tv);
+}
+
+/* A deadline came: its calls go without an answer (each request waits
+ * its own shared_timeout_ms, whatever the others in its batch wait). */
+static void
+batch_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *b = arg;
+	uint64_t now = mono_us();
+
+	(void)fd;
+	(void)what;
+	batch_fail(b, now);
+	batch_arm(b, now);
+}
+
+static void on_batch(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Send b's command. */
+static int
+batch_send(struct ratelimit_redis *r, struct batch *b)
+{
+	return redisAsyncFormattedCommand(r->ac, on_batch, b, b->cmd.p, b->cmd.len) ==
+	    REDIS_OK ? 0 : -1;
+}
+
+/* The script's answer (or NULL: the link went): one per call. */
+static void
+on_batch(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct batch *b = priv;
 	struct ratelimit_redis *r = ac->data;
 	redisReply *rep = reply;
-	struct ratelimit_redis_cell *cells = NULL;
+	struct rlanswer_cell cells[SG_RATE_LIMITS_MAX];
 
 	/* NOSCRIPT (a Redis restarted or flushed): send the script whole;
 	 * EVAL also caches it for the next EVALSHA. */
-	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !p->retried &&
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !b->retried &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0 && r->ac == ac && !r->closing) {
-		p->retried = 1;
-		free(p->argv[0]);
-		free(p->argv[1]);
-		p->argv[0] = xstrdup("EVAL");
-		p->argv[1] = xstrdup(gcra_script);
-		p->argvlen[0] = 4;
-		p->argvlen[1] = strlen(gcra_script);
+		struct buf whole = { 0 };
+
+		b->retried = 1;
+		batch_head(b, &whole, 1);
+		buf_add(&whole, b->cmd.p + b->tail, b->cmd.len - b->tail);
+		free(b->cmd.p);
+		b->cmd = whole;
 		__atomic_add_fetch(&g_script_loads, 1, __ATOMIC_RELAXED);
-		if (send_pending(r, p) == 0)
+		if (batch_send(r, b) == 0)
 			return;
 		rep = NULL;
 	}
-	if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3) {
-		int ok = (int)rep->element[0]->integer;
-		size_t bad = (size_t)rep->element[1]->integer;
-
-		cells = xcalloc(p->n, sizeof(*cells));
-		if (!ok && bad >= 1 && bad <= p->n) {
-			for (size_t i = 0; i < p->n; i++)
-				cells[i].ok = 1;
-			cells[bad - 1].ok = 0;
-			cells[bad - 1].wait_us = (uint64_t)rep->element[2]->integer;
-		} else if (ok && rep->elements == 3 + 2 * p->n) {
-			for (size_t i = 0; i < p->n; i++) {
-				cells[i].ok = 1;
-				cells[i].wait_us = (uint64_t)rep->element[3 + 2 * i]->integer;
-				cells[i].remaining = (uint32_t)rep->element[4 + 2 * i]->integer;
-			}
-		} else {
-			free(cells);
-			cells = NULL;
-		}
-	} else if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
 		log_debug("rate limits: redis: %s", rep->str);
-	p->cb(p->arg, cells, cells != NULL ? p->n : 0);
-	free(cells);
-	pending_free(p);
+	/* One line per call, or none is believed. */
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING &&
+	    rlanswer_lines(rep->str, (size_t)rep->len) == b->ncalls) {
+		size_t pos = 0;
+
+		for (size_t i = 0; i < b->ncalls; i++) {
+			struct ratelimit_redis_call *c = &b->calls[i];
+			ratelimit_redis_cb cb = c->cb;
+			int ok = rlanswer_next(rep->str, (size_t)rep->len, &pos, c->n, cells);
+
+			if (cb == NULL)
+				continue;
+			c->cb = NULL;
+			if (ok == 0)
+				cb(c->arg, cells, c->n);
+			else
+				cb(c->arg, NULL, 0);
+		}
+	}
+	batch_fail(b, 0);
+	batch_free(b);
 }
 
-int
-ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_t *interval_us,
-    const uint32_t *burst, size_t n, ratelimit_redis_cb cb, void *arg)
+/* The end of the loop pass: send b (or, the link gone meanwhile, answer
+ * its calls "no answer"). */
+static void
+batch_flush(struct ratelimit_redis *r, struct batch *b)
 {
-	struct pending *p;
-	char num[32];
-	int k = 0;
+	if (r->state != RLR_UP || r->ac == NULL) {
+		batch_fail(b, 0);
+		batch_free(b);
+		return;
+	}
+	/* KEYS: numkeys, the cells' names; ARGV: the number of requests, the
+	 * cells of each, then interval and burst of every cell. */
+	b->cmd.len = 0;
+	batch_head(b, &b->cmd, 0);
+	b->tail = b->cmd.len;
+	buf_num(&b->cmd, b->ncells);
+	buf_add(&b->cmd, b->keys.p, b->keys.len);
+	buf_num(&b->cmd, b->ncalls);
+	for (size_t i = 0; i < b->ncalls; i++)
+		buf_num(&b->cmd, b->calls[i].n);
+	buf_add(&b->cmd, b->nums.p, b->nums.len);
+	if (b->timer == NULL)
+		b->timer = evtimer_new(r->base, batch_timeout, b);
+	if (b->timer == NULL || batch_send(r, b) != 0) {
+		batch_fail(b, 0);
+		batch_free(b);
+		return;
+	}
+	batch_arm(b, mono_us());
+}
+
+/* Send every open batch, in the order their requests came. */
+static void
+flush_all(struct ratelimit_redis *r)
+{
+	struct batch *b;
+
+	while ((b = r->open) != NULL) {
+		r->open = b->next;
+		if (r->open == NULL)
+			r->open_last = NULL;
+		batch_flush(r, b);
+	}
+}
+
+/* Made active by a pass's first request, this event runs after every
+ * callback the loop pass had already queued: all the reads that epoll
+ * reported together, hence every request they carried, come before it
+ * (libevent 2.1 runs an active queue until it is empty, newly activated
+ * events at its tail). So the batch holds the whole pass and goes at its
+ * end, when hiredis would have written a lone command anyway (its
+ * libevent adapter writes on the next EV_WRITE): no request waits
+ * longer than it did with a call of its own. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ratelimit_redis *r = arg;
+
+	(void)fd;
+	(void)what;
+	flush_all(r);
+}
+
+struct ratelimit_redis_call *
+ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_t *interval_us,
+    const uint32_t *burst, size_t n, int64_t timeout_ms, ratelimit_redis_cb cb, void *arg)
+{
+	struct ratelimit_redis_call *c;
+	struct batch *b;
 
 	if (r == NULL || r->state != RLR_UP || r->ac == NULL || n == 0)
-		return -1;
-	p = xcalloc(1, sizeof(*p));
-	p->r = r;
-	p->cb = cb;
-	p->arg = arg;
-	p->n = n;
-	p->argc = (int)(3 + 3 * n);
-	p->argv = xcalloc((size_t)p->argc, sizeof(*p->argv));
-	p->argvlen = xcalloc((size_t)p->argc, sizeof(*p->argvlen));
-	p->argv[k++] = xstrdup("EVALSHA");
-	p->argv[k++] = xstrdup(r->sha);
-	snprintf(num, sizeof(num), "%zu", n);
-	p->argv[k++] = xstrdup(num);
-	for (size_t i = 0; i < n; i++)
-		p->argv[k++] = xstrdup(keys[i]);
+		return NULL;
+	/* A full batch stays full; the pass's later requests start another,
+	 * sent with it at the end of the pass (never from here: a send that
+	 * fails answers its calls, and cb is never called from here). */
+	if (r->open_last == NULL || r->open_last->ncalls == SG_RATE_LIMIT_REDIS_BATCH_MAX) {
+		if ((b = r->spare) != NULL)
+			r->spare = NULL;
+		else {
+			b = xcalloc(1, sizeof(*b));
+			b->r = r;
+		}
+		if (r->open_last != NULL)
+			r->open_last->next = b;
+		else {
+			r->open = b;
+			event_active(r->flush, EV_TIMEOUT, 0);
+		}
+		r->open_last = b;
+	}
+	b = r->open_last;
+	c = &b->calls[b->ncalls++];
+	c->cb = cb;
+	c->arg = arg;
+	c->n = n;
+	c->deadline_us = mono_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 	for (size_t i = 0; i < n; i++) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)interval_us[i]);
-		p->argv[k++] = xstrdup(num);
-		snprintf(num, sizeof(num), "%u", burst[i]);
-		p->argv[k++] = xstrdup(num);
+		buf_arg(&b->keys, keys[i], strlen(keys[i]));
+		buf_num(&b->nums, interval_us[i]);
+		buf_num(&b->nums, burst[i]);
 	}
-	for (int i = 0; i < p->argc; i++)
-		p->argvlen[i] = strlen(p->argv[i]);
-	if (send_pending(r, p) != 0) {
-		pending_free(p);
-		return -1;
-	}
-	return 0;
+	b->ncells += n;
+	return c;
+}
+
+void
+ratelimit_redis_cancel(struct ratelimit_redis_call *c)
+{
+	if (c != NULL)
+		c->cb = NULL;
 }
 
 void

@@ -6,16 +6,24 @@
  * The Redis is the one revocations.redis names (same database and
  * password file).
  *
- * Each request sends ONE script call (EVALSHA; the script is loaded with
- * SCRIPT LOAD on every (re)connection, and sent whole by EVAL after a
- * NOSCRIPT, e.g. a Redis that restarted or was flushed) with every shared
- * limit that matched it: the script runs GCRA on each cell with Redis's
- * own clock (instances' clocks may differ), all or nothing, and returns
- * per limit whether it allowed, the wait, and what remains. Cells expire
- * once their burst is whole again.
+ * The requests a worker's loop pass brings share ONE script call
+ * (EVALSHA; the script is loaded with SCRIPT LOAD on every
+ * (re)connection, and sent whole by EVAL after a NOSCRIPT, e.g. a Redis
+ * that restarted or was flushed): each request joins the worker's open
+ * batch, and the batch goes when the pass ends (or when it holds
+ * SG_RATE_LIMIT_REDIS_BATCH_MAX requests). The script takes the requests
+ * in the order they came, each with every shared limit that matched it:
+ * GCRA on each cell with Redis's own clock (instances' clocks may
+ * differ), all or nothing per request, exactly as if each had been its
+ * own script call (a refused request takes nothing; a later request of
+ * the batch sees what an earlier one took); one answer per request: per
+ * limit whether it allowed, the wait, and what remains. Cells expire once
+ * their burst is whole again. Redis does one command per batch, the
+ * worker one write and one reply per batch.
  *
  * While the link is down, ratelimit_redis_eval refuses at once (the
- * caller falls back to its local limit); it reconnects with a doubling
+ * caller falls back to its local limit; a batch whose link went before it
+ * was sent is answered "no answer" at the end of the pass); it reconnects with a doubling
  * backoff. The transitions of the process's shared counting (down: first
  * link lost; up: a link back) are logged once each. */
 #ifndef SCOPEGATE_RATELIMIT_REDIS_H
@@ -27,6 +35,7 @@
 #include <event2/event.h>
 
 #include "revoke.h"
+#include "rlanswer.h"
 
 struct ratelimit_redis;
 
@@ -43,25 +52,30 @@ int ratelimit_redis_same(const struct ratelimit_redis *r, const struct revoke_co
 /* 1 while connected with the script loaded. */
 int ratelimit_redis_up(const struct ratelimit_redis *r);
 
-/* One answer per cell: allowed, and the wait (refused: until allowed;
- * allowed: until its whole burst is back), and what remains. */
-struct ratelimit_redis_cell {
-	int ok;
-	uint64_t wait_us;
-	uint32_t remaining;
-};
 
-/* Called once per ratelimit_redis_eval that returned 0: cells (n of them,
- * in the order given) or NULL when the link failed before the answer. */
-typedef void (*ratelimit_redis_cb)(void *arg, const struct ratelimit_redis_cell *cells,
+/* Called once per ratelimit_redis_eval that did not return NULL, unless
+ * cancelled first: cells (n of them, in the order given), or NULL (n 0)
+ * when there is no answer: the link failed, or timeout_ms passed. Never
+ * from within ratelimit_redis_eval. */
+typedef void (*ratelimit_redis_cb)(void *arg, const struct rlanswer_cell *cells,
     size_t n);
 
+/* One request's place in a batch. */
+struct ratelimit_redis_call;
+
 /* Take one request from each of the n cells (keys[i]: a Redis key,
- * interval and burst its limit's) in one script call. -1 at once when the
- * link is not up (cb is not called); 0 when sent. */
-int ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys,
-    const uint64_t *interval_us, const uint32_t *burst, size_t n, ratelimit_redis_cb cb,
-    void *arg);
+ * interval and burst its limit's), all or nothing, in the worker's next
+ * script call (the end of this loop pass), waiting at most timeout_ms
+ * from now for the answer. NULL at once when the link is not up (cb is
+ * not called). */
+struct ratelimit_redis_call *ratelimit_redis_eval(struct ratelimit_redis *r,
+    char *const *keys, const uint64_t *interval_us, const uint32_t *burst, size_t n,
+    int64_t timeout_ms, ratelimit_redis_cb cb, void *arg);
+
+/* The caller no longer wants c's answer (its request went away): cb is
+ * not called. The request still counts in Redis (it may be on its way,
+ * or counted already). Only before cb was called. */
+void ratelimit_redis_cancel(struct ratelimit_redis_call *c);
 
 /* Process-wide: links up now (a gauge), and the count of transitions. */
 struct ratelimit_redis_stats {

@@ -21,13 +21,13 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-/* A request waiting for Redis. Owned by the pending script call, which
- * always answers once (a reply, or NULL when the link goes); pr is NULL
- * once the request was decided without it (timeout) or went away. */
+/* A request waiting for Redis (pr->rlw), freed when its answer comes (or
+ * "no answer": the link went, or its shared_timeout_ms passed), or when
+ * the request goes away first (its call cancelled). */
 struct rlgate_wait {
 	struct worker *w;
 	struct proxy_req *pr;
-	struct event *timer;
+	struct ratelimit_redis_call *call;
 	struct ratelimits_result local;	/* what the local limits said */
 	size_t nlocal;
 	size_t n;			/* shared hits */
@@ -35,6 +35,27 @@ struct rlgate_wait {
 };
 
 static uint64_t g_shared, g_fallback, g_outage_denied;
+
+/* The Redis names of the cells a worker used lately. A name is a SHA-256
+ * of the key (ratelimits_redis_key), which cost a third of what a shared
+ * limit added to a request, for the same few subjects or clients over and
+ * over: a direct-mapped table by limit id, key kind and key bytes, whose
+ * entries hold those inputs whole (a hit compares them all, and the
+ * prefix, which a reload may change). */
+#define RLNAME_SLOTS	256
+#define RLNAME_MAX	128		/* a prefix of up to 73 bytes */
+struct rlgate_name {
+	char id[16];
+	char kind;
+	size_t len;
+	char key[RATELIMITS_KEY_MAX];
+	size_t plen;			/* of the prefix, at the name's start */
+	size_t nlen;			/* of the name; 0: empty */
+	char name[RLNAME_MAX];
+};
+/* What follows the prefix in a name: ":rl:", the 16 of the id, ":", 32
+ * hex digits (ratelimits.h). */
+#define RLNAME_SUFFIX	(4 + 16 + 1 + 32)
 
 static uint64_t
 now_us(void)
@@ -144,19 +165,14 @@ fallback(struct worker *w, struct proxy_req *pr, const struct ratelimits_hit *lo
 /* The shared answer (cells, or NULL: none in time) for a waiting
  * request: refuse, or go on. */
 static void
-decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
+decide(struct rlgate_wait *wt, const struct rlanswer_cell *cells)
 {
 	struct proxy_req *pr = wt->pr;
 	struct worker *w = wt->w;
 	const struct ratelimits_hit *sh = wt->hits + wt->nlocal;
 	struct ratelimits_result res = wt->local, r2;
 
-	wt->pr = NULL;
 	pr->rlw = NULL;
-	if (wt->timer != NULL) {
-		event_free(wt->timer);
-		wt->timer = NULL;
-	}
 	if (cells == NULL) {
 		if (fallback(w, pr, wt->hits, wt->nlocal, sh, wt->n, &res))
 			return;
@@ -178,26 +194,45 @@ decide(struct rlgate_wait *wt, const struct ratelimit_redis_cell *cells)
 }
 
 static void
-on_answer(void *arg, const struct ratelimit_redis_cell *cells, size_t n)
+on_answer(void *arg, const struct rlanswer_cell *cells, size_t n)
 {
 	struct rlgate_wait *wt = arg;
 
-	if (wt->pr != NULL)
-		decide(wt, n == wt->n ? cells : NULL);
-	else if (wt->timer != NULL)
-		event_free(wt->timer);
+	decide(wt, n == wt->n ? cells : NULL);
 	free(wt);
 }
 
+/* h's cell name under prefix (plen bytes, plen + RLNAME_SUFFIX <
+ * RLNAME_MAX) into out (RLNAME_MAX bytes): the same as
+ * ratelimits_redis_key. */
 static void
-on_timeout(evutil_socket_t fd, short what, void *arg)
+cell_name(struct worker *w, const char *prefix, size_t plen, const struct ratelimits_hit *h,
+    char *out)
 {
-	struct rlgate_wait *wt = arg;
+	uint64_t x = 14695981039346656037ULL;	/* FNV-1a */
+	struct rlgate_name *e;
 
-	(void)fd;
-	(void)what;
-	if (wt->pr != NULL)
-		decide(wt, NULL);
+	for (size_t i = 0; i < 16; i++)
+		x = (x ^ (unsigned char)h->lim->id[i]) * 1099511628211ULL;
+	x = (x ^ (unsigned char)h->kind) * 1099511628211ULL;
+	for (size_t i = 0; i < h->len; i++)
+		x = (x ^ (unsigned char)h->key[i]) * 1099511628211ULL;
+	if (w->rlnames == NULL)
+		w->rlnames = xcalloc(RLNAME_SLOTS, sizeof(*w->rlnames));
+	e = &w->rlnames[x % RLNAME_SLOTS];
+	if (e->nlen == 0 || e->kind != h->kind || e->len != h->len || e->plen != plen ||
+	    memcmp(e->id, h->lim->id, 16) != 0 || memcmp(e->key, h->key, h->len) != 0 ||
+	    memcmp(e->name, prefix, plen) != 0) {
+		memcpy(e->id, h->lim->id, 16);
+		e->kind = h->kind;
+		e->len = h->len;
+		memcpy(e->key, h->key, h->len);
+		e->plen = plen;
+		e->nlen = ratelimits_redis_key(prefix, h, e->name, sizeof(e->name));
+		if (e->nlen >= sizeof(e->name))
+			fatalx("rate limits: a cell name is longer than expected");
+	}
+	memcpy(out, e->name, e->nlen + 1);
 }
 
 int
@@ -244,18 +279,24 @@ rlgate_check(struct worker *w, struct proxy_req *pr, const struct gate_decision 
 	}
 	if (nshared > 0) {
 		char *keys[SG_RATE_LIMITS_MAX];
+		char names[SG_RATE_LIMITS_MAX][RLNAME_MAX];
 		uint64_t iv[SG_RATE_LIMITS_MAX];
 		uint32_t burst[SG_RATE_LIMITS_MAX];
 		const char *prefix = pr->cf->revocations->redis_key;
-		struct timeval tv = { (time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000 };
-		int sent;
+		size_t plen = strlen(prefix);
 
 		for (size_t i = 0; i < nshared; i++) {
 			const struct ratelimits_hit *h = &sorted[nlocal + i];
-			size_t len = ratelimits_redis_key(prefix, h, NULL, 0) + 1;
 
-			keys[i] = xmalloc(len);
-			ratelimits_redis_key(prefix, h, keys[i], len);
+			if (plen + RLNAME_SUFFIX < RLNAME_MAX) {
+				cell_name(w, prefix, plen, h, names[i]);
+				keys[i] = names[i];
+			} else {
+				size_t len = ratelimits_redis_key(prefix, h, NULL, 0) + 1;
+
+				keys[i] = xmalloc(len);
+				ratelimits_redis_key(prefix, h, keys[i], len);
+			}
 			iv[i] = h->lim->interval_us;
 			burst[i] = h->lim->burst;
 		}
@@ -264,14 +305,14 @@ rlgate_check(struct worker *w, struct proxy_req *pr, const struct gate_decision 
 		wt->local = res;
 		wt->nlocal = nlocal;
 		wt->n = nshared;
-		sent = ratelimit_redis_eval(w->rlr, keys, iv, burst, nshared, on_answer, wt) == 0;
+		wt->call = ratelimit_redis_eval(w->rlr, keys, iv, burst, nshared, wait_ms,
+		    on_answer, wt);
 		for (size_t i = 0; i < nshared; i++)
-			free(keys[i]);
-		if (sent) {
+			if (keys[i] != names[i])
+				free(keys[i]);
+		if (wt->call != NULL) {
 			pr->rlw = wt;
-			wt->timer = evtimer_new(w->base, on_timeout, wt);
-			evtimer_add(wt->timer, &tv);
-			return 1;	/* wt is the pending call's now */
+			return 1;	/* on_answer frees wt */
 		}
 		if (fallback(w, pr, sorted, nlocal, sorted + nlocal, nshared, &res))
 			goto out;
@@ -291,11 +332,8 @@ rlgate_abandon(struct proxy_req *pr)
 	if (wt == NULL)
 		return;
 	pr->rlw = NULL;
-	wt->pr = NULL;
-	if (wt->timer != NULL) {
-		event_free(wt->timer);
-		wt->timer = NULL;
-	}
+	ratelimit_redis_cancel(wt->call);
+	free(wt);
 }
 
 void
@@ -320,6 +358,8 @@ rlgate_worker_free(struct worker *w)
 {
 	ratelimit_redis_free(w->rlr);
 	w->rlr = NULL;
+	free(w->rlnames);
+	w->rlnames = NULL;
 }
 
 void

@@ -2,7 +2,8 @@
  * around ratelimits.h and ratelimit_redis.h).
  *
  * Local limits are decided at once, from the process's table; shared ones
- * by one script call to Redis on the worker's own link, waiting at most
+ * in Redis on the worker's own link (with the other requests of the loop
+ * pass, in one script call: ratelimit_redis.h), waiting at most
  * the longest shared_timeout_ms of the limits that matched. No answer in
  * time, or no link: each shared limit falls back to a local limit of its
  * rate / expected_instances, or refuses with 503 when it says on_outage

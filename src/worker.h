@@ -65,6 +65,7 @@ struct worker {
 	struct event *kid_ev;
 	struct metrics_shard *metrics;	/* written by this worker only */
 	struct ratelimit_redis *rlr;	/* shared rate limits' link (rlgate.h), or NULL */
+	struct rlgate_name *rlnames;	/* their cells' Redis names (rlgate.c), or NULL */
 
 
 	struct ptrmap *conns;		/* evhttp_connection -> struct client_conn */

@@ -45,6 +45,7 @@ suites=(
 	tls_write
 	tls_resume
 	key_reload
+	ratelimit_batch
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

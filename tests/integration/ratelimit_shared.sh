@@ -2,7 +2,7 @@
 # ratelimit_shared.sh: "rate_limits" through two real gateway instances
 # (two workers each) and one real redis-server (started here):
 #  - a shared limit holds across both instances: a client loop split over
-#    them gets within 10% of the configured rate (a local limit, as a
+#    them gets within 10% of the configured rate over 10 s (a local limit, as a
 #    contrast, lets each instance allow its own: about double);
 #  - a flood on one action does not limit another action of the same
 #    subject; what is refused never reaches the upstream; RateLimit-*
@@ -44,10 +44,21 @@ stop_redis() {
 start_redis
 start_upstream up
 
-# The shared limit: 20/s, 10 at once, per subject, on tokens.get. A
-# sanitizer or loaded CI machine answers Redis slower than the default
-# 5 ms: 60 ms here, and the waits are measured against it.
-TIMEOUT_MS=60
+# The shared limit: 20/s, 10 at once, per subject, on tokens.get, with
+# the default shared_timeout_ms (5 ms) in a plain build. Under valgrind or
+# the sanitizers the gateway itself is 3 to 30 times slower, and a batch's
+# answer is read a whole (slow) loop pass after Redis sent it: there 5 ms
+# would mostly measure the instrumentation, and every late answer is a
+# fallback that the rate checks below would count, so 60 ms. The waits
+# are measured against whichever applies.
+if [ -n "${UNDER_VALGRIND:-}" ] || ldd "$SCOPEGATE" 2>/dev/null | grep -q libasan; then
+	TIMEOUT_MS=${TIMEOUT_MS:-60}
+	TIMEOUT_KEY=", \"shared_timeout_ms\": $TIMEOUT_MS"
+else
+	TIMEOUT_MS=${TIMEOUT_MS:-5}
+	TIMEOUT_KEY=
+	[ "$TIMEOUT_MS" = 5 ] || TIMEOUT_KEY=", \"shared_timeout_ms\": $TIMEOUT_MS"
+fi
 SLACK_MS=${SLACK_MS:-250}
 RATE=20
 BURST=10
@@ -62,14 +73,14 @@ config() {
   \"rate_limits\": [
     { \"match\": { \"actions\": [ \"applicationApiTokens.get\" ] }, \"key\": \"subject\",
       \"per_second\": $RATE, \"burst\": $BURST, \"scope\": \"shared\",
-      \"expected_instances\": 2, \"shared_timeout_ms\": $TIMEOUT_MS },
+      \"expected_instances\": 2$TIMEOUT_KEY },
     { \"match\": { \"actions\": [ \"application.get\" ] }, \"key\": \"param:applicationId\",
       \"${APP_UNIT:-per_second}\": ${APP_RATE:-10}, \"burst\": ${5:-5} },
     { \"match\": { \"actions\": [ \"device.get\" ], \"methods\": [ \"GET\" ] },
       \"key\": \"claim:org\", \"per_minute\": 600, \"scope\": \"shared\",
-      \"on_outage\": \"deny\", \"shared_timeout_ms\": $TIMEOUT_MS },
+      \"on_outage\": \"deny\"$TIMEOUT_KEY },
     { \"match\": { \"actions\": [ \"applicationApiToken.patch\" ] }, \"key\": \"token_id\",
-      \"per_minute\": 600, \"scope\": \"shared\", \"shared_timeout_ms\": $TIMEOUT_MS }
+      \"per_minute\": 600, \"scope\": \"shared\"$TIMEOUT_KEY }
   ]"
 }
 PA=$(free_port); AA=$(free_port); PB=$(free_port); AB=$(free_port)
@@ -101,26 +112,38 @@ check "instance A: both workers' Redis links up" links_up "$AA"
 check "instance B: both workers' Redis links up" links_up "$AB"
 # json FILE EXPR
 val() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
-# within FILE RATE BURST [LOW]: allowed within 10% of burst + rate *
-# elapsed (with LOW, between LOW times that and 10% over it).
+# within FILE RATE BURST [LOW [LATE]]: allowed within 10% of burst + rate
+# * elapsed (with LOW, between LOW times that and 10% over it; with LATE,
+# that many more at most: answers Redis gave too late, which the fallback
+# decided, each perhaps allowing one that Redis refused).
 within() {
-	python3 - "$1" "$2" "$3" "${4:-0.9}" <<'PY'
+	python3 - "$1" "$2" "$3" "${4:-0.9}" "${5:-0}" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); rate, burst = float(sys.argv[2]), float(sys.argv[3])
-low = float(sys.argv[4])
+low, late = float(sys.argv[4]), int(sys.argv[5])
 got = sum(v for k, v in d["statuses"].items() if k != "429")
 want = burst + rate * d["elapsed"]
-print("# allowed %d of %d in %.2f s, expected %.1f" % (got, sum(d["statuses"].values()), d["elapsed"], want))
-sys.exit(0 if low * want <= got <= 1.1 * want else 1)
+print("# allowed %d of %d in %.2f s, expected %.1f (+ %d late)" % (got, sum(d["statuses"].values()), d["elapsed"], want, late))
+sys.exit(0 if low * want <= got <= 1.1 * want + late else 1)
 PY
 }
 
 # --- shared limit across two instances ------------------------------------
+# Over 10 s (the issue's measure): the burst is then a small part of
+# what is allowed, the rate most of it.
 n0=$(record_count)
-python3 "$FLOOD" 4 "$TOKENS" "$ALICE" "$PA" "$PB" > "$T/shared.json"
+fa0=$(metric "$AA" scopegate_ratelimit_fallback_total)
+fb0=$(metric "$AB" scopegate_ratelimit_fallback_total)
+python3 "$FLOOD" 10 "$TOKENS" "$ALICE" "$PA" "$PB" > "$T/shared.json"
 cat "$T/shared.json" | sed 's/^/# /'
-check "shared: both instances together within 10% of $RATE/s (+ burst $BURST)" \
-    within "$T/shared.json" "$RATE" "$BURST"
+# A loaded machine (six test suites on two cores) was seen to answer up
+# to 15 of these 3000 requests later than 5 ms: each is allowed for.
+late=$(( $(metric "$AA" scopegate_ratelimit_fallback_total) - fa0 +
+    $(metric "$AB" scopegate_ratelimit_fallback_total) - fb0 ))
+check "shared: both instances together within 10% of $RATE/s (+ burst $BURST) over 10 s" \
+    within "$T/shared.json" "$RATE" "$BURST" 0.9 "$late"
+check "... nearly all decided by Redis in time ($late of $(val "$T/shared.json" "sum(d['statuses'].values())") late)" \
+    test "$late" -le 100
 check "shared: the flood was over the limit (429s seen on both instances)" \
     test "$(val "$T/shared.json" "d['per_port']['$PA'].get('429',0) > 0 and d['per_port']['$PB'].get('429',0) > 0")" = True
 expect_eq "shared: no errors" 0 "$(val "$T/shared.json" "d['errors']")"

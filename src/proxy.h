@@ -161,6 +161,10 @@ struct proxy_req {
 	unsigned body_announced:1;	/* the head said a body follows */
 	unsigned body_read:1;		/* ... and all of it was read */
 	unsigned streaming:1;		/* ... and it goes to the upstream as it comes */
+	/* The answer's head was written by the gateway (replyhead.h): evhttp
+	 * sees an unframed reply, and a chunked body is framed here. */
+	unsigned own_head:1;
+	unsigned own_chunked:1;
 };
 
 /* Create the context for a new request; never NULL. */

@@ -31,6 +31,7 @@
 #include "framing.h"
 #include "gate.h"
 #include "guard.h"
+#include "headers.h"
 #include "listensock.h"
 #include "log.h"
 #include "revoke.h"
@@ -889,7 +890,7 @@ bind_listeners(struct worker *w)
 		evhttp_set_allowed_methods(wh->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 		    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-		evhttp_set_default_content_type(wh->http, "application/json");
+		evhttp_set_default_content_type(wh->http, HEADERS_DEFAULT_CONTENT_TYPE);
 		evhttp_set_gencb(wh->http, request_cb, wh);
 		if (l->tls != NULL)
 			wh->tls = tls_server_ref(l->tls->server);

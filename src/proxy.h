@@ -60,6 +60,7 @@ struct client_conn {
 	 * group this connection is counted in, if counted. */
 	struct connlimit_key group;
 	unsigned group_counted:1;
+	unsigned group_parsed:1;	/* group holds client_ip's key (parsed at accept) */
 	unsigned group_refused:1;	/* over it: closed at accept */
 };
 

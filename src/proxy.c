@@ -656,7 +656,8 @@ head_own(struct proxy_req *pr, const struct uresp *r, const struct conn_names *c
 	pr->reply_started = 1;
 	pr->own_head = 1;
 	pr->own_chunked = (unsigned)h.chunked;
-	replyhead_http_start(&h, pr->req, pr->status, reason, pr->w->scratch);
+	pr->own_held = 1;
+	replyhead_http_start(&h, pr->req, pr->status, reason);
 }
 
 /* Upstream answered with a status line and headers: pass them on and
@@ -723,15 +724,16 @@ upstream_body_cb(void *arg, const char *data, size_t len)
 	 * than an evbuffer made per request; emptied again whatever evhttp
 	 * took, so that nothing of this answer can reach another use. */
 	if (evbuffer_get_length(pr->w->scratch) == 0) {
-		replyhead_http_piece(pr->w->scratch, pr->own_chunked, data, len);
+		replyhead_http_piece(pr->w->scratch, pr->own_held, pr->own_chunked, data, len);
 		evhttp_send_reply_chunk_with_cb(pr->req, pr->w->scratch, client_drained_cb, pr);
 		evbuffer_drain(pr->w->scratch, evbuffer_get_length(pr->w->scratch));
 	} else {
 		if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
 			fatalx("evbuffer_new: out of memory");
-		replyhead_http_piece(pr->piece, pr->own_chunked, data, len);
+		replyhead_http_piece(pr->piece, pr->own_held, pr->own_chunked, data, len);
 		evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
 	}
+	pr->own_held = 0;
 	if (evbuffer_get_length(bufferevent_get_output(
 	    evhttp_connection_get_bufferevent(cevcon))) > SG_STREAM_HIGH_WATER) {
 		pr->paused = 1;
@@ -746,9 +748,22 @@ upstream_done_cb(void *arg)
 
 	pr->ux = NULL;
 	if (pr->own_head)
-		replyhead_http_end(pr->req, pr->own_chunked, pr->w->scratch);
+		replyhead_http_end(pr->req, pr->own_held, pr->own_chunked, pr->w->scratch);
 	else
 		evhttp_send_reply_end(pr->req);
+}
+
+/* Everything the upstream sent so far was passed on: the head's last
+ * CRLF, held back to go with the body (replyhead_http_start), goes now. */
+static void
+upstream_idle_cb(void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	if (pr->own_held && evhttp_request_get_connection(pr->req) != NULL) {
+		replyhead_http_flush(pr->req, pr->w->scratch);
+		pr->own_held = 0;
+	}
 }
 
 static void
@@ -866,6 +881,7 @@ static const struct upstream_cbs upstream_callbacks = {
 	.error = upstream_error_cb,
 	.retried = upstream_retried_cb,
 	.drained = upstream_drained_cb,
+	.idle = upstream_idle_cb,
 };
 
 void

@@ -166,6 +166,7 @@ struct proxy_req {
 	 * sees an unframed reply, and a chunked body is framed here. */
 	unsigned own_head:1;
 	unsigned own_chunked:1;
+	unsigned own_held:1;	/* ... and its last CRLF waits for the first piece */
 };
 
 /* Create the context for a new request; never NULL. */

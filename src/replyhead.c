@@ -9,18 +9,19 @@
 
 #include "replyhead.h"
 
-/* ASCII case-insensitive equality of name (len bytes) and the C string s,
- * as evutil_ascii_strcasecmp: no locale. */
+/* ASCII case-insensitive equality of name (len bytes) and s (slen bytes),
+ * as evutil_ascii_strcasecmp: no locale. Names mostly come in the
+ * canonical spelling, compared at once. */
 static int
-name_is(const char *name, size_t len, const char *s)
+name_eq(const char *name, size_t len, const char *s, size_t slen)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++) {
+	if (len != slen)
+		return 0;
+	if (memcmp(name, s, len) == 0)
+		return 1;
+	for (size_t i = 0; i < len; i++) {
 		unsigned char a = (unsigned char)name[i], b = (unsigned char)s[i];
 
-		if (b == '\0')
-			return 0;
 		if (a >= 'A' && a <= 'Z')
 			a = (unsigned char)(a + 32);
 		if (b >= 'A' && b <= 'Z')
@@ -28,8 +29,11 @@ name_is(const char *name, size_t len, const char *s)
 		if (a != b)
 			return 0;
 	}
-	return s[len] == '\0';
+	return 1;
 }
+
+/* name_eq with a string literal. */
+#define NAME_IS(name, len, lit)	name_eq((name), (len), (lit), sizeof(lit) - 1)
 
 void
 replyhead_init(struct replyhead *h)
@@ -64,8 +68,7 @@ index_of(const struct replyhead *h, const char *name)
 	size_t i, len = strlen(name);
 
 	for (i = 0; i < h->n; i++)
-		if (h->f[i].name_len == len && ((unsigned char)h->f[i].name[0] | 0x20) ==
-		    ((unsigned char)name[0] | 0x20) && name_is(h->f[i].name, len, name))
+		if (name_eq(h->f[i].name, h->f[i].name_len, name, len))
 			break;
 	return i;
 }
@@ -113,19 +116,19 @@ framing_fields(const struct replyhead *h)
 
 		switch (f->name_len) {
 		case 4:
-			if (name_is(f->name, 4, "Date"))
+			if (NAME_IS(f->name, f->name_len, "Date"))
 				has |= HAS_DATE;
 			break;
 		case 12:
-			if (name_is(f->name, 12, "Content-Type"))
+			if (NAME_IS(f->name, f->name_len, "Content-Type"))
 				has |= HAS_CONTENT_TYPE;
 			break;
 		case 14:
-			if (name_is(f->name, 14, "Content-Length"))
+			if (NAME_IS(f->name, f->name_len, "Content-Length"))
 				has |= HAS_CONTENT_LENGTH;
 			break;
 		case 17:
-			if (name_is(f->name, 17, "Transfer-Encoding"))
+			if (NAME_IS(f->name, f->name_len, "Transfer-Encoding"))
 				has |= HAS_TRANSFER_ENCODING;
 			break;
 		}
@@ -165,14 +168,14 @@ replyhead_finish(struct replyhead *h, int status, const char *client_connection,
 	if (needs_body && default_type != NULL && !(has & HAS_CONTENT_TYPE))
 		replyhead_add(h, "Content-Type", 12, default_type, strlen(default_type));
 	/* The request asked for a close (its first Connection field). */
-	if (client_connection != NULL && name_is(client_connection, strlen(client_connection),
-	    "close")) {
+	if (client_connection != NULL &&
+	    NAME_IS(client_connection, strlen(client_connection), "close")) {
 		replyhead_remove(h, "Connection");
 		ADD_LIT(h, "Connection", "close");
 		replyhead_remove(h, "Proxy-Connection");
 	}
 	c = replyhead_find(h, "Connection");
-	h->close = c != NULL && name_is(c->value, c->value_len, "close");
+	h->close = c != NULL && NAME_IS(c->value, c->value_len, "close");
 }
 
 size_t

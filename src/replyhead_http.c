@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -59,29 +60,28 @@ out:
 
 void
 replyhead_http_start(const struct replyhead *h, struct evhttp_request *req, int status,
-    const char *reason, struct evbuffer *scratch)
+    const char *reason)
 {
+	struct evbuffer *out = bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)));
 	size_t rlen = strlen(reason), size = replyhead_size(h, reason, rlen);
 	struct evbuffer_iovec v;
 
-	/* Written in place into the buffer, which evhttp then takes whole
-	 * (it moves the block, it does not copy it). */
-	if (evbuffer_reserve_space(scratch, (ev_ssize_t)size, &v, 1) != 1 || v.iov_len < size)
+	/* Written in place; the reply is evhttp's to send from here on. */
+	if (evbuffer_reserve_space(out, (ev_ssize_t)size, &v, 1) != 1 || v.iov_len < size)
 		fatalx("evbuffer_reserve_space: out of memory");
-	v.iov_len = replyhead_write(h, status, reason, rlen, v.iov_base);
-	if (evbuffer_commit_space(scratch, &v, 1) != 0)
+	v.iov_len = replyhead_write(h, status, reason, rlen, v.iov_base) - 2;
+	if (evbuffer_commit_space(out, &v, 1) != 0)
 		fatalx("evbuffer_commit_space failed");
-	/* Also what evhttp_send_reply_start does after writing its head:
-	 * writing enabled, no callback when it is out. */
-	evhttp_send_reply_chunk_with_cb(req, scratch, NULL, NULL);
-	evbuffer_drain(scratch, evbuffer_get_length(scratch));
 }
 
 void
-replyhead_http_piece(struct evbuffer *buf, int chunked, const char *data, size_t len)
+replyhead_http_piece(struct evbuffer *buf, int held, int chunked, const char *data, size_t len)
 {
 	char line[20];
 
+	if (held)
+		evbuffer_add(buf, "\r\n", 2);
 	if (chunked)
 		evbuffer_add(buf, line, replyhead_chunk_line(len, line));
 	evbuffer_add(buf, data, len);
@@ -89,23 +89,52 @@ replyhead_http_piece(struct evbuffer *buf, int chunked, const char *data, size_t
 		evbuffer_add(buf, "\r\n", 2);
 }
 
-void
-replyhead_http_end(struct evhttp_request *req, int chunked, struct evbuffer *scratch)
+/* Hand the bytes added to buf over to evhttp as a piece of the reply: it
+ * moves them, enables writing and sets no callback. buf is scratch when
+ * that is empty (it is between uses), else a buffer of its own. */
+static struct evbuffer *
+piece_buffer(struct evbuffer *scratch)
 {
 	struct evbuffer *b = scratch;
 
-	/* As evhttp_send_reply_end ends a reply it framed: the last chunk,
-	 * then the request is done once everything is written. */
-	if (chunked && evhttp_request_get_connection(req) != NULL) {
-		if (b == NULL || evbuffer_get_length(b) != 0)
-			if ((b = evbuffer_new()) == NULL)
-				fatalx("evbuffer_new: out of memory");
-		evbuffer_add(b, "0\r\n\r\n", 5);
-		evhttp_send_reply_chunk_with_cb(req, b, NULL, NULL);
-		if (b == scratch)
-			evbuffer_drain(b, evbuffer_get_length(b));
-		else
-			evbuffer_free(b);
+	if (evbuffer_get_length(b) != 0 && (b = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new: out of memory");
+	return b;
+}
+
+static void
+piece_send(struct evhttp_request *req, struct evbuffer *b, struct evbuffer *scratch)
+{
+	evhttp_send_reply_chunk_with_cb(req, b, NULL, NULL);
+	if (b == scratch)
+		evbuffer_drain(b, evbuffer_get_length(b));
+	else
+		evbuffer_free(b);
+}
+
+void
+replyhead_http_flush(struct evhttp_request *req, struct evbuffer *scratch)
+{
+	struct evbuffer *b = piece_buffer(scratch);
+
+	evbuffer_add(b, "\r\n", 2);
+	piece_send(req, b, scratch);
+}
+
+void
+replyhead_http_end(struct evhttp_request *req, int held, int chunked, struct evbuffer *scratch)
+{
+	/* The held-back CRLF, and as evhttp_send_reply_end ends a reply it
+	 * framed, the last chunk; then the request is done once everything
+	 * is written. */
+	if ((held || chunked) && evhttp_request_get_connection(req) != NULL) {
+		struct evbuffer *b = piece_buffer(scratch);
+
+		if (held)
+			evbuffer_add(b, "\r\n", 2);
+		if (chunked)
+			evbuffer_add(b, "0\r\n\r\n", 5);
+		piece_send(req, b, scratch);
 	}
 	evhttp_send_reply_end(req);
 }

@@ -161,10 +161,13 @@ take_trace(struct proxy_req *pr, struct evhttp_request *req)
 	struct evkeyval *kv;
 
 	TAILQ_FOREACH(kv, in, next) {
-		if (strcasecmp(kv->key, "traceparent") == 0) {
+		/* The first byte settles most fields (one test, no call). */
+		unsigned char c0 = (unsigned char)kv->key[0] | 0x20;
+
+		if (c0 == 't' && strcasecmp(kv->key, "traceparent") == 0) {
 			tp = kv->value;
 			ntp++;
-		} else if (strcasecmp(kv->key, "X-Request-Id") == 0) {
+		} else if (c0 == 'x' && strcasecmp(kv->key, "X-Request-Id") == 0) {
 			rid = kv->value;
 			nrid++;
 		}

@@ -1,11 +1,13 @@
 /* replyhead_http.h: evhttp glue for replyhead.h. An answer whose head the
  * gateway writes goes to evhttp as a reply it never framed: the head is
- * its first piece (evhttp_send_reply_chunk_with_cb, which for such a reply
- * moves the bytes as they are), a chunked body's framing is added here, and
- * evhttp_send_reply_end completes it as usual (keep-alive or close, the
+ * written into the connection's output buffer, the pieces that follow are
+ * handed over with evhttp_send_reply_chunk_with_cb (which, for a reply
+ * evhttp did not start, moves the bytes as they are and enables writing),
+ * a chunked body's framing is added here, and evhttp_send_reply_end
+ * completes it as usual (keep-alive or close by the output list, the
  * on-complete callback). Only for what replyhead reproduces: an HTTP/1.1
  * request in origin form that is not HEAD (evhttp drops every piece of a
- * HEAD reply, the head included). */
+ * HEAD reply). Public libevent API only. */
 #ifndef SCOPEGATE_REPLYHEAD_HTTP_H
 #define SCOPEGATE_REPLYHEAD_HTTP_H
 

@@ -39,39 +39,44 @@ framing_check(const struct evkeyvalq *in, int major, int minor, enum evhttp_cmd_
 		return refuse(status, type, message, 505, "HTTPVersionNotSupported",
 		    "Only HTTP/1.0 and HTTP/1.1 are supported");
 	TAILQ_FOREACH(kv, in, next) {
+		/* Each name below has its own length: one comparison a field
+		 * at most, not up to eight. */
+		size_t klen = strlen(kv->key);
+
 		if (!chars_is_token(kv->key))
 			return refuse(status, type, message, 400, "BadRequest",
 			    "Invalid header field name");
 		/* The gateway's own namespace: a client sending one is
 		 * trying to pass for the gateway (to the upstream, or to a
 		 * gateway in front of it). */
-		if (strncasecmp(kv->key, "X-Scopegate-", 12) == 0)
+		if ((kv->key[0] == 'X' || kv->key[0] == 'x') &&
+		    strncasecmp(kv->key, "X-Scopegate-", 12) == 0)
 			return refuse(status, type, message, 400, "BadRequest",
 			    "X-Scopegate-* header fields are reserved for the gateway");
 		/* The fields later steps need, found in this one pass. */
-		if (strcasecmp(kv->key, "Authorization") == 0) {
+		if (klen == 13 && strcasecmp(kv->key, "Authorization") == 0) {
 			out->authorization = kv->value;
 			out->nauthorization++;
-		} else if (strcasecmp(kv->key, "Content-Type") == 0) {
+		} else if (klen == 12 && strcasecmp(kv->key, "Content-Type") == 0) {
 			out->content_type = kv->value;
 			nctype++;
-		} else if (strcasecmp(kv->key, "Host") == 0) {
+		} else if (klen == 4 && strcasecmp(kv->key, "Host") == 0) {
 			out->host = kv->value;
 			nhost++;
-		} else if (strcasecmp(kv->key, "Connection") == 0) {
+		} else if (klen == 10 && strcasecmp(kv->key, "Connection") == 0) {
 			if (out->connection == NULL)
 				out->connection = kv->value;
 			out->nconnection++;
-		} else if (strcasecmp(kv->key, "X-Forwarded-For") == 0) {
+		} else if (klen == 15 && strcasecmp(kv->key, "X-Forwarded-For") == 0) {
 			out->forwarded_for = kv->value;
 			out->nforwarded_for++;
-		} else if (strcasecmp(kv->key, "Content-Length") == 0) {
+		} else if (klen == 14 && strcasecmp(kv->key, "Content-Length") == 0) {
 			ncl++;
 			cl = kv->value;
-		} else if (strcasecmp(kv->key, "Content-Encoding") == 0) {
+		} else if (klen == 16 && strcasecmp(kv->key, "Content-Encoding") == 0) {
 			out->content_encoding = kv->value;
 			out->ncontent_encoding++;
-		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+		} else if (klen == 17 && strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			const char *v = kv->value;
 			size_t n;
 			nte++;

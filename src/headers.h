@@ -30,6 +30,9 @@ int headers_drop_from_client(const char *name);
 /* The name under which the upstream's own X-Request-Id reaches the
  * client: X-Request-Id in an answer is always the gateway's. */
 #define HEADERS_UPSTREAM_REQUEST_ID	"X-Upstream-Request-Id"
+/* The Content-Type of an answer that gives none (evhttp's default, set by
+ * worker.c; proxy.c adds it to the heads it writes itself). */
+#define HEADERS_DEFAULT_CONTENT_TYPE	"application/json"
 
 /* Fields of an upstream response that are not passed to the client:
  * hop-by-hop ones, the gateway's namespace (X-Scopegate-*) and

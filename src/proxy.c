@@ -41,6 +41,7 @@
 #include "rlgate.h"
 #include "qredact.h"
 #include "realip.h"
+#include "replyhead_http.h"
 #include "trace.h"
 #include "upset.h"
 #include "upstats.h"
@@ -160,10 +161,13 @@ take_trace(struct proxy_req *pr, struct evhttp_request *req)
 	struct evkeyval *kv;
 
 	TAILQ_FOREACH(kv, in, next) {
-		if (strcasecmp(kv->key, "traceparent") == 0) {
+		/* The first byte settles most fields (one test, no call). */
+		unsigned char c0 = (unsigned char)kv->key[0] | 0x20;
+
+		if (c0 == 't' && strcasecmp(kv->key, "traceparent") == 0) {
 			tp = kv->value;
 			ntp++;
-		} else if (strcasecmp(kv->key, "X-Request-Id") == 0) {
+		} else if (c0 == 'x' && strcasecmp(kv->key, "X-Request-Id") == 0) {
 			rid = kv->value;
 			nrid++;
 		}
@@ -440,6 +444,66 @@ named_by_upstream(const struct uresp *r, const char *name)
 	return 0;
 }
 
+/* The names the answer's Connection fields list, gathered once per answer
+ * (named_by_upstream copies and parses every Connection value for every
+ * field passed on), read as it reads them: each value up to its first
+ * 1023 bytes, names between commas, blanks around them dropped. */
+#define CONN_NAMES_MAX	16
+struct conn_names {
+	size_t n;
+	int many;		/* more than CONN_NAMES_MAX: named_by_upstream decides */
+	struct {
+		const char *p;
+		size_t len;
+	} t[CONN_NAMES_MAX];
+};
+
+static void
+conn_names_gather(const struct uresp *r, struct conn_names *cn)
+{
+	cn->n = 0;
+	cn->many = 0;
+	for (size_t i = 0; i < r->nfields && !cn->many; i++) {
+		const struct uresp_field *f = &r->fields[i];
+		const char *p = f->value, *e, *start, *end;
+
+		if (f->name_len != 10 || strncasecmp(f->name, "Connection", 10) != 0)
+			continue;
+		e = p + (f->value_len == 0 ? 0 : strnlen(p, f->value_len < 1024 ? f->value_len : 1023));
+		while (p < e) {
+			while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+				p++;
+			start = p;
+			while (p < e && *p != ',')
+				p++;
+			end = p;
+			while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if (end == start)
+				continue;
+			if (cn->n == CONN_NAMES_MAX) {
+				cn->many = 1;
+				break;
+			}
+			cn->t[cn->n].p = start;
+			cn->t[cn->n].len = (size_t)(end - start);
+			cn->n++;
+		}
+	}
+}
+
+/* Is name (len bytes) listed in the answer's Connection fields? */
+static int
+conn_names_has(const struct uresp *r, const struct conn_names *cn, const char *name, size_t len)
+{
+	if (cn->many)
+		return named_by_upstream(r, name);
+	for (size_t i = 0; i < cn->n; i++)
+		if (cn->t[i].len == len && strncasecmp(cn->t[i].p, name, len) == 0)
+			return 1;
+	return 0;
+}
+
 static const struct upstream_cbs upstream_callbacks;
 static uint32_t proxy_route(const struct proxy_req *pr);
 
@@ -456,48 +520,87 @@ proxy_route_timeout(struct proxy_req *pr)
 }
 static int proxy_retry(struct proxy_req *pr, enum upstream_error err, const char *why);
 
-/* Upstream answered with a status line and headers: pass them on and
- * start the streamed reply. */
+/* Before the client hears of a successful token deletion or deactivation,
+ * the revocation is on disk (synced). */
 static void
-upstream_head_cb(void *arg, const struct uresp *r)
+proxy_revoke_learn(struct proxy_req *pr)
 {
-	struct proxy_req *pr = arg;
-	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
-	char name[256], value[8192], reason[128];
-	const char *rename;
-	size_t nconn = 0, n;
+	if (pr->revoke.op != REVOKE_OP_NONE &&
+	    revoke_learn_apply(pr->w->rt->revocations, &pr->revoke, pr->upstream_status) != REVOKE_OK)
+		log_warnx("request %s: could not record the token lifecycle change for %s",
+		    pr->request_id, pr->revoke.id);
+}
 
-	pr->upstream_status = r->status;
-	pr->status = r->status;
-	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
-	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX,
-	    pr->upstream_latency_us);
-	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
-	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
-	for (size_t i = 0; i < r->nfields; i++)
-		if (r->fields[i].name_len == 10 &&
-		    strncasecmp(r->fields[i].name, "Connection", 10) == 0)
-			nconn++;
+/* The longest upstream field name and value passed on (the C string
+ * copies head_through_evhttp makes for evhttp). */
+#define PASSED_NAME_MAX		256
+#define PASSED_VALUE_MAX	8192
+
+/* The upstream's field f, as evhttp's list would get it (upstream_head_cb):
+ * NULL when it is not passed on, else the name to give it (its own or the
+ * gateway's rename); name is scratch for a C string copy of the name. */
+static const char *
+upstream_field_name(const struct uresp *r, const struct uresp_field *f,
+    const struct conn_names *cn,
+    char *name, size_t name_size, size_t value_size)
+{
+	const char *rename;
+
+	/* evhttp wants C strings; the parser bounds what it passes (a field
+	 * longer than these copies is not one to pass on). */
+	if (f->name_len >= name_size || f->value_len >= value_size)
+		return NULL;
+	memcpy(name, f->name, f->name_len);
+	name[f->name_len] = '\0';
+	if (headers_drop_from_upstream(name) ||
+	    (cn != NULL && conn_names_has(r, cn, name, f->name_len)))
+		return NULL;
+	/* A 204 has no body (RFC 9110 8.6: no Content-Length either): a
+	 * client honouring the upstream's would take the start of the next
+	 * answer on the connection as this one's body. */
+	if (r->status == 204 && strcasecmp(name, "Content-Length") == 0)
+		return NULL;
+	rename = headers_upstream_rename(name);
+	return rename != NULL ? rename : f->name;
+}
+
+/* Can this answer's head be written by the gateway (replyhead.h) rather
+ * than by evhttp_send_reply_start? For what replyhead reproduces: an
+ * HTTP/1.1 client, not HEAD (evhttp would drop the head as a body), a
+ * target in origin form (evhttp treats an absolute one as a proxy request,
+ * with other Connection rules), and no CORS rule (cors_http works on
+ * evhttp's list). */
+static int
+own_head_possible(const struct proxy_req *pr)
+{
+	const char *uri = evhttp_request_get_uri(pr->req);
+
+	return strcmp(pr->http_version, "1.1") == 0 && uri != NULL && uri[0] == '/' &&
+	    evhttp_request_get_command(pr->req) != EVHTTP_REQ_HEAD &&
+	    (pr->cf == NULL || pr->cf->cors == NULL) &&
+	    evhttp_request_get_connection(pr->req) != NULL;
+}
+
+/* The answer's head, the upstream's fields passed on with the gateway's,
+ * through evhttp's list and evhttp_send_reply_start. */
+static void
+head_through_evhttp(struct proxy_req *pr, const struct uresp *r, const struct conn_names *cn,
+    const char *reason)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(pr->req);
+	char name[PASSED_NAME_MAX], value[PASSED_VALUE_MAX];
+
 	for (size_t i = 0; i < r->nfields; i++) {
 		const struct uresp_field *f = &r->fields[i];
+		const char *as = upstream_field_name(r, f, cn, name, sizeof(name), sizeof(value));
 
-		/* evhttp wants C strings; the parser bounds what it passes
-		 * (a field longer than these copies is not one to pass on). */
-		if (f->name_len >= sizeof(name) || f->value_len >= sizeof(value))
+		if (as == NULL)
 			continue;
-		memcpy(name, f->name, f->name_len);
-		name[f->name_len] = '\0';
+		if (as == f->name)
+			as = name;
 		memcpy(value, f->value, f->value_len);
 		value[f->value_len] = '\0';
-		if (headers_drop_from_upstream(name) || (nconn > 0 && named_by_upstream(r, name)))
-			continue;
-		/* A 204 has no body (RFC 9110 8.6: no Content-Length either):
-		 * a client honouring the upstream's would take the start of the
-		 * next answer on the connection as this one's body. */
-		if (r->status == 204 && strcasecmp(name, "Content-Length") == 0)
-			continue;
-		rename = headers_upstream_rename(name);
-		evhttp_add_header(out, rename != NULL ? rename : name, value);
+		evhttp_add_header(out, as, value);
 	}
 	add_common_reply_headers(pr, out);
 	/* The upstream answered before the whole (streamed) body came: the
@@ -507,20 +610,90 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		evhttp_add_header(out, "Connection", "close");
 		guard_close(pr->cc);
 	}
-	/* Before the client hears of a successful token deletion or
-	 * deactivation, the revocation is on disk (synced). */
-	if (pr->revoke.op != REVOKE_OP_NONE &&
-	    revoke_learn_apply(pr->w->rt->revocations, &pr->revoke, pr->upstream_status) != REVOKE_OK)
-		log_warnx("request %s: could not record the token lifecycle change for %s",
-		    pr->request_id, pr->revoke.id);
+	proxy_revoke_learn(pr);
 	pr->reply_started = 1;
+	evhttp_send_reply_start(pr->req, pr->status, reason);
+}
+
+/* The same head, written by the gateway (replyhead.h): the same steps on
+ * the same list, evhttp_send_reply_start's own added by replyhead_finish,
+ * then handed to evhttp as the first piece of a reply it does not frame
+ * (replyhead_http.h). */
+static void
+head_own(struct proxy_req *pr, const struct uresp *r, const struct conn_names *cn,
+    const char *reason)
+{
+	struct replyhead h;
+	char name[PASSED_NAME_MAX];
+	int cut = pr->cc != NULL && pr->body_announced && !pr->body_read;
+
+	replyhead_http_begin(&h, pr->req);
+	for (size_t i = 0; i < r->nfields; i++) {
+		const struct uresp_field *f = &r->fields[i];
+		const char *as = upstream_field_name(r, f, cn, name, sizeof(name), PASSED_VALUE_MAX);
+
+		if (as != NULL)
+			replyhead_add(&h, as, as == f->name ? f->name_len : strlen(as),
+			    f->value, f->value_len);
+	}
+	/* add_common_reply_headers, with no CORS rule (own_head_possible). */
+	replyhead_remove(&h, "X-Request-Id");
+	replyhead_add(&h, "X-Request-Id", 12, pr->request_id, strlen(pr->request_id));
+	if (pr->w->draining) {
+		replyhead_remove(&h, "Connection");
+		replyhead_add(&h, "Connection", 10, "close", 5);
+	}
+	/* The body is not read to its end: as in head_through_evhttp. */
+	if (cut) {
+		replyhead_remove(&h, "Connection");
+		replyhead_add(&h, "Connection", 10, "close", 5);
+	}
+	if (replyhead_http_prepare(&h, pr->req, pr->status, pr->h_connection) != 0) {
+		/* More fields than the list holds: nothing was changed yet. */
+		head_through_evhttp(pr, r, cn, reason);
+		return;
+	}
+	if (cut)
+		guard_close(pr->cc);
+	proxy_revoke_learn(pr);
+	pr->reply_started = 1;
+	pr->own_head = 1;
+	pr->own_chunked = (unsigned)h.chunked;
+	pr->own_held = 1;
+	replyhead_http_start(&h, pr->req, pr->status, reason);
+}
+
+/* Upstream answered with a status line and headers: pass them on and
+ * start the streamed reply. */
+static void
+upstream_head_cb(void *arg, const struct uresp *r)
+{
+	struct proxy_req *pr = arg;
+	char reason[128];
+	struct conn_names names, *cn = NULL;
+	size_t n;
+
+	pr->upstream_status = r->status;
+	pr->status = r->status;
+	pr->upstream_latency_us = (int64_t)elapsed_us(&pr->upstream_sent);
+	upset_report(pr->w->ups, pr->pool, r->status < 500 ? UPSET_OK : UPSTATS_5XX,
+	    pr->upstream_latency_us);
+	metrics_observe_upstream(pr->w->metrics, (uint64_t)pr->upstream_latency_us);
+	upstream_exchange_addr(pr->ux, pr->upstream_addr, sizeof(pr->upstream_addr));
+	for (size_t i = 0; i < r->nfields && cn == NULL; i++)
+		if (r->fields[i].name_len == 10 &&
+		    strncasecmp(r->fields[i].name, "Connection", 10) == 0)
+			conn_names_gather(r, cn = &names);
 	n = r->reason_len == 0 ? 0 :
 	    strnlen(r->reason, r->reason_len < sizeof(reason) ? r->reason_len : sizeof(reason) - 1);
 	memcpy(reason, r->reason, n);
 	reason[n] = '\0';
 	/* The phrase is optional on the wire (RFC 9112 4); give ours. */
-	evhttp_send_reply_start(pr->req, pr->status,
-	    reason[0] != '\0' ? reason : headers_reason_phrase(pr->status));
+	if (own_head_possible(pr))
+		head_own(pr, r, cn, reason[0] != '\0' ? reason : headers_reason_phrase(pr->status));
+	else
+		head_through_evhttp(pr, r, cn,
+		    reason[0] != '\0' ? reason : headers_reason_phrase(pr->status));
 }
 
 /* The client took everything we had queued: read from the upstream again. */
@@ -546,21 +719,24 @@ upstream_body_cb(void *arg, const char *data, size_t len)
 	struct evhttp_connection *cevcon = evhttp_request_get_connection(pr->req);
 
 	pr->bytes_out += len;
-	if (cevcon == NULL)
+	/* evhttp sends nothing for an empty piece; a chunk of our own
+	 * framing would be the last one. */
+	if (cevcon == NULL || len == 0)
 		return;
 	/* Through the worker's scratch buffer (empty between uses) rather
 	 * than an evbuffer made per request; emptied again whatever evhttp
 	 * took, so that nothing of this answer can reach another use. */
 	if (evbuffer_get_length(pr->w->scratch) == 0) {
-		evbuffer_add(pr->w->scratch, data, len);
+		replyhead_http_piece(pr->w->scratch, pr->own_held, pr->own_chunked, data, len);
 		evhttp_send_reply_chunk_with_cb(pr->req, pr->w->scratch, client_drained_cb, pr);
 		evbuffer_drain(pr->w->scratch, evbuffer_get_length(pr->w->scratch));
 	} else {
 		if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
 			fatalx("evbuffer_new: out of memory");
-		evbuffer_add(pr->piece, data, len);
+		replyhead_http_piece(pr->piece, pr->own_held, pr->own_chunked, data, len);
 		evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
 	}
+	pr->own_held = 0;
 	if (evbuffer_get_length(bufferevent_get_output(
 	    evhttp_connection_get_bufferevent(cevcon))) > SG_STREAM_HIGH_WATER) {
 		pr->paused = 1;
@@ -574,7 +750,23 @@ upstream_done_cb(void *arg)
 	struct proxy_req *pr = arg;
 
 	pr->ux = NULL;
-	evhttp_send_reply_end(pr->req);
+	if (pr->own_head)
+		replyhead_http_end(pr->req, pr->own_held, pr->own_chunked, pr->w->scratch);
+	else
+		evhttp_send_reply_end(pr->req);
+}
+
+/* Everything the upstream sent so far was passed on: the head's last
+ * CRLF, held back to go with the body (replyhead_http_start), goes now. */
+static void
+upstream_idle_cb(void *arg)
+{
+	struct proxy_req *pr = arg;
+
+	if (pr->own_held && evhttp_request_get_connection(pr->req) != NULL) {
+		replyhead_http_flush(pr->req, pr->w->scratch);
+		pr->own_held = 0;
+	}
 }
 
 static void
@@ -692,6 +884,7 @@ static const struct upstream_cbs upstream_callbacks = {
 	.error = upstream_error_cb,
 	.retried = upstream_retried_cb,
 	.drained = upstream_drained_cb,
+	.idle = upstream_idle_cb,
 };
 
 void

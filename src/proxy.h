@@ -60,6 +60,7 @@ struct client_conn {
 	 * group this connection is counted in, if counted. */
 	struct connlimit_key group;
 	unsigned group_counted:1;
+	unsigned group_parsed:1;	/* group holds client_ip's key (parsed at accept) */
 	unsigned group_refused:1;	/* over it: closed at accept */
 };
 
@@ -161,6 +162,11 @@ struct proxy_req {
 	unsigned body_announced:1;	/* the head said a body follows */
 	unsigned body_read:1;		/* ... and all of it was read */
 	unsigned streaming:1;		/* ... and it goes to the upstream as it comes */
+	/* The answer's head was written by the gateway (replyhead.h): evhttp
+	 * sees an unframed reply, and a chunked body is framed here. */
+	unsigned own_head:1;
+	unsigned own_chunked:1;
+	unsigned own_held:1;	/* ... and its last CRLF waits for the first piece */
 };
 
 /* Create the context for a new request; never NULL. */

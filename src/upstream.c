@@ -440,8 +440,11 @@ conn_process(struct upstream_conn *c)
 		switch (ev) {
 		case URESP_MORE:
 			evbuffer_drain(in, used);
-			if (evbuffer_get_length(in) == 0)
+			if (evbuffer_get_length(in) == 0) {
+				if (x->got_head && x->cbs->idle != NULL)
+					x->cbs->idle(x->arg);
 				return;
+			}
 			break;
 		case URESP_HEAD:
 			evbuffer_drain(in, used);

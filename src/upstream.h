@@ -40,6 +40,10 @@ struct upstream_cbs {
 	/* Optional, for UPSTREAM_STREAM: what was written went out (the
 	 * connection's output is empty): more of the body may follow. */
 	void (*drained)(void *arg);
+	/* Optional: every byte of the answer read so far was handed over
+	 * (head and body callbacks) and more must be read: what the caller
+	 * held back to send with the next piece should go now. */
+	void (*idle)(void *arg);
 };
 
 /* upstream_send flags. */

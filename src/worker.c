@@ -31,6 +31,7 @@
 #include "framing.h"
 #include "gate.h"
 #include "guard.h"
+#include "headers.h"
 #include "listensock.h"
 #include "log.h"
 #include "revoke.h"
@@ -104,6 +105,7 @@ client_group_count(struct worker *w, struct client_conn *cc)
 
 	if (connlimit_key_parse(cc->client_ip, &cc->group) != 0)
 		return;
+	cc->group_parsed = 1;
 	if (cf->ntrusted_proxies > 0 &&
 	    realip_trusted(cf->trusted_proxies, cf->ntrusted_proxies, cc->client_ip))
 		return;
@@ -270,9 +272,17 @@ rate_limited(struct worker *w, struct proxy_req *pr, char kind, const char *key)
  * connections), as the bytes of a ratelimit key; the address itself when
  * it is not numeric. */
 static void
-client_budget_key(const char *ip, struct connlimit_key *k, const char **key, size_t *len)
+client_budget_key(const struct proxy_req *pr, struct connlimit_key *k, const char **key,
+    size_t *len)
 {
-	if (connlimit_key_parse(ip, k) == 0) {
+	const char *ip = pr->client_ip;
+
+	/* The connection's own address: parsed once, at its accept (two
+	 * inet_pton a request otherwise). */
+	if (pr->cc != NULL && pr->cc->group_parsed && ip == pr->cc->client_ip) {
+		*key = (const char *)pr->cc->group.b;
+		*len = sizeof(pr->cc->group.b);
+	} else if (connlimit_key_parse(ip, k) == 0) {
 		*key = (const char *)k->b;
 		*len = sizeof(k->b);
 	} else {
@@ -307,7 +317,7 @@ failed_auth_take(struct worker *w, struct proxy_req *pr, int *taken)
 	*taken = 0;
 	if (l->failed_auth_per_s == 0 || pr->n_authorization == 0)
 		return 0;
-	client_budget_key(pr->client_ip, &k, &key, &len);
+	client_budget_key(pr, &k, &key, &len);
 	if (ratelimit_take(w->rt->failed_auth, 'a', key, len, now,
 	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry)) {
 		*taken = 1;
@@ -329,7 +339,7 @@ failed_auth_settle(struct worker *w, struct proxy_req *pr, const struct gate_dec
 
 	if (d->jwt_verified && d->jwt != JWT_OK)
 		return;
-	client_budget_key(pr->client_ip, &k, &key, &len);
+	client_budget_key(pr, &k, &key, &len);
 	ratelimit_refund(w->rt->failed_auth, 'a', key, len,
 	    1000000 / (uint64_t)pr->cf->limits.failed_auth_per_s);
 }
@@ -889,7 +899,7 @@ bind_listeners(struct worker *w)
 		evhttp_set_allowed_methods(wh->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 		    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 		    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-		evhttp_set_default_content_type(wh->http, "application/json");
+		evhttp_set_default_content_type(wh->http, HEADERS_DEFAULT_CONTENT_TYPE);
 		evhttp_set_gencb(wh->http, request_cb, wh);
 		if (l->tls != NULL)
 			wh->tls = tls_server_ref(l->tls->server);

@@ -9,7 +9,8 @@ keep-alive as soon as it has the head, reads none of the body, waits
 half a second, then goes on reading the connection: what the gateway
 wrote after the head (the rest of the body, then any request it put on
 the same connection) is taken as the next requests, and a body made of
-"GET /case/evil" requests gets "evil" answers."""
+"GET /case/evil" requests gets "evil" answers. /case/slow-cl and
+/case/slow-chunked send the head, then the body 0.6 s later."""
 import socket
 import socketserver
 import sys
@@ -58,6 +59,13 @@ CASES = {
     "noreason": (b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok", False),
 }
 
+# /case/slow-*: the head, then the body 0.6 s later.
+SLOW = {
+    "slow-cl": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", b"ok"),
+    "slow-chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                     b"2\r\nok\r\n0\r\n\r\n"),
+}
+
 connections = 0
 lock = threading.Lock()
 
@@ -93,6 +101,12 @@ class Handler(socketserver.BaseRequestHandler):
             if name == "early":
                 s.sendall(OK)
                 time.sleep(0.5)
+                continue
+            # The head now, the body 0.6 s later (a slow upstream).
+            if name in SLOW:
+                s.sendall(SLOW[name][0])
+                time.sleep(0.6)
+                s.sendall(SLOW[name][1])
                 continue
             data, close = CASES.get(name, (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", False))
             s.sendall(data)

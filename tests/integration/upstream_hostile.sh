@@ -50,6 +50,39 @@ expect_eq "204 with Content-Length: 5 from the upstream" "204" \
     "$(curl -s -m 5 -o /dev/null -D "$T/h204.txt" -w '%{http_code}' "$GW/case/nocontent-cl")"
 check "... answered without Content-Length" bash -c "! grep -qi '^Content-Length' '$T/h204.txt'"
 
+# A slow upstream: its head reaches the client at once, its body when
+# it comes (0.6 s later), and the bytes are the head's and body's (the
+# gateway holds the head's last line end back to send it with the body
+# when the body is in hand: never when it is not). Judged by the gap
+# between head and body at the client, not by absolute times (memcheck).
+slow_answer() {
+	python3 - "$GW_PORT" "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /case/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % sys.argv[2].encode())
+t0 = time.time(); buf = b""; head_t = body_t = None; early = None
+s.settimeout(10)
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    buf += d
+    if head_t is None and b"\r\n\r\n" in buf:
+        head_t = time.time() - t0
+        early = buf.split(b"\r\n\r\n", 1)[1]
+    if head_t is not None and body_t is None and buf.split(b"\r\n\r\n", 1)[1]:
+        body_t = time.time() - t0
+head, body = buf.split(b"\r\n\r\n", 1)
+gap = (body_t or 0) - (head_t or 0)
+print("head %s body-with-head %r body %r" % ("before" if gap > 0.3 else "with (%.2f s apart)" % gap,
+      early, body))
+PY
+}
+expect_eq "slow Content-Length answer: the head before the body" \
+    "head before body-with-head b'' body b'ok'" "$(slow_answer slow-cl)"
+expect_eq "slow chunked answer: the head before the body, framed as chunks" \
+    "head before body-with-head b'' body b'2\\r\\nok\\r\\n0\\r\\n\\r\\n'" "$(slow_answer slow-chunked)"
+
 bad() {
 	local got
 	got=$(get "$1")

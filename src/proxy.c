@@ -581,6 +581,35 @@ own_head_possible(const struct proxy_req *pr)
 	    evhttp_request_get_connection(pr->req) != NULL;
 }
 
+/* Does the answer to pr carry a body (RFC 9110 6.4.1)? */
+static int
+answer_has_body(const struct proxy_req *pr)
+{
+	return evhttp_request_get_command(pr->req) != EVHTTP_REQ_HEAD && pr->status >= 200 &&
+	    pr->status != 204 && pr->status != 304;
+}
+
+/* An HTTP/1.0 client that asked for keep-alive, and an answer of a length
+ * not known ahead (chunked or close-delimited upstream): evhttp would say
+ * "Content-Length: 0" (its empty output buffer) and keep the connection,
+ * so the client would take the body for the start of the next answer. The
+ * connection ends with the answer instead and the close delimits the body,
+ * as HTTP/1.0 frames it: evhttp decides keep-alive for a 1.0 client by its
+ * request's Connection field, which is dropped here (it was forwarded and
+ * logged already). */
+static void
+end_with_answer(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	while (evhttp_remove_header(in, "Connection") == 0)
+		;
+	while (evhttp_remove_header(out, "Connection") == 0)
+		;
+	evhttp_add_header(out, "Connection", "close");
+}
+
 /* The answer's head, the upstream's fields passed on with the gateway's,
  * through evhttp's list and evhttp_send_reply_start. */
 static void
@@ -610,6 +639,9 @@ head_through_evhttp(struct proxy_req *pr, const struct uresp *r, const struct co
 		evhttp_add_header(out, "Connection", "close");
 		guard_close(pr->cc);
 	}
+	if (strcmp(pr->http_version, "1.0") == 0 && evhttp_find_header(out, "Content-Length") == NULL &&
+	    answer_has_body(pr))
+		end_with_answer(pr->req);
 	proxy_revoke_learn(pr);
 	pr->reply_started = 1;
 	evhttp_send_reply_start(pr->req, pr->status, reason);

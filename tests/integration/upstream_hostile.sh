@@ -44,6 +44,43 @@ expect_eq "chunked answer with an extension and a trailer" "200 ok" "$(get ok-ch
 expect_eq "answer delimited by close" "200 ok" "$(get ok-close)"
 expect_eq "100 Continue, then the answer" "200 ok" "$(get ok-continue)"
 expect_eq "204 without a body" "204 " "$(get ok-nocontent)"
+# HTTP/1.0 clients asking for keep-alive. An answer of unknown length
+# (chunked or close-delimited upstream) must not be framed as
+# "Content-Length: 0" on a kept connection (the client would read the body
+# as the next answer: evhttp did that): it ends with the connection. An
+# answer with a length keeps the connection.
+http10() {
+	python3 - "$GW_PORT" "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+conn = "Connection: keep-alive\r\n" if sys.argv[3] == "keep-alive" else ""
+s.sendall(("GET /case/%s HTTP/1.0\r\nHost: x\r\n%s\r\n" % (sys.argv[2], conn)).encode())
+s.settimeout(1.5)
+buf, end = b"", "open"
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            end = "closed"
+            break
+        buf += d
+except socket.timeout:
+    pass
+head, _, body = buf.partition(b"\r\n\r\n")
+cl = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n")[1:]
+      if l.lower().startswith(b"content-length:")]
+print("cl=%s body=%s %s" % (",".join(cl) or "none", body.decode(errors="replace"), end))
+PY
+}
+expect_eq "HTTP/1.0 keep-alive, chunked upstream answer: no length, body, closed" \
+    "cl=none body=ok closed" "$(http10 ok-chunked keep-alive)"
+expect_eq "HTTP/1.0 keep-alive, close-delimited upstream answer: the same" \
+    "cl=none body=ok closed" "$(http10 ok-close keep-alive)"
+expect_eq "HTTP/1.0 keep-alive, answer with a length: kept open" \
+    "cl=2 body=ok open" "$(http10 ok-cl keep-alive)"
+expect_eq "HTTP/1.0 without keep-alive, chunked upstream answer: body, closed" \
+    "cl=none body=ok closed" "$(http10 ok-chunked close)"
+
 # A 204 with a Content-Length: the client must not be told of a body that
 # does not come (one that believed it read the next answer's first bytes).
 expect_eq "204 with Content-Length: 5 from the upstream" "204" \

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -231,6 +232,30 @@ conn_open(struct upstream_conn *c)
 	return 0;
 }
 
+/* Send what it can of a whole request (no body left to stream) on a
+ * connected plain connection at once, and return how many bytes went.
+ * Through the bufferevent, the request would go on the next loop pass,
+ * after EV_WRITE was armed and before it is disarmed again: two
+ * epoll_ctl and one more wakeup per request. A failure sends nothing
+ * here; the bufferevent then meets the same error and reports it as
+ * before (the retry of a reused connection included). */
+static size_t
+write_now(struct upstream_conn *c, const struct upstream_exchange *x, const unsigned char *data,
+    size_t len)
+{
+	evutil_socket_t fd;
+	ssize_t n;
+
+	if (!c->connected || c->pool->tls != NULL || x->body_open || len == 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+	    (fd = bufferevent_getfd(c->bev)) < 0)
+		return 0;
+	do
+		n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* Put x on connection c and send its request. */
 static void
 conn_start(struct upstream_conn *c, struct upstream_exchange *x)
@@ -249,10 +274,16 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 		/* A reused connection may have been closed by the upstream as
 		 * this goes out: keep the request to send it again. */
 		size_t len = evbuffer_get_length(x->req);
+		const unsigned char *data = evbuffer_pullup(x->req, -1);
+		size_t sent = write_now(c, x, data, len);
 
-		bufferevent_write(c->bev, evbuffer_pullup(x->req, -1), len);
+		if (sent < len)
+			bufferevent_write(c->bev, data + sent, len - sent);
 	} else {
-		bufferevent_write_buffer(c->bev, x->req);
+		size_t len = evbuffer_get_length(x->req);
+
+		if (write_now(c, x, evbuffer_pullup(x->req, -1), len) < len)
+			bufferevent_write_buffer(c->bev, x->req);
 		evbuffer_free(x->req);
 		x->req = NULL;
 	}
@@ -261,7 +292,8 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 	 * connected (conn_event_cb). */
 	if (x->timeout != NULL && c->connected)
 		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ?
+	    EV_READ | EV_WRITE : EV_READ);
 }
 
 /* Detach x from its connection (which is closed unless keep says it

@@ -331,9 +331,7 @@ case_ after "a valid request is still served" '200 timeout' 1 "$GETREQ"
 
 # --- the same over a TLS listener, with curl (a real client's Expect) -------------
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
-chmod 600 "$PKI"/*.key
+copy_tls_pki
 MAIN_PORT=$GW_PORT
 MAIN_PID=$GW_PID
 GW_PORT=$(free_port)

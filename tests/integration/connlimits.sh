@@ -17,9 +17,7 @@ PY="$top_srcdir/tests/integration/trickle.py"
 SLACK=1.5
 [ -n "${UNDER_VALGRIND:-}" ] && SLACK=3
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/server-ec.pem "$top_srcdir"/tests/data/tls/server-ec.key "$PKI/"
-chmod 600 "$PKI"/*.key
+copy_tls_pki
 start_upstream up
 GW_PORT=$(free_port)
 TLS_PORT=$(free_port)

@@ -9,9 +9,7 @@
 
 ECHO="$top_builddir/tests/tls_echo_server"
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
-chmod 600 "$PKI"/*.key	# git does not keep modes
+copy_tls_pki
 
 start_upstream up
 GW_PORT=$(free_port)

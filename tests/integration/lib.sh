@@ -118,6 +118,16 @@ wait_port() {
 	return 1
 }
 
+# copy_tls_pki: the test PKI (tests/data/tls: certificates, keys, the
+# client certificate's fingerprint) copied into $PKI, keys readable by
+# the owner only (git does not keep modes).
+copy_tls_pki() {
+	mkdir -p "$PKI"
+	cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key \
+	    "$top_srcdir"/tests/data/tls/client.sha256 "$PKI/"
+	chmod 600 "$PKI"/*.key
+}
+
 # start_upstream NAME: starts the example upstream; sets UP_PORT and
 # UP_PID, records requests into $T/NAME.record.
 start_upstream() {

@@ -12,9 +12,7 @@ last_log() {
 	tail -n 1 "$T/access.log" > "$T/log-last.json"
 	echo "$T/log-last.json"
 }
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
-chmod 600 "$PKI"/*.key
+copy_tls_pki
 
 start_upstream up
 GW_PORT=$(free_port)

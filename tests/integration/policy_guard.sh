@@ -10,10 +10,7 @@
 
 KEYS="$top_srcdir/tests/data/keys"
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key \
-    "$top_srcdir"/tests/data/tls/client.sha256 "$PKI/"
-chmod 600 "$PKI"/*.key
+copy_tls_pki
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 APP2=5f0d0d0d0d0d0d0d0d0d0d0d
 APP3=5f0e0e0e0e0e0e0e0e0e0e0e

@@ -14,10 +14,7 @@ SOCKACT="$top_srcdir/tests/integration/sockact.py"
 APP=5f0c0c0c0c0c0c0c0c0c0c0c
 TOK=5f1111111111111111111111
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/ca.pem "$top_srcdir"/tests/data/tls/server-ec.pem \
-    "$top_srcdir"/tests/data/tls/server-ec.key "$PKI/"
-chmod 600 "$PKI"/*.key
+copy_tls_pki
 
 start_upstream up
 P1=$(free_port)

@@ -9,10 +9,7 @@
 
 ECHO="$top_builddir/tests/tls_echo_server"
 PKI="$T/pki"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key \
-    "$top_srcdir"/tests/data/tls/client.sha256 "$PKI/"
-chmod 600 "$PKI"/*.key	# git does not keep modes
+copy_tls_pki
 
 if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
 	echo "# curl or openssl missing" >&2

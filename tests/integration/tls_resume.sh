@@ -13,9 +13,7 @@
 
 PKI="$T/pki"
 KEYS="$top_srcdir/tests/data/keys"
-mkdir -p "$PKI"
-cp "$top_srcdir"/tests/data/tls/*.pem "$top_srcdir"/tests/data/tls/*.key "$PKI/"
-chmod 600 "$PKI"/*.key	# git does not keep modes
+copy_tls_pki
 
 start_upstream up
 GW_PORT=$(free_port)

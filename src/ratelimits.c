@@ -194,6 +194,63 @@ parse_key(struct jsonconf *jc, const char *key, const char *ptr, const struct po
 	free(kptr);
 }
 
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The array of strings a, sorted (a copy; other values as they are). */
+static json_t *
+sorted_strings(const json_t *a)
+{
+	size_t n = json_array_size(a), i;
+	const char **v = xcalloc(n + 1, sizeof(*v));
+	json_t *out;
+
+	for (i = 0; i < n; i++)
+		if ((v[i] = json_string_value(json_array_get(a, i))) == NULL)
+			break;
+	if (i < n) {
+		free(v);
+		return json_deep_copy(a);
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	if ((out = json_array()) == NULL)
+		fatalx("json_array: out of memory");
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, json_string(v[i]));
+	free(v);
+	return out;
+}
+
+/* What decides a limit's cells: its definition without the settings that
+ * only say how to wait for Redis and what to do without it, with the
+ * match lists in one order. */
+static json_t *
+counting_form(const json_t *o)
+{
+	json_t *c = json_deep_copy(o), *m;
+
+	if (c == NULL)
+		fatalx("json_deep_copy: out of memory");
+	json_object_del(c, "shared_timeout_ms");
+	json_object_del(c, "expected_instances");
+	json_object_del(c, "on_outage");
+	if ((m = json_object_get(c, "match")) != NULL && json_is_object(m)) {
+		const char *lists[] = { "actions", "methods" };
+
+		for (size_t k = 0; k < 2; k++) {
+			json_t *a = json_object_get(m, lists[k]);
+
+			if (json_is_array(a))
+				json_object_set_new(m, lists[k], sorted_strings(a));
+		}
+	}
+	return c;
+}
+
 static void
 parse_limit(struct jsonconf *jc, const json_t *o, const char *ptr, const struct policy *p,
     int have_redis, struct ratelimits_limit *l)
@@ -270,9 +327,17 @@ parse_limit(struct jsonconf *jc, const json_t *o, const char *ptr, const struct 
 	jsonconf_get_int(jc, o, ptr, "shared_timeout_ms", 1, 10000,
 	    SG_DEFAULT_RATE_LIMIT_SHARED_TIMEOUT_MS, &l->shared_timeout_ms);
 	/* The same limit on every instance has the same cells, whatever its
-	 * position in the file. */
-	if ((dump = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		fatalx("json_dumps: out of memory");
+	 * position in the file and whatever it says about waiting for Redis
+	 * or about outages: otherwise two instances differing only in
+	 * shared_timeout_ms (a rolling change) counted in two cells and let
+	 * twice the rate through (red-team observation). */
+	{
+		json_t *c = counting_form(o);
+
+		if ((dump = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+			fatalx("json_dumps: out of memory");
+		json_decref(c);
+	}
 	sha256(dump, strlen(dump), NULL, 0, d);
 	free(dump);
 	hex(d, 8, l->id);

@@ -198,6 +198,32 @@ test_good_config(void)
 		errlist_free(&errs);
 		errlist_free(&e2);
 	}
+	/* Settings about waiting for Redis and outages, and the order of the
+	 * match lists, do not move a limit to other cells (a rolling change
+	 * of shared_timeout_ms would count in two cells at twice the rate);
+	 * its rate does. */
+	{
+		struct errlist e2, e3;
+		struct ratelimits *a = parse("[{\"key\": \"subject\", \"per_second\": 5, \"scope\": \"shared\","
+		    " \"match\": {\"methods\": [\"GET\", \"POST\"]}}]", 1, &errs);
+		struct ratelimits *b = parse("[{\"key\": \"subject\", \"per_second\": 5, \"scope\": \"shared\","
+		    " \"match\": {\"methods\": [\"POST\", \"GET\"]}, \"shared_timeout_ms\": 6,"
+		    " \"expected_instances\": 3, \"on_outage\": \"deny\"}]", 1, &e2);
+		struct ratelimits *c = parse("[{\"key\": \"subject\", \"per_second\": 5, \"scope\": \"shared\","
+		    " \"match\": {\"methods\": [\"GET\", \"POST\"]}, \"burst\": 6}]", 1, &e3);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+		CU_ASSERT_STRING_EQUAL(a->v[0].id, b->v[0].id);
+		CU_ASSERT(strcmp(a->v[0].id, c->v[0].id) != 0);
+		ratelimits_free(a);
+		ratelimits_free(b);
+		ratelimits_free(c);
+		errlist_free(&errs);
+		errlist_free(&e2);
+		errlist_free(&e3);
+	}
 	/* None at all: nothing to do per request. */
 	CU_ASSERT_PTR_NULL(parse("[]", 0, &errs));
 	CU_ASSERT_EQUAL(errs.n, 0);

@@ -73,6 +73,36 @@ hash_key(uint64_t seed, const char *s, size_t len)
 	return h != 0 ? h : 1;
 }
 
+/* h's slot in sh (locked), made (forgetting another) when not held: a
+ * new key starts with its whole burst. */
+static struct rl_slot *
+slot_get(struct ratelimit *rl, struct rl_shard *sh, uint64_t h, uint64_t now_us)
+{
+	struct rl_slot *slot = NULL, *victim = NULL;
+
+	for (size_t i = 0; i < RL_PROBE; i++) {
+		struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
+
+		if (s->hash == h) {
+			slot = s;
+			break;
+		}
+		/* Forget first an empty slot, else the key closest to having
+		 * its whole burst again (the smallest arrival time). */
+		if (victim == NULL || (victim->hash != 0 &&
+		    (s->hash == 0 || s->tat_us < victim->tat_us)))
+			victim = s;
+	}
+	if (slot == NULL) {
+		slot = victim;
+		if (slot->hash == 0)
+			sh->count++;
+		slot->hash = h;
+		slot->tat_us = now_us;
+	}
+	return slot;
+}
+
 int
 ratelimit_take(struct ratelimit *rl, char kind, const char *key, size_t len,
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us)
@@ -94,31 +124,12 @@ ratelimit_take_tat(struct ratelimit *rl, char kind, const char *key, size_t len,
 	/* A key may be ahead of the clock by this much: burst - 1 requests
 	 * beyond the one that is due now. */
 	uint64_t tolerance = interval_us * (uint64_t)(burst - 1);
-	struct rl_slot *slot = NULL, *victim = NULL;
+	struct rl_slot *slot;
 	uint64_t tat;
 	int ok;
 
 	pthread_mutex_lock(&sh->lock);
-	for (size_t i = 0; i < RL_PROBE; i++) {
-		struct rl_slot *s = &sh->slots[((h >> 6) + i) & (rl->nslots - 1)];
-
-		if (s->hash == h) {
-			slot = s;
-			break;
-		}
-		/* Forget first an empty slot, else the key closest to having
-		 * its whole burst again (the smallest arrival time). */
-		if (victim == NULL || (victim->hash != 0 &&
-		    (s->hash == 0 || s->tat_us < victim->tat_us)))
-			victim = s;
-	}
-	if (slot == NULL) {
-		slot = victim;
-		if (slot->hash == 0)
-			sh->count++;
-		slot->hash = h;
-		slot->tat_us = now_us;
-	}
+	slot = slot_get(rl, sh, h, now_us);
 	tat = slot->tat_us > now_us ? slot->tat_us : now_us;
 	if (tat - now_us > tolerance) {
 		*retry_after_us = tat - now_us - tolerance;
@@ -131,6 +142,30 @@ ratelimit_take_tat(struct ratelimit *rl, char kind, const char *key, size_t len,
 	*tat_out = slot->tat_us;
 	pthread_mutex_unlock(&sh->lock);
 	return ok;
+}
+
+void
+ratelimit_charge(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst)
+{
+	uint64_t h = hash_key(rl->seed + (uint64_t)(unsigned char)kind * 0x9e3779b97f4a7c15ULL,
+	    key, len);
+	struct rl_shard *sh = &rl->shards[h & (RL_SHARDS - 1)];
+	/* Empty: the whole burst spent, the next take refused for one
+	 * interval. No further: traffic admitted elsewhere may exceed this
+	 * cell's rate, and a debt would refuse for as long after it. */
+	uint64_t empty = now_us + interval_us * (uint64_t)burst;
+	struct rl_slot *slot;
+	uint64_t tat;
+
+	pthread_mutex_lock(&sh->lock);
+	slot = slot_get(rl, sh, h, now_us);
+	tat = (slot->tat_us > now_us ? slot->tat_us : now_us) + interval_us;
+	if (tat > empty)
+		tat = empty;
+	if (tat > slot->tat_us)
+		slot->tat_us = tat;
+	pthread_mutex_unlock(&sh->lock);
 }
 
 void

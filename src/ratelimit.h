@@ -36,6 +36,12 @@ int ratelimit_take_tat(struct ratelimit *rl, char kind, const char *key, size_t 
     uint64_t now_us, uint64_t interval_us, uint32_t burst, uint64_t *retry_after_us,
     uint64_t *tat_out);
 
+/* Count one request of key at now_us that was admitted elsewhere (a
+ * shared limit's answer from Redis): never refused, but the key's cell
+ * goes no further than empty (its whole burst spent). */
+void ratelimit_charge(struct ratelimit *rl, char kind, const char *key, size_t len,
+    uint64_t now_us, uint64_t interval_us, uint32_t burst);
+
 /* Longest key ratelimit_client_key writes. */
 #define RATELIMIT_CLIENT_KEY_MAX	64
 

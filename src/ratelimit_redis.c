@@ -115,7 +115,8 @@ struct ratelimit_redis_call {
 	ratelimit_redis_cb cb;		/* NULL once answered or cancelled */
 	void *arg;
 	size_t n;			/* its cells */
-	uint64_t deadline_us;		/* monotonic */
+	uint64_t timeout_us;
+	uint64_t deadline_us;		/* monotonic: sent + timeout_us */
 };
 
 /* A growing buffer. */
@@ -654,6 +655,8 @@ on_batch(redisAsyncContext *ac, void *reply, void *priv)
 static void
 batch_flush(struct ratelimit_redis *r, struct batch *b)
 {
+	uint64_t now;
+
 	if (r->state != RLR_UP || r->ac == NULL) {
 		batch_fail(b, 0);
 		batch_free(b);
@@ -672,12 +675,21 @@ batch_flush(struct ratelimit_redis *r, struct batch *b)
 	buf_add(&b->cmd, b->nums.p, b->nums.len);
 	if (b->timer == NULL)
 		b->timer = evtimer_new(r->base, batch_timeout, b);
+	/* The wait is for Redis, from now: a long loop pass (many requests
+	 * at once, a slow handshake beside them) is no late answer, and
+	 * counted from the read it would send the pass's first requests to
+	 * the fallback while Redis counts them too. A request that does fall
+	 * back finds its cell charged by what Redis admitted here (rlgate.c),
+	 * so a late answer never lends a second budget. */
+	now = mono_us();
+	for (size_t i = 0; i < b->ncalls; i++)
+		b->calls[i].deadline_us = now + b->calls[i].timeout_us;
 	if (b->timer == NULL || batch_send(r, b) != 0) {
 		batch_fail(b, 0);
 		batch_free(b);
 		return;
 	}
-	batch_arm(b, mono_us());
+	batch_arm(b, now);
 }
 
 /* Send every open batch, in the order their requests came. */
@@ -744,7 +756,7 @@ ratelimit_redis_eval(struct ratelimit_redis *r, char *const *keys, const uint64_
 	c->cb = cb;
 	c->arg = arg;
 	c->n = n;
-	c->deadline_us = mono_us() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
+	c->timeout_us = (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
 	for (size_t i = 0; i < n; i++) {
 		buf_arg(&b->keys, keys[i], strlen(keys[i]));
 		buf_num(&b->nums, interval_us[i]);

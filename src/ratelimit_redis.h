@@ -66,7 +66,7 @@ struct ratelimit_redis_call;
 /* Take one request from each of the n cells (keys[i]: a Redis key,
  * interval and burst its limit's), all or nothing, in the worker's next
  * script call (the end of this loop pass), waiting at most timeout_ms
- * from now for the answer. NULL at once when the link is not up (cb is
+ * for the answer from when that call is sent. NULL at once when the link is not up (cb is
  * not called). */
 struct ratelimit_redis_call *ratelimit_redis_eval(struct ratelimit_redis *r,
     char *const *keys, const uint64_t *interval_us, const uint32_t *burst, size_t n,

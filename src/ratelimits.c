@@ -594,6 +594,22 @@ ratelimits_take_local(struct ratelimit *table, const struct ratelimits_hit *hits
 	}
 }
 
+void
+ratelimits_charge_local(struct ratelimit *table, const struct ratelimits_hit *hits, size_t n,
+    const uint32_t *divide, uint64_t now_us)
+{
+	char k[17 + RATELIMITS_KEY_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ratelimits_limit *l = hits[i].lim;
+		uint32_t div = divide != NULL && divide[i] > 1 ? divide[i] : 1;
+
+		/* The cell ratelimits_take_local would take from. */
+		ratelimit_charge(table, 'L', k, table_key(&hits[i], k), now_us,
+		    l->interval_us * div, (l->burst + div - 1) / div);
+	}
+}
+
 size_t
 ratelimits_redis_key(const char *prefix, const struct ratelimits_hit *h, char *out,
     size_t outsize)

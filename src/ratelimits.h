@@ -114,6 +114,13 @@ struct ratelimits_result {
 void ratelimits_take_local(struct ratelimit *table, const struct ratelimits_hit *hits,
     size_t n, const uint32_t *divide, uint64_t now_us, struct ratelimits_result *res);
 
+/* Count hits in the same cells as ratelimits_take_local (divide alike)
+ * for a request admitted elsewhere: never refuses, a cell goes no
+ * further than empty. A shared limit's fallback cell so sees what Redis
+ * admitted on this instance (rlgate.c). */
+void ratelimits_charge_local(struct ratelimit *table, const struct ratelimits_hit *hits,
+    size_t n, const uint32_t *divide, uint64_t now_us);
+
 /* Fold one limit's answer (allowed, retry or reset time, remaining) into
  * res, in hit order; res starts with ratelimits_result_init. */
 void ratelimits_result_init(struct ratelimits_result *res);

@@ -129,8 +129,19 @@ merge(struct ratelimits_result *a, const struct ratelimits_result *b)
 	}
 }
 
+/* Each shared hit's fallback divisor: its expected_instances. */
+static void
+fallback_divide(const struct ratelimits_hit *sh, size_t n, uint32_t *divide)
+{
+	for (size_t i = 0; i < n; i++)
+		divide[i] = (uint32_t)sh[i].lim->expected_instances;
+}
+
 /* The shared hits sh (n) could not be asked: on_outage deny refuses with
- * 503, else each counts locally at rate / expected_instances. Returns
+ * 503, else each counts locally at rate / expected_instances, in the
+ * cell that every request Redis admitted here was charged to as well
+ * (decide): a request without an answer in time gets only what is left
+ * of this instance's share, never a second budget beside Redis's. Returns
  * 1 when the request was answered. */
 static int
 fallback(struct worker *w, struct proxy_req *pr, const struct ratelimits_hit *local,
@@ -150,8 +161,8 @@ fallback(struct worker *w, struct proxy_req *pr, const struct ratelimits_hit *lo
 			    "The shared rate limit cannot be checked now; try again later", NULL);
 			return 1;
 		}
-		divide[i] = (uint32_t)sh[i].lim->expected_instances;
 	}
+	fallback_divide(sh, n, divide);
 	ratelimits_take_local(w->rt->ratelimit, sh, n, divide, now_us(), &fb);
 	if (!fb.allow) {
 		refund_local(w, local, nlocal, NULL);
@@ -171,6 +182,7 @@ decide(struct rlgate_wait *wt, const struct rlanswer_cell *cells)
 	struct worker *w = wt->w;
 	const struct ratelimits_hit *sh = wt->hits + wt->nlocal;
 	struct ratelimits_result res = wt->local, r2;
+	uint32_t divide[SG_RATE_LIMITS_MAX];
 
 	pr->rlw = NULL;
 	if (cells == NULL) {
@@ -187,6 +199,13 @@ decide(struct rlgate_wait *wt, const struct rlanswer_cell *cells)
 			refuse_429(pr, &r2);
 			return;
 		}
+		/* Admitted: charged to the fallback's cells too (never refused
+		 * there), which so hold this instance's recent traffic. Else a
+		 * request answered late (a long loop pass, a slow Redis) would
+		 * fall back to a budget that no admitted request ever spent,
+		 * and a burst sent at once would get twice the limit. */
+		fallback_divide(sh, wt->n, divide);
+		ratelimits_charge_local(w->rt->ratelimit, sh, wt->n, divide, now_us());
 		merge(&res, &r2);
 	}
 	add_headers(pr, &res);

@@ -260,6 +260,50 @@ test_refund(void)
 	ratelimit_free(rl);
 }
 
+/* ratelimit_charge counts a request admitted elsewhere: never refused,
+ * spends what a take would, and stops at empty (no debt). */
+static void
+test_charge(void)
+{
+	struct ratelimit *rl = ratelimit_new(1024);
+	uint64_t retry = 99, t0 = 1000 * SEC;
+
+	/* Two charged of a burst of 3: one take left. */
+	ratelimit_charge(rl, 'L', "a", 1, t0, SEC / 10, 3);
+	ratelimit_charge(rl, 'L', "a", 1, t0, SEC / 10, 3);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0, SEC / 10, 3, &retry), 0);
+	CU_ASSERT_EQUAL(retry, SEC / 10);
+	/* 1000 more (traffic admitted elsewhere, far above this rate): the
+	 * cell is empty, not in debt: one comes back after one interval. */
+	for (int i = 0; i < 1000; i++)
+		ratelimit_charge(rl, 'L', "a", 1, t0, SEC / 10, 3);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + SEC / 10 - 1, SEC / 10, 3, &retry),
+	    0);
+	CU_ASSERT_EQUAL(retry, 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + SEC / 10, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + SEC / 10, SEC / 10, 3, &retry), 0);
+	/* Charges while empty keep it empty as time goes: a steady stream
+	 * admitted elsewhere leaves nothing for a take. */
+	for (int i = 2; i < 50; i++) {
+		ratelimit_charge(rl, 'L', "a", 1, t0 + (uint64_t)i * SEC / 10, SEC / 10, 3);
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + (uint64_t)i * SEC / 10,
+		    SEC / 10, 3, &retry), 0);
+	}
+	/* Another key, another kind: untouched. */
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "b", 1, t0, SEC / 10, 3, &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'c', "a", 1, t0, SEC / 10, 1, &retry), 1);
+	/* The whole burst back once the clock passes: a fresh cell. */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + 100 * SEC, SEC / 10, 3,
+		    &retry), 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "a", 1, t0 + 100 * SEC, SEC / 10, 3, &retry), 0);
+	/* A charge of a new key makes it (one spent). */
+	ratelimit_charge(rl, 'L', "n", 1, t0, SEC, 1);
+	CU_ASSERT_EQUAL(ratelimit_take(rl, 'L', "n", 1, t0, SEC, 1, &retry), 0);
+	ratelimit_free(rl);
+}
+
 int
 main(void)
 {
@@ -276,6 +320,7 @@ main(void)
 	CU_add_test(s, "threads", test_threads);
 	CU_add_test(s, "client key: IPv6 /64, IPv4-mapped", test_client_key);
 	CU_add_test(s, "refund", test_refund);
+	CU_add_test(s, "charge: never refused, no debt", test_charge);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();

@@ -475,6 +475,47 @@ test_divide(void)
 	errlist_free(&errs);
 }
 
+/* What Redis admitted, charged to the fallback's cell (divided alike),
+ * leaves the fallback only what is left of this instance's share. */
+static void
+test_charge_local(void)
+{
+	struct errlist errs;
+	struct ratelimits *rls = parse("[{\"key\": \"subject\", \"per_hour\": 10, \"burst\": 10,"
+	    " \"scope\": \"shared\", \"expected_instances\": 2}]", 1, &errs);
+	struct ratelimit *table = ratelimit_new(1024);
+	struct ratelimits_hit hits[2];
+	struct ratelimits_request rq;
+	struct ratelimits_result res;
+	uint32_t divide[1] = { 2 };
+	uint64_t t0 = 7 * SEC;
+	size_t n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rls);
+	request(&rq, NULL, POLICY_M_GET, "alice", NULL);
+	n = ratelimits_match(rls, &rq, hits, 2);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	/* The fallback's share is 5; 3 admitted through Redis: 2 left. */
+	for (int i = 0; i < 3; i++)
+		ratelimits_charge_local(table, hits, n, divide, t0);
+	ratelimits_take_local(table, hits, n, divide, t0, &res);
+	CU_ASSERT(res.allow);
+	CU_ASSERT_EQUAL(res.remaining, 1);
+	ratelimits_take_local(table, hits, n, divide, t0, &res);
+	CU_ASSERT(res.allow);
+	ratelimits_take_local(table, hits, n, divide, t0, &res);
+	CU_ASSERT(!res.allow);
+	/* Another subject: its own cell, its whole share. */
+	request(&rq, NULL, POLICY_M_GET, "bob", NULL);
+	n = ratelimits_match(rls, &rq, hits, 2);
+	ratelimits_take_local(table, hits, n, divide, t0, &res);
+	CU_ASSERT(res.allow);
+	CU_ASSERT_EQUAL(res.remaining, 4);
+	ratelimit_free(table);
+	ratelimits_free(rls);
+	errlist_free(&errs);
+}
+
 static void
 test_redis_key(void)
 {
@@ -518,6 +559,7 @@ main(void)
 	CU_add_test(s, "local decision: every limit, first refusal", test_decide_local);
 	CU_add_test(s, "a refused request counts nowhere", test_all_or_nothing);
 	CU_add_test(s, "fallback divides the rate", test_divide);
+	CU_add_test(s, "Redis-admitted charged to the fallback", test_charge_local);
 	CU_add_test(s, "Redis key names", test_redis_key);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

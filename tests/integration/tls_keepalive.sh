@@ -162,23 +162,27 @@ issue() {	# NAME ENDDATE(YYMMDDHHMMSSZ): pki/NAME.pem by the client CA
 }
 
 # --- a connection kept busy past its certificate's notAfter ------------------------
-# expiry_round MODE: a certificate valid for 4 more seconds; two kept-alive
-# connections with it; requests every half second until it expires, then
-# the next request on each (a bound one, an unbound one twice pipelined).
+# expiry_round MODE: a certificate valid for 4 more seconds (10 under
+# valgrind, whose handshakes take seconds); two kept-alive connections with
+# it; requests every half second until it expires, then the next request
+# on each (a bound one, an unbound one twice pipelined).
+LIFE=4
+[ -n "${UNDER_VALGRIND:-}" ] && LIFE=10
 expiry_round() {
-	local mode=$1 end fp n0 ok_before=0 r
-	end=$(( $(date +%s) + 4 ))
+	local mode=$1 end fp n0 ok_before=0 tries=0
+	end=$(( $(date +%s) + LIFE ))
 	issue "short-$mode" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)"
 	fp=$(fp_of "short-$mode")
 	ka_open "a$mode" "short-$mode"
 	ka_open "b$mode" "short-$mode"
 	n0=$(record_count)
 	while [ "$(date +%s)" -lt $((end - 1)) ]; do
+		tries=$((tries + 1))
 		[ "$(ka "a$mode" get 1 "/certs/$fp")" = "404/-" ] && ok_before=$((ok_before + 1))
 		sleep 0.5
 	done
-	check "$mode: before notAfter, each request on the connection is authorised ($ok_before)" \
-	    test "$ok_before" -ge 3
+	check "$mode: (requests made on the connection before notAfter: $tries)" test "$tries" -ge 2
+	expect_eq "$mode: before notAfter, each is authorised" "$tries" "$ok_before"
 	expect_eq "$mode: ... and forwarded" "$((n0 + ok_before))" "$(record_count)"
 	expect_eq "$mode: (the other connection too)" "404/-" "$(ka "b$mode" get 1 /items)"
 	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done

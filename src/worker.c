@@ -774,22 +774,18 @@ tls_refuse_stale(struct proxy_req *pr, const struct worker_http *wh)
 	    cc->cert_not_after != 0 ? (int64_t)time(NULL) : 0, cc->cert_not_after,
 	    tls_server_same_client_auth(cc->tls_server, wh->tls));
 
-	if (st == TLS_STANDING_OK)
-		return 0;
-	guard_close(cc);
-	pr->decision = "deny";
-	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
-	if (st == TLS_STANDING_CERT_EXPIRED) {
-		pr->reason = "client_cert_expired";
-		proxy_reply_error(pr, 421, "MisdirectedRequest",
-		    "The client certificate of this connection has expired", NULL);
-	} else {
-		pr->reason = "tls_settings_changed";
-		proxy_reply_error(pr, 421, "MisdirectedRequest",
+	if (st != TLS_STANDING_OK) {
+		guard_close(cc);
+		pr->decision = "deny";
+		pr->reason = st == TLS_STANDING_CERT_EXPIRED ? "client_cert_expired" :
+		    "tls_settings_changed";
+		evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
+		proxy_reply_error(pr, 421, "MisdirectedRequest", st == TLS_STANDING_CERT_EXPIRED ?
+		    "The client certificate of this connection has expired" :
 		    "The client certificate settings changed since this connection's handshake; "
 		    "reconnect", NULL);
 	}
-	return -1;
+	return st == TLS_STANDING_OK ? 0 : -1;
 }
 
 static void

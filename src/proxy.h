@@ -28,6 +28,11 @@ struct client_conn {
 	char client_ip[48];
 	char *cert_subject;		/* verified client certificate (mTLS), or NULL */
 	char *cert_sha256;
+	/* Checked at each request (tls_connection_standing): the settings
+	 * its handshake ran under (no reference: the SSL holds one), NULL
+	 * for a plain connection, and the certificate's notAfter, 0 if none. */
+	const struct tls_server *tls_server;
+	int64_t cert_not_after;
 	/* The raw-bytes guard (guard.c): every byte the client sends goes
 	 * to hold first; evhttp gets only whole, checked heads without their
 	 * body, and bodies go to the request's own reader. */

@@ -42,6 +42,7 @@ struct tls_server {
 	char **names;			/* SNI patterns, config order */
 	size_t *name_ctx;		/* index into ctxs for each name */
 	size_t nnames;
+	unsigned char sid[32];		/* session id context: client-cert settings */
 
 	pthread_mutex_t tk_lock;
 	struct ticket_key tk[2];	/* [0] current, [1] previous */
@@ -781,6 +782,7 @@ tls_server_new(const struct tls_listener_config *lc, struct errlist *errs)
 	pthread_mutex_init(&ts->tk_lock, NULL);
 	ts->ctxs = xcalloc(lc->ncerts + 1, sizeof(*ts->ctxs));
 	session_id_context(lc, sid);
+	memcpy(ts->sid, sid, sizeof(ts->sid));
 	if (lc->ncerts == 0) {
 		tls_report(errs, lc->errfile, lc->errptr, "certificates",
 		    "at least one certificate is required");
@@ -888,6 +890,18 @@ out:
 		ts = NULL;
 	}
 	return ts;
+}
+
+const struct tls_server *
+tls_connection_server(SSL *ssl)
+{
+	return ssl != NULL ? SSL_get_ex_data(ssl, srv_ex_index()) : NULL;
+}
+
+int
+tls_server_same_client_auth(const struct tls_server *a, const struct tls_server *b)
+{
+	return a == b || (a != NULL && b != NULL && memcmp(a->sid, b->sid, sizeof(a->sid)) == 0);
 }
 
 struct tls_server *

@@ -158,6 +158,7 @@ struct tls_peer_info {
 	const char *version;	/* "TLSv1.3"; static strings */
 	const char *cipher;
 	int resumed;
+	int64_t not_after;	/* the certificate's notAfter (Unix time), 0 if none */
 };
 
 /* The SSL of a client connection made by tls_server_bevcb (or of an
@@ -174,6 +175,34 @@ void tls_connection_close_notify(struct evhttp_connection *evcon);
 /* Fill info from an established SSL. Returns 0 when a peer certificate was
  * presented and verified, 1 when there is none or it did not verify. */
 int tls_peer_info(SSL *ssl, struct tls_peer_info *info);
+
+/*
+ * A kept-alive connection against the certificate and settings its
+ * handshake verified: OpenSSL checks a client certificate once, at the
+ * handshake, so without this a connection kept busy outlives the
+ * certificate's notAfter and a reload that revokes it (a new CRL).
+ */
+
+/* The server (a listener's TLS settings) whose tls_server_bevcb made ssl,
+ * or NULL; no reference: ssl holds one for its whole life. */
+const struct tls_server *tls_connection_server(SSL *ssl);
+
+/* Whether a connection made under a may go on under b: the same
+ * client-certificate settings (client_auth, the contents of client_ca and
+ * client_crl: what the session id context hashes). */
+int tls_server_same_client_auth(const struct tls_server *a, const struct tls_server *b);
+
+enum tls_standing {
+	TLS_STANDING_OK,
+	TLS_STANDING_CERT_EXPIRED,	/* past the client certificate's notAfter */
+	TLS_STANDING_SETTINGS_CHANGED,	/* a reload changed client_auth/client_ca/client_crl */
+};
+
+/* Whether a request on a TLS connection may be served (pure). now and
+ * not_after in Unix time, not_after 0 without a verified certificate;
+ * same_settings from tls_server_same_client_auth. Expired at notAfter
+ * itself, as OpenSSL's verification has it. */
+enum tls_standing tls_connection_standing(int64_t now, int64_t not_after, int same_settings);
 
 /* RFC 2253 subject of x into buf; 0, or -1 when it does not fit. */
 int tls_cert_subject(X509 *x, char *buf, size_t len);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -319,6 +320,7 @@ tls_connection_close_notify(struct evhttp_connection *evcon)
 int
 tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 {
+	struct tm tm;
 	X509 *x;
 
 	memset(info, 0, sizeof(*info));
@@ -332,7 +334,28 @@ tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 	if (tls_cert_subject(x, info->subject, sizeof(info->subject)) != 0 ||
 	    tls_cert_fingerprint(x, info->fingerprint) != 0)
 		info->verified = 0;
+	/* Kept per connection so that each request costs one comparison
+	 * (tls_connection_standing); a certificate whose end cannot be read
+	 * names no one. */
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		info->not_after = (int64_t)timegm(&tm);
+	else
+		ERR_clear_error();
+	if (info->not_after == 0)
+		info->verified = 0;
 	return info->verified ? 0 : 1;
+}
+
+enum tls_standing
+tls_connection_standing(int64_t now, int64_t not_after, int same_settings)
+{
+	enum tls_standing st = TLS_STANDING_OK;
+
+	if (!same_settings)
+		st = TLS_STANDING_SETTINGS_CHANGED;
+	else if (not_after != 0 && now >= not_after)
+		st = TLS_STANDING_CERT_EXPIRED;
+	return st;
 }
 
 int64_t

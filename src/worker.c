@@ -760,6 +760,34 @@ retire_pool(void *arg, struct upstream_pool *pool)
 
 static void take_snapshot(struct worker *w);
 
+/* A request on a TLS connection whose client certificate has expired
+ * since its handshake, or whose listener's client-certificate settings a
+ * reload changed (a new CRL, CA or client_auth), is not served under what
+ * that handshake verified: 421 and the connection closes, so the client
+ * reconnects and its certificate is verified again (a new connection with
+ * an expired or revoked certificate fails its handshake). 0: serve it. */
+static int
+tls_refuse_stale(struct proxy_req *pr, const struct worker_http *wh)
+{
+	struct client_conn *cc = pr->cc;
+	enum tls_standing st = tls_connection_standing(
+	    cc->cert_not_after != 0 ? (int64_t)time(NULL) : 0, cc->cert_not_after,
+	    tls_server_same_client_auth(cc->tls_server, wh->tls));
+
+	if (st != TLS_STANDING_OK) {
+		guard_close(cc);
+		pr->decision = "deny";
+		pr->reason = st == TLS_STANDING_CERT_EXPIRED ? "client_cert_expired" :
+		    "tls_settings_changed";
+		evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
+		proxy_reply_error(pr, 421, "MisdirectedRequest", st == TLS_STANDING_CERT_EXPIRED ?
+		    "The client certificate of this connection has expired" :
+		    "The client certificate settings changed since this connection's handshake; "
+		    "reconnect", NULL);
+	}
+	return st == TLS_STANDING_OK ? 0 : -1;
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -785,9 +813,11 @@ request_cb(struct evhttp_request *req, void *arg)
 		SSL *ssl = tls_connection_ssl(evcon);
 		struct tls_peer_info peer;
 		cc->peer_checked = 1;
+		cc->tls_server = tls_connection_server(ssl);
 		if (ssl != NULL && tls_peer_info(ssl, &peer) == 0 && peer.present && peer.verified) {
 			cc->cert_subject = xstrdup(peer.subject);
 			cc->cert_sha256 = xstrdup(peer.fingerprint);
+			cc->cert_not_after = peer.not_after;
 		}
 	}
 	first = cc->fresh;
@@ -811,6 +841,8 @@ request_cb(struct evhttp_request *req, void *arg)
 		proxy_reply_error(pr, 500, "InternalServerError", "Internal error", NULL);
 		return;
 	}
+	if (cc->tls_server != NULL && tls_refuse_stale(pr, wh) != 0)
+		return;
 	cc->phase = GUARD_BUSY;
 	pr->body_announced = cc->body_announced;
 	pr->h_framed = cc->body_announced;

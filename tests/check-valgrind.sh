@@ -44,6 +44,7 @@ suites=(
 	ratelimits_spellings
 	tls_write
 	tls_resume
+	tls_keepalive
 	key_reload
 	ratelimit_batch
 )

@@ -100,6 +100,25 @@ write_file(const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
+/* The test PKI's file from into tmpdir as to. */
+static void
+copy_data(const char *from, const char *to)
+{
+	char src[8400], dst[8400], buf[8192];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(src, sizeof(src), "%s/%s", datadir, from);
+	snprintf(dst, sizeof(dst), "%s/%s", tmpdir, to);
+	in = fopen(src, "r");
+	out = fopen(dst, "w");
+	CU_ASSERT_FATAL(in != NULL && out != NULL);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fclose(out);
+}
+
 /*
  * SNI names.
  */
@@ -183,6 +202,25 @@ test_session_timeout(void)
 	/* Extremes do not wrap. */
 	CU_ASSERT_EQUAL(tls_session_timeout(t, INT64_MIN / 2, 0, hour, day), 0);
 	CU_ASSERT_EQUAL(tls_session_timeout(t, t, INT64_MAX / 2, hour, day), hour);
+}
+
+/* A request on a kept-alive connection: refused from the certificate's
+ * notAfter on (inclusive, as OpenSSL's verification), and whenever the
+ * client-certificate settings changed, certificate or not. */
+static void
+test_connection_standing(void)
+{
+	const int64_t t = 1800000000;
+
+	CU_ASSERT_EQUAL(tls_connection_standing(t, 0, 1), TLS_STANDING_OK);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, t + 1, 1), TLS_STANDING_OK);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, t, 1), TLS_STANDING_CERT_EXPIRED);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, t - 1, 1), TLS_STANDING_CERT_EXPIRED);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, 1, 1), TLS_STANDING_CERT_EXPIRED);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, 0, 0), TLS_STANDING_SETTINGS_CHANGED);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, t + 1, 0), TLS_STANDING_SETTINGS_CHANGED);
+	CU_ASSERT_EQUAL(tls_connection_standing(t, t - 1, 0), TLS_STANDING_SETTINGS_CHANGED);
+	CU_ASSERT_EQUAL(tls_connection_standing(INT64_MAX, INT64_MAX, 1), TLS_STANDING_CERT_EXPIRED);
 }
 
 static void
@@ -306,6 +344,63 @@ test_listener_good(void)
 	CU_ASSERT_EQUAL(SSL_CTX_get_verify_mode(tls_server_ctx(lc->server)), SSL_VERIFY_NONE);
 	tls_listener_config_free(lc);
 	errlist_free(&errs);
+}
+
+/* Servers built from two configurations: the same client-certificate
+ * settings (certificates or tickets may differ) or not (client_auth,
+ * client_ca, or the contents of the same client_ca file). */
+static void
+test_same_client_auth(void)
+{
+	const char *base = "{\"certificates\": [{\"cert\": \"server-ec.pem\", \"key\": \"server-ec.key\"}]";
+	const char *cases[] = {
+		"}",
+		", \"client_auth\": \"optional\", \"client_ca\": \"client-ca.pem\"}",
+		", \"client_auth\": \"required\", \"client_ca\": \"client-ca.pem\"}",
+		", \"client_auth\": \"required\", \"client_ca\": \"ca.pem\"}",
+	};
+	struct tls_listener_config *a[4], *b, *c;
+	struct errlist errs;
+	char json[512];
+
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(json, sizeof(json), "%s%s", base, cases[i]);
+		a[i] = parse_listener(json, &errs);
+		errlist_free(&errs);
+		CU_ASSERT_FATAL(a[i] != NULL);
+	}
+	for (size_t i = 0; i < 4; i++)
+		for (size_t j = 0; j < 4; j++)
+			CU_ASSERT_EQUAL(tls_server_same_client_auth(a[i]->server, a[j]->server), i == j);
+	/* Another server for the same settings, tickets off: the same. */
+	b = parse_listener("{\"certificates\": [{\"cert\": \"server-rsa.pem\", \"key\": \"server-rsa.key\"}], "
+	    "\"tickets\": false, \"client_auth\": \"required\", \"client_ca\": \"client-ca.pem\"}", &errs);
+	errlist_free(&errs);
+	CU_ASSERT_FATAL(b != NULL);
+	CU_ASSERT_TRUE(b->server != a[2]->server);
+	CU_ASSERT_TRUE(tls_server_same_client_auth(a[2]->server, b->server));
+	/* One file name, its contents replaced by another CA's (a reload
+	 * after the file changed): other settings. */
+	copy_data("client-ca.pem", "swap-ca.pem");
+	snprintf(json, sizeof(json), "%s%s", base,
+	    ", \"client_auth\": \"required\", \"client_ca\": \"swap-ca.pem\"}");
+	c = parse_listener(json, &errs);
+	errlist_free(&errs);
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT_TRUE(tls_server_same_client_auth(a[2]->server, c->server));
+	tls_listener_config_free(c);
+	copy_data("ca.pem", "swap-ca.pem");
+	c = parse_listener(json, &errs);
+	errlist_free(&errs);
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT_FALSE(tls_server_same_client_auth(a[2]->server, c->server));
+	CU_ASSERT_TRUE(tls_server_same_client_auth(a[3]->server, c->server));
+	CU_ASSERT_FALSE(tls_server_same_client_auth(a[2]->server, NULL));
+	CU_ASSERT_TRUE(tls_server_same_client_auth(NULL, NULL));
+	tls_listener_config_free(c);
+	tls_listener_config_free(b);
+	for (size_t i = 0; i < 4; i++)
+		tls_listener_config_free(a[i]);
 }
 
 struct bad_case {
@@ -921,6 +1016,8 @@ main(void)
 	CU_add_test(s, "SNI name matching", test_name_match);
 	CU_add_test(s, "SNI name choice", test_name_choose);
 	CU_add_test(s, "session lifetime bounds", test_session_timeout);
+	CU_add_test(s, "kept-alive connection standing", test_connection_standing);
+	CU_add_test(s, "client-certificate settings compared", test_same_client_auth);
 	CU_add_test(s, "certificate subject and fingerprint", test_cert_subject_fingerprint);
 	CU_add_test(s, "listener config, good", test_listener_good);
 	CU_add_test(s, "listener config, errors", test_listener_bad);

@@ -306,12 +306,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ERIN" \
 expect_eq "on_outage deny limit: forwarded again (the upstream's 404)" 404 "$code"
 # The script gone from Redis (SCRIPT FLUSH, as after a failover): the
 # NOSCRIPT answer makes the gateway send it whole, and Redis decides.
+# Two round trips and a script compilation within shared_timeout_ms (5 ms
+# natively): on a loaded machine the answer can be late and the request
+# decided by the fallback (seen once: 1954 for 1955); tried up to three
+# times, each after its own SCRIPT FLUSH.
 if [ -n "$REDIS_CLI" ]; then
-	"$REDIS_CLI" -p "$RPORT" SCRIPT FLUSH >/dev/null
-	f0=$(metric "$AA" scopegate_ratelimit_fallback_total)
-	s0=$(metric "$AA" scopegate_ratelimit_shared_total)
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" \
-	    "http://127.0.0.1:$PA$TOKENS")
+	for try in 1 2 3; do
+		"$REDIS_CLI" -p "$RPORT" SCRIPT FLUSH >/dev/null
+		f0=$(metric "$AA" scopegate_ratelimit_fallback_total)
+		s0=$(metric "$AA" scopegate_ratelimit_shared_total)
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" \
+		    "http://127.0.0.1:$PA$TOKENS")
+		[ "$(metric "$AA" scopegate_ratelimit_fallback_total)" = "$f0" ] && break
+		echo "# after SCRIPT FLUSH, try $try: the answer came late (fallback)"
+	done
 	expect_eq "after SCRIPT FLUSH: allowed" 200 "$code"
 	expect_eq "... decided by Redis" $((s0 + 1)) "$(metric "$AA" scopegate_ratelimit_shared_total)"
 	expect_eq "... not by the fallback" "$f0" "$(metric "$AA" scopegate_ratelimit_fallback_total)"

@@ -184,6 +184,33 @@ framing_refuse(struct proxy_req *pr, int status, const char *type, const char *m
 	return -1;
 }
 
+/* RFC 9112 9.6: a "close" option in any Connection field of the request
+ * ends the connection after its answer. evhttp acts only on a first
+ * Connection field that is "close" exactly ("keep-alive, close" or a
+ * second field were ignored): the answer says "Connection: close", which
+ * evhttp (and the gateway's own reply head) then honour. */
+static void
+close_if_asked(struct evhttp_request *req)
+{
+	struct evkeyval *kv;
+	int first = 1;
+
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+		if (strcasecmp(kv->key, "Connection") != 0)
+			continue;
+		if (headers_connection_names(kv->value, "close") &&
+		    !(first && strcasecmp(kv->value, "close") == 0)) {
+			struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+			while (evhttp_remove_header(out, "Connection") == 0)
+				;
+			evhttp_add_header(out, "Connection", "close");
+			break;
+		}
+		first = 0;
+	}
+}
+
 /* Refusals that come before any routing: message framing, checked on what
  * libevent parsed. These are the gateway's own checks, stricter than
  * libevent's parser (RFC 9112 section 6): anything two parsers could read
@@ -212,6 +239,8 @@ check_framing(struct proxy_req *pr)
 	pr->n_forwarded_for = fi.nforwarded_for;
 	if (rc != 0)
 		return framing_refuse(pr, status, type, message);
+	if (fi.nconnection > 0)
+		close_if_asked(req);
 	return 0;
 }
 

@@ -81,6 +81,26 @@ expect_eq "HTTP/1.0 keep-alive, answer with a length: kept open" \
 expect_eq "HTTP/1.0 without keep-alive, chunked upstream answer: body, closed" \
     "cl=none body=ok closed" "$(http10 ok-chunked close)"
 
+# A "close" option anywhere in the request's Connection fields ends the
+# connection after the answer (RFC 9112 9.6; evhttp looked only at a first
+# field that is "close" exactly): the pipelined second request is not
+# answered, the connection closes. Through the gateway's own reply head
+# (ok-cl, ok-chunked) and a gateway error (404).
+closing() {
+	timeout 10 python3 "$top_srcdir/tests/integration/rawhttp.py" --port "$GW_PORT" --all \
+	    "GET $1 HTTP/1.1\\r\\nHost: x\\r\\n$2\\r\\nGET /case/ok-cl HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+}
+expect_eq "Connection: keep-alive, close: one answer, then closed" "200 closed" \
+    "$(closing /case/ok-cl 'Connection: keep-alive, close\r\n')"
+expect_eq "Connection: Te, CLOSE (chunked answer): the same" "200 closed" \
+    "$(closing /case/ok-chunked 'Connection: Te, CLOSE\r\nTE: trailers\r\n')"
+expect_eq "close in a second Connection field: the same" "200 closed" \
+    "$(closing /case/ok-cl 'Connection: keep-alive\r\nConnection: close\r\n')"
+expect_eq "... and for an answer of the gateway's own (404)" "404 closed" \
+    "$(closing /nowhere 'Connection: keep-alive, close\r\n')"
+expect_eq "Connection: keep-alive alone: both answered, kept open" "200 200 timeout" \
+    "$(closing /case/ok-cl 'Connection: keep-alive\r\n')"
+
 # A 204 with a Content-Length: the client must not be told of a body that
 # does not come (one that believed it read the next answer's first bytes).
 expect_eq "204 with Content-Length: 5 from the upstream" "204" \

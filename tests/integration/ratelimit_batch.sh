@@ -55,18 +55,9 @@ write_config "$T/gw.json" "\"policy\": \"$top_srcdir/conf/policy.json\",
       \"per_hour\": 1, \"burst\": 15, \"scope\": \"shared\", \"shared_timeout_ms\": 5000 }
   ]"
 start_gateway "$T/gw.json"
-metric() {
-	curl -s "http://127.0.0.1:$ADMIN/metrics" | awk -v n="$1" '$1 == n { print $2 }'
-}
-for _ in $(seq 1 100); do
-	[ "$(metric scopegate_ratelimit_redis_links_up)" = 1 ] && break
-	sleep 0.1
-done
+. "$(dirname "$0")/rl_lib.sh"
+wait_link
 expect_eq "the worker's Redis link is up" 1 "$(metric scopegate_ratelimit_redis_links_up)"
-mint() {
-	"$TOKEN_BIN" --key "$KEYS/ec256.key" --alg ES256 --kid e1 --sub "$1" --jti "j-$1" \
-	    --exp-in 600 --scope applicationApiTokens.get
-}
 ALICE=$(mint alice)
 BOB=$(mint bob)
 # Both tokens verified once before (the key cache), so that the wave's

@@ -585,8 +585,8 @@ own_head_possible(const struct proxy_req *pr)
 static int
 answer_has_body(const struct proxy_req *pr)
 {
-	return evhttp_request_get_command(pr->req) != EVHTTP_REQ_HEAD && pr->status >= 200 &&
-	    pr->status != 204 && pr->status != 304;
+	return evhttp_request_get_command(pr->req) != EVHTTP_REQ_HEAD &&
+	    replyhead_status_has_body(pr->status);
 }
 
 /* An HTTP/1.0 client that asked for keep-alive, and an answer of a length

@@ -136,12 +136,19 @@ framing_fields(const struct replyhead *h)
 	return has;
 }
 
+/* evhttp_response_needs_body, for a request that is not HEAD (RFC 9110
+ * 6.4.1: no body with 1xx, 204, 304). */
+int
+replyhead_status_has_body(int status)
+{
+	return status != 204 && status != 304 && (status < 100 || status >= 200);
+}
+
 void
 replyhead_finish(struct replyhead *h, int status, const char *client_connection,
     const char *default_type, size_t (*date_now)(char *buf, size_t size))
 {
-	/* evhttp_response_needs_body, for a request that is not HEAD. */
-	int needs_body = status != 204 && status != 304 && (status < 100 || status >= 200);
+	int needs_body = replyhead_status_has_body(status);
 	unsigned has = framing_fields(h);
 	const struct replyhead_field *c;
 

@@ -58,6 +58,9 @@ int replyhead_remove(struct replyhead *h, const char *name);
 /* The first field named name, or NULL (evhttp_find_header). */
 const struct replyhead_field *replyhead_find(const struct replyhead *h, const char *name);
 
+/* Whether an answer of this status carries a body (HEAD aside). */
+int replyhead_status_has_body(int status);
+
 /* What evhttp_send_reply_start adds for an HTTP/1.1 request in origin
  * form: status is the answer's; client_connection is the value of the
  * request's first Connection field (NULL when none); default_type is the

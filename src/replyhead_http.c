@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -121,6 +122,41 @@ replyhead_http_flush(struct evhttp_request *req, struct evbuffer *scratch)
 	piece_send(req, b, scratch);
 }
 
+/*
+ * Write what the connection's output holds now, on a plain connection,
+ * rather than on the next loop pass: through the bufferevent the answer
+ * waits for EV_WRITE, armed now and disarmed once it is written (two
+ * epoll_ctl and a wakeup a request). When it all went out,
+ * evhttp_send_reply_end finds the output empty and ends the request at
+ * once, and the write event armed by the last piece is disarmed in the
+ * same pass (the changelist makes no system call of it). What does not go
+ * out (EAGAIN, a short write) stays for the bufferevent, as before; on an
+ * error nothing is taken and the bufferevent meets the same error on its
+ * next write and reports it to evhttp as it did. A TLS connection's output
+ * is plaintext for OpenSSL: left to its bufferevent.
+ */
+static void
+write_now(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct evbuffer *out;
+	evutil_socket_t fd;
+
+	if (evcon == NULL)
+		return;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0 || bufferevent_openssl_get_ssl(bev) != NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	/* A socket bufferevent keeps the start of its output frozen except
+	 * while it writes itself (bufferevent_sock.c): do the same. */
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
+}
+
 void
 replyhead_http_end(struct evhttp_request *req, int held, int chunked, struct evbuffer *scratch)
 {
@@ -136,5 +172,6 @@ replyhead_http_end(struct evhttp_request *req, int held, int chunked, struct evb
 			evbuffer_add(b, "0\r\n\r\n", 5);
 		piece_send(req, b, scratch);
 	}
+	write_now(req);
 	evhttp_send_reply_end(req);
 }

@@ -21,6 +21,7 @@ packages=(
 	openssl curl python3 procps
 	libtest-json-schema-acceptance-perl
 	libhiredis-dev redis-server
+	libjemalloc-dev
 	libyaml-dev
 	groff-base man-db valgrind
 	logrotate python3-prometheus-client

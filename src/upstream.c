@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "balance.h"
 #include "defaults.h"
@@ -44,6 +45,14 @@ struct upstream_conn {
 	unsigned exchanges;		/* started on this connection (for the log) */
 	int idle_listed;
 	TAILQ_ENTRY(upstream_conn) idle_link;
+	/* A connected plain connection is read here (conn_recv_cb), not by
+	 * its bufferevent, whose reads ask the socket its readable bytes
+	 * first (ioctl FIONREAD: one system call more an answer) and take at
+	 * most 4 KB a loop pass. rd_on: rd is set up; its timeout is
+	 * rd_timeout, what bufferevent_set_timeouts gave the read side. */
+	struct event rd;
+	int rd_on;
+	struct timeval rd_timeout;
 };
 
 struct upstream_exchange {
@@ -104,6 +113,7 @@ struct upstream_pool {
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_recv_cb(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct upstream_pool *pool);
 
 struct upstream_pool *
@@ -158,12 +168,43 @@ conn_close(struct upstream_conn *c)
 		TAILQ_REMOVE(&c->pool->idle, c, idle_link);
 		c->idle_listed = 0;
 	}
+	if (c->rd_on) {
+		event_del(&c->rd);
+		c->rd_on = 0;
+	}
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 		if (c->pool->conn_gauge != NULL)
 			__atomic_sub_fetch(c->pool->conn_gauge, 1, __ATOMIC_RELAXED);
 	}
+}
+
+/* The bound on each wait for the upstream, both ways (a bufferevent's
+ * read and write timeouts; conn_recv_cb's read event when it reads). */
+static void
+conn_set_timeouts(struct upstream_conn *c, const struct timeval *tv)
+{
+	bufferevent_set_timeouts(c->bev, tv, tv);
+	c->rd_timeout = *tv;
+	if (c->rd_on && event_pending(&c->rd, EV_READ, NULL))
+		event_add(&c->rd, &c->rd_timeout);
+}
+
+/* Read c: by its read event once it reads itself, else by its bufferevent.
+ * (Re)starting counts the timeout from now, as bufferevent_enable does. */
+static void
+conn_read_on(struct upstream_conn *c, int on)
+{
+	if (!c->rd_on) {
+		if (on)
+			bufferevent_enable(c->bev, EV_READ);
+		else
+			bufferevent_disable(c->bev, EV_READ);
+	} else if (on)
+		event_add(&c->rd, &c->rd_timeout);
+	else
+		event_del(&c->rd);
 }
 
 void
@@ -220,8 +261,7 @@ conn_open(struct upstream_conn *c)
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* One timeout covers connecting and each wait for the upstream (a
 	 * write that cannot go on, an answer that does not come): 504. */
-	bufferevent_set_timeouts(c->bev, pool->connect_timeout != NULL ? pool->connect_timeout :
-	    &pool->timeout, pool->connect_timeout != NULL ? pool->connect_timeout : &pool->timeout);
+	conn_set_timeouts(c, pool->connect_timeout != NULL ? pool->connect_timeout : &pool->timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* The name was resolved when the configuration loaded (cfg.c). */
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&pool->addrs[c->addr],
@@ -291,9 +331,10 @@ conn_start(struct upstream_conn *c, struct upstream_exchange *x)
 	/* Its own bound; a connection still connecting gets it once
 	 * connected (conn_event_cb). */
 	if (x->timeout != NULL && c->connected)
-		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
-	bufferevent_enable(c->bev, evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ?
-	    EV_READ | EV_WRITE : EV_READ);
+		conn_set_timeouts(c, x->timeout);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		bufferevent_enable(c->bev, EV_WRITE);
+	conn_read_on(c, 1);
 }
 
 /* Detach x from its connection (which is closed unless keep says it
@@ -306,7 +347,7 @@ conn_release(struct upstream_conn *c, int keep)
 	if (c->x != NULL) {
 		/* The pool's bound again for whatever comes next on it. */
 		if (c->x->timeout != NULL && keep && c->bev != NULL)
-			bufferevent_set_timeouts(c->bev, &pool->timeout, &pool->timeout);
+			conn_set_timeouts(c, &pool->timeout);
 		c->x->conn = NULL;
 		c->x = NULL;
 		pool->busy--;
@@ -521,6 +562,51 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	conn_process(arg);
 }
 
+/* Up to this much a read (a bufferevent's largest single read). */
+#define RECV_MAX 16384
+
+/* c's socket is readable, or its wait timed out: read what is there into
+ * the bufferevent's input and go on as its callbacks would. Through a
+ * buffer on the stack: space reserved in the input for a whole read would
+ * be a 32 KB chain an answer, most of it unused. */
+static void
+conn_recv_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	char buf[RECV_MAX];
+	ssize_t n;
+	int err;
+
+	if (what & EV_TIMEOUT) {
+		event_del(&c->rd);
+		conn_event_cb(c->bev, BEV_EVENT_TIMEOUT | BEV_EVENT_READING, c);
+		return;
+	}
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	err = errno;
+	if (n > 0) {
+		/* A socket bufferevent keeps the end of its input frozen
+		 * except while it reads itself (bufferevent_sock.c). */
+		evbuffer_unfreeze(in, 0);
+		if (evbuffer_add(in, buf, (size_t)n) != 0)
+			fatalx("evbuffer_add: out of memory");
+		evbuffer_freeze(in, 0);
+		conn_process(c);
+		return;
+	}
+	if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+		return;
+	/* The close or the error, as the bufferevent reports them: reading
+	 * stops, then the event callback (which reads errno). */
+	event_del(&c->rd);
+	errno = err;
+	conn_event_cb(c->bev, n == 0 ? BEV_EVENT_EOF | BEV_EVENT_READING :
+	    BEV_EVENT_ERROR | BEV_EVENT_READING, c);
+}
+
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -533,9 +619,19 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		c->connected = 1;
 		/* Connected (TLS: handshake done): from now on the waits. */
 		if (x != NULL && x->timeout != NULL)
-			bufferevent_set_timeouts(bev, x->timeout, x->timeout);
+			conn_set_timeouts(c, x->timeout);
 		else if (c->pool->connect_timeout != NULL)
-			bufferevent_set_timeouts(bev, &c->pool->timeout, &c->pool->timeout);
+			conn_set_timeouts(c, &c->pool->timeout);
+		/* A plain connection is read by conn_recv_cb from now on (a
+		 * TLS one's bytes are OpenSSL's to read). */
+		if (c->pool->tls == NULL) {
+			event_assign(&c->rd, c->pool->base, bufferevent_getfd(bev),
+			    EV_READ | EV_PERSIST, conn_recv_cb, c);
+			bufferevent_disable(bev, EV_READ);
+			c->rd_on = 1;
+			if (x == NULL || !x->paused)
+				event_add(&c->rd, &c->rd_timeout);
+		}
 		return;
 	}
 	if (x == NULL) {
@@ -712,7 +808,7 @@ upstream_set_timeout(struct upstream_exchange *x, int64_t ms)
 	if (x->waiting && x->timer != NULL)
 		event_add(x->timer, x->timeout);
 	else if (c != NULL && c->bev != NULL && c->connected)
-		bufferevent_set_timeouts(c->bev, x->timeout, x->timeout);
+		conn_set_timeouts(c, x->timeout);
 }
 
 void
@@ -725,8 +821,7 @@ upstream_write(struct upstream_exchange *x, struct evbuffer *data)
 		/* The wait for the answer starts when the body is all sent:
 		 * until then the upstream's silence is the client's pace
 		 * (bounded by body_timeout_ms), not a slow upstream. */
-		bufferevent_set_timeouts(c->bev, x->timeout != NULL ? x->timeout : &x->pool->timeout,
-		    x->timeout != NULL ? x->timeout : &x->pool->timeout);
+		conn_set_timeouts(c, x->timeout != NULL ? x->timeout : &x->pool->timeout);
 	} else {
 		/* Still waiting for a connection (or the request is kept to
 		 * be sent again): after what is queued. */
@@ -761,9 +856,9 @@ upstream_pause(struct upstream_exchange *x, int paused)
 	if (c == NULL || c->bev == NULL)
 		return;
 	if (paused)
-		bufferevent_disable(c->bev, EV_READ);
+		conn_read_on(c, 0);
 	else {
-		bufferevent_enable(c->bev, EV_READ);
+		conn_read_on(c, 1);
 		/* What arrived before the pause is already buffered: no read
 		 * event will announce it. Run it from the loop. */
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)

@@ -788,6 +788,7 @@ retire_pool(void *arg, struct upstream_pool *pool)
 }
 
 static void take_snapshot(struct worker *w);
+static void sweep_cb(evutil_socket_t fd, short what, void *arg);
 
 /* A request on a TLS connection whose client certificate has expired
  * since its handshake, or whose listener's client-certificate settings a
@@ -1087,6 +1088,7 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	w->notify_ev = event_new(w->base, -1, EV_PERSIST, notify_cb, w);
 	event_add(w->notify_ev, NULL);
 	w->attach_ev = event_new(w->base, -1, 0, attach_cb, w);
+	w->sweep_ev = event_new(w->base, -1, 0, sweep_cb, w);
 	if (alog != NULL) {
 		w->alb = accesslog_batch_new(alog);
 		w->log_flush_ev = event_new(w->base, -1, 0, log_flush_cb, w);
@@ -1149,6 +1151,8 @@ worker_join(struct worker *w)
 	free(w->accepted);
 	if (w->attach_ev != NULL)
 		event_free(w->attach_ev);
+	if (w->sweep_ev != NULL)
+		event_free(w->sweep_ev);
 	/* Lines logged while the connections above were freed, too. */
 	accesslog_batch_free(w->alb);
 	if (w->log_flush_ev != NULL)
@@ -1228,13 +1232,24 @@ sweep_retired(struct worker *w)
 	}
 }
 
+/* Not from worker_request_done itself: the request may end inside an
+ * upstream callback (an answer written at once ends it there), and
+ * upstream.c still uses the pool when the callback returns. */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sweep_retired(arg);
+}
+
 void
 worker_request_done(struct worker *w)
 {
 	if (w->inflight > 0)
 		w->inflight--;
 	if (w->nretired > 0)
-		sweep_retired(w);
+		event_active(w->sweep_ev, EV_TIMEOUT, 0);
 	if (w->draining && w->inflight == 0 && w->fresh == 0)
 		event_base_loopexit(w->base, NULL);
 }

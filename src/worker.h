@@ -57,6 +57,9 @@ struct worker {
 	struct evbuffer *scratch;	/* an upstream request being written */
 	struct upstream_pool **retired;	/* pools of an older upstream, until idle */
 	size_t nretired;
+	/* sweep_retired runs from the loop: a request can finish inside
+	 * upstream.c's callbacks, which go on using the pool after them. */
+	struct event *sweep_ev;
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 	struct introspect_client *intro;	/* opaque tokens' calls, or NULL */
 	/* Requests whose token named an unknown kid, waiting for the

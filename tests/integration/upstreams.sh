@@ -9,7 +9,8 @@
 # upstream (weight 0) is refused and the old routing keeps serving; a
 # server killed under load fails no idempotent request, its POST in
 # flight gets 502 and goes nowhere else; all servers dead give 503 at
-# once; per-server /metrics; a name with two addresses is two servers.
+# once; per-server /metrics; a reload changing the upstream of a request
+# in flight answers it whole; a name with two addresses is two servers.
 . "$(dirname "$0")/lib.sh"
 
 KEYS="$top_srcdir/tests/data/keys"
@@ -259,6 +260,40 @@ check "502 while the servers fail, 503 once all are ejected, nothing else" \
 check "503 by the third request" grep -q '^503 ' <(sed -n 3,6p "$T/all.status")
 expect_eq "in the Losant error shape" ServiceUnavailable "$(json_get "$T/all.json" 'd["type"]')"
 check "second gateway still running" kill -0 "$GW_PID"
+
+# --- a reload changes the upstream of a request in flight --------------------------
+# The old pool is retired and freed once its last request ends: here that
+# request ends inside the upstream's own callback (the answer is written
+# at once), which went on using the pool afterwards (a use-after-free
+# that ASan and memcheck see; the native build read freed memory).
+kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+start_upstream r1; R_PORT=$UP_PORT
+GW_PORT=$(free_port)
+GW="http://127.0.0.1:$GW_PORT"
+rconf() {
+	cat > "$T/gw4.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 1,
+  "upstream": { "url": "http://127.0.0.1:$R_PORT", "timeout_ms": $1 }
+}
+EOT
+}
+rconf 30000
+start_gateway "$T/gw4.json" || { not_ok "third gateway started"; finish; }
+slow_ms=1500
+[ -n "${UNDER_VALGRIND:-}" ] && slow_ms=6000
+curl -s -o "$T/slow.json" -w '%{http_code}' "$GW/__test/slow?ms=$slow_ms" > "$T/slow.status" &
+SLOW=$!
+for i in $(seq 1 100); do grep -q '__test/slow' "$T/r1.record" && break; sleep 0.05; done
+rconf 30001
+check "reload changing the upstream of a request in flight" reload_and_wait
+wait "$SLOW"
+expect_eq "the request in flight is answered whole" "200 {\"slow\":$slow_ms}" \
+    "$(cat "$T/slow.status") $(tr -d ' \n' < "$T/slow.json")"
+expect_eq "the next request goes through the new pool" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$GW/__test/echo")"
+check "third gateway still running" kill -0 "$GW_PID"
 
 # --- a name with several addresses: one server per address -----------------------
 HOSTS="$T/hosts"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <event2/event_struct.h>
 #include <event2/http.h>
 
 #include "connlimit.h"
@@ -67,6 +68,11 @@ struct client_conn {
 	unsigned group_counted:1;
 	unsigned group_parsed:1;	/* group holds client_ip's key (parsed at accept) */
 	unsigned group_refused:1;	/* over it: closed at accept */
+	/* Keeps the socket in the event loop's epoll set while evhttp does
+	 * not read it (worker.c client_watch_cb); reads nothing. */
+	struct event watch;
+	unsigned watch_on:1;
+	unsigned watch_strikes:2;	/* passes in a row it fired unread */
 };
 
 struct proxy_req {

@@ -72,6 +72,11 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
 	if (cc->group_counted)
 		connlimit_release(w->rt->connlimit, &cc->group);
+	/* Before the descriptor is closed (evhttp calls this first): the
+	 * loop must not keep watching a number the next accept may reuse. */
+	if (cc->watch_on)
+		event_del(&cc->watch);
+	cc->watch_on = 0;
 	if (cc->deadline != NULL)
 		event_free(cc->deadline);
 	cc->deadline = NULL;
@@ -129,6 +134,49 @@ client_group_count(struct worker *w, struct client_conn *cc)
 		    (unsigned long long)since);
 }
 
+/*
+ * evhttp stops reading a connection while it serves a request and reads it
+ * again once the answer is out: with its epoll backend, an EPOLL_CTL_DEL
+ * and an EPOLL_CTL_ADD a request. This event, on the same descriptor,
+ * keeps it in the epoll set meanwhile (libevent changes the set only when
+ * the last event on a descriptor goes); it reads nothing, so evhttp still
+ * sees no byte until it reads again. Should the client send while a
+ * request is served (pipelining, a close, a body waiting for room), the
+ * socket stays readable and would wake the loop at every pass: at the
+ * second pass in a row that finds it readable and unread, the watch goes
+ * (an EPOLL_CTL_DEL, as before), and comes back with the next request.
+ * Read enabled is read pending on a plain socket bufferevent (no
+ * watermarks, no rate limit here).
+ */
+static void
+client_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_conn *cc = arg;
+
+	(void)fd;
+	(void)what;
+	if (bufferevent_get_enabled(evhttp_connection_get_bufferevent(cc->evcon)) & EV_READ) {
+		cc->watch_strikes = 0;
+		return;
+	}
+	if (++cc->watch_strikes < 2)
+		return;
+	event_del(&cc->watch);
+	cc->watch_on = 0;
+}
+
+/* (Re)start the watch with a request: in the pass where evhttp stopped
+ * reading, so that the two changes cancel out without a system call. */
+static void
+client_watch_start(struct client_conn *cc)
+{
+	cc->watch_strikes = 0;
+	if (!cc->watch_on && event_initialized(&cc->watch)) {
+		event_add(&cc->watch, NULL);
+		cc->watch_on = 1;
+	}
+}
+
 /* The connection record for evcon, created right after the accept
  * (attach_cb) and counted against max_connections across all workers
  * until the connection closes. */
@@ -163,8 +211,18 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	 * Nagle on, a keep-alive client's delayed ACK stalls each one. */
 	int one = 1;
 	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-	if (fd >= 0)
+	if (fd >= 0) {
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Plain connections only: OpenSSL's bufferevent stops its own
+		 * read event while a read waits to write (its enabled flags
+		 * do not say so), and the watch would then wake the loop at
+		 * every pass. */
+		if (tls_connection_ssl(evcon) == NULL) {
+			event_assign(&cc->watch, w->base, fd, EV_READ | EV_PERSIST,
+			    client_watch_cb, cc);
+			client_watch_start(cc);
+		}
+	}
 	ptrmap_put(w->conns, evcon, cc);
 	cc->fresh = 1;
 	w->fresh++;
@@ -836,6 +894,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		take_snapshot(w);
 	}
 	cc = client_conn_get(w, evcon);
+	client_watch_start(cc);
 	if (!cc->peer_checked) {
 		/* mTLS: who the verified client certificate names, once per
 		 * connection (the handshake is over by its first request),

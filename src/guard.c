@@ -36,6 +36,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 
@@ -66,18 +67,25 @@ cc_bev(struct client_conn *cc)
 	return evhttp_connection_get_bufferevent(cc->evcon);
 }
 
-/* Add bytes evhttp is to parse. Outside a read the bufferevent keeps the
- * end of its input buffer frozen; our own callback ignores them. */
+/* Add bytes evhttp is to parse; our own callback ignores them. Outside a
+ * read a socket bufferevent keeps the end of its input buffer frozen:
+ * thawed for the add and frozen again. OpenSSL's never freezes it, and
+ * one left frozen makes its every read fail before it reads the socket:
+ * the connection was never read again, and its readable socket woke the
+ * loop at every pass (a worker at 100% until header_timeout_ms, from one
+ * TLS client pipelining a request). */
 static void
 guard_give(struct client_conn *cc, struct evbuffer *what)
 {
-	struct evbuffer *in = bufferevent_get_input(cc_bev(cc));
+	struct bufferevent *bev = cc_bev(cc);
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int thaw = !cc->in_input_cb && bufferevent_openssl_get_ssl(bev) == NULL;
 
 	cc->injecting = 1;
-	if (!cc->in_input_cb)
+	if (thaw)
 		evbuffer_unfreeze(in, 0);
 	evbuffer_add_buffer(in, what);
-	if (!cc->in_input_cb)
+	if (thaw)
 		evbuffer_freeze(in, 0);
 	cc->injecting = 0;
 }

@@ -4,7 +4,7 @@
 # openssl s_client (versions, ALPN, resumption, what reached the upstream),
 # and an https upstream (tests/tls_echo_server with a certificate for
 # upstream.test) verified by CA and name; a wrong name is a 502 with the
-# reason in the log.
+# reason in the log; requests pipelined over TLS keep the connection read.
 . "$(dirname "$0")/lib.sh"
 
 ECHO="$top_builddir/tests/tls_echo_server"
@@ -53,6 +53,50 @@ check "RSA certificate for an RSA-only client" grep -qi 'Peer signature type: RS
 sclient -tls1_2 -sess_out "$T/sess" >/dev/null
 out=$(sclient -tls1_2 -sess_in "$T/sess")
 check "TLS 1.2 session resumed" grep -q '^Reused' <<<"$out"
+
+# A request pipelined over TLS while the first is served, then a third on
+# the same connection: the guard hands the pipelined head to evhttp after
+# the first answer, and once left the TLS input frozen (a socket
+# bufferevent keeps its own frozen, OpenSSL's does not): the connection was
+# never read again (the third request unanswered until header_timeout_ms)
+# and its readable socket woke the worker at every pass (100% CPU).
+tls_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+t0=$(tls_ticks)
+python3 - "$GW_PORT" "$PKI/ca.pem" > "$T/tls-pipe.out" <<'PY'
+import re, socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(b"GET /__test/slow?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+time.sleep(0.1)
+s.sendall(b"GET /__test/echo/second HTTP/1.1\r\nHost: localhost\r\n\r\n")
+s.settimeout(5)
+b = b""
+while len(re.findall(rb"HTTP/1\.1 200", b)) < 2 or not b.endswith(b"}"):
+    d = s.recv(65536)
+    if not d:
+        break
+    b += d
+t = time.time()
+s.sendall(b"GET /__test/echo/third HTTP/1.1\r\nHost: localhost\r\n\r\n")
+c = b""
+try:
+    while not c.endswith(b"}"):
+        d = s.recv(65536)
+        if not d:
+            break
+        c += d
+except socket.timeout:
+    pass
+print(len(re.findall(rb"HTTP/1\.1 200", b)), c[:15].decode(errors="replace"),
+      "fast" if time.time() - t < 2 else "slow")
+PY
+t1=$(tls_ticks)
+expect_eq "TLS: pipelined request answered, then a third on the same connection at once" \
+    "2 HTTP/1.1 200 OK fast" "$(cat "$T/tls-pipe.out")"
+if [ -z "${UNDER_VALGRIND:-}" ]; then
+	check "TLS: the worker did not spin meanwhile ($((t1 - t0)) ticks of CPU)" [ $((t1 - t0)) -lt 30 ]
+fi
 
 # --- mTLS: client certificates required, identity in the access log --------------
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -53,6 +54,8 @@ struct upstream_conn {
 	struct event rd;
 	int rd_on;
 	struct timeval rd_timeout;
+	struct timespec opened;		/* conn_open: the connect's wait started */
+	int rd_short;			/* rd's timer is what was left of it */
 };
 
 struct upstream_exchange {
@@ -171,6 +174,7 @@ conn_close(struct upstream_conn *c)
 	if (c->rd_on) {
 		event_del(&c->rd);
 		c->rd_on = 0;
+		c->rd_short = 0;
 	}
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
@@ -180,6 +184,23 @@ conn_close(struct upstream_conn *c)
 	}
 }
 
+/* What is left of *tv since `since` (CLOCK_MONOTONIC), at least nothing. */
+static void
+time_left(const struct timespec *since, struct timeval *tv)
+{
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)tv->tv_sec * 1000000 + tv->tv_usec -
+	    ((int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000);
+	if (us < 0)
+		us = 0;
+	tv->tv_sec = (time_t)(us / 1000000);
+	tv->tv_usec = (suseconds_t)(us % 1000000);
+}
+
 /* The bound on each wait for the upstream, both ways (a bufferevent's
  * read and write timeouts; conn_recv_cb's read event when it reads). */
 static void
@@ -187,8 +208,10 @@ conn_set_timeouts(struct upstream_conn *c, const struct timeval *tv)
 {
 	bufferevent_set_timeouts(c->bev, tv, tv);
 	c->rd_timeout = *tv;
-	if (c->rd_on && event_pending(&c->rd, EV_READ, NULL))
+	if (c->rd_on && event_pending(&c->rd, EV_READ, NULL)) {
 		event_add(&c->rd, &c->rd_timeout);
+		c->rd_short = 0;
+	}
 }
 
 /* Read c: by its read event once it reads itself, else by its bufferevent.
@@ -201,9 +224,10 @@ conn_read_on(struct upstream_conn *c, int on)
 			bufferevent_enable(c->bev, EV_READ);
 		else
 			bufferevent_disable(c->bev, EV_READ);
-	} else if (on)
+	} else if (on) {
 		event_add(&c->rd, &c->rd_timeout);
-	else
+		c->rd_short = 0;
+	} else
 		event_del(&c->rd);
 }
 
@@ -254,6 +278,7 @@ conn_open(struct upstream_conn *c)
 	c->exchanges = 0;
 	c->connected = 0;
 	c->addr = pool->cur;
+	clock_gettime(CLOCK_MONOTONIC, &c->opened);
 	if (!c->resp_ready) {
 		uresp_init(&c->resp, SG_UPSTREAM_MAX_HEAD_BYTES);
 		c->resp_ready = 1;
@@ -485,6 +510,9 @@ conn_process(struct upstream_conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	if (x == NULL) {
+		/* A run asked for by upstream_pause after the answer ended. */
+		if (evbuffer_get_length(in) == 0)
+			return;
 		/* Bytes on an idle connection: nothing was asked. */
 		log_debug("upstream %s: unexpected bytes on an idle connection", c->pool->authority);
 		conn_close(c);
@@ -588,6 +616,12 @@ conn_recv_cb(evutil_socket_t fd, short what, void *arg)
 	while (n < 0 && errno == EINTR);
 	err = errno;
 	if (n > 0) {
+		/* A persistent event's timer runs again with the interval it
+		 * was added with: the whole timeout from now on. */
+		if (c->rd_short) {
+			c->rd_short = 0;
+			event_add(&c->rd, &c->rd_timeout);
+		}
 		/* A socket bufferevent keeps the end of its input frozen
 		 * except while it reads itself (bufferevent_sock.c). */
 		evbuffer_unfreeze(in, 0);
@@ -616,12 +650,17 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	const char *why = NULL, *err;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		struct timeval left;
+		int restarted = 1;
+
 		c->connected = 1;
 		/* Connected (TLS: handshake done): from now on the waits. */
 		if (x != NULL && x->timeout != NULL)
 			conn_set_timeouts(c, x->timeout);
 		else if (c->pool->connect_timeout != NULL)
 			conn_set_timeouts(c, &c->pool->timeout);
+		else
+			restarted = 0;
 		/* A plain connection is read by conn_recv_cb from now on (a
 		 * TLS one's bytes are OpenSSL's to read). */
 		if (c->pool->tls == NULL) {
@@ -629,8 +668,17 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			    EV_READ | EV_PERSIST, conn_recv_cb, c);
 			bufferevent_disable(bev, EV_READ);
 			c->rd_on = 1;
+			/* One timeout_ms for connecting and the first wait
+			 * when connecting has no bound of its own: what the
+			 * bufferevent's read timer, started with the connect,
+			 * has left. */
+			left = c->rd_timeout;
+			if (!restarted) {
+				time_left(&c->opened, &left);
+				c->rd_short = 1;
+			}
 			if (x == NULL || !x->paused)
-				event_add(&c->rd, &c->rd_timeout);
+				event_add(&c->rd, &left);
 		}
 		return;
 	}
@@ -860,10 +908,12 @@ upstream_pause(struct upstream_exchange *x, int paused)
 	else {
 		conn_read_on(c, 1);
 		/* What arrived before the pause is already buffered: no read
-		 * event will announce it. Run it from the loop. */
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-			bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-			    BEV_TRIG_DEFER_CALLBACKS);
+		 * event will announce it. Run it from the loop, even with
+		 * nothing buffered: the pause may have come with the body's
+		 * last bytes, and the parser says the answer is complete only
+		 * when fed again (a wait for timeout_ms, then a cut answer). */
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
 	}
 }
 

@@ -295,6 +295,61 @@ expect_eq "the next request goes through the new pool" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$GW/__test/echo")"
 check "third gateway still running" kill -0 "$GW_PID"
 
+# --- timeout_ms bounds connecting and the first wait together ------------------------
+# Without connect_timeout_ms, one timeout_ms covers the connect and the wait
+# for the answer that follows it. The upstream's accept queue is full
+# (backlog 0, one connection queued), so the gateway's SYN is dropped and
+# its connect completes on the retransmission ~1 s later; the answer comes
+# 800 ms after that. With timeout_ms 1500: 504 at 1.5 s (a timer restarted
+# at the connect let it through at 1.8 s).
+if [ -z "${UNDER_VALGRIND:-}" ]; then
+	kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
+	SC_PORT=$(free_port)
+	cat > "$T/gw5.json" <<EOT
+{
+  "listeners": [ { "address": "127.0.0.1", "port": $GW_PORT } ],
+  "workers": 1,
+  "upstream": { "url": "http://127.0.0.1:$SC_PORT", "timeout_ms": 1500 }
+}
+EOT
+	python3 - "$SC_PORT" "$T/sc.ready" "$T/sc.go" <<'PY' &
+import os, socket, sys, time
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(0)
+filler = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+time.sleep(0.3)                 # the gateway's SYN met a full queue
+f, _ = ls.accept()
+ls.settimeout(5)
+s, _ = ls.accept()              # the gateway, after its retransmission
+t = time.time()
+s.recv(65536)
+time.sleep(0.8)
+try:
+    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+except OSError:
+    pass
+time.sleep(0.5)
+PY
+	SC=$!
+	PIDS+=("$SC")
+	for i in $(seq 1 100); do [ -e "$T/sc.ready" ] && break; sleep 0.05; done
+	start_gateway "$T/gw5.json" || { not_ok "fourth gateway started"; finish; }
+	curl -s -o /dev/null -w '%{http_code} %{time_total}' "$GW/__test/echo" > "$T/sc.out" 2>/dev/null &
+	CURL=$!
+	sleep 0.05
+	touch "$T/sc.go"
+	wait "$CURL"
+	out=$(cat "$T/sc.out")
+	wait "$SC" 2>/dev/null
+	expect_eq "connect ~1 s, then 800 ms to the answer, timeout_ms 1500: 504" 504 "${out% *}"
+	check "at timeout_ms from the start ($out)" python3 -c "import sys; sys.exit(not 1.3 < float('${out#* }') < 1.75)"
+fi
+
 # --- a name with several addresses: one server per address -----------------------
 HOSTS="$T/hosts"
 printf '127.0.0.1 multi.test\n127.0.0.2 multi.test\n' > "$HOSTS"

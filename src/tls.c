@@ -317,25 +317,69 @@ out:
 }
 
 /* A session's ticket application data: when its client was authenticated
- * by a full handshake (seconds since the epoch, 8 bytes big-endian). It
- * travels inside the encrypted ticket (or with the cached session) and is
- * copied to the session each resumption makes. */
-#define AUTH_TIME_LEN	8
+ * by a full handshake, then the earliest notAfter of the certificate chain
+ * that handshake verified (0: no client certificate); seconds since the
+ * epoch, 8 bytes big-endian each. It travels inside the encrypted ticket
+ * (or with the cached session) and is copied to the session each
+ * resumption makes: a resumed session has no verified chain of its own. */
+#define AUTH_FIELD_LEN	8
+#define AUTH_DATA_LEN	(2 * AUTH_FIELD_LEN)
 
 static int
-auth_time_get(const SSL_SESSION *sess, int64_t *t)
+auth_data_get(const SSL_SESSION *sess, int64_t *t, int64_t *chain_end)
 {
+	const unsigned char *d;
 	void *data = NULL;
 	size_t len = 0;
-	uint64_t v = 0;
+	uint64_t a = 0, c = 0;
 
 	if (SSL_SESSION_get0_ticket_appdata((SSL_SESSION *)sess, &data, &len) != 1 ||
-	    len != AUTH_TIME_LEN)
+	    len != AUTH_DATA_LEN)
 		return -1;
-	for (size_t i = 0; i < AUTH_TIME_LEN; i++)
-		v = v << 8 | ((const unsigned char *)data)[i];
-	*t = (int64_t)v;
+	d = data;
+	for (size_t i = 0; i < AUTH_FIELD_LEN; i++) {
+		a = a << 8 | d[i];
+		c = c << 8 | d[AUTH_FIELD_LEN + i];
+	}
+	*t = (int64_t)a;
+	*chain_end = (int64_t)c;
 	return 0;
+}
+
+/* The earliest notAfter of the chain a full handshake verified: the
+ * client certificate, its intermediate CAs and the trust anchor. OpenSSL
+ * checks their dates at the handshake only, and an intermediate CA may end
+ * before the certificate it signed. -1 when one cannot be read or there is
+ * no chain (the caller then trusts no one past now). */
+static int64_t
+verified_chain_end(SSL *ssl)
+{
+	STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+	int64_t end = -1;
+
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		int64_t t = asn1_epoch(X509_get0_notAfter(sk_X509_value(chain, i)));
+
+		if (t == 0)
+			return -1;
+		if (end < 0 || t < end)
+			end = t;
+	}
+	return end;
+}
+
+int64_t
+tls_server_chain_end(SSL *ssl)
+{
+	SSL_SESSION *sess;
+	int64_t auth, end;
+
+	if (!SSL_session_reused(ssl))
+		return verified_chain_end(ssl);
+	if ((sess = SSL_get_session(ssl)) == NULL || auth_data_get(sess, &auth, &end) != 0 ||
+	    end == 0)
+		return -1;
+	return end;
 }
 
 /* Record in sess when its client was authenticated and bound its life
@@ -347,18 +391,25 @@ static int
 session_bound(SSL *ssl, SSL_SESSION *sess)
 {
 	int64_t now = (int64_t)time(NULL), auth = now, not_after = 0, timeout;
-	unsigned char buf[AUTH_TIME_LEN];
-	X509 *peer;
+	unsigned char buf[AUTH_DATA_LEN];
+	X509 *peer = SSL_SESSION_get0_peer(sess);
 
-	/* A resumed session carries its first handshake's time; one that
-	 * does not (not ours) may not be renewed. */
-	if (SSL_session_reused(ssl) && auth_time_get(sess, &auth) != 0)
-		auth = now - SG_TLS_SESSION_MAX_AGE_S;
-	for (size_t i = 0; i < AUTH_TIME_LEN; i++)
-		buf[i] = (unsigned char)((uint64_t)auth >> (8 * (AUTH_TIME_LEN - 1 - i)));
-	if ((peer = SSL_SESSION_get0_peer(sess)) != NULL &&
-	    (not_after = asn1_epoch(X509_get0_notAfter(peer))) == 0)
+	/* A resumed session carries its first handshake's time and chain
+	 * end; one that does not (not ours) may not be renewed. */
+	if (SSL_session_reused(ssl)) {
+		if (auth_data_get(sess, &auth, &not_after) != 0) {
+			auth = now - SG_TLS_SESSION_MAX_AGE_S;
+			not_after = now;
+		}
+	} else if (peer != NULL)
+		not_after = verified_chain_end(ssl);
+	if (peer != NULL && not_after <= 0)
 		not_after = now;	/* unreadable: no resumption */
+	for (size_t i = 0; i < AUTH_FIELD_LEN; i++) {
+		buf[i] = (unsigned char)((uint64_t)auth >> (8 * (AUTH_FIELD_LEN - 1 - i)));
+		buf[AUTH_FIELD_LEN + i] =
+		    (unsigned char)((uint64_t)not_after >> (8 * (AUTH_FIELD_LEN - 1 - i)));
+	}
 	timeout = tls_session_timeout((int64_t)SSL_SESSION_get_time(sess), auth, not_after,
 	    SG_TLS_SESSION_TIMEOUT_S, SG_TLS_SESSION_MAX_AGE_S);
 	if (SSL_SESSION_set1_ticket_appdata(sess, buf, sizeof(buf)) != 1 ||
@@ -417,9 +468,10 @@ ticket_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname, size_t 
 	default:	/* none, or not ours: full handshake, new ticket */
 		return SSL_TICKET_RETURN_IGNORE_RENEW;
 	}
-	if ((peer = SSL_SESSION_get0_peer(sess)) != NULL)
-		not_after = asn1_epoch(X509_get0_notAfter(peer));
-	ok = auth_time_get(sess, &auth) == 0 &&
+	/* The end of the chain the full handshake verified (its client
+	 * certificate's and every CA's above it). */
+	peer = SSL_SESSION_get0_peer(sess);
+	ok = auth_data_get(sess, &auth, &not_after) == 0 &&
 	    now < (int64_t)SSL_SESSION_get_time(sess) + (int64_t)SSL_SESSION_get_timeout(sess) &&
 	    now < auth + SG_TLS_SESSION_MAX_AGE_S &&
 	    (peer == NULL || now < not_after);

@@ -158,8 +158,15 @@ struct tls_peer_info {
 	const char *version;	/* "TLSv1.3"; static strings */
 	const char *cipher;
 	int resumed;
-	int64_t not_after;	/* the certificate's notAfter (Unix time), 0 if none */
+	/* The earliest notAfter (Unix time) of the certificate and the CAs
+	 * it was verified through, 0 if none. */
+	int64_t not_after;
 };
+
+/* The earliest notAfter (Unix time) of the client certificate chain that
+ * ssl's full handshake verified, kept in the session for a resumed one;
+ * -1 when unknown or unreadable. */
+int64_t tls_server_chain_end(SSL *ssl);
 
 /* The SSL of a client connection made by tls_server_bevcb (or of an
  * evhttp connection over tls_upstream_bev_new); NULL for a plain one. */

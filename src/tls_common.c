@@ -341,6 +341,16 @@ tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 		info->not_after = (int64_t)timegm(&tm);
 	else
 		ERR_clear_error();
+	/* An intermediate CA (or the anchor) ending first ends the trust in
+	 * the certificate with it. */
+	if (info->verified && info->not_after != 0) {
+		int64_t chain = tls_server_chain_end(ssl);
+
+		if (chain <= 0)
+			info->not_after = 0;
+		else if (chain < info->not_after)
+			info->not_after = chain;
+	}
 	if (info->not_after == 0)
 		info->verified = 0;
 	return info->verified ? 0 : 1;

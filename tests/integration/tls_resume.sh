@@ -214,10 +214,59 @@ expiry_round() {
 	hasnt "(the expired certificate itself is refused)" "HTTP/1.1 404" "$out"
 	CERT_FP=
 }
+# inter_round HOW: the same with a certificate of 30 days signed by an
+# intermediate CA valid for 4 more seconds (sent along by the client): a
+# session may not outlive any certificate of the chain it was verified on.
+inter_round() {
+	local how=$1 end v out n0
+	end=$(( $(date +%s) + 4 ))
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/inter.key" 2>/dev/null
+	openssl req -new -key "$PKI/inter.key" -subj "/O=scopegate tests/CN=intermediate" \
+	    -out "$CA_DIR/inter.csr" 2>/dev/null
+	openssl ca -batch -config "$CA_DIR/ca.cnf" -extensions subca -cert "$PKI/client-ca.pem" \
+	    -keyfile "$PKI/client-ca.key" -in "$CA_DIR/inter.csr" \
+	    -enddate "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" -notext -out "$PKI/inter.pem" \
+	    2>>"$CA_DIR/ca.err"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/viaint.key" 2>/dev/null
+	chmod 600 "$PKI/viaint.key" "$PKI/inter.key"
+	openssl req -new -key "$PKI/viaint.key" -subj "/O=scopegate tests/CN=viaint.test" \
+	    -out "$CA_DIR/viaint.csr" 2>/dev/null
+	openssl x509 -req -in "$CA_DIR/viaint.csr" -CA "$PKI/inter.pem" -CAkey "$PKI/inter.key" \
+	    -CAcreateserial -CAserial "$CA_DIR/inter.srl" -days 30 -extfile "$CA_DIR/leaf.ext" \
+	    -out "$PKI/viaint.pem" 2>/dev/null
+	CERT_FP=$(openssl x509 -in "$PKI/viaint.pem" -noout -fingerprint -sha256 |
+	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -cert "$PKI/viaint.pem" -key "$PKI/viaint.key" \
+		    -cert_chain "$PKI/inter.pem" -sess_out "$T/s-inter.$v")
+		has "$how, $v: a certificate through an intermediate CA valid for seconds more is let in" \
+		    "HTTP/1.1 404" "$out"
+		out=$(sclient -$v -sess_in "$T/s-inter.$v")
+		has "... its session resumes while the intermediate is valid" "Reused" "$out"
+	done
+	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
+	n0=$(record_count)
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -sess_in "$T/s-inter.$v")
+		hasnt "$how, $v: once the intermediate CA has ended, the session does not resume" \
+		    "Reused" "$out"
+		hasnt "... and the request is not authorised" "HTTP/1.1 404" "$out"
+	done
+	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
+	CERT_FP=
+}
+cat >> "$CA_DIR/ca.cnf" <<EOT
+[ subca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+EOT
+printf 'basicConstraints = critical,CA:FALSE\nextendedKeyUsage = clientAuth\n' > "$CA_DIR/leaf.ext"
 expiry_round "tickets"
+inter_round "tickets"
 # Without tickets: TLS 1.2 resumes by session id, TLS 1.3 by a ticket that
 # names a session of the server-side cache.
 gw_config pki/client-ca.pem '"tickets": false'
 check "reload with tickets off" reload_and_wait
 expiry_round "server-side cache"
+inter_round "server-side cache"
 finish

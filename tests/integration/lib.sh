@@ -128,6 +128,36 @@ copy_tls_pki() {
 	chmod 600 "$PKI"/*.key
 }
 
+# issue_via_intermediate CA_DIR ENDDATE NAME: an intermediate CA,
+# $PKI/inter.pem (CA:TRUE, ending at ENDDATE, YYMMDDHHMMSSZ), signed by the
+# client CA with the `openssl ca` configuration CA_DIR/ca.cnf; and a client
+# certificate of 30 days signed by it: $PKI/NAME.pem alone and
+# $PKI/NAME-chain.pem with the intermediate (keys NAME.key, NAME-chain.key).
+issue_via_intermediate() {
+	local dir=$1 end=$2 name=$3
+	grep -q '^\[ subca \]' "$dir/ca.cnf" || cat >> "$dir/ca.cnf" <<EOT
+[ subca ]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+EOT
+	printf 'basicConstraints = critical,CA:FALSE\nextendedKeyUsage = clientAuth\n' > "$dir/leaf.ext"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/inter.key" 2>/dev/null
+	openssl req -new -key "$PKI/inter.key" -subj "/O=scopegate tests/CN=intermediate" \
+	    -out "$dir/inter.csr" 2>/dev/null
+	openssl ca -batch -config "$dir/ca.cnf" -extensions subca -cert "$PKI/client-ca.pem" \
+	    -keyfile "$PKI/client-ca.key" -in "$dir/inter.csr" -enddate "$end" -notext \
+	    -out "$PKI/inter.pem" 2>>"$dir/ca.err"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$name.key" 2>/dev/null
+	openssl req -new -key "$PKI/$name.key" -subj "/O=scopegate tests/CN=$name.test" \
+	    -out "$dir/$name.csr" 2>/dev/null
+	openssl x509 -req -in "$dir/$name.csr" -CA "$PKI/inter.pem" -CAkey "$PKI/inter.key" \
+	    -CAcreateserial -CAserial "$dir/inter.srl" -days 30 -extfile "$dir/leaf.ext" \
+	    -out "$PKI/$name.pem" 2>/dev/null
+	cat "$PKI/$name.pem" "$PKI/inter.pem" > "$PKI/$name-chain.pem"
+	cp "$PKI/$name.key" "$PKI/$name-chain.key"
+	chmod 600 "$PKI/inter.key" "$PKI/$name.key" "$PKI/$name-chain.key"
+}
+
 # start_upstream NAME: starts the example upstream; sets UP_PORT and
 # UP_PID, records requests into $T/NAME.record.
 start_upstream() {

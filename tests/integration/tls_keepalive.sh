@@ -208,28 +208,9 @@ expiry_round required
 # signed it (LIFE seconds), the client CA the anchor above both. OpenSSL
 # checks every date of the chain at the handshake only; the connection's
 # limit is the earliest of them, not the certificate's own.
-cat >> "$CA_DIR/ca.cnf" <<EOT
-[ subca ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-EOT
-printf 'basicConstraints = critical,CA:FALSE\nextendedKeyUsage = clientAuth\n' > "$CA_DIR/leaf.ext"
 end=$(( $(date +%s) + LIFE ))
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/inter.key" 2>/dev/null
-openssl req -new -key "$PKI/inter.key" -subj "/O=scopegate tests/CN=intermediate" \
-    -out "$CA_DIR/inter.csr" 2>/dev/null
-openssl ca -batch -config "$CA_DIR/ca.cnf" -extensions subca -cert "$PKI/client-ca.pem" \
-    -keyfile "$PKI/client-ca.key" -in "$CA_DIR/inter.csr" \
-    -enddate "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" -notext -out "$PKI/inter.pem" 2>>"$CA_DIR/ca.err"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/viaint.key" 2>/dev/null
-chmod 600 "$PKI/viaint.key" "$PKI/inter.key"
-openssl req -new -key "$PKI/viaint.key" -subj "/O=scopegate tests/CN=viaint.test" \
-    -out "$CA_DIR/viaint.csr" 2>/dev/null
-openssl x509 -req -in "$CA_DIR/viaint.csr" -CA "$PKI/inter.pem" -CAkey "$PKI/inter.key" \
-    -CAcreateserial -CAserial "$CA_DIR/inter.srl" -days 30 -extfile "$CA_DIR/leaf.ext" \
-    -out "$CA_DIR/viaint-leaf.pem" 2>/dev/null
-cat "$CA_DIR/viaint-leaf.pem" "$PKI/inter.pem" > "$PKI/viaint.pem"
-ka_open via viaint
+issue_via_intermediate "$CA_DIR" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" viaint
+ka_open via viaint-chain
 n0=$(record_count)
 expect_eq "intermediate CA: before it ends, the certificate it signed is authorised" \
     "404/-" "$(ka via get 1 /items)"
@@ -239,7 +220,7 @@ n0=$(record_count)
 expect_eq "intermediate CA ended (the certificate has 30 days): the next request on the connection is refused" \
     "421/close" "$(ka via get 1 /items)"
 expect_eq "... nothing forwarded" "$n0" "$(record_count)"
-expect_eq "... a new connection with it: handshake refused" 000 "$(ccurl viaint /items)"
+expect_eq "... a new connection with it: handshake refused" 000 "$(ccurl viaint-chain /items)"
 
 # --- reloads -------------------------------------------------------------------------
 issue victim "$(date -u -d "+30 days" +%y%m%d%H%M%SZ)"

@@ -220,20 +220,7 @@ expiry_round() {
 inter_round() {
 	local how=$1 end v out n0
 	end=$(( $(date +%s) + 4 ))
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/inter.key" 2>/dev/null
-	openssl req -new -key "$PKI/inter.key" -subj "/O=scopegate tests/CN=intermediate" \
-	    -out "$CA_DIR/inter.csr" 2>/dev/null
-	openssl ca -batch -config "$CA_DIR/ca.cnf" -extensions subca -cert "$PKI/client-ca.pem" \
-	    -keyfile "$PKI/client-ca.key" -in "$CA_DIR/inter.csr" \
-	    -enddate "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" -notext -out "$PKI/inter.pem" \
-	    2>>"$CA_DIR/ca.err"
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/viaint.key" 2>/dev/null
-	chmod 600 "$PKI/viaint.key" "$PKI/inter.key"
-	openssl req -new -key "$PKI/viaint.key" -subj "/O=scopegate tests/CN=viaint.test" \
-	    -out "$CA_DIR/viaint.csr" 2>/dev/null
-	openssl x509 -req -in "$CA_DIR/viaint.csr" -CA "$PKI/inter.pem" -CAkey "$PKI/inter.key" \
-	    -CAcreateserial -CAserial "$CA_DIR/inter.srl" -days 30 -extfile "$CA_DIR/leaf.ext" \
-	    -out "$PKI/viaint.pem" 2>/dev/null
+	issue_via_intermediate "$CA_DIR" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" viaint
 	CERT_FP=$(openssl x509 -in "$PKI/viaint.pem" -noout -fingerprint -sha256 |
 	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
 	for v in tls1_3 tls1_2; do
@@ -255,12 +242,6 @@ inter_round() {
 	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
 	CERT_FP=
 }
-cat >> "$CA_DIR/ca.cnf" <<EOT
-[ subca ]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-EOT
-printf 'basicConstraints = critical,CA:FALSE\nextendedKeyUsage = clientAuth\n' > "$CA_DIR/leaf.ext"
 expiry_round "tickets"
 inter_round "tickets"
 # Without tickets: TLS 1.2 resumes by session id, TLS 1.3 by a ticket that

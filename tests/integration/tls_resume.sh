@@ -180,10 +180,39 @@ organizationName = optional
 basicConstraints = critical,CA:FALSE
 extendedKeyUsage = clientAuth
 EOT
-# expiry_round HOW: a certificate valid for 4 more seconds, sessions of it
-# on TLS 1.3 and 1.2, their resumption while it is valid and once it is not.
+# sessions_round HOW WHAT CERT END [S_CLIENT ARGS]: sessions of pki/CERT on
+# TLS 1.3 and 1.2 (WHAT of its chain ends at END), their resumption while
+# it is valid and once it is not.
+sessions_round() {
+	local how=$1 what=$2 cert=$3 end=$4 v out n0
+	shift 4
+	CERT_FP=$(openssl x509 -in "$PKI/$cert.pem" -noout -fingerprint -sha256 |
+	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -cert "$PKI/$cert.pem" -key "$PKI/$cert.key" "$@" \
+		    -sess_out "$T/s-$cert.$v")
+		has "$how, $v: a certificate ($what valid for seconds more) is let in" "HTTP/1.1 404" "$out"
+		out=$(sclient -$v -sess_in "$T/s-$cert.$v")
+		has "... its session resumes while $what is valid" "Reused" "$out"
+	done
+	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
+	n0=$(record_count)
+	for v in tls1_3 tls1_2; do
+		out=$(sclient -$v -sess_in "$T/s-$cert.$v")
+		hasnt "$how, $v: once $what has ended, its session does not resume" "Reused" "$out"
+		hasnt "... and the request is not authorised" "HTTP/1.1 404" "$out"
+	done
+	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
+	out=$(sclient -tls1_3 -cert "$PKI/$cert.pem" -key "$PKI/$cert.key" "$@")
+	hasnt "(a full handshake with it is refused)" "HTTP/1.1 404" "$out"
+	CERT_FP=
+}
+# expiry_round HOW: a certificate valid for 4 more seconds; then one of 30
+# days signed by an intermediate CA valid for 4 more seconds (sent along by
+# the client): a session may not outlive any certificate of the chain it
+# was verified on.
 expiry_round() {
-	local how=$1 end v out n0
+	local end
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/short.key" 2>/dev/null
 	chmod 600 "$PKI/short.key"
 	openssl req -new -key "$PKI/short.key" -subj "/O=scopegate tests/CN=short.test" \
@@ -193,61 +222,15 @@ expiry_round() {
 	    -keyfile "$PKI/client-ca.key" -in "$CA_DIR/short.csr" \
 	    -enddate "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" -notext -out "$PKI/short.pem" \
 	    2>>"$CA_DIR/ca.err"
-	CERT_FP=$(openssl x509 -in "$PKI/short.pem" -noout -fingerprint -sha256 |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
-	for v in tls1_3 tls1_2; do
-		out=$(sclient -$v -cert "$PKI/short.pem" -key "$PKI/short.key" -sess_out "$T/s-short.$v")
-		has "$how, $v: a certificate valid for seconds more is let in" "HTTP/1.1 404" "$out"
-		out=$(sclient -$v -sess_in "$T/s-short.$v")
-		has "... its session resumes while it is valid" "Reused" "$out"
-	done
-	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
-	n0=$(record_count)
-	for v in tls1_3 tls1_2; do
-		out=$(sclient -$v -sess_in "$T/s-short.$v")
-		hasnt "$how, $v: once the certificate has expired, its session does not resume" \
-		    "Reused" "$out"
-		hasnt "... and the request is not authorised" "HTTP/1.1 404" "$out"
-	done
-	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
-	out=$(sclient -tls1_3 -cert "$PKI/short.pem" -key "$PKI/short.key")
-	hasnt "(the expired certificate itself is refused)" "HTTP/1.1 404" "$out"
-	CERT_FP=
-}
-# inter_round HOW: the same with a certificate of 30 days signed by an
-# intermediate CA valid for 4 more seconds (sent along by the client): a
-# session may not outlive any certificate of the chain it was verified on.
-inter_round() {
-	local how=$1 end v out n0
+	sessions_round "$1" "the certificate" short "$end"
 	end=$(( $(date +%s) + 4 ))
 	issue_via_intermediate "$CA_DIR" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" viaint
-	CERT_FP=$(openssl x509 -in "$PKI/viaint.pem" -noout -fingerprint -sha256 |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f')
-	for v in tls1_3 tls1_2; do
-		out=$(sclient -$v -cert "$PKI/viaint.pem" -key "$PKI/viaint.key" \
-		    -cert_chain "$PKI/inter.pem" -sess_out "$T/s-inter.$v")
-		has "$how, $v: a certificate through an intermediate CA valid for seconds more is let in" \
-		    "HTTP/1.1 404" "$out"
-		out=$(sclient -$v -sess_in "$T/s-inter.$v")
-		has "... its session resumes while the intermediate is valid" "Reused" "$out"
-	done
-	while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
-	n0=$(record_count)
-	for v in tls1_3 tls1_2; do
-		out=$(sclient -$v -sess_in "$T/s-inter.$v")
-		hasnt "$how, $v: once the intermediate CA has ended, the session does not resume" \
-		    "Reused" "$out"
-		hasnt "... and the request is not authorised" "HTTP/1.1 404" "$out"
-	done
-	expect_eq "... nothing forwarded" "$n0" "$(record_count)"
-	CERT_FP=
+	sessions_round "$1" "its intermediate CA" viaint "$end" -cert_chain "$PKI/inter.pem"
 }
 expiry_round "tickets"
-inter_round "tickets"
 # Without tickets: TLS 1.2 resumes by session id, TLS 1.3 by a ticket that
 # names a session of the server-side cache.
 gw_config pki/client-ca.pem '"tickets": false'
 check "reload with tickets off" reload_and_wait
 expiry_round "server-side cache"
-inter_round "server-side cache"
 finish

@@ -331,12 +331,11 @@ tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 		return 1;
 	info->present = 1;
 	info->verified = SSL_get_verify_result(ssl) == X509_V_OK;
-	if (tls_cert_subject(x, info->subject, sizeof(info->subject)) != 0 ||
-	    tls_cert_fingerprint(x, info->fingerprint) != 0)
-		info->verified = 0;
 	/* Kept per connection so that each request costs one comparison
 	 * (tls_connection_standing); a certificate whose end cannot be read
-	 * names no one. */
+	 * names no one. Worked out before the names below, which may not fit
+	 * (a subject of 512 characters or more): the connection's end does
+	 * not depend on them. */
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
 		info->not_after = (int64_t)timegm(&tm);
 	else
@@ -351,6 +350,9 @@ tls_peer_info(SSL *ssl, struct tls_peer_info *info)
 		else if (chain < info->not_after)
 			info->not_after = chain;
 	}
+	if (tls_cert_subject(x, info->subject, sizeof(info->subject)) != 0 ||
+	    tls_cert_fingerprint(x, info->fingerprint) != 0)
+		info->verified = 0;
 	if (info->not_after == 0)
 		info->verified = 0;
 	return info->verified ? 0 : 1;

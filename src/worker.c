@@ -906,8 +906,14 @@ request_cb(struct evhttp_request *req, void *arg)
 		if (ssl != NULL && tls_peer_info(ssl, &peer) == 0 && peer.present && peer.verified) {
 			cc->cert_subject = xstrdup(peer.subject);
 			cc->cert_sha256 = xstrdup(peer.fingerprint);
-			cc->cert_not_after = peer.not_after;
 		}
+		/* Any certificate the handshake took ends the connection's
+		 * standing at its chain's end, whether or not it names
+		 * someone here (a subject too long to keep names no one but
+		 * was let in by client_auth); one whose end is unknown has
+		 * ended (1: long past). */
+		if (ssl != NULL && peer.present)
+			cc->cert_not_after = peer.not_after != 0 ? peer.not_after : 1;
 	}
 	first = cc->fresh;
 	if (cc->fresh) {

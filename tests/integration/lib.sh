@@ -132,9 +132,10 @@ copy_tls_pki() {
 # $PKI/inter.pem (CA:TRUE, ending at ENDDATE, YYMMDDHHMMSSZ), signed by the
 # client CA with the `openssl ca` configuration CA_DIR/ca.cnf; and a client
 # certificate of 30 days signed by it: $PKI/NAME.pem alone and
-# $PKI/NAME-chain.pem with the intermediate (keys NAME.key, NAME-chain.key).
+# $PKI/NAME-chain.pem with the intermediate (keys NAME.key, NAME-chain.key);
+# SUBJECT, when given, is the certificate's (default /O=.../CN=NAME.test).
 issue_via_intermediate() {
-	local dir=$1 end=$2 name=$3
+	local dir=$1 end=$2 name=$3 subject=${4:-"/O=scopegate tests/CN=$3.test"}
 	grep -q '^\[ subca \]' "$dir/ca.cnf" || cat >> "$dir/ca.cnf" <<EOT
 [ subca ]
 basicConstraints = critical,CA:TRUE
@@ -148,8 +149,7 @@ EOT
 	    -keyfile "$PKI/client-ca.key" -in "$dir/inter.csr" -enddate "$end" -notext \
 	    -out "$PKI/inter.pem" 2>>"$dir/ca.err"
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/$name.key" 2>/dev/null
-	openssl req -new -key "$PKI/$name.key" -subj "/O=scopegate tests/CN=$name.test" \
-	    -out "$dir/$name.csr" 2>/dev/null
+	openssl req -new -key "$PKI/$name.key" -subj "$subject" -out "$dir/$name.csr" 2>/dev/null
 	openssl x509 -req -in "$dir/$name.csr" -CA "$PKI/inter.pem" -CAkey "$PKI/inter.key" \
 	    -CAcreateserial -CAserial "$dir/inter.srl" -days 30 -extfile "$dir/leaf.ext" \
 	    -out "$PKI/$name.pem" 2>/dev/null

@@ -208,17 +208,30 @@ expiry_round required
 # signed it (LIFE seconds), the client CA the anchor above both. OpenSSL
 # checks every date of the chain at the handshake only; the connection's
 # limit is the earliest of them, not the certificate's own.
+# The second connection's certificate has a subject too long for the
+# gateway to keep as a name (595 characters in RFC 2253 form): it names no
+# one, but client_auth let it in, and its end is the chain's all the same
+# (it was never bounded before).
 end=$(( $(date +%s) + LIFE ))
 issue_via_intermediate "$CA_DIR" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" viaint
+long="/O=scopegate tests"
+for i in 1 2 3 4 5 6 7 8 9; do long="$long/OU=$(printf 'u%.0s' $(seq 1 58))$i"; done
+issue_via_intermediate "$CA_DIR" "$(date -u -d "@$end" +%y%m%d%H%M%SZ)" longname "$long/CN=longname.test"
+# Both through the same intermediate: the second issue made a new one,
+# with the same end; send each certificate with the one that signed it.
 ka_open via viaint-chain
+ka_open lng longname-chain
 n0=$(record_count)
 expect_eq "intermediate CA: before it ends, the certificate it signed is authorised" \
     "404/-" "$(ka via get 1 /items)"
-expect_eq "... and forwarded" "$((n0 + 1))" "$(record_count)"
+expect_eq "(so is the one with the long subject)" "404/-" "$(ka lng get 1 /items)"
+expect_eq "... and forwarded" "$((n0 + 2))" "$(record_count)"
 while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
 n0=$(record_count)
 expect_eq "intermediate CA ended (the certificate has 30 days): the next request on the connection is refused" \
     "421/close" "$(ka via get 1 /items)"
+expect_eq "... on the connection of the certificate with the long subject too" \
+    "421/close" "$(ka lng get 1 /items)"
 expect_eq "... nothing forwarded" "$n0" "$(record_count)"
 expect_eq "... a new connection with it: handshake refused" 000 "$(ccurl viaint-chain /items)"
 

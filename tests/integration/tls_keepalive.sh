@@ -226,6 +226,15 @@ expect_eq "intermediate CA: before it ends, the certificate it signed is authori
     "404/-" "$(ka via get 1 /items)"
 expect_eq "(so is the one with the long subject)" "404/-" "$(ka lng get 1 /items)"
 expect_eq "... and forwarded" "$((n0 + 2))" "$(record_count)"
+# Kept busy until the end (an idle connection would be closed first).
+ok_before=0 tries=0
+while [ "$(date +%s)" -lt $((end - 1)) ]; do
+	tries=$((tries + 1))
+	[ "$(ka via get 1 /items) $(ka lng get 1 /items)" = "404/- 404/-" ] &&
+	    ok_before=$((ok_before + 1))
+	sleep 0.5
+done
+expect_eq "... every request on both before the end authorised" "$tries" "$ok_before"
 while [ "$(date +%s)" -le "$end" ]; do sleep 0.2; done
 n0=$(record_count)
 expect_eq "intermediate CA ended (the certificate has 30 days): the next request on the connection is refused" \

@@ -75,7 +75,7 @@ struct upstream_exchange {
 	int body_open;			/* streamed body: more may follow (upstream_write) */
 	const struct upstream_cbs *cbs;
 	void *arg;
-	struct event *timer;		/* waiting: timeout; or a deferred failure */
+	struct event timer;		/* waiting: timeout; or a deferred failure */
 	enum upstream_error fail_err;
 	int waiting;
 	/* upstream_set_timeout: this exchange's own bound on the waits for
@@ -157,8 +157,7 @@ upstream_pool_new(struct event_base *base, const struct cfg_upstream *cu)
 static void
 exchange_free(struct upstream_exchange *x)
 {
-	if (x->timer != NULL)
-		event_free(x->timer);
+	event_del(&x->timer);
 	if (x->req != NULL)
 		evbuffer_free(x->req);
 	free(x);
@@ -437,7 +436,7 @@ conn_next_addr(struct upstream_conn *c, const char *why)
 		pool->cur = (failed + 1) % pool->naddrs;
 	if (conn_open(c) != 0) {
 		x->fail_err = UPSTREAM_ERR_CONNECT;
-		event_active(x->timer, EV_TIMEOUT, 0);
+		event_active(&x->timer, EV_TIMEOUT, 0);
 	} else
 		conn_start(c, x);
 	pool_dispatch(pool);
@@ -463,7 +462,7 @@ conn_retry(struct upstream_conn *c, const char *why)
 	x->retried = 1;
 	if (conn_open(c) != 0) {
 		x->fail_err = UPSTREAM_ERR_CONNECT;
-		event_active(x->timer, EV_TIMEOUT, 0);
+		event_active(&x->timer, EV_TIMEOUT, 0);
 	} else
 		conn_start(c, x);
 	if (x->cbs->retried != NULL)
@@ -783,18 +782,18 @@ pool_dispatch(struct upstream_pool *pool)
 
 		TAILQ_REMOVE(&pool->waiting, x, wait_link);
 		x->waiting = 0;
-		event_del(x->timer);
+		event_del(&x->timer);
 		if ((rc = exchange_place(pool, x)) == 1) {
 			TAILQ_INSERT_HEAD(&pool->waiting, x, wait_link);
 			x->waiting = 1;
-			event_add(x->timer, &pool->timeout);
+			event_add(&x->timer, &pool->timeout);
 			return;
 		}
 		if (rc < 0) {
 			/* Reported from the loop, not from inside whoever
 			 * released the connection. */
 			x->fail_err = UPSTREAM_ERR_CONNECT;
-			event_active(x->timer, EV_TIMEOUT, 0);
+			event_active(&x->timer, EV_TIMEOUT, 0);
 		}
 	}
 }
@@ -813,18 +812,19 @@ upstream_send(struct upstream_pool *pool, struct evbuffer *request, unsigned fla
 	x->idempotent = (flags & UPSTREAM_IDEMPOTENT) != 0 && !x->body_open;
 	x->cbs = cbs;
 	x->arg = arg;
-	if ((x->req = evbuffer_new()) == NULL ||
-	    (x->timer = evtimer_new(pool->base, exchange_timer_cb, x)) == NULL)
+	/* The timer lives in the exchange: one allocation less a request. */
+	evtimer_assign(&x->timer, pool->base, exchange_timer_cb, x);
+	if ((x->req = evbuffer_new()) == NULL)
 		fatalx("upstream: out of memory");
 	evbuffer_add_buffer(x->req, request);
 	if ((rc = exchange_place(pool, x)) == 1) {
 		/* Every connection is busy: wait, in order, up to timeout_ms. */
 		TAILQ_INSERT_TAIL(&pool->waiting, x, wait_link);
 		x->waiting = 1;
-		event_add(x->timer, &pool->timeout);
+		event_add(&x->timer, &pool->timeout);
 	} else if (rc < 0) {
 		x->fail_err = UPSTREAM_ERR_CONNECT;
-		event_active(x->timer, EV_TIMEOUT, 0);
+		event_active(&x->timer, EV_TIMEOUT, 0);
 	}
 	return x;
 }
@@ -853,8 +853,8 @@ upstream_set_timeout(struct upstream_exchange *x, int64_t ms)
 	x->timeout_tv.tv_sec = (time_t)(ms / 1000);
 	x->timeout_tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	x->timeout = &x->timeout_tv;
-	if (x->waiting && x->timer != NULL)
-		event_add(x->timer, x->timeout);
+	if (x->waiting)
+		event_add(&x->timer, x->timeout);
 	else if (c != NULL && c->bev != NULL && c->connected)
 		conn_set_timeouts(c, x->timeout);
 }

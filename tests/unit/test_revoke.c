@@ -1221,6 +1221,54 @@ test_listener(void)
 	errlist_free(&el);
 }
 
+/* The rule, written plainly: visible ASCII only, and an id of 24 hex
+ * digits in either case is lowered. */
+static size_t
+canon_ref(const char *id, size_t len, char *out)
+{
+	int hex = len == 24;
+
+	if (!revoke_id_valid(id, len))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		hex = hex && strchr("0123456789abcdefABCDEF", id[i]) != NULL && id[i] != '\0';
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)(hex && id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	return len;
+}
+
+/* Every byte value at every position of a hex id and of an opaque one,
+ * lengths around 24 and at the limit; in place and into another buffer:
+ * the same answer as the plain rule. */
+static void
+canon_every_byte(void)
+{
+	static const char *const bases[] = { "6B16aa00BB11cc22DD33ee44", "tok-ABC_def.123~xyz!4567" };
+	char in[SG_REVOKE_MAX_ID_BYTES + 1], got[SG_REVOKE_MAX_ID_BYTES + 1];
+	char want[SG_REVOKE_MAX_ID_BYTES + 1];
+	size_t lens[] = { 1, 23, 24, 25, SG_REVOKE_MAX_ID_BYTES, SG_REVOKE_MAX_ID_BYTES + 1 };
+	int bad = 0;
+
+	for (size_t b = 0; b < 2; b++)
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+			for (size_t pos = 0; pos < lens[l]; pos += lens[l] > 30 ? 37 : 1)
+				for (int c = 0; c < 256; c++) {
+					size_t n = lens[l], w, g, g2;
+
+					for (size_t i = 0; i < n; i++)
+						in[i] = bases[b][i % 24];
+					in[pos] = (char)c;
+					w = canon_ref(in, n, want);
+					g = revoke_id_canon(in, n, got);
+					if (g != w || (w > 0 && memcmp(got, want, w) != 0))
+						bad++;
+					g2 = revoke_id_canon(in, n, in);	/* in place */
+					if (g2 != w || (w > 0 && memcmp(in, want, w) != 0))
+						bad++;
+				}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* One canonical form: a 24-hex-digit id in lower case, whatever spelling
  * stored it and whatever spelling looks it up; other ids byte for byte. */
 static void
@@ -1244,6 +1292,7 @@ test_canon(void)
 	CU_ASSERT_EQUAL(revoke_id_canon("6B16AA00BB11CC22DD33EE445", 25, out), 25);
 	CU_ASSERT_EQUAL(out[1], 'B');
 	CU_ASSERT_EQUAL(revoke_id_canon("a b", 3, out), 0);
+	canon_every_byte();
 
 	errlist_init(&el);
 	/* Every spelling stored x every spelling looked up; through add,

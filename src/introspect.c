@@ -4,8 +4,8 @@
  * client's list of waiters and the counters. A call belongs to the client
  * (worker) that started it and only that worker's loop touches its HTTP
  * exchange; when it ends, every waiter of it, on any worker, is marked
- * done under the lock and its worker woken (event_active is thread-safe:
- * evthread_use_pthreads). A worker resumes its done waiters on its own
+ * done under the lock and its worker woken (through its mailbox,
+ * xwake.h: a worker's base has no lock). A worker resumes its done waiters on its own
  * loop, outside the lock. */
 #include "config.h"
 
@@ -24,6 +24,7 @@
 #include "log.h"
 #include "upstream.h"
 #include "xmalloc.h"
+#include "xwake.h"
 
 #define HUB_BUCKETS	4096
 
@@ -365,7 +366,7 @@ flight_end(struct flight *f, struct introspect_entry *e, const char *why)
 			woken = 1;
 		}
 		if (woken)
-			event_active(c->wake, EV_READ, 0);
+			xwake_active(c->wake, EV_READ);
 	}
 	pthread_mutex_unlock(&hub.lock);
 	introspect_entry_release(e);

@@ -24,6 +24,7 @@
 #include "token_config.h"
 #include "upstream.h"
 #include "xmalloc.h"
+#include "xwake.h"
 
 /* One fetched key set; immutable, shared by the source and the views. */
 struct jwks_set {
@@ -207,7 +208,7 @@ kid_wake(struct jwks_live *l)
 		return;
 	pthread_mutex_lock(&l->lock);
 	for (size_t i = 0; i < l->nkid_waiters; i++)
-		event_active(l->kid_waiters[i], EV_READ, 0);
+		xwake_active(l->kid_waiters[i], EV_READ);	/* a worker's */
 	l->nkid_waiters = 0;
 	pthread_mutex_unlock(&l->lock);
 }

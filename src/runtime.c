@@ -562,8 +562,9 @@ runtime_run(const char *conffile, struct cfg *cf, struct accesslog *alog,
 	rt.mg.last_reload_time = (int64_t)time(NULL);
 	boot_record(&rt.boot, cf);
 	pthread_mutex_init(&rt.lock, NULL);
-	/* Must come before any event_base exists: it makes the bases
-	 * lockable so that other threads may wake a worker. */
+	/* Must come before any event_base exists: it makes the main loop's
+	 * base lockable, so that workers may wake it. (A worker's own base
+	 * is made without a lock; others wake it through xwake.h.) */
 	if (evthread_use_pthreads() != 0)
 		fatalx("evthread_use_pthreads failed");
 	signal(SIGPIPE, SIG_IGN);

@@ -50,6 +50,7 @@
 #include "reqscan.h"
 #include "runtime.h"
 #include "worker.h"
+#include "xwake.h"
 #include "xmalloc.h"
 
 static void
@@ -67,7 +68,8 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
-	if (cc->fresh && --w->fresh == 0 && w->draining && w->inflight == 0)
+	if (cc->fresh && --w->fresh == 0 && w->draining && w->inflight == 0 &&
+	    w->naccepted == 0)
 		event_base_loopexit(w->base, NULL);
 	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
 	if (cc->group_counted)
@@ -809,6 +811,9 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
 			evhttp_connection_free(evcon);
 		bufferevent_decref(bev);
 	}
+	/* Draining, and what was accepted is gone already. */
+	if (w->draining && w->inflight == 0 && w->fresh == 0 && w->naccepted == 0)
+		event_base_loopexit(w->base, NULL);
 }
 
 /* Every client connection: plain or TLS, with the guard on its input. */
@@ -1135,12 +1140,17 @@ worker_init(struct worker *w, struct runtime *rt, size_t index, struct cfg *cf,
 	if (ecfg == NULL)
 		fatalx("event_config_new: out of memory");
 	event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	/* Only this worker's thread runs its loop; other threads wake its
+	 * events through its mailbox (xwake.h), not libevent's lock. */
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
 	w->base = event_base_new_with_config(ecfg);
 	event_config_free(ecfg);
 	if (w->base == NULL) {
 		log_warnx("event_base_new failed");
 		return -1;
 	}
+	if ((w->xw = xwake_new(w->base)) == NULL)
+		return -1;
 	if (bind_listeners(w) != 0)
 		return -1;
 	apply_limits(w);
@@ -1189,8 +1199,8 @@ void
 worker_notify(struct worker *w, int cmd)
 {
 	__atomic_fetch_or(&w->cmd, cmd, __ATOMIC_ACQ_REL);
-	/* event_active is thread-safe once evthread_use_pthreads() ran. */
-	event_active(w->notify_ev, EV_READ, 0);
+	/* From the runtime's thread: through the worker's mailbox. */
+	xwake_active(w->notify_ev, EV_READ);
 }
 
 void
@@ -1236,6 +1246,9 @@ worker_join(struct worker *w)
 	w->intro = NULL;
 	if (w->kid_ev != NULL)
 		event_free(w->kid_ev);
+	/* No thread posts to this loop any more: its worker is joined,
+	 * its introspection client gone. */
+	xwake_free(w->xw);
 	ptrmap_free(w->conns);
 	if (w->base != NULL)
 		event_base_free(w->base);
@@ -1273,7 +1286,12 @@ drain(struct worker *w)
 	}
 	runtime_worker_stopped_accepting(w->rt);
 	w->draining = 1;
-	if (w->inflight == 0 && w->fresh == 0) {
+	/* Accepted in this loop pass but not attached yet (attach_cb is
+	 * queued): they count as connections yet to send a request. The
+	 * drain order against an accept in the same pass is not fixed (the
+	 * wake-up comes through the mailbox's descriptor, ready in the same
+	 * epoll_wait as the listener). */
+	if (w->inflight == 0 && w->fresh == 0 && w->naccepted == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -1315,6 +1333,6 @@ worker_request_done(struct worker *w)
 		w->inflight--;
 	if (w->nretired > 0)
 		event_active(w->sweep_ev, EV_TIMEOUT, 0);
-	if (w->draining && w->inflight == 0 && w->fresh == 0)
+	if (w->draining && w->inflight == 0 && w->fresh == 0 && w->naccepted == 0)
 		event_base_loopexit(w->base, NULL);
 }

@@ -40,6 +40,8 @@ struct worker_http {
 #define WORKER_CMD_RELOAD	0x1	/* take the runtime's current snapshot */
 #define WORKER_CMD_DRAIN	0x2	/* stop accepting, finish, leave the loop */
 
+struct xwake;
+
 struct worker {
 	struct runtime *rt;
 	size_t index;
@@ -47,6 +49,7 @@ struct worker {
 	int started;
 
 	struct event_base *base;
+	struct xwake *xw;		/* wakes from other threads */
 	struct worker_http *hs;		/* one per listener */
 	size_t nhs;
 	struct cfg *cf;			/* snapshot for new requests; we hold a ref */

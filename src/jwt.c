@@ -414,20 +414,79 @@ check_lifetime(const json_t *expv, const json_t *iat, const struct jwt_opts *o, 
 	return JWT_OK;
 }
 
+/* The claims check_claims reads, each NULL when absent. */
+struct claim_refs {
+	const json_t *exp, *nbf, *iat, *iss, *sub, *aud;
+	json_t *id, *scope;
+};
+
+/* Find the claims check_claims reads in one walk over the payload's
+ * members instead of a hashed lookup each (a token has about ten): a
+ * member matches a name when it has exactly its bytes, as
+ * json_object_get would find it. The id and scope claims are found as
+ * jwt_claim_path finds them: the top-level member of that exact name,
+ * else, for a dotted path, the walk down. */
+static void
+find_claims(const json_t *p, const char *id_claim, const char *scope_claim,
+    struct claim_refs *c)
+{
+	size_t idlen = strlen(id_claim), scopelen = strlen(scope_claim);
+
+	memset(c, 0, sizeof(*c));
+	for (void *it = json_object_iter((json_t *)p); it != NULL;
+	    it = json_object_iter_next((json_t *)p, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t kl = json_object_iter_key_len(it);
+		json_t *v = json_object_iter_value(it);
+
+		if (kl == 3) {
+			if (memcmp(k, "exp", 3) == 0)
+				c->exp = v;
+			else if (memcmp(k, "nbf", 3) == 0)
+				c->nbf = v;
+			else if (memcmp(k, "iat", 3) == 0)
+				c->iat = v;
+			else if (memcmp(k, "iss", 3) == 0)
+				c->iss = v;
+			else if (memcmp(k, "sub", 3) == 0)
+				c->sub = v;
+			else if (memcmp(k, "aud", 3) == 0)
+				c->aud = v;
+		}
+		/* Not else: a configured claim may share a registered name. */
+		if (kl == idlen && memcmp(k, id_claim, kl) == 0)
+			c->id = v;
+		if (kl == scopelen && memcmp(k, scope_claim, kl) == 0)
+			c->scope = v;
+	}
+	if (c->id == NULL && strchr(id_claim, '.') != NULL)
+		c->id = jwt_claim_path(p, id_claim);
+	if (c->scope == NULL && strchr(scope_claim, '.') != NULL)
+		c->scope = jwt_claim_path(p, scope_claim);
+}
+
 /* Check the claims of a verified payload at time now. Each registered
  * claim is looked up once. */
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
 	const json_t *p = r->payload;
-	const json_t *expv = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
-	const json_t *iat = json_object_get(p, "iat"), *iss = json_object_get(p, "iss");
-	const json_t *sub = json_object_get(p, "sub"), *aud = json_object_get(p, "aud");
+	struct claim_refs c;
+	const json_t *expv, *nbf, *iat, *iss, *sub, *aud;
 	double t = (double)now, leeway = (double)o->leeway_s;
 	enum jwt_status st;
 	json_t *v, *e;
 	size_t i, j;
 	int ok;
+
+	find_claims(p, o->id_claim ? o->id_claim : "jti",
+	    o->scope_claim ? o->scope_claim : "scope", &c);
+	expv = c.exp;
+	nbf = c.nbf;
+	iat = c.iat;
+	iss = c.iss;
+	sub = c.sub;
+	aud = c.aud;
 
 	/* Types first, so a wrong type is never mistaken for a time or
 	 * audience failure. */
@@ -446,8 +505,7 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 			if (!json_is_string(e))
 				return JWT_BAD_CLAIM;
 	}
-	if ((v = jwt_claim_path(p, o->id_claim ? o->id_claim : "jti")) != NULL &&
-	    !json_is_string(v))
+	if ((v = c.id) != NULL && !json_is_string(v))
 		return JWT_BAD_CLAIM;
 	r->token_id = v ? json_string_value(v) : NULL;
 
@@ -488,8 +546,7 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 		if (!ok)
 			return JWT_WRONG_AUDIENCE;
 	}
-	return collect_scopes(r, jwt_claim_path(p, o->scope_claim ? o->scope_claim : "scope"),
-	    o->scope_format);
+	return collect_scopes(r, c.scope, o->scope_format);
 }
 
 enum jwt_status

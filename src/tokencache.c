@@ -119,10 +119,22 @@ find(struct tokencache *c, const char *token, size_t len, uint64_t h)
 	return NULL;
 }
 
+uint64_t
+tokencache_hash(const char *token, size_t len)
+{
+	return hash_token(token, len);
+}
+
 struct jwt_result *
 tokencache_lookup(struct tokencache *c, const char *token, size_t len, time_t now)
 {
-	uint64_t h = hash_token(token, len);
+	return tokencache_lookup_hashed(c, token, len, hash_token(token, len), now);
+}
+
+struct jwt_result *
+tokencache_lookup_hashed(struct tokencache *c, const char *token, size_t len,
+    uint64_t h, time_t now)
+{
 	struct entry *e = find(c, token, len, h);
 
 	if (e == NULL) {
@@ -145,7 +157,13 @@ struct jwt_result *
 tokencache_insert(struct tokencache *c, const char *token, size_t len,
     struct jwt_result *r)
 {
-	uint64_t h = hash_token(token, len);
+	return tokencache_insert_hashed(c, token, len, hash_token(token, len), r);
+}
+
+struct jwt_result *
+tokencache_insert_hashed(struct tokencache *c, const char *token, size_t len,
+    uint64_t h, struct jwt_result *r)
+{
 	struct entry *e;
 	size_t b;
 

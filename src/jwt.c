@@ -453,10 +453,12 @@ find_claims(const json_t *p, const char *id_claim, const char *scope_claim,
 			else if (memcmp(k, "aud", 3) == 0)
 				c->aud = v;
 		}
-		/* Not else: a configured claim may share a registered name. */
-		if (kl == idlen && memcmp(k, id_claim, kl) == 0)
+		/* Not else: a configured claim may share a registered name.
+		 * The first byte before a call to memcmp (keys and claim
+		 * names are NUL-terminated, so k[0] is there when kl is 0). */
+		if (kl == idlen && k[0] == id_claim[0] && memcmp(k, id_claim, kl) == 0)
 			c->id = v;
-		if (kl == scopelen && memcmp(k, scope_claim, kl) == 0)
+		if (kl == scopelen && k[0] == scope_claim[0] && memcmp(k, scope_claim, kl) == 0)
 			c->scope = v;
 	}
 	if (c->id == NULL && strchr(id_claim, '.') != NULL)

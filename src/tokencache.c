@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
 #include "tokencache.h"
 #include "xmalloc.h"
 
@@ -34,7 +33,7 @@ struct tokencache {
 static uint64_t
 hash_token(const char *s, size_t len)
 {
-	return hash64(0xcbf29ce484222325ULL, s, len);
+	return tokencache_hash(s, len);
 }
 
 struct tokencache *
@@ -117,12 +116,6 @@ find(struct tokencache *c, const char *token, size_t len, uint64_t h)
 		if (e->hash == h && e->len == len && memcmp(e->token, token, len) == 0)
 			return e;
 	return NULL;
-}
-
-uint64_t
-tokencache_hash(const char *token, size_t len)
-{
-	return hash_token(token, len);
 }
 
 struct jwt_result *

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "hash64.h"
 #include "jwt.h"
 
 struct tokencache;
@@ -34,7 +35,12 @@ struct jwt_result *tokencache_insert(struct tokencache *c, const char *token,
  * it once with tokencache_hash and passes h to both (a token of a few
  * hundred bytes costs a few hundred instructions to hash). h must be
  * tokencache_hash(token, len); otherwise as the two above. */
-uint64_t tokencache_hash(const char *token, size_t len);
+static inline uint64_t
+tokencache_hash(const char *token, size_t len)
+{
+	return hash64(0xcbf29ce484222325ULL, token, len);
+}
+
 struct jwt_result *tokencache_lookup_hashed(struct tokencache *c, const char *token,
     size_t len, uint64_t h, time_t now);
 struct jwt_result *tokencache_insert_hashed(struct tokencache *c, const char *token,

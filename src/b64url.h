@@ -15,7 +15,7 @@
 
 /* Decode len characters of in into out (room for outcap bytes). Returns the
  * decoded length, or -1 when the input is not strict base64url or does not
- * fit. */
+ * fit (out may then hold anything within its outcap bytes). */
 ssize_t b64url_decode(const char *in, size_t len, unsigned char *out, size_t outcap);
 
 /* Decode into a new buffer (NUL-terminated for convenience; *outlen excludes

@@ -325,6 +325,19 @@ jwt_claim_path(const json_t *payload, const char *path)
 	}
 }
 
+/* One allocation for r's scopes (n pointers, zeroed) followed by its
+ * scope_buf (bytes bytes): a fresh token costs one malloc and one free
+ * less. Returns scope_buf. */
+static char *
+scopes_alloc(struct jwt_result *r, size_t n, size_t bytes)
+{
+	size_t np = n ? n : 1;
+
+	r->scopes = xcalloc(1, np * sizeof(*r->scopes) + (bytes ? bytes : 1));
+	r->scope_buf = (char *)(r->scopes + np);
+	return r->scope_buf;
+}
+
 /* Collect the scope claim into r. Returns JWT_OK or JWT_BAD_SCOPE. */
 static enum jwt_status
 collect_scopes(struct jwt_result *r, const json_t *v, enum jwt_scope_format fmt)
@@ -342,8 +355,7 @@ collect_scopes(struct jwt_result *r, const json_t *v, enum jwt_scope_format fmt)
 			bytes += json_string_length(e) + 1;
 		}
 		n = json_array_size(v);
-		r->scope_buf = o = xmalloc(bytes ? bytes : 1);
-		r->scopes = xcalloc(n ? n : 1, sizeof(*r->scopes));
+		o = scopes_alloc(r, n, bytes);
 		json_array_foreach(v, i, e) {
 			memcpy(o, json_string_value(e), json_string_length(e) + 1);
 			r->scopes[i] = o;
@@ -366,9 +378,7 @@ collect_scopes(struct jwt_result *r, const json_t *v, enum jwt_scope_format fmt)
 		for (i = 0; i < len; i++)
 			if (s[i] == ' ')
 				n++;
-		r->scope_buf = xmalloc(len + 1);
-		memcpy(r->scope_buf, s, len + 1);
-		r->scopes = xcalloc(n, sizeof(*r->scopes));
+		memcpy(scopes_alloc(r, n, len + 1), s, len + 1);
 		r->nscopes = 0;
 		r->scopes[r->nscopes++] = r->scope_buf;
 		for (i = 0; i < len; i++) {
@@ -414,20 +424,81 @@ check_lifetime(const json_t *expv, const json_t *iat, const struct jwt_opts *o, 
 	return JWT_OK;
 }
 
+/* The claims check_claims reads, each NULL when absent. */
+struct claim_refs {
+	const json_t *exp, *nbf, *iat, *iss, *sub, *aud;
+	json_t *id, *scope;
+};
+
+/* Find the claims check_claims reads in one walk over the payload's
+ * members instead of a hashed lookup each (a token has about ten): a
+ * member matches a name when it has exactly its bytes, as
+ * json_object_get would find it. The id and scope claims are found as
+ * jwt_claim_path finds them: the top-level member of that exact name,
+ * else, for a dotted path, the walk down. */
+static void
+find_claims(const json_t *p, const char *id_claim, const char *scope_claim,
+    struct claim_refs *c)
+{
+	size_t idlen = strlen(id_claim), scopelen = strlen(scope_claim);
+
+	memset(c, 0, sizeof(*c));
+	for (void *it = json_object_iter((json_t *)p); it != NULL;
+	    it = json_object_iter_next((json_t *)p, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t kl = json_object_iter_key_len(it);
+		json_t *v = json_object_iter_value(it);
+
+		if (kl == 3) {
+			if (memcmp(k, "exp", 3) == 0)
+				c->exp = v;
+			else if (memcmp(k, "nbf", 3) == 0)
+				c->nbf = v;
+			else if (memcmp(k, "iat", 3) == 0)
+				c->iat = v;
+			else if (memcmp(k, "iss", 3) == 0)
+				c->iss = v;
+			else if (memcmp(k, "sub", 3) == 0)
+				c->sub = v;
+			else if (memcmp(k, "aud", 3) == 0)
+				c->aud = v;
+		}
+		/* Not else: a configured claim may share a registered name.
+		 * The first byte before a call to memcmp (keys and claim
+		 * names are NUL-terminated, so k[0] is there when kl is 0). */
+		if (kl == idlen && k[0] == id_claim[0] && memcmp(k, id_claim, kl) == 0)
+			c->id = v;
+		if (kl == scopelen && k[0] == scope_claim[0] && memcmp(k, scope_claim, kl) == 0)
+			c->scope = v;
+	}
+	if (c->id == NULL && strchr(id_claim, '.') != NULL)
+		c->id = jwt_claim_path(p, id_claim);
+	if (c->scope == NULL && strchr(scope_claim, '.') != NULL)
+		c->scope = jwt_claim_path(p, scope_claim);
+}
+
 /* Check the claims of a verified payload at time now. Each registered
  * claim is looked up once. */
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
 	const json_t *p = r->payload;
-	const json_t *expv = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
-	const json_t *iat = json_object_get(p, "iat"), *iss = json_object_get(p, "iss");
-	const json_t *sub = json_object_get(p, "sub"), *aud = json_object_get(p, "aud");
+	struct claim_refs c;
+	const json_t *expv, *nbf, *iat, *iss, *sub, *aud;
 	double t = (double)now, leeway = (double)o->leeway_s;
 	enum jwt_status st;
 	json_t *v, *e;
 	size_t i, j;
 	int ok;
+
+	find_claims(p, o->id_claim ? o->id_claim : "jti",
+	    o->scope_claim ? o->scope_claim : "scope", &c);
+	expv = c.exp;
+	nbf = c.nbf;
+	iat = c.iat;
+	iss = c.iss;
+	sub = c.sub;
+	aud = c.aud;
 
 	/* Types first, so a wrong type is never mistaken for a time or
 	 * audience failure. */
@@ -446,8 +517,7 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 			if (!json_is_string(e))
 				return JWT_BAD_CLAIM;
 	}
-	if ((v = jwt_claim_path(p, o->id_claim ? o->id_claim : "jti")) != NULL &&
-	    !json_is_string(v))
+	if ((v = c.id) != NULL && !json_is_string(v))
 		return JWT_BAD_CLAIM;
 	r->token_id = v ? json_string_value(v) : NULL;
 
@@ -488,8 +558,7 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 		if (!ok)
 			return JWT_WRONG_AUDIENCE;
 	}
-	return collect_scopes(r, jwt_claim_path(p, o->scope_claim ? o->scope_claim : "scope"),
-	    o->scope_format);
+	return collect_scopes(r, c.scope, o->scope_format);
 }
 
 enum jwt_status
@@ -535,8 +604,7 @@ jwt_result_free(struct jwt_result *r)
 		r->user_free(r->user);
 	free(r->kid);
 	json_decref(r->payload);
-	free(r->scopes);
-	free(r->scope_buf);
+	free(r->scopes);		/* scope_buf with it */
 	free(r);
 }
 

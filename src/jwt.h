@@ -82,7 +82,7 @@ struct jwt_result {
 	int64_t valid_until;		/* exp + leeway, INT64_MAX without exp */
 	const char **scopes;		/* nscopes entries, exact bytes */
 	size_t nscopes;
-	char *scope_buf;
+	char *scope_buf;		/* in the scopes allocation */
 	/* One opaque pointer for the caller (e.g. a memoized scope bitset),
 	 * freed with user_free when the result is freed. */
 	void *user;

@@ -353,6 +353,7 @@ token_verify(const struct token_config *tc, struct tokencache *cache,
 	uint64_t gen = tc->generation, vgen = 0;
 	struct jwt_result *r;
 	enum jwt_status st;
+	uint64_t h = 0;
 
 	*out = NULL;
 	/* Refuse oversize input before hashing it for the cache. */
@@ -370,7 +371,8 @@ token_verify(const struct token_config *tc, struct tokencache *cache,
 			tokencache_clear(cache);
 			tokencache_set_generation(cache, gen);
 		}
-		if ((r = tokencache_lookup(cache, token, len, now)) != NULL) {
+		h = tokencache_hash(token, len);
+		if ((r = tokencache_lookup_hashed(cache, token, len, h, now)) != NULL) {
 			*out = r;
 			st = JWT_OK;
 			goto out;
@@ -382,7 +384,7 @@ token_verify(const struct token_config *tc, struct tokencache *cache,
 	 * every token in the cache is made of those bytes only. */
 	st = jwt_verify(ks, &tc->opts, token, len, now, &r);
 	if (st == JWT_OK)
-		*out = cache != NULL ? tokencache_insert(cache, token, len, r) : r;
+		*out = cache != NULL ? tokencache_insert_hashed(cache, token, len, h, r) : r;
 	else if (st == JWT_UNKNOWN_KID && tc->live != NULL)
 		jwks_live_unknown_kid(tc->live, now);
 out:

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash64.h"
 #include "tokencache.h"
 #include "xmalloc.h"
 
@@ -34,7 +33,7 @@ struct tokencache {
 static uint64_t
 hash_token(const char *s, size_t len)
 {
-	return hash64(0xcbf29ce484222325ULL, s, len);
+	return tokencache_hash(s, len);
 }
 
 struct tokencache *
@@ -122,7 +121,13 @@ find(struct tokencache *c, const char *token, size_t len, uint64_t h)
 struct jwt_result *
 tokencache_lookup(struct tokencache *c, const char *token, size_t len, time_t now)
 {
-	uint64_t h = hash_token(token, len);
+	return tokencache_lookup_hashed(c, token, len, hash_token(token, len), now);
+}
+
+struct jwt_result *
+tokencache_lookup_hashed(struct tokencache *c, const char *token, size_t len,
+    uint64_t h, time_t now)
+{
 	struct entry *e = find(c, token, len, h);
 
 	if (e == NULL) {
@@ -145,7 +150,13 @@ struct jwt_result *
 tokencache_insert(struct tokencache *c, const char *token, size_t len,
     struct jwt_result *r)
 {
-	uint64_t h = hash_token(token, len);
+	return tokencache_insert_hashed(c, token, len, hash_token(token, len), r);
+}
+
+struct jwt_result *
+tokencache_insert_hashed(struct tokencache *c, const char *token, size_t len,
+    uint64_t h, struct jwt_result *r)
+{
 	struct entry *e;
 	size_t b;
 

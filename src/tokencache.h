@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "hash64.h"
 #include "jwt.h"
 
 struct tokencache;
@@ -29,6 +30,21 @@ struct jwt_result *tokencache_lookup(struct tokencache *c, const char *token,
  * evicting the least recently used entry when full. Returns r. */
 struct jwt_result *tokencache_insert(struct tokencache *c, const char *token,
     size_t len, struct jwt_result *r);
+
+/* A miss is followed by an insert of the same token: the caller hashes
+ * it once with tokencache_hash and passes h to both (a token of a few
+ * hundred bytes costs a few hundred instructions to hash). h must be
+ * tokencache_hash(token, len); otherwise as the two above. */
+static inline uint64_t
+tokencache_hash(const char *token, size_t len)
+{
+	return hash64(0xcbf29ce484222325ULL, token, len);
+}
+
+struct jwt_result *tokencache_lookup_hashed(struct tokencache *c, const char *token,
+    size_t len, uint64_t h, time_t now);
+struct jwt_result *tokencache_insert_hashed(struct tokencache *c, const char *token,
+    size_t len, uint64_t h, struct jwt_result *r);
 
 /* Drop every entry whose token id equals token_id (revocation). Returns
  * how many were dropped. */

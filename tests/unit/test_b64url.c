@@ -107,6 +107,110 @@ test_roundtrip(void)
 	free(e);
 }
 
+/* The value of c in the base64url alphabet, or -1: the reference the
+ * decoder's tables are checked against. */
+static int
+ref_value(unsigned char c)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *p = c != '\0' ? strchr(alpha, c) : NULL;
+
+	return p != NULL ? (int)(p - alpha) : -1;
+}
+
+/* Every byte value at every position of a full quartet, in the first and
+ * in a later quartet: refused unless it is in the alphabet, and when it
+ * is, its six bits land exactly where they belong. */
+static void
+test_every_byte_every_position(void)
+{
+	char s[12];
+	unsigned char buf[16];
+
+	for (size_t pos = 0; pos < 8; pos++) {
+		for (unsigned c = 0; c < 256; c++) {
+			int v = ref_value((unsigned char)c);
+			ssize_t n;
+
+			memcpy(s, "AAAAAAAA", 8);
+			s[pos] = (char)c;
+			n = b64url_decode(s, 8, buf, sizeof(buf));
+			if (v < 0) {
+				CU_ASSERT_EQUAL(n, -1);
+				continue;
+			}
+			CU_ASSERT_EQUAL_FATAL(n, 6);
+			/* The 48 bits are zero but the six of position pos. */
+			unsigned long long bits = 0;
+			for (size_t i = 0; i < 6; i++)
+				bits = bits << 8 | buf[i];
+			CU_ASSERT_EQUAL(bits, (unsigned long long)v << (6 * (7 - pos)));
+		}
+	}
+}
+
+/* Every byte value as each character of a 2- and 3-character tail (after
+ * a full quartet): refused unless in the alphabet, and as the last one
+ * refused too when its unused low bits are not zero. */
+static void
+test_every_byte_in_tail(void)
+{
+	char s[8];
+	unsigned char buf[16];
+
+	for (size_t tail = 2; tail <= 3; tail++) {
+		for (size_t pos = 0; pos < tail; pos++) {
+			for (unsigned c = 0; c < 256; c++) {
+				int v = ref_value((unsigned char)c);
+				int ok = v >= 0;
+				ssize_t n;
+
+				memcpy(s, "QUJDAAA", 7);
+				s[4 + pos] = (char)c;
+				if (ok && pos == tail - 1)
+					ok = (v & (tail == 2 ? 0x0f : 0x03)) == 0;
+				n = b64url_decode(s, 4 + tail, buf, sizeof(buf));
+				if (!ok) {
+					CU_ASSERT_EQUAL(n, -1);
+					continue;
+				}
+				CU_ASSERT_EQUAL_FATAL(n, (ssize_t)(3 + tail - 1));
+				CU_ASSERT(memcmp(buf, "ABC", 3) == 0);
+				unsigned bits = 0;
+				for (size_t i = 3; i < (size_t)n; i++)
+					bits = bits << 8 | buf[i];
+				/* v's six bits at their place in the 12 or 18 bits
+				 * of the tail, the unused low ones dropped. */
+				unsigned want = ((unsigned)v << (6 * (tail - 1 - pos))) >>
+				    (tail == 2 ? 4 : 2);
+				CU_ASSERT_EQUAL(bits, want);
+			}
+		}
+	}
+}
+
+/* A bad character only in the last quartet, or only in the tail, of a
+ * long input is still seen (the verdict is taken once, at the end). */
+static void
+test_bad_char_late(void)
+{
+	char s[402];
+	unsigned char buf[400];
+
+	memset(s, 'A', sizeof(s));
+	CU_ASSERT_EQUAL(b64url_decode(s, 400, buf, sizeof(buf)), 300);
+	CU_ASSERT_EQUAL(b64url_decode(s, 402, buf, sizeof(buf)), 301);
+	s[399] = '=';
+	CU_ASSERT_EQUAL(b64url_decode(s, 400, buf, sizeof(buf)), -1);
+	s[399] = 'A';
+	s[401] = '.';
+	CU_ASSERT_EQUAL(b64url_decode(s, 402, buf, sizeof(buf)), -1);
+	s[401] = 'A';
+	s[0] = (char)0xff;
+	CU_ASSERT_EQUAL(b64url_decode(s, 402, buf, sizeof(buf)), -1);
+}
+
 int
 main(void)
 {
@@ -120,6 +224,9 @@ main(void)
 	CU_add_test(s, "URL alphabet only", test_url_alphabet);
 	CU_add_test(s, "strict rejections", test_rejections);
 	CU_add_test(s, "round trip", test_roundtrip);
+	CU_add_test(s, "every byte at every position", test_every_byte_every_position);
+	CU_add_test(s, "every byte in a tail", test_every_byte_in_tail);
+	CU_add_test(s, "a bad character late", test_bad_char_late);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

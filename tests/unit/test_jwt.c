@@ -1007,6 +1007,18 @@ test_scopes(void)
 	CHECK_SCOPES(&o, "{\"exp\":2000,\"realm\":{\"scopes\":5}}", "bad_scope");
 	o.scope_claim = "scp";
 	CHECK_SCOPES(&o, "{\"exp\":2000,\"scp\":\"q\",\"scope\":\"z\"}", "q");
+	/* A top-level member named by the whole dotted path wins, before or
+	 * after the object the path walks through. */
+	o.scope_claim = "realm.scopes";
+	CHECK_SCOPES(&o, "{\"exp\":2000,\"realm.scopes\":\"f\",\"realm\":{\"scopes\":[\"x\"]}}", "f");
+	CHECK_SCOPES(&o, "{\"exp\":2000,\"realm\":{\"scopes\":[\"x\"]},\"realm.scopes\":\"f\"}", "f");
+	/* Only that exact name: a prefix or a longer name is another claim. */
+	o.scope_claim = "scp";
+	CHECK_SCOPES(&o, "{\"exp\":2000,\"sc\":\"a\",\"scpx\":\"b\",\"Scp\":\"c\"}", "");
+	CHECK_SCOPES(&o, "{\"exp\":2000,\"scpx\":\"c\",\"scp\":\"q\",\"sc\":\"d\"}", "q");
+	/* The scope claim may be a registered claim too. */
+	o.scope_claim = "sub";
+	CHECK_SCOPES(&o, "{\"exp\":2000,\"sub\":\"a b\"}", "a|b");
 }
 
 static void
@@ -1035,9 +1047,26 @@ test_id_claim(void)
 	CU_ASSERT_STRING_EQUAL(r->token_id, "t9");
 	jwt_result_free(r);
 	free(tok);
+	/* A top-level member named "tenant.id" wins over the walk. */
+	tok = sign(hs, "{\"alg\":\"HS256\"}",
+	    "{\"exp\":2000,\"tenant\":{\"id\":\"t9\"},\"tenant.id\":\"flat\"}");
+	CU_ASSERT_EQUAL_FATAL(jwt_verify(hs_keys, &o, tok, strlen(tok), 1000, &r), JWT_OK);
+	CU_ASSERT_STRING_EQUAL(r->token_id, "flat");
+	jwt_result_free(r);
+	free(tok);
 	jwt_opts_init(&o);
 	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"jti\":5}"), JWT_BAD_CLAIM);
 	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"sub\":[]}"), JWT_BAD_CLAIM);
+	/* Registered claims by their exact names only: a longer, shorter or
+	 * otherwise spelt name is another claim. */
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"expx\":2000,\"ex\":2000,\"EXP\":2000}"), JWT_MISSING_EXP);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"subx\":5,\"jtix\":[],\"Aud\":1,"
+	    "\"is\":1,\"nbf \":\"x\",\"iatt\":\"x\"}"), JWT_OK);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"nbf\":\"x\"}"), JWT_BAD_CLAIM);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"iat\":\"x\"}"), JWT_BAD_CLAIM);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"iss\":1}"), JWT_BAD_CLAIM);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":2000,\"aud\":1}"), JWT_BAD_CLAIM);
+	CU_ASSERT_EQUAL(hs_claims(&o, "{\"exp\":\"2000\"}"), JWT_BAD_CLAIM);
 }
 
 static void

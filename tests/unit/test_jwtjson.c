@@ -239,6 +239,52 @@ test_depth(void)
 	CU_ASSERT_FALSE(agree(buf, n));
 }
 
+/* Every byte value where whitespace may stand (before and after the
+ * object, around names, colons, commas and values, in arrays): the fast
+ * path and the header scan agree with jansson on each, so only the four
+ * JSON whitespace bytes are skipped (not \f, \v, NUL or 0xa0). */
+static void
+test_every_byte_as_whitespace(void)
+{
+	static const char *const tmpl[] = {
+		"%c{\"a\":1}", "{\"a\":1}%c", "{%c\"a\":1}", "{\"a\"%c:1}", "{\"a\":%c1}",
+		"{\"a\":1%c}", "{\"a\":1,%c\"b\":2}", "{\"a\":[1%c,2]}", "{\"a\":[%c]}",
+	};
+	char buf[32];
+
+	for (size_t t = 0; t < sizeof(tmpl) / sizeof(tmpl[0]); t++) {
+		for (unsigned c = 0; c < 256; c++) {
+			const char *mark = strstr(tmpl[t], "%c");
+			size_t pre = (size_t)(mark - tmpl[t]), len = strlen(tmpl[t]) - 1;
+			int is_ws = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+
+			memcpy(buf, tmpl[t], pre);
+			buf[pre] = (char)c;
+			memcpy(buf + pre + 1, mark + 2, len - pre - 1);
+			/* agree() checks both parsers and the scan against
+			 * jansson; the fast path must take whitespace. */
+			int took = agree(buf, len);
+
+			if (is_ws)
+				CU_ASSERT_TRUE(took);
+		}
+	}
+}
+
+/* Names that differ only late, or only in length, are two names; the
+ * same name after several others is a duplicate. */
+static void
+test_names_compared_whole(void)
+{
+	CU_ASSERT_TRUE(agree_str("{\"abc\":1,\"abd\":2,\"ab\":3,\"abcd\":4,\"Abc\":5}"));
+	CU_ASSERT_FALSE(agree_str("{\"abc\":1,\"abd\":2,\"ab\":3,\"abcd\":4,\"abd\":5}"));
+	CU_ASSERT_FALSE(agree_str("{\"iss\":1,\"sub\":2,\"iat\":3,\"exp\":4,\"scope\":5,\"iat\":6}"));
+	CU_ASSERT_TRUE(scan_str("{\"alg\":\"HS256\",\"alh\":1,\"al\":2,\"algx\":3}"));
+	CU_ASSERT_FALSE(scan_str("{\"alg\":\"HS256\",\"alh\":1,\"al\":2,\"alh\":3}"));
+	CU_ASSERT_TRUE(agree_str("{\"\":1,\"a\":2}"));
+	CU_ASSERT_FALSE(agree_str("{\"\":1,\"a\":2,\"\":3}"));
+}
+
 int
 main(void)
 {
@@ -250,6 +296,8 @@ main(void)
 	s = CU_add_suite("jwtjson", NULL, NULL);
 	CU_add_test(s, "token objects take the fast path", test_token_objects_fast);
 	CU_add_test(s, "duplicate names refused", test_duplicates_refused);
+	CU_add_test(s, "every byte as whitespace", test_every_byte_as_whitespace);
+	CU_add_test(s, "names compared whole", test_names_compared_whole);
 	CU_add_test(s, "outside the subset: jansson decides", test_outside_subset);
 	CU_add_test(s, "nesting depth", test_depth);
 	CU_add_test(s, "flat scan (headers)", test_scan_flat);

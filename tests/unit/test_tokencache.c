@@ -80,6 +80,37 @@ test_hit_miss(void)
 	CU_ASSERT_EQUAL(user_frees, 2);
 }
 
+/* The hashed calls token_verify uses file and find entries exactly where
+ * the plain ones do: either kind finds what the other inserted, and a
+ * re-insert through either replaces. */
+static void
+test_hashed(void)
+{
+	struct tokencache *c = tokencache_new(8);
+	struct jwt_result *a = result("a", 100), *b = result("b", 100);
+	const char *ta = "aaa.bbb.ccc", *tb = "ddd.eee.fff";
+	uint64_t ha = tokencache_hash(ta, strlen(ta)), hb = tokencache_hash(tb, strlen(tb));
+
+	CU_ASSERT_NOT_EQUAL(ha, hb);
+	CU_ASSERT_EQUAL(ha, tokencache_hash(ta, strlen(ta)));
+	CU_ASSERT_PTR_NULL(tokencache_lookup_hashed(c, ta, strlen(ta), ha, 10));
+	CU_ASSERT_PTR_EQUAL(tokencache_insert_hashed(c, ta, strlen(ta), ha, a), a);
+	CU_ASSERT_PTR_EQUAL(lookup(c, ta, 10), a);
+	insert(c, tb, b);
+	CU_ASSERT_PTR_EQUAL(tokencache_lookup_hashed(c, tb, strlen(tb), hb, 10), b);
+	/* Still the whole token compared, not only the hash. */
+	CU_ASSERT_PTR_NULL(tokencache_lookup_hashed(c, "aaa.bbb.ccd", 11, ha, 10));
+	user_frees = 0;
+	tokencache_insert_hashed(c, tb, strlen(tb), hb, result("b2", 100));
+	CU_ASSERT_EQUAL(user_frees, 1);
+	CU_ASSERT_EQUAL(tokencache_count(c), 2);
+	CU_ASSERT_STRING_EQUAL(lookup(c, tb, 10)->token_id, "b2");
+	/* Expiry on a hashed lookup as on a plain one. */
+	CU_ASSERT_PTR_NULL(tokencache_lookup_hashed(c, ta, strlen(ta), ha, 100));
+	CU_ASSERT_EQUAL(tokencache_count(c), 1);
+	tokencache_free(c);
+}
+
 static void
 test_lru_bound(void)
 {
@@ -343,6 +374,7 @@ main(void)
 		return 1;
 	s = CU_add_suite("tokencache", NULL, NULL);
 	CU_add_test(s, "hit, miss, whole-token compare", test_hit_miss);
+	CU_add_test(s, "hashed lookup and insert", test_hashed);
 	CU_add_test(s, "LRU bound", test_lru_bound);
 	CU_add_test(s, "expiry on lookup", test_expiry);
 	CU_add_test(s, "evict by token id", test_evict_id);

@@ -18,6 +18,7 @@
 #include <CUnit/Basic.h>
 
 #include "scan_diff.h"
+#include "scanrun.h"
 
 #define MAXMSG 4096
 
@@ -102,16 +103,34 @@ put_value(unsigned char *m, size_t len, size_t n)
 static size_t
 request(unsigned char *m, size_t len)
 {
-	static const char *const line[] = {
-		"GET /v1/items/42?x=1 HTTP/1.1\r\n", "POST /p HTTP/1.1\r\n", "HEAD / HTTP/1.0\r\n",
-		"DELETE /a/b HTTP/1.1\r\n", "PATCH * HTTP/1.1\r\n", "OPTIONS /abcdefghijklmnopqrstuvwxyz0123456789/abcdefghijklmnopqrstuvwxyz HTTP/1.1\r\n",
+	/* Mostly what clients send; now and then a part at or past a bound
+	 * (method 15 and 16 bytes, version 15, 16 and 24). */
+	static const char *const method[] = {
+		"GET", "POST", "HEAD", "DELETE", "PATCH", "OPTIONS", "PUT", "GET", "POST", "GET",
+		"ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOP", "get", "TRACE",
 	};
-	const char *l = line[rnd(6)];
+	static const char *const target[] = {
+		"/v1/items/42?x=1", "/", "*", "/p", "",
+		"/abcdefghijklmnopqrstuvwxyz0123456789/abcdefghijklmnopqrstuvwxyz", "/caf\xc3\xa9",
+	};
+	static const char *const version[] = {
+		"HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/1.1x",
+		"HTTP/1.1HTTP/1.", "HTTP/1.1HTTP/1.1", "HTTP/1.1HTTP/1.1HTTP/1.1", "HTTP/1.1",
+	};
+	const char *me = method[rnd(sizeof(method) / sizeof(method[0]))];
+	const char *ta = target[rnd(sizeof(target) / sizeof(target[0]))];
+	const char *ve = version[rnd(sizeof(version) / sizeof(version[0]))];
+	const char *l = me;
 	int body = rnd(3);
 
 	if (rnd(8) == 0)
 		len = put(m, len, "\r\n", 2);
-	len = put(m, len, l, strlen(l));
+	len = put(m, len, me, strlen(me));
+	len = put(m, len, " ", 1);
+	len = put(m, len, ta, strlen(ta));
+	len = put(m, len, " ", 1);
+	len = put(m, len, ve, strlen(ve));
+	len = put(m, len, "\r\n", 2);
 	len = put(m, len, "Host: 127.0.0.1:8080\r\n", 22);
 	if (rnd(3))
 		len = put(m, len, "Accept-Encoding: identity\r\n", 27);
@@ -119,11 +138,14 @@ request(unsigned char *m, size_t len)
 		len = put(m, len, "Authorization: Bearer ", 22), len = put_value(m, len, rnd(320)),
 		len = put(m, len, "\r\n", 2);
 	for (unsigned k = rnd(3); k > 0; k--) {
+		/* Names up to, at and past the 31 bytes kept. */
 		static const char *const name[] = {
 			"X-Trace", "x", "A-Very-Long-Field-Name-Beyond-The-Kept-Prefix", "Expect",
-			"Content-Length", "Transfer-Encoding", "Cookie",
+			"Content-Length", "Transfer-Encoding", "Cookie", "Content-Lengt",
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123", "content-length", "TRANSFER-ENCODING",
 		};
-		const char *nm = name[rnd(7)];
+		const char *nm = name[rnd(sizeof(name) / sizeof(name[0]))];
 
 		len = put(m, len, nm, strlen(nm));
 		len = put(m, len, ":", 1);
@@ -361,6 +383,45 @@ test_uresp_diff(void)
 	CU_ASSERT_EQUAL(failures, 0);
 }
 
+/* The runs (scanrun.h), 16 bytes at a time or one by one, against the
+ * classes as RFC 9110 words them: every byte value at every place of
+ * every length up to 48 (past two vectors and a tail), in an
+ * exactly-sized buffer so that the sanitizers see any read past it. */
+static void
+test_runs(void)
+{
+	int bad = 0;
+
+	for (size_t len = 0; len <= 48; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			for (int b = 0; b < 256; b++) {
+				unsigned char *p = malloc(len ? len : 1);
+				size_t want_v = len, want_t = len;
+
+				if (p == NULL)
+					abort();
+				for (size_t i = 0; i < len; i++)
+					p[i] = (unsigned char)"aZ9~!\x80\xff-"[i % 8];
+				if (at < len) {
+					p[at] = (unsigned char)b;
+					/* field-vchar / SP / HTAB / obs-text */
+					if (!(b == '\t' || b == ' ' || (b >= 0x21 && b <= 0x7e) || b >= 0x80))
+						want_v = at;
+					/* visible ASCII / obs-text */
+					if (!((b >= 0x21 && b <= 0x7e) || b >= 0x80))
+						want_t = at;
+				}
+				bad += scanrun_vchar(p, len) != want_v;
+				bad += scanrun_vchar_bytes(p, len) != want_v;
+				bad += scanrun_target(p, len) != want_t;
+				bad += scanrun_target_bytes(p, len) != want_t;
+				free(p);
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 /* The driver must see a difference: one in a counter no return value
  * shows (pos), or in a stale member (vend), is reported by name. */
 static void
@@ -394,6 +455,7 @@ main(void)
 	CU_add_test(su, "reqscan against its reference", test_reqscan_diff);
 	CU_add_test(su, "uresp against its reference", test_uresp_diff);
 	CU_add_test(su, "driver", test_driver_catches);
+	CU_add_test(su, "runs of one class", test_runs);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -193,8 +193,26 @@ response(unsigned char *m, size_t len)
 		len = put(m, len, " \t ", rnd(4));
 		len = put(m, len, "\r\n", 2);
 	}
-	if (rnd(5) == 0)
-		len = put(m, len, "Connection: keep-alive, close\r\n", 31);
+	/* Framing names and values in other cases, and near misses, each
+	 * differing in one byte (first, middle, last). */
+	for (unsigned k = rnd(3); k > 0; k--) {
+		static const char *const framing[] = {
+			"CONNECTION: CLOSE\r\n", "connection: Close\r\n", "Connectiom: close\r\n",
+			"Connection: closf\r\n", "Connection: dlose, x\r\n", "Connection: keep-alive, close\r\n",
+			"Content-Lengtx: 5\r\n", "Dontent-Length: 5\r\n", "Content_Length: 5\r\n",
+			"CONTENT-LENGTH: 5\r\n", "Transfer-Encodinf: chunked\r\n",
+			"TRANSFER-ENCODING: CHUNKED\r\n", "Transfer-Encoding: chunkee\r\n",
+			"Transfer-Encoding: Chunked\r\n", "Transfer-Encoding: xhunked\r\n",
+			"Transfer-Encoding: chunked\r\n", "Content-Length: 5\r\n",
+		};
+		const char *l2 = framing[rnd(sizeof(framing) / sizeof(framing[0]))];
+
+		len = put(m, len, l2, strlen(l2));
+	}
+	/* Up to and past URESP_MAX_FIELDS fields. */
+	if (rnd(12) == 0)
+		for (unsigned k = 90 + rnd(15); k > 0; k--)
+			len = put(m, len, "A: b\r\n", 6);
 	if (body == 0)
 		len = put(m, len, "Content-Length: 5\r\n\r\nhello", 26);
 	else if (body == 1) {

@@ -395,22 +395,38 @@ field_is(const char *p, size_t namelen, const char *name)
 	return namelen == strlen(name) && strncasecmp(p, name, namelen) == 0;
 }
 
+/* Could the field line p[0..len) be Expect, Content-Length or
+ * Transfer-Encoding: is its first colon (or, without one, its end) at 6,
+ * 14 or 17? When not, field_is cannot match it: no need to look for the
+ * colon. */
+static int
+maybe_stripped(const char *p, size_t len)
+{
+	return (len >= 6 && (len == 6 || p[6] == ':')) ||
+	    (len >= 14 && (len == 14 || p[14] == ':')) ||
+	    (len >= 17 && (len == 17 || p[17] == ':'));
+}
+
 size_t
 reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect)
 {
-	size_t i, eol, o = 0;
+	size_t i, eol, o = 0, run = 0;
 
 	*expect = 0;
-	/* The request line ends at the first CRLF (bare ones were refused). */
+	/* The request line ends at the first CRLF (bare ones were refused).
+	 * Lines kept are copied in runs, h[run..i), when a line is left out
+	 * and at the end. */
 	eol = chars_crlf_from(h, 0, hlen);
-	memcpy(out, h, eol + 2);
-	o = eol + 2;
 	for (i = eol + 2; i + 1 < hlen;) {
 		size_t end = chars_crlf_from(h, i, hlen), colon;
 		const char *c;
 
 		if (end == i)
 			break;		/* the empty line */
+		if (!maybe_stripped(h + i, end - i)) {
+			i = end + 2;
+			continue;
+		}
 		c = memchr(h + i, ':', end - i);
 		colon = c != NULL ? (size_t)(c - (h + i)) : end - i;
 		if (field_is(h + i, colon, "Expect")) {
@@ -424,11 +440,16 @@ reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect)
 				    1 : 2;
 		} else if (!field_is(h + i, colon, "Content-Length") &&
 		    !field_is(h + i, colon, "Transfer-Encoding")) {
-			memcpy(out + o, h + i, end + 2 - i);
-			o += end + 2 - i;
+			i = end + 2;
+			continue;
 		}
+		memcpy(out + o, h + run, i - run);
+		o += i - run;
 		i = end + 2;
+		run = i;
 	}
+	memcpy(out + o, h + run, i - run);
+	o += i - run;
 	out[o++] = '\r';
 	out[o++] = '\n';
 	return o;

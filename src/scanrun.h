@@ -21,7 +21,8 @@ scanrun_is_vchar(unsigned char c)
 	return c >= 0x20 ? c != 0x7f : c == '\t';
 }
 
-/* A request target's bytes: visible ASCII and obs-text (no SP, no CTL). */
+/* A request target's bytes: visible ASCII and obs-text (no SP, no CTL;
+ * what the 8-bit bytes mean is left to canon.c). */
 static inline int
 scanrun_is_target(unsigned char c)
 {

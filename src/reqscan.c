@@ -11,6 +11,7 @@
 #include "chars.h"
 #include "defaults.h"
 #include "reqscan.h"
+#include "scanrun.h"
 
 enum {
 	S_IDLE,			/* between requests (CRLFs before a request are tolerated) */
@@ -30,19 +31,26 @@ enum {
 static enum reqscan_result reqscan_step(struct reqscan *s, const unsigned char *p,
     size_t avail, size_t *ip);
 
-/* Bytes that may stand in a field value (RFC 9110 field-vchar, SP, HTAB,
- * obs-text) and in a request target (visible, 8-bit left to canon.c). */
-static const unsigned char value_ok[256] = {
-	['\t'] = 1, [0x20 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
-};
-static const unsigned char target_ok[256] = {
-	[0x21 ... 0x7e] = 1, [0x80 ... 0xff] = 1,
-};
 static const unsigned char tchar_ok[256] = {
 	['0' ... '9'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['!'] = 1, ['#'] = 1,
 	['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1,
 	['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
 };
+
+/* How many bytes at p (at most n) are tchars (a field name, a method):
+ * four at a time while they last, as the table holds 0 or 1. */
+static size_t
+tchar_run(const unsigned char *p, size_t n)
+{
+	size_t j = 0;
+
+	while (j + 4 <= n && (tchar_ok[p[j]] & tchar_ok[p[j + 1]] & tchar_ok[p[j + 2]] &
+	    tchar_ok[p[j + 3]]))
+		j += 4;
+	while (j < n && tchar_ok[p[j]])
+		j++;
+	return j;
+}
 
 static enum reqscan_result
 refuse(struct reqscan *s, int status, const char *message)
@@ -130,16 +138,23 @@ end_framing_field(struct reqscan *s)
 }
 
 static int
-supported_method(const char *m)
+supported_method(const char *m, size_t len)
 {
-	static const char *const methods[] = {
-		"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
-	};
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (strcmp(m, methods[i]) == 0)
-			return 1;
-	return 0;
+	/* By length, then bytes: a method holds no NUL (tchars only). */
+	switch (len) {
+	case 3:
+		return memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0;
+	case 4:
+		return memcmp(m, "HEAD", 4) == 0 || memcmp(m, "POST", 4) == 0;
+	case 5:
+		return memcmp(m, "PATCH", 5) == 0;
+	case 6:
+		return memcmp(m, "DELETE", 6) == 0;
+	case 7:
+		return memcmp(m, "OPTIONS", 7) == 0;
+	default:
+		return 0;
+	}
 }
 
 /* The empty line after the fields: decide how the body is framed. */
@@ -153,7 +168,7 @@ end_head(struct reqscan *s)
 	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive: anything
 	 * else is a malformed request line; a well-formed other version is
 	 * answered 505. */
-	if (s->version_long || s->version_len != 8 || strncmp(s->version, "HTTP/", 5) != 0 ||
+	if (s->version_long || s->version_len != 8 || memcmp(s->version, "HTTP/", 5) != 0 ||
 	    s->version[5] < '0' || s->version[5] > '9' || s->version[6] != '.' ||
 	    s->version[7] < '0' || s->version[7] > '9')
 		return refuse(s, 400, "Malformed request line");
@@ -174,7 +189,7 @@ end_head(struct reqscan *s)
 	/* Methods are case-sensitive; the gateway proxies these and no
 	 * others (TRACE would echo credentials, CONNECT opens a tunnel).
 	 * Refused here, libevent would answer them itself, in HTML. */
-	if (!supported_method(s->method))
+	if (!supported_method(s->method, s->method_len))
 		return refuse(s, 501, "Method not implemented");
 	if (s->nte > 0) {
 		s->state = S_CHUNK_SIZE;
@@ -215,6 +230,79 @@ line_end(struct reqscan *s, unsigned char c)
 	return 0;
 }
 
+/*
+ * Whole lines at once. A head is mostly lines that are all in the buffer
+ * and plain: these take one at a time what reqscan_step takes a byte or a
+ * run at a time, and leave the state exactly as it would. They decline
+ * (return 0, nothing changed) whatever is not plain, incomplete, or would
+ * pass max_head; reqscan_step then takes the same bytes and decides,
+ * refusals and their offsets included. test_scan_diff holds them to the
+ * byte-by-byte code of before (tests/unit/reqscan_ref.c).
+ */
+
+/* At the start of the request line: method SP target SP version CRLF,
+ * each of them a run reqscan_step would take without refusing. Returns
+ * the length taken, or 0. */
+static size_t
+request_line(struct reqscan *s, const unsigned char *p, size_t n)
+{
+	size_t m, t, v, vlen;
+
+	m = tchar_run(p, n < sizeof(s->method) ? n : sizeof(s->method));
+	if (m == 0 || m >= sizeof(s->method) || m >= n || p[m] != ' ')
+		return 0;
+	t = m + 1 + scanrun_target(p + m + 1, n - m - 1);
+	if (t >= n || p[t] != ' ')
+		return 0;
+	v = t + 1 + scanrun_target(p + t + 1, n - t - 1);
+	if (v + 1 >= n || p[v] != '\r' || p[v + 1] != '\n' || s->head_bytes + v + 2 > s->max_head)
+		return 0;
+	memcpy(s->method, p, m);
+	s->method_len = m;
+	s->spaces = 2;
+	/* The version is checked at the head's end; what does not fit marks
+	 * it too long. */
+	vlen = v - t - 1;
+	s->version_len = vlen < sizeof(s->version) - 1 ? vlen : sizeof(s->version) - 1;
+	memcpy(s->version, p + t + 1, s->version_len);
+	s->version_long = vlen > s->version_len;
+	s->state = S_NAME;
+	s->line_start = 1;
+	s->name_len = 0;
+	s->seen_colon = 0;
+	s->head_bytes += v + 2;
+	s->pos += v + 2;
+	return v + 2;
+}
+
+/* At the start of a field line: name ":" value CRLF, the name not a
+ * framing field (whose value is kept and checked byte by byte). Returns
+ * the length taken, or 0. */
+static size_t
+field_line(struct reqscan *s, const unsigned char *p, size_t n)
+{
+	size_t j = tchar_run(p, n), e, keep;
+
+	if (j == 0 || j >= n || p[j] != ':')
+		return 0;
+	if ((j == 14 && strncasecmp((const char *)p, "Content-Length", 14) == 0) ||
+	    (j == 17 && strncasecmp((const char *)p, "Transfer-Encoding", 17) == 0))
+		return 0;
+	e = j + 1 + scanrun_vchar(p + j + 1, n - j - 1);
+	if (e + 1 >= n || p[e] != '\r' || p[e + 1] != '\n' || s->head_bytes + e + 2 > s->max_head)
+		return 0;
+	keep = j < sizeof(s->name) - 1 ? j : sizeof(s->name) - 1;
+	memcpy(s->name, p, keep);
+	s->name[keep] = '\0';
+	s->value_kind = 0;
+	s->value_len = 0;
+	s->value_overflow = 0;
+	s->name_len = 0;
+	s->head_bytes += e + 2;
+	s->pos += e + 2;
+	return e + 2;
+}
+
 size_t
 reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
     int *in_head, int *head_done, enum reqscan_result *res)
@@ -236,6 +324,30 @@ reqscan_feed_some(struct reqscan *s, const unsigned char *p, size_t n,
 	for (i = 0; i < n; i++) {
 		int was = s->in_head;
 
+		if (was && !s->cr) {
+			size_t len = 0;
+
+			if (s->state == S_NAME && s->name_len == 0) {
+				/* The empty line: the head ends here. */
+				if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n' &&
+				    s->head_bytes + 2 <= s->max_head) {
+					s->pos += 2;
+					s->head_bytes += 2;
+					if (end_head(s) != REQSCAN_MORE) {
+						*res = REQSCAN_REFUSE;
+						return i + 1;	/* as at its LF */
+					}
+					*head_done = 1;
+					return i + 2;
+				}
+				len = field_line(s, p + i, n - i);
+			} else if (s->state == S_LINE && s->spaces == 0 && s->method_len == 0)
+				len = request_line(s, p + i, n - i);
+			if (len > 0) {
+				i += len - 1;
+				continue;
+			}
+		}
 		/* Not in a head: stop before the byte that starts one. */
 		if (!was && s->state == S_IDLE && !s->cr && p[i] != '\r' && p[i] != '\n')
 			break;
@@ -283,22 +395,38 @@ field_is(const char *p, size_t namelen, const char *name)
 	return namelen == strlen(name) && strncasecmp(p, name, namelen) == 0;
 }
 
+/* Could the field line p[0..len) be Expect, Content-Length or
+ * Transfer-Encoding: is its first colon (or, without one, its end) at 6,
+ * 14 or 17? When not, field_is cannot match it: no need to look for the
+ * colon. */
+static int
+maybe_stripped(const char *p, size_t len)
+{
+	return (len >= 6 && (len == 6 || p[6] == ':')) ||
+	    (len >= 14 && (len == 14 || p[14] == ':')) ||
+	    (len >= 17 && (len == 17 || p[17] == ':'));
+}
+
 size_t
 reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect)
 {
-	size_t i, eol, o = 0;
+	size_t i, eol, o = 0, run = 0;
 
 	*expect = 0;
-	/* The request line ends at the first CRLF (bare ones were refused). */
+	/* The request line ends at the first CRLF (bare ones were refused).
+	 * Lines kept are copied in runs, h[run..i), when a line is left out
+	 * and at the end. */
 	eol = chars_crlf_from(h, 0, hlen);
-	memcpy(out, h, eol + 2);
-	o = eol + 2;
 	for (i = eol + 2; i + 1 < hlen;) {
 		size_t end = chars_crlf_from(h, i, hlen), colon;
 		const char *c;
 
 		if (end == i)
 			break;		/* the empty line */
+		if (!maybe_stripped(h + i, end - i)) {
+			i = end + 2;
+			continue;
+		}
 		c = memchr(h + i, ':', end - i);
 		colon = c != NULL ? (size_t)(c - (h + i)) : end - i;
 		if (field_is(h + i, colon, "Expect")) {
@@ -312,11 +440,16 @@ reqscan_head_strip(const char *h, size_t hlen, char *out, int *expect)
 				    1 : 2;
 		} else if (!field_is(h + i, colon, "Content-Length") &&
 		    !field_is(h + i, colon, "Transfer-Encoding")) {
-			memcpy(out + o, h + i, end + 2 - i);
-			o += end + 2 - i;
+			i = end + 2;
+			continue;
 		}
+		memcpy(out + o, h + run, i - run);
+		o += i - run;
 		i = end + 2;
+		run = i;
 	}
+	memcpy(out + o, h + run, i - run);
+	o += i - run;
 	out[o++] = '\r';
 	out[o++] = '\n';
 	return o;
@@ -355,29 +488,27 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 			return REQSCAN_REFUSE;
 		/* Most bytes of a head are field values (a bearer token) and
 		 * the target: take a run of plain ones at once. */
-		{
-			const unsigned char *ok = NULL;
-			if ((s->state == S_VALUE || s->state == S_TRAILER_VALUE) &&
-			    s->value_kind == 0 && !s->cr)
-				ok = value_ok;
-			else if (s->state == S_LINE && s->spaces == 1 && !s->cr)
-				ok = target_ok;
-			else if ((s->state == S_NAME || s->state == S_TRAILER_NAME) && !s->cr)
-				ok = tchar_ok;
-			if (ok != NULL && ok[c]) {
-				size_t j = 1;
-				/* Four at a time (the table holds 0 or 1): half the
-				 * instructions of a byte-by-byte loop. */
-				while (j + 4 <= n && (ok[p[j]] & ok[p[j + 1]] & ok[p[j + 2]] & ok[p[j + 3]]))
-					j += 4;
-				while (j < n && ok[p[j]])
-					j++;
+		if (!s->cr) {
+			size_t j = 0;
+			int name = 0;
+
+			if ((s->state == S_VALUE || s->state == S_TRAILER_VALUE) && s->value_kind == 0)
+				j = scanrun_vchar(p, n);
+			else if (s->state == S_LINE && s->spaces == 1)
+				j = scanrun_target(p, n);
+			else if (s->state == S_NAME || s->state == S_TRAILER_NAME) {
+				j = tchar_run(p, n);
+				name = 1;
+			}
+			if (j > 0) {
 				if (s->in_head && s->head_bytes + j > s->max_head)
 					return refuse(s, 431, "Request header fields too large");
-				if (ok == tchar_ok) {
+				if (name) {
 					/* Keep what fits: enough to know the framing fields. */
-					for (size_t k = 0; k < j && s->name_len + k < sizeof(s->name) - 1; k++)
-						s->name[s->name_len + k] = (char)p[k];
+					if (s->name_len < sizeof(s->name) - 1)
+						memcpy(s->name + s->name_len, p,
+						    j < sizeof(s->name) - 1 - s->name_len ? j :
+						    sizeof(s->name) - 1 - s->name_len);
 					s->name_len += j;
 				}
 				if (s->in_head)

@@ -1296,7 +1296,7 @@ drain(struct worker *w)
 		return;
 	}
 	log_info("worker %zu: draining %zu request(s), %zu connection(s) yet to send one",
-	    w->index, w->inflight, w->fresh);
+	    w->index, w->inflight, w->fresh + w->naccepted);
 	ms_to_tv(w->cf->shutdown_grace_ms, &tv);
 	w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
 	evtimer_add(w->drain_timer, &tv);

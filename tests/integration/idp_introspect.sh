@@ -203,23 +203,28 @@ check "... counted" test "$(metric 'scopegate_introspection_timeouts_total')" -g
 sleep 1
 
 # max_inflight 1: a second new token while one call is in flight gets 503.
+# The call is held 2.5 s (timeout_ms 4000 here): the second request must
+# come while it is in flight, even on a loaded machine (with 600 ms, the
+# first call had ended before the second came, in full-suite runs).
 cp "$T/gw.json" "$T/gw-one.json"
-sed -i 's/"negative_ttl_s": 6/"negative_ttl_s": 6, "max_inflight": 1/' "$T/gw-one.json"
+sed -i 's/"negative_ttl_s": 6/"negative_ttl_s": 6, "max_inflight": 1/; s/"timeout_ms": 800/"timeout_ms": 4000/' "$T/gw-one.json"
 cp "$T/gw-one.json" "$T/gw.json"
 check "reload with max_inflight 1" reload_and_wait
 O5=$(mint applicationApiToken.get)
 O6=$(mint applicationApiToken.get)
-control slow-introspect 600 > /dev/null
+control slow-introspect 2500 > /dev/null
 R0=$(record_count)
 N0=$(calls)
 (call "$O5" > "$T/o5.status") &
-# Once the provider holds the first call (it answers after 600 ms):
+# Once the provider holds the first call (it answers after 2.5 s):
 for i in $(seq 1 50); do [ "$(calls)" -gt "$N0" ] && break; sleep 0.02; done
 expect_eq "a second call over max_inflight" 503 "$(call "$O6")"
 wait $!
 expect_eq "... the first one is answered" 200 "$(cat "$T/o5.status")"
 expect_eq "... only the first reached the upstream" $((R0 + 1)) "$(record_count)"
 control slow-introspect 0 > /dev/null
+sed -i 's/"timeout_ms": 4000/"timeout_ms": 800/' "$T/gw.json"
+check "reload back to timeout_ms 800" reload_and_wait
 
 # The endpoint answering an error (wrong client secret): 503, never 200.
 printf 'wrong-secret\n' > "$T/gw.secret"

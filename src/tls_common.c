@@ -342,6 +342,16 @@ tls_write_now(struct bufferevent *bev, SSL *ssl)
 	}
 }
 
+int
+tls_read_progress(SSL *ssl, uint64_t *seen)
+{
+	uint64_t n = BIO_number_read(SSL_get_rbio(ssl));
+	int moved = n != *seen;
+
+	*seen = n;
+	return moved;
+}
+
 void
 tls_connection_close_notify(struct evhttp_connection *evcon)
 {

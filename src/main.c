@@ -13,6 +13,7 @@
 #include "defaults.h"
 #include "errlist.h"
 #include "explain.h"
+#include "libmem.h"
 #include "listensock.h"
 #include "log.h"
 #include "revoke.h"
@@ -58,7 +59,10 @@ main(int argc, char **argv)
 	struct listensock_env *lenv = NULL;
 	struct errlist errs;
 	struct cfg *cf;
+	int libmem;
 
+	/* Before anything allocates through OpenSSL. */
+	libmem = libmem_install();
 	if (argc > 1 && strcmp(argv[1], "explain") == 0)
 		return explain_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:tfdhV", longopts, NULL)) != -1) {
@@ -78,6 +82,8 @@ main(int argc, char **argv)
 	}
 
 	log_init(1, debug);
+	if (libmem != 0)
+		log_debug("OpenSSL allocated before main(): its own allocation functions stay");
 	errlist_init(&errs);
 	cf = cfg_load(conffile, &errs);
 	if (cf == NULL) {

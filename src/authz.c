@@ -53,6 +53,17 @@ binding_holds(const struct policy_bind *b, const struct policy_param_value *v,
 	return 0;
 }
 
+int
+authz_reads_claims(const struct policy_match *m)
+{
+	const struct policy_action *a = m->status == POLICY_MATCH_OK ? m->action : NULL;
+
+	for (size_t i = 0; a != NULL && i < a->nbinds; i++)
+		if (a->binds[i].source == POLICY_BIND_CLAIM)
+			return 1;
+	return 0;
+}
+
 void
 authz_decide(const struct policy_match *m, enum authz_token token,
     const struct policy_scopeset *scopes, const json_t *claims,

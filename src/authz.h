@@ -35,8 +35,13 @@ struct authz_peer {
 	const char *fingerprint;	/* SHA-256 of the DER, lowercase hex */
 };
 
+/* Whether authz_decide reads the claims for this match: a claim binding
+ * of its action (the callers build the claims object only then). */
+int authz_reads_claims(const struct policy_match *m);
+
 /* Decide. scopes and claims are only read for a valid token (they may be
- * NULL otherwise); claims is the token's payload object; peer is NULL
+ * NULL otherwise), claims only when authz_reads_claims says so (it may
+ * be NULL otherwise); claims is the token's payload object; peer is NULL
  * without a verified client certificate. Fills *out; no allocation.
  * Reasons: "no_route", "method_not_allowed", "public", "no_token",
  * "invalid_token", "bad_param", "insufficient_scope", "binding_mismatch",

@@ -196,13 +196,11 @@ static const char *
 token_id_refusal(const struct token_config *tc, const struct jwt_result *r)
 {
 	char canon[SG_REVOKE_MAX_ID_BYTES];
-	json_t *v;
 
 	if (r->token_id == NULL)
 		return "token_id_missing";
 	/* A NUL inside the claim would cut the id short. */
-	v = jwt_claim_path(r->payload, tc->id_claim);
-	if (json_string_length(v) != strlen(r->token_id) ||
+	if (r->token_id_len != strlen(r->token_id) ||
 	    revoke_id_canon(r->token_id, strlen(r->token_id), canon) == 0)
 		return "token_id_invalid";
 	return NULL;
@@ -360,7 +358,7 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 				keep_caller_names(d, (const char *const *)r->scopes, r->nscopes);
 				d->subject = r->sub;
 				d->token_id = r->token_id;
-				d->claims = r->payload;
+				d->claims_from_ = r;
 			} else
 				tok = AUTHZ_TOKEN_INVALID;
 		}
@@ -370,7 +368,12 @@ gate_decide_head(const struct cfg *cf, struct tokencache *cache,
 	 * token claim of that name. */
 	peer.subject = rq->tls_subject ? rq->tls_subject : "";
 	peer.fingerprint = rq->tls_fingerprint;
-	authz_decide(&d->match, tok, scopes, d->claims,
+	/* The claims object only when a binding reads it: built then, from
+	 * the verified payload (jwt_result_claims). Most actions have no
+	 * binding at all: told without a call. */
+	authz_decide(&d->match, tok, scopes, d->claims_from_ != NULL &&
+	    d->match.action->nbinds > 0 && authz_reads_claims(&d->match) ?
+	    gate_decision_claims(d) : NULL,
 	    rq->tls_fingerprint != NULL ? &peer : NULL, &ad);
 	d->action = d->match.status == POLICY_MATCH_OK ? d->match.action : NULL;
 	d->allow = ad.allow;
@@ -428,6 +431,12 @@ gate_decide(const struct cfg *cf, struct tokencache *cache,
 {
 	gate_decide_head(cf, cache, rq, d);
 	(void)gate_decide_body(cf, rq, d);
+}
+
+const json_t *
+gate_decision_claims(struct gate_decision *d)
+{
+	return d->claims_from_ != NULL ? jwt_result_claims(d->claims_from_) : NULL;
 }
 
 void

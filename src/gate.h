@@ -68,8 +68,10 @@ struct gate_decision {
 	 * cache: copy what must outlive that. */
 	const char *subject;
 	const char *token_id;
-	const json_t *claims;		/* after gate_decide_head: until the caller
-					 * returns to its loop (then cleared) */
+	/* The verified token's result, for its claims: read them with
+	 * gate_decision_claims (built on first use). After gate_decide_head,
+	 * until the caller returns to its loop (then cleared). */
+	struct jwt_result *claims_from_;
 	enum jwt_status jwt;		/* JWT_OK when no token was needed */
 	int token_checked;		/* the action needed a token */
 	int jwt_verified;		/* a bearer token went through token_verify */
@@ -104,7 +106,7 @@ struct gate_decision {
  * refused is refused before its body is read:
  *  - gate_decide_head: everything the head decides (target, route,
  *    token, parameters, scopes, bindings, revocation); rq->body unused.
- *    d->claims is not kept past it (bindings are checked inside).
+ *    The claims are not kept past it (bindings are checked inside).
  *  - gate_decide_body: for a request the head allowed, the body rules
  *    (schema, token creation) on the whole body. Returns d->allow.
  * gate_decide runs both (explain, the fuzzer). cache may be NULL
@@ -116,6 +118,17 @@ int gate_decide_body(const struct cfg *cf, const struct gate_request *rq,
     struct gate_decision *d);
 void gate_decide(const struct cfg *cf, struct tokencache *cache,
     const struct gate_request *rq, struct gate_decision *d);
+/* The verified token's claims as a JSON object, built on the first call
+ * (jwt_result_claims); NULL without a valid token or once cleared. Valid
+ * as d->claims_from_ is. */
+const json_t *gate_decision_claims(struct gate_decision *d);
+/* From now on gate_decision_claims gives NULL (the token's result may
+ * leave the cache before the decision is done with). */
+static inline void
+gate_decision_forget_claims(struct gate_decision *d)
+{
+	d->claims_from_ = NULL;
+}
 /* Non-zero when the action the head matched has body rules (a schema, or
  * token creation, schema or not): its body is read whole. */
 int gate_needs_body(const struct cfg *cf, const struct gate_decision *d);

@@ -375,8 +375,7 @@ introspect_answer_parse(const char *buf, size_t len, const struct jwt_opts *o, t
 	io.require_exp = 0;
 	io.max_lifetime_s = 0;
 	r = xcalloc(1, sizeof(*r));
-	r->payload = doc;
-	*st = jwt_claims_check(r, &io, now);
+	*st = jwt_claims_check(r, doc, &io, now);
 	if (*st != JWT_OK) {
 		jwt_result_free(r);
 		return INTROSPECT_REFUSED;

@@ -9,6 +9,7 @@
 #include "defaults.h"
 #include "jwt.h"
 #include "jwtjson.h"
+#include "log.h"
 #include "xmalloc.h"
 
 
@@ -137,11 +138,13 @@ read_header(const unsigned char *hdr, size_t hlen, struct jws_header *jh, json_t
 struct jws_result {
 	/* in */
 	int want_header;		/* header: its JSON */
-	int want_claims;		/* claims: the payload as a JSON object;
+	int want_claims;		/* claims: the payload's claims checked
+					 * into r (jwt_check_payload at now);
 					 * else payload: its bytes, malloc'd */
+	struct jwt_result *r;
+	time_t now;
 	/* out */
 	json_t *header;
-	json_t *claims;
 	unsigned char *payload;
 	size_t payload_len;
 	char *kid;			/* a copy, when want_claims */
@@ -150,8 +153,9 @@ struct jws_result {
 };
 
 /* The JWS layer: structure, header, key choice, signature; then, when
- * asked, the claims as a JSON object (JWT_MALFORMED if not one). On
- * anything but JWT_OK, res holds nothing to free. */
+ * asked, the claims checked into res->r (JWT_MALFORMED if not a JSON
+ * object). On anything but JWT_OK, res holds nothing to free (res->r is
+ * the caller's). */
 static enum jwt_status
 verify_jws(const struct keys *ks, const struct jwt_opts *o, const char *token,
     size_t len, struct jws_result *res)
@@ -240,10 +244,9 @@ verify_jws(const struct keys *ks, const struct jwt_opts *o, const char *token,
 	if (st != JWT_OK)
 		goto out;
 	if (res->want_claims) {
-		if ((res->claims = jwtjson_parse_object(pl, plen)) == NULL) {
-			st = JWT_MALFORMED;
+		if ((st = jwt_check_payload(res->r, o, res->now, pl, plen,
+		    JWT_CLAIMS_LAZY)) != JWT_OK)
 			goto out;
-		}
 		if (jh.kid != NULL)
 			res->kid = xstrndup(jh.kid, jh.kid_len);
 	} else {
@@ -262,8 +265,6 @@ verify_jws(const struct keys *ks, const struct jwt_opts *o, const char *token,
 	}
 out:
 	if (st != JWT_OK) {
-		json_decref(res->claims);
-		res->claims = NULL;
 		free(res->kid);
 		res->kid = NULL;
 		free(res->payload);
@@ -412,14 +413,13 @@ clamp_i64(double d)
  * token, refused today, would be accepted in its last max_lifetime_s,
  * possibly after the revocation of its id has been dropped. */
 static enum jwt_status
-check_lifetime(const json_t *expv, const json_t *iat, const struct jwt_opts *o, double t)
+check_lifetime(double exp, int has_iat, double iat, const struct jwt_opts *o, double t)
 {
-	double exp = json_number_value(expv);
 	double max = (double)o->max_lifetime_s;
 
 	if (exp > t + max + (double)o->leeway_s)
 		return JWT_LIFETIME_TOO_LONG;
-	if (iat != NULL && exp - json_number_value(iat) > max)
+	if (has_iat && exp - iat > max)
 		return JWT_LIFETIME_TOO_LONG;
 	return JWT_OK;
 }
@@ -482,7 +482,7 @@ find_claims(const json_t *p, const char *id_claim, const char *scope_claim,
 static enum jwt_status
 check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 {
-	const json_t *p = r->payload;
+	const json_t *p = r->claims_obj_;
 	struct claim_refs c;
 	const json_t *expv, *nbf, *iat, *iss, *sub, *aud;
 	double t = (double)now, leeway = (double)o->leeway_s;
@@ -520,6 +520,7 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 	if ((v = c.id) != NULL && !json_is_string(v))
 		return JWT_BAD_CLAIM;
 	r->token_id = v ? json_string_value(v) : NULL;
+	r->token_id_len = v ? json_string_length(v) : 0;
 
 	if (expv != NULL) {
 		double exp = json_number_value(expv);
@@ -531,7 +532,8 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 			return JWT_EXPIRED;
 	} else if (o->require_exp || o->max_lifetime_s > 0)
 		return JWT_MISSING_EXP;
-	if (o->max_lifetime_s > 0 && (st = check_lifetime(expv, iat, o, t)) != JWT_OK)
+	if (o->max_lifetime_s > 0 && (st = check_lifetime(json_number_value(expv),
+	    iat != NULL, json_number_value(iat), o, t)) != JWT_OK)
 		return st;
 	if (nbf != NULL && t + leeway < json_number_value(nbf))
 		return JWT_NOT_YET_VALID;
@@ -561,6 +563,228 @@ check_claims(struct jwt_result *r, const struct jwt_opts *o, time_t now)
 	return collect_scopes(r, c.scope, o->scope_format);
 }
 
+/* Top-level members a token's claims may have and still be checked from
+ * their text (jwtjson_scan_object reads at most 32); more are parsed. */
+#define JWT_FLAT_MEMBERS	32
+
+/* Whether the string member m holds exactly the bytes of s. The text of
+ * the fast subset holds no NUL, so this is strcmp on the built string. */
+static int
+flat_equal(const struct jwtjson_member *m, const char *s)
+{
+	size_t n = strlen(s);
+
+	return m->str_len == n && memcmp(m->str, s, n) == 0;
+}
+
+/* collect_scopes on a member of the claims' text. */
+static enum jwt_status
+flat_scopes(struct jwt_result *r, const struct jwtjson_member *v, enum jwt_scope_format fmt)
+{
+	struct jwtjson_member e;
+	size_t n = 0, bytes = 0, pos = 0, i;
+	char *o;
+
+	if (v == NULL)
+		return JWT_OK;
+	if (v->type == JSON_ARRAY && fmt != JWT_SCOPE_STRING) {
+		while (jwtjson_array_next(v->str, v->str_len, &pos, &e)) {
+			if (e.type != JSON_STRING || e.str_len == 0)
+				return JWT_BAD_SCOPE;
+			bytes += e.str_len + 1;
+			n++;
+		}
+		o = scopes_alloc(r, n, bytes);
+		for (pos = 0, i = 0; jwtjson_array_next(v->str, v->str_len, &pos, &e); i++) {
+			memcpy(o, e.str, e.str_len);
+			o[e.str_len] = '\0';
+			r->scopes[i] = o;
+			o += e.str_len + 1;
+		}
+		r->nscopes = n;
+		return JWT_OK;
+	}
+	if (v->type == JSON_STRING && fmt != JWT_SCOPE_ARRAY) {
+		const char *s = v->str;
+		size_t len = v->str_len;
+
+		if (len == 0)
+			return JWT_OK;
+		/* RFC 6749 3.3, as collect_scopes. */
+		if (s[0] == ' ' || s[len - 1] == ' ')
+			return JWT_BAD_SCOPE;
+		n = 1;
+		for (i = 0; i < len; i++) {
+			if (s[i] == ' ' && s[i + 1] == ' ')
+				return JWT_BAD_SCOPE;
+			if (s[i] == ' ')
+				n++;
+		}
+		o = scopes_alloc(r, n, len + 1);
+		memcpy(o, s, len);
+		o[len] = '\0';
+		r->nscopes = 0;
+		r->scopes[r->nscopes++] = o;
+		for (i = 0; i < len; i++) {
+			if (o[i] == ' ') {
+				o[i] = '\0';
+				r->scopes[r->nscopes++] = o + i + 1;
+			}
+		}
+		return JWT_OK;
+	}
+	return JWT_BAD_SCOPE;
+}
+
+/* check_claims on the members m[0..n) of the claims' text (pl, plen
+ * bytes), read by jwtjson_scan_object: the same checks in the same order,
+ * on the same values (the fast subset's numbers are integers, its strings
+ * plain ASCII), without building the object. r keeps the text for
+ * jwt_result_claims, and sub and the id claim after it. JWT_STATUS_COUNT,
+ * r untouched, when the id or scope claim is a path below the top level
+ * (jwt_claim_path on the object finds those). */
+static enum jwt_status
+check_flat(struct jwt_result *r, const struct jwt_opts *o, time_t now,
+    const unsigned char *pl, size_t plen, const struct jwtjson_member *m, size_t n)
+{
+	const char *id_claim = o->id_claim ? o->id_claim : "jti";
+	const char *scope_claim = o->scope_claim ? o->scope_claim : "scope";
+	size_t idlen = strlen(id_claim), scopelen = strlen(scope_claim), pos, j, i;
+	const struct jwtjson_member *expv = NULL, *nbf = NULL, *iat = NULL, *iss = NULL,
+	    *sub = NULL, *aud = NULL, *id = NULL, *scope = NULL;
+	double t = (double)now, leeway = (double)o->leeway_s;
+	struct jwtjson_member e;
+	enum jwt_status st;
+	char *q;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		const char *k = m[i].name;
+		size_t kl = m[i].name_len;
+
+		/* Three-byte names compared in place, the others by their
+		 * first byte before a call (as find_claims; names here are
+		 * a few bytes and differ early). */
+		if (kl == 3) {
+			const struct jwtjson_member **to =
+			    k[0] == 'e' && k[1] == 'x' && k[2] == 'p' ? &expv :
+			    k[0] == 'n' && k[1] == 'b' && k[2] == 'f' ? &nbf :
+			    k[0] == 'i' && k[1] == 'a' && k[2] == 't' ? &iat :
+			    k[0] == 'i' && k[1] == 's' && k[2] == 's' ? &iss :
+			    k[0] == 's' && k[1] == 'u' && k[2] == 'b' ? &sub :
+			    k[0] == 'a' && k[1] == 'u' && k[2] == 'd' ? &aud : NULL;
+			if (to != NULL)
+				*to = &m[i];
+		}
+		if (kl == idlen && (kl == 0 || (k[0] == id_claim[0] && memcmp(k, id_claim, kl) == 0)))
+			id = &m[i];
+		if (kl == scopelen && (kl == 0 ||
+		    (k[0] == scope_claim[0] && memcmp(k, scope_claim, kl) == 0)))
+			scope = &m[i];
+	}
+	if ((id == NULL && strchr(id_claim, '.') != NULL) ||
+	    (scope == NULL && strchr(scope_claim, '.') != NULL))
+		return JWT_STATUS_COUNT;
+
+	/* Types first, as check_claims; the only numbers here are integers. */
+	if ((expv != NULL && expv->type != JSON_INTEGER) ||
+	    (nbf != NULL && nbf->type != JSON_INTEGER) ||
+	    (iat != NULL && iat->type != JSON_INTEGER))
+		return JWT_BAD_CLAIM;
+	if (iss != NULL && iss->type != JSON_STRING)
+		return JWT_BAD_CLAIM;
+	if (sub != NULL && sub->type != JSON_STRING)
+		return JWT_BAD_CLAIM;
+	if (aud != NULL && aud->type != JSON_STRING) {
+		if (aud->type != JSON_ARRAY)
+			return JWT_BAD_CLAIM;
+		for (pos = 0; jwtjson_array_next(aud->str, aud->str_len, &pos, &e); )
+			if (e.type != JSON_STRING)
+				return JWT_BAD_CLAIM;
+	}
+	if (id != NULL && id->type != JSON_STRING)
+		return JWT_BAD_CLAIM;
+	/* The text, then sub and the id as C strings, in one allocation. */
+	r->claims_text_ = q = xmalloc(plen + 1 + (sub != NULL ? sub->str_len + 1 : 0) +
+	    (id != NULL ? id->str_len + 1 : 0));
+	r->claims_len_ = plen;
+	memcpy(q, pl, plen);
+	q[plen] = '\0';
+	q += plen + 1;
+	if (sub != NULL) {
+		memcpy(q, sub->str, sub->str_len);
+		q[sub->str_len] = '\0';
+		r->sub = q;
+		q += sub->str_len + 1;
+	}
+	if (id != NULL) {
+		memcpy(q, id->str, id->str_len);
+		q[id->str_len] = '\0';
+		r->token_id = q;
+		r->token_id_len = id->str_len;
+	}
+
+	if (expv != NULL) {
+		double exp = (double)expv->integer;
+		r->has_exp = 1;
+		r->exp = clamp_i64(exp);
+		r->valid_until = clamp_i64(exp + leeway);
+		if (t >= exp + leeway)
+			return JWT_EXPIRED;
+	} else if (o->require_exp || o->max_lifetime_s > 0)
+		return JWT_MISSING_EXP;
+	if (o->max_lifetime_s > 0 && (st = check_lifetime((double)expv->integer,
+	    iat != NULL, iat != NULL ? (double)iat->integer : 0.0, o, t)) != JWT_OK)
+		return st;
+	if (nbf != NULL && t + leeway < (double)nbf->integer)
+		return JWT_NOT_YET_VALID;
+	if (iat != NULL && (double)iat->integer > t + leeway)
+		return JWT_ISSUED_IN_FUTURE;
+
+	if (o->nissuers > 0) {
+		ok = 0;
+		for (i = 0; iss != NULL && i < o->nissuers && !ok; i++)
+			ok = flat_equal(iss, o->issuers[i]);
+		if (!ok)
+			return JWT_WRONG_ISSUER;
+	}
+	if (o->naudiences > 0) {
+		ok = 0;
+		for (j = 0; aud != NULL && j < o->naudiences && !ok; j++) {
+			if (aud->type == JSON_STRING)
+				ok = flat_equal(aud, o->audiences[j]);
+			else
+				for (pos = 0; jwtjson_array_next(aud->str, aud->str_len, &pos, &e); )
+					if (flat_equal(&e, o->audiences[j]))
+						ok = 1;
+		}
+		if (!ok)
+			return JWT_WRONG_AUDIENCE;
+	}
+	return flat_scopes(r, scope, o->scope_format);
+}
+
+enum jwt_status
+jwt_check_payload(struct jwt_result *r, const struct jwt_opts *o, time_t now,
+    const unsigned char *pl, size_t plen, enum jwt_claims_mode mode)
+{
+	struct jwtjson_member m[JWT_FLAT_MEMBERS];
+	enum jwt_status st = JWT_STATUS_COUNT;
+	size_t n;
+
+	r->valid_until = INT64_MAX;
+	/* A payload in the fast subset, judged whole by the scan (so that
+	 * jwt_result_claims can never fail later), is checked from its
+	 * text; any other is parsed now, as it always was. */
+	if (mode == JWT_CLAIMS_LAZY && jwtjson_scan_object(pl, plen, m, JWT_FLAT_MEMBERS, &n))
+		st = check_flat(r, o, now, pl, plen, m, n);
+	if (st != JWT_STATUS_COUNT)
+		return st;
+	if ((r->claims_obj_ = jwtjson_parse_object(pl, plen)) == NULL)
+		return JWT_MALFORMED;
+	return check_claims(r, o, now);
+}
+
 enum jwt_status
 jwt_verify(const struct keys *ks, const struct jwt_opts *o, const char *token,
     size_t len, time_t now, struct jwt_result **out)
@@ -573,13 +797,13 @@ jwt_verify(const struct keys *ks, const struct jwt_opts *o, const char *token,
 	r->valid_until = INT64_MAX;
 	memset(&res, 0, sizeof(res));
 	res.want_claims = 1;
+	res.r = r;
+	res.now = now;
 	if ((st = verify_jws(ks, o, token, len, &res)) != JWT_OK)
 		goto out;
-	r->payload = res.claims;
 	r->kid = res.kid;
 	r->alg = res.alg;
 	r->key = res.key;
-	st = check_claims(r, o, now);
 out:
 	if (st == JWT_OK)
 		*out = r;
@@ -589,10 +813,24 @@ out:
 }
 
 enum jwt_status
-jwt_claims_check(struct jwt_result *r, const struct jwt_opts *o, time_t now)
+jwt_claims_check(struct jwt_result *r, json_t *doc, const struct jwt_opts *o, time_t now)
 {
+	r->claims_obj_ = doc;
 	r->valid_until = INT64_MAX;
 	return check_claims(r, o, now);
+}
+
+const json_t *
+jwt_result_claims(struct jwt_result *r)
+{
+	/* Only a result holding the text lacks the object: one built from
+	 * an object (an introspection answer, shared between workers) is
+	 * never written here. */
+	if (r->claims_obj_ == NULL && r->claims_text_ != NULL &&
+	    (r->claims_obj_ = jwtjson_parse_object((const unsigned char *)r->claims_text_,
+	    r->claims_len_)) == NULL)
+		fatalx("jwt: claims judged at verification no longer parse");
+	return r->claims_obj_;
 }
 
 void
@@ -603,7 +841,8 @@ jwt_result_free(struct jwt_result *r)
 	if (r->user_free != NULL)
 		r->user_free(r->user);
 	free(r->kid);
-	json_decref(r->payload);
+	json_decref(r->claims_obj_);
+	free(r->claims_text_);
 	free(r->scopes);		/* scope_buf with it */
 	free(r);
 }

@@ -69,13 +69,24 @@ struct jwt_opts {
 void jwt_opts_init(struct jwt_opts *o);
 
 /* The outcome of a successful verification. Strings point into the
- * payload JSON or into scope_buf, or are kid, all owned by the result. */
+ * claims (their JSON or their text), or into scope_buf, or are kid, all
+ * owned by the result. */
 struct jwt_result {
-	json_t *payload;		/* full claims, for claim bindings */
+	/* The claims object is built on first use (jwt_result_claims): most
+	 * requests read none of it, and building then freeing it was about
+	 * a tenth of a fresh token's cost. Read only through the accessor;
+	 * the names say so (jwt.c alone touches them). */
+	json_t *claims_obj_;		/* NULL until built */
+	char *claims_text_;		/* the payload's bytes (claims_len_),
+					 * NUL, then sub and the id claim when
+					 * they were read from it */
+	size_t claims_len_;
 	enum keys_alg alg;
 	char *kid;			/* the header's kid; NULL when absent */
 	const struct keys_entry *key;	/* the key that verified it */
 	const char *token_id;		/* id claim, NULL when absent */
+	size_t token_id_len;		/* its length as JSON gives it (a NUL
+					 * inside makes it longer than strlen) */
 	const char *sub;		/* NULL when absent */
 	int has_exp;
 	int64_t exp;			/* seconds (fraction dropped) */
@@ -104,10 +115,37 @@ enum jwt_status jwt_verify_jws(const struct keys *ks, const struct jwt_opts *o,
     size_t *payload_len, enum keys_alg *alg, const struct keys_entry **key);
 
 void jwt_result_free(struct jwt_result *r);
+
+/* The token's claims as a JSON object (claim bindings, rate limits keyed
+ * by a claim): built from the verified payload on the first call, the same
+ * object jwt_verify built for every token before (the payload was judged
+ * whole at verification: this never fails). The result is written only
+ * then, by the thread that owns it (a worker's token cache, a decision's
+ * own result); a result made from an introspection answer comes with its
+ * object and is never written. */
+const json_t *jwt_result_claims(struct jwt_result *r);
+
+/* How jwt_check_payload reads the claims: LAZY as jwt_verify does (a
+ * payload in jwtjson's fast subset is checked from its text, its object
+ * left for jwt_result_claims; any other is parsed at once), EAGER as it
+ * did before (always parsed at once, checked from the object): kept for
+ * the test that proves the two the same. */
+enum jwt_claims_mode {
+	JWT_CLAIMS_LAZY,
+	JWT_CLAIMS_EAGER,
+};
+
+/* The claims step of jwt_verify alone, on a verified payload (pl, plen
+ * bytes) into r (zeroed, or with alg, kid, key set): JWT_MALFORMED when
+ * it is no JSON object, else the claim checks at time now. */
+enum jwt_status jwt_check_payload(struct jwt_result *r, const struct jwt_opts *o, time_t now,
+    const unsigned char *pl, size_t plen, enum jwt_claims_mode mode);
+
 /* The claim checks jwt_verify runs on a verified payload, for claims that
- * came another way (an introspection answer): r->payload set, the rest is
- * filled in. */
-enum jwt_status jwt_claims_check(struct jwt_result *r, const struct jwt_opts *o, time_t now);
+ * came another way (an introspection answer): r takes doc (a JSON object,
+ * its reference), the rest is filled in. */
+enum jwt_status jwt_claims_check(struct jwt_result *r, json_t *doc, const struct jwt_opts *o,
+    time_t now);
 
 /* Find a claim by dotted path ("realm.scopes"); NULL when absent. */
 json_t *jwt_claim_path(const json_t *payload, const char *path);

@@ -23,7 +23,15 @@ static const unsigned char plain[256] = {
 
 struct cur {
 	const unsigned char *p, *end;
+	/* 0: read the grammar without building anything (jwtjson_scan_object):
+	 * the same functions accept the same bytes, and each value is
+	 * scan_mark instead of a new one. */
+	int build;
 };
+
+/* What a value is when nothing is built: a static value that json_decref
+ * leaves alone (refcount -1, as jansson's own true, false and null). */
+static json_t scan_mark = { JSON_NULL, (size_t)-1 };
 
 /* JSON whitespace (RFC 8259 2): one load to tell, as a token's JSON
  * usually has none and this runs between every two tokens of it. */
@@ -102,7 +110,9 @@ fast_integer(struct cur *c)
 {
 	json_int_t v;
 
-	return scan_integer(c, &v) == 0 ? json_integer(v) : NULL;
+	if (scan_integer(c, &v) != 0)
+		return NULL;
+	return c->build ? json_integer(v) : &scan_mark;
 }
 
 static json_t *fast_value(struct cur *c, int depth);
@@ -126,7 +136,7 @@ fast_object(struct cur *c, int depth)
 	size_t lens[JWTJSON_SCAN_NAMES], nk = 0, kn;
 	json_t *o, *v;
 
-	if (depth > JWTJSON_MAX_DEPTH || (o = json_object()) == NULL)
+	if (depth > JWTJSON_MAX_DEPTH || (o = c->build ? json_object() : &scan_mark) == NULL)
 		return NULL;
 	c->p++;
 	skip_ws(c);
@@ -137,8 +147,10 @@ fast_object(struct cur *c, int depth)
 	for (;;) {
 		if (c->p >= c->end || *c->p != '"' || fast_string(c, &k, &kn) != 0)
 			goto fail;
+		/* Past JWTJSON_SCAN_NAMES names only the built object can
+		 * tell a duplicate: a scan refuses (it is then parsed). */
 		if (nk < JWTJSON_SCAN_NAMES ? seen(names, lens, nk, k, kn) :
-		    json_object_getn(o, k, kn) != NULL)
+		    !c->build || json_object_getn(o, k, kn) != NULL)
 			goto fail;
 		if (nk < JWTJSON_SCAN_NAMES) {
 			names[nk] = k;
@@ -151,7 +163,7 @@ fast_object(struct cur *c, int depth)
 		skip_ws(c);
 		/* Takes v, also on failure. */
 		if ((v = fast_value(c, depth)) == NULL ||
-		    json_object_setn_new_nocheck(o, k, kn, v) != 0)
+		    (c->build && json_object_setn_new_nocheck(o, k, kn, v) != 0))
 			goto fail;
 		skip_ws(c);
 		if (c->p >= c->end)
@@ -176,7 +188,7 @@ fast_array(struct cur *c, int depth)
 {
 	json_t *a, *v;
 
-	if (depth > JWTJSON_MAX_DEPTH || (a = json_array()) == NULL)
+	if (depth > JWTJSON_MAX_DEPTH || (a = c->build ? json_array() : &scan_mark) == NULL)
 		return NULL;
 	c->p++;
 	skip_ws(c);
@@ -185,7 +197,8 @@ fast_array(struct cur *c, int depth)
 		return a;
 	}
 	for (;;) {
-		if ((v = fast_value(c, depth)) == NULL || json_array_append_new(a, v) != 0)
+		if ((v = fast_value(c, depth)) == NULL ||
+		    (c->build && json_array_append_new(a, v) != 0))
 			goto fail;
 		skip_ws(c);
 		if (c->p >= c->end)
@@ -225,7 +238,9 @@ fast_value(struct cur *c, int depth)
 		return NULL;
 	switch (*c->p) {
 	case '"':
-		return fast_string(c, &s, &n) == 0 ? json_stringn_nocheck(s, n) : NULL;
+		if (fast_string(c, &s, &n) != 0)
+			return NULL;
+		return c->build ? json_stringn_nocheck(s, n) : &scan_mark;
 	case '{':
 		return fast_object(c, depth + 1);
 	case '[':
@@ -243,15 +258,17 @@ fast_value(struct cur *c, int depth)
 	}
 }
 
-/* A scalar at c->p, read but not built: its type into m (and for a
- * string its bytes). 0, or -1 when outside the subset or not a scalar. */
+/* A value at c->p, read but not built: its type into m, for a string its
+ * bytes, for an integer its value, for an object or array (only when
+ * containers is set) its whole text. 0, or -1 when outside the subset. */
 static int
-scan_scalar(struct cur *c, struct jwtjson_member *m)
+scan_member_value(struct cur *c, struct jwtjson_member *m, int containers)
 {
-	json_int_t v;
+	const unsigned char *start = c->p;
 
 	m->str = NULL;
 	m->str_len = 0;
+	m->integer = 0;
 	if (c->p >= c->end)
 		return -1;
 	switch (*c->p) {
@@ -267,19 +284,30 @@ scan_scalar(struct cur *c, struct jwtjson_member *m)
 	case 'n':
 		m->type = JSON_NULL;
 		return literal(c, "null", 4);
+	case '{':
+	case '[':
+		/* depth 1: that of the top-level object holding it. */
+		m->type = *c->p == '{' ? JSON_OBJECT : JSON_ARRAY;
+		if (!containers || c->build || fast_value(c, 1) == NULL)
+			return -1;
+		m->str = (const char *)start;
+		m->str_len = (size_t)(c->p - start);
+		return 0;
 	default:
 		m->type = JSON_INTEGER;
 		if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
-			return scan_integer(c, &v);
+			return scan_integer(c, &m->integer);
 		return -1;
 	}
 }
 
-int
-jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m,
-    size_t max, size_t *n)
+/* The object at buf (whitespace around it allowed), its members read into
+ * m as jwtjson_scan_flat and jwtjson_scan_object say. */
+static int
+scan_object(const unsigned char *buf, size_t len, struct jwtjson_member *m,
+    size_t max, size_t *n, int containers)
 {
-	struct cur c = { buf, buf + len };
+	struct cur c = { buf, buf + len, 0 };
 	size_t k = 0;
 
 	*n = 0;
@@ -304,7 +332,7 @@ jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m
 				return 0;
 			c.p++;
 			skip_ws(&c);
-			if (scan_scalar(&c, &m[k]) != 0)
+			if (scan_member_value(&c, &m[k], containers) != 0)
 				return 0;
 			k++;
 			skip_ws(&c);
@@ -328,9 +356,50 @@ jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m
 }
 
 int
+jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m,
+    size_t max, size_t *n)
+{
+	return scan_object(buf, len, m, max, n, 0);
+}
+
+int
+jwtjson_scan_object(const unsigned char *buf, size_t len, struct jwtjson_member *m,
+    size_t max, size_t *n)
+{
+	/* Never more names than the fast path compares without a hash, so
+	 * that what is accepted here the fast path builds. */
+	if (max > JWTJSON_SCAN_NAMES)
+		max = JWTJSON_SCAN_NAMES;
+	return scan_object(buf, len, m, max, n, 1);
+}
+
+int
+jwtjson_array_next(const char *text, size_t len, size_t *pos, struct jwtjson_member *m)
+{
+	struct cur c = { (const unsigned char *)text + *pos, (const unsigned char *)text + len, 0 };
+
+	/* At '[' the first time, then after the previous element. */
+	if (*pos == 0)
+		c.p++;
+	skip_ws(&c);
+	if (c.p < c.end && *c.p == ',') {
+		c.p++;
+		skip_ws(&c);
+	}
+	if (c.p >= c.end || *c.p == ']')
+		return 0;
+	m->name = NULL;
+	m->name_len = 0;
+	if (scan_member_value(&c, m, 1) != 0)
+		return 0;
+	*pos = (size_t)(c.p - (const unsigned char *)text);
+	return 1;
+}
+
+int
 jwtjson_parse_fast(const unsigned char *buf, size_t len, json_t **out)
 {
-	struct cur c = { buf, buf + len };
+	struct cur c = { buf, buf + len, 1 };
 	json_t *v = NULL;
 
 	*out = NULL;

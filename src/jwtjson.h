@@ -22,13 +22,16 @@ json_t *jwtjson_parse_object(const unsigned char *buf, size_t len);
  * the subset it handles, else 0 with *out NULL. */
 int jwtjson_parse_fast(const unsigned char *buf, size_t len, json_t **out);
 
-/* One member of a flat object: its name, and for a string its bytes. */
+/* One member of an object (or element of an array: name NULL): its name,
+ * its type and for a string its bytes. */
 struct jwtjson_member {
 	const char *name;
 	size_t name_len;
 	json_type type;		/* JSON_STRING, JSON_INTEGER, JSON_TRUE, ... */
-	const char *str;	/* JSON_STRING: the bytes (no NUL, no escape) */
+	const char *str;	/* JSON_STRING: the bytes (no NUL, no escape);
+				 * JSON_OBJECT, JSON_ARRAY: the value's text */
 	size_t str_len;
+	json_int_t integer;	/* JSON_INTEGER: the value */
 };
 
 /* Read buf as a flat object without building it (a JWS header: only a few
@@ -39,5 +42,20 @@ struct jwtjson_member {
  * same (fuzz_jwtjson). */
 int jwtjson_scan_flat(const unsigned char *buf, size_t len, struct jwtjson_member *m,
     size_t max, size_t *n);
+
+/* Read buf as a token's claims without building them: 1 with m[0..*n)
+ * its top-level members (objects and arrays as their text) when the whole
+ * of buf is in the fast path's subset, no object in it has two members of
+ * one name and the top level at most max (and at most 32) members; else
+ * 0. When it says 1, jwtjson_parse_fast(buf, len) succeeds (the same
+ * functions read it): a token whose claims are only built later was
+ * judged whole now (fuzz_jwtjson checks it). */
+int jwtjson_scan_object(const unsigned char *buf, size_t len, struct jwtjson_member *m,
+    size_t max, size_t *n);
+
+/* The elements of an array text (an m->str of JSON_ARRAY type from
+ * jwtjson_scan_object, len bytes): *pos 0 at first, then as left. 1 with
+ * the next element in m (name NULL), 0 at the end. */
+int jwtjson_array_next(const char *text, size_t len, size_t *pos, struct jwtjson_member *m);
 
 #endif

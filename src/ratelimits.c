@@ -430,6 +430,15 @@ param_value(const struct policy_match *m, const char *name, size_t *len)
 	return NULL;
 }
 
+int
+ratelimits_reads_claims(const struct ratelimits *rls)
+{
+	for (size_t i = 0; rls != NULL && i < rls->n; i++)
+		if (rls->v[i].key == RATELIMITS_KEY_CLAIM)
+			return 1;
+	return 0;
+}
+
 /* Key h by what the limit names; 0 when the request does not carry it. */
 static int
 key_hit(const struct ratelimits_limit *l, const struct ratelimits_request *rq,

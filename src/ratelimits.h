@@ -79,6 +79,10 @@ struct ratelimits_request {
 	const json_t *claims;
 };
 
+/* Whether a limit is keyed by a claim (only then does ratelimits_match
+ * read rq->claims). */
+int ratelimits_reads_claims(const struct ratelimits *rls);
+
 /* One limit that applies to a request, with the key it counts under: the
  * limit's index, the key kind actually used (a request that lacks the
  * limit's key counts under its client address, so that leaving a claim

@@ -45,6 +45,7 @@
 #include "token_config.h"
 #include "proxy.h"
 #include "ratelimit.h"
+#include "ratelimits.h"
 #include "realip.h"
 #include "rlgate.h"
 #include "reqscan.h"
@@ -709,10 +710,15 @@ admit_decide(struct worker *w, struct proxy_req *pr)
 	}
 	/* "rate_limits": what the policy allowed counts (rlgate.h); may
 	 * wait for Redis and go on in worker_admit_limited. */
-	claims = d->claims;
-	d->claims = NULL;
-	if (d->allow && pr->cf->ratelimits != NULL && rlgate_check(w, pr, d, claims))
-		return;
+	/* The claims object only for a limit keyed by a claim: built then
+	 * (gate_decision_claims), read now, never after this call. */
+	if (d->allow && pr->cf->ratelimits != NULL) {
+		claims = ratelimits_reads_claims(pr->cf->ratelimits) ? gate_decision_claims(d) : NULL;
+		gate_decision_forget_claims(d);
+		if (rlgate_check(w, pr, d, claims))
+			return;
+	}
+	gate_decision_forget_claims(d);
 	worker_admit_limited(w, pr);
 }
 

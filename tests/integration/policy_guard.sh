@@ -266,6 +266,20 @@ refused "member binding: a string claim, not an array" 403 GET "$G2/applications
 refused "member binding: a nested array" 403 GET "$G2/applications/$APP/tokens/$TOK" \
     "$(mint token.get --claim "apps=[[\"$APP\"]]")"
 refused "member binding: no claim" 403 GET "$G2/applications/$APP/tokens/$TOK" "$(mint token.get)"
+# A token first used on an action without bindings is cached with its
+# claims object not built yet (issue 21); on one keep-alive connection (one
+# worker, one token cache) the binding of the next request builds it from
+# the cached token and still refuses an application the claim does not list.
+M2=$(mint "token.get echo" --claim "apps=[\"$APP\"]")
+n0=$(record_count)
+expect_eq "member binding after the cache: unbound action, then an unlisted application" \
+    "200 403" "$(curl -s -o /dev/null -o /dev/null -w '%{http_code} ' -H "Authorization: Bearer $M2" \
+    "$G2/__test/echo/x" "$G2/applications/$APP2/tokens/$TOK" | sed 's/ $//')"
+expect_eq "member binding after the cache: only the unbound request reached the upstream" \
+    "$((n0 + 1))" "$(record_count)"
+expect_eq "member binding after the cache: the listed application" "200 200" \
+    "$(curl -s -o /dev/null -o /dev/null -w '%{http_code} ' -H "Authorization: Bearer $M2" \
+    "$G2/__test/echo/y" "$G2/applications/$APP/tokens/$TOK" | sed 's/ $//')"
 
 # --- _method in the query -------------------------------------------------------------
 R=$(mint "applicationApiTokens.get applicationApiToken.get applicationApiToken.delete")

@@ -173,8 +173,8 @@ test_rfc7515_a1_hs256(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	CU_ASSERT_EQUAL(r->alg, KEYS_ALG_HS256);
 	CU_ASSERT_EQUAL(r->exp, RFC7515_EXP);
-	CU_ASSERT(json_is_true(json_object_get(r->payload, "http://example.com/is_root")));
-	CU_ASSERT(json_is_true(jwt_claim_path(r->payload, "http://example.com/is_root")));
+	CU_ASSERT(json_is_true(json_object_get(jwt_result_claims(r), "http://example.com/is_root")));
+	CU_ASSERT(json_is_true(jwt_claim_path(jwt_result_claims(r), "http://example.com/is_root")));
 	jwt_result_free(r);
 	/* The clock matters: after exp + leeway the same token is expired. */
 	CU_ASSERT_EQUAL(verify(ks, &o, tok, RFC7515_EXP + 30), JWT_EXPIRED);
@@ -1036,7 +1036,7 @@ test_id_claim(void)
 	CU_ASSERT_PTR_NULL(r->kid);
 	CU_ASSERT_EQUAL(r->exp, 2000);
 	CU_ASSERT_EQUAL(r->valid_until, 2030);
-	CU_ASSERT_STRING_EQUAL(json_string_value(jwt_claim_path(r->payload, "tenant.id")), "t9");
+	CU_ASSERT_STRING_EQUAL(json_string_value(jwt_claim_path(jwt_result_claims(r), "tenant.id")), "t9");
 	jwt_result_free(r);
 	o.id_claim = "sub";
 	CU_ASSERT_EQUAL_FATAL(jwt_verify(hs_keys, &o, tok, strlen(tok), 1000, &r), JWT_OK);
@@ -1084,6 +1084,380 @@ test_status_strings(void)
 	}
 }
 
+/* ---- lazy claims ---- */
+
+/* The claims object built on first use must be the one jwt_verify built
+ * for every token before, and a payload must be refused or accepted the
+ * same way: JWT_CLAIMS_LAZY (what jwt_verify does) against
+ * JWT_CLAIMS_EAGER (what it did) on the same payload and options. */
+struct lazy_stats {
+	size_t checked, ok, deferred;
+};
+
+static const char *const lazy_iss[] = { "https://issuer.example", "i2" };
+static const char *const lazy_aud[] = { "scopegate", "other" };
+
+static void
+lazy_opts(struct jwt_opts *o, unsigned v)
+{
+	jwt_opts_init(o);
+	if (v & 1) {
+		o->issuers = lazy_iss;
+		o->nissuers = 2;
+		o->audiences = lazy_aud;
+		o->naudiences = 2;
+	}
+	if (v & 2)
+		o->scope_format = JWT_SCOPE_ARRAY;
+	if (v & 4)
+		o->scope_format = JWT_SCOPE_STRING;
+	if (v & 8)
+		o->scope_claim = "realm.scopes";
+	if (v & 16)
+		o->id_claim = "tenant.id";
+	if (v & 32)
+		o->require_exp = 0;
+	if (v & 64)
+		o->max_lifetime_s = 3600;
+	if (v & 128) {
+		o->id_claim = "sub";
+		o->scope_claim = "scp";
+	}
+	if (v & 256)
+		o->leeway_s = 0;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void
+lazy_compare(const unsigned char *pl, size_t len, unsigned v, struct lazy_stats *stats)
+{
+	struct jwt_result *a = xcalloc(1, sizeof(*a)), *b = xcalloc(1, sizeof(*b));
+	struct jwt_opts o;
+	enum jwt_status sa, sb;
+	int same = 1;
+
+	lazy_opts(&o, v);
+	sa = jwt_check_payload(a, &o, 1000, pl, len, JWT_CLAIMS_LAZY);
+	sb = jwt_check_payload(b, &o, 1000, pl, len, JWT_CLAIMS_EAGER);
+	stats->checked++;
+	if (sa != sb)
+		same = 0;
+	else if (sa == JWT_OK) {
+		const json_t *ca, *cb;
+		char *da, *db;
+
+		stats->ok++;
+		/* The eager path has its object at once; the lazy one only
+		 * for a payload it could not check from the text. */
+		CU_ASSERT_PTR_NOT_NULL(b->claims_obj_);
+		if (a->claims_obj_ == NULL)
+			stats->deferred++;
+		same = same_str(a->sub, b->sub) && same_str(a->token_id, b->token_id) &&
+		    a->token_id_len == b->token_id_len && a->has_exp == b->has_exp &&
+		    a->exp == b->exp && a->valid_until == b->valid_until &&
+		    a->nscopes == b->nscopes && (a->scopes == NULL) == (b->scopes == NULL);
+		for (size_t i = 0; same && i < a->nscopes; i++)
+			same = strcmp(a->scopes[i], b->scopes[i]) == 0;
+		ca = jwt_result_claims(a);
+		cb = jwt_result_claims(b);
+		/* Built at most once: the second call gives the same object. */
+		CU_ASSERT(ca != NULL && ca == jwt_result_claims(a));
+		da = json_dumps(ca, JSON_COMPACT | JSON_ENCODE_ANY);
+		db = json_dumps(cb, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (da == NULL || db == NULL || strcmp(da, db) != 0 || !json_equal(ca, cb))
+			same = 0;
+		free(da);
+		free(db);
+	}
+	if (!same) {
+		fprintf(stderr, "lazy/eager differ (opts %u: %s / %s): %.*s\n", v,
+		    jwt_status_str(sa), jwt_status_str(sb), (int)len, (const char *)pl);
+		CU_FAIL("lazy and eager claims differ");
+	}
+	jwt_result_free(a);
+	jwt_result_free(b);
+}
+
+/* Hand-written hostile payloads, each under every option set. */
+static const char *const lazy_cases[] = {
+	"{\"exp\":2000}",
+	"{\"exp\":2000,\"sub\":\"u\",\"jti\":\"j\",\"scope\":\"a b c\",\"iss\":\"https://issuer.example\",\"aud\":\"scopegate\"}",
+	"{\"exp\":2000,\"aud\":[\"x\",\"other\"],\"iss\":\"i2\",\"scope\":[\"a\",\"b\"]}",
+	"{\"exp\":2000,\"aud\":[\"x\",5]}",
+	"{\"exp\":2000,\"aud\":[]}",
+	"{\"exp\":2000,\"aud\":{}}",
+	"{\"exp\":2000,\"sub\":\"a\",\"sub\":\"b\"}",
+	"{\"exp\":2000,\"x\":{\"a\":1,\"a\":2}}",
+	"{\"exp\":2000,\"x\":[{\"a\":1,\"b\":{\"a\":1,\"a\":1}}]}",
+	"{\"exp\":2000.5}",
+	"{\"exp\":2e3}",
+	"{\"exp\":2000,\"nbf\":1E3,\"iat\":999.999}",
+	"{\"exp\":123456789012345678}",
+	"{\"exp\":1234567890123456789}",
+	"{\"exp\":12345678901234567890}",
+	"{\"exp\":-0,\"nbf\":-1}",
+	"{\"exp\":02000}",
+	"{\"exp\":-}",
+	"{\"exp\":2000,\"iat\":-9223372036854775808}",
+	"{\"exp\":99999999999999999999999999999999999999}",
+	"{\"exp\":1e400}",
+	"{\"exp\":\"2000\"}",
+	"{\"exp\":true}",
+	"{\"exp\":null}",
+	"{\"exp\":2000,\"sub\":\"\\u0075\"}",
+	"{\"exp\":2000,\"sub\":\"a\\u0000b\",\"jti\":\"x\\u0000y\"}",
+	"{\"exp\":2000,\"jti\":\"\\ud800\"}",
+	"{\"exp\":2000,\"jti\":\"\\ud83d\\ude00\"}",
+	"{\"exp\":2000,\"sub\":\"\xc3\xa9\"}",
+	"{\"exp\":2000,\"sub\":\"\xff\"}",
+	"{\"exp\":2000,\"sub\":\"\xc0\xaf\"}",
+	"{\"exp\":2000,\"sub\":\"\xed\xa0\x80\"}",
+	"{\"exp\":2000,\"s\xc3\xa9\":1}",
+	"{\"exp\":2000,\"sub\":\"tab\there\"}",
+	"{\"exp\":2000,\"sub\":\"a\\\"b\\\\c\\/d\\n\"}",
+	"{\"exp\":2000,\"scope\":\" a\"}",
+	"{\"exp\":2000,\"scope\":\"a \"}",
+	"{\"exp\":2000,\"scope\":\"a  b\"}",
+	"{\"exp\":2000,\"scope\":\"\"}",
+	"{\"exp\":2000,\"scope\":\" \"}",
+	"{\"exp\":2000,\"scope\":\"a\\u0020\\u0020b\"}",
+	"{\"exp\":2000,\"scope\":\"a\\u0000 b\"}",
+	"{\"exp\":2000,\"scope\":[\"\"]}",
+	"{\"exp\":2000,\"scope\":[]}",
+	"{\"exp\":2000,\"scope\":[\"a\",1]}",
+	"{\"exp\":2000,\"scope\":[\"a\\u0000\"]}",
+	"{\"exp\":2000,\"scope\":5}",
+	"{\"exp\":2000,\"scope\":{\"a\":1}}",
+	"{\"exp\":2000,\"realm\":{\"scopes\":[\"x\",\"y\"]},\"tenant\":{\"id\":\"t9\"}}",
+	"{\"exp\":2000,\"realm.scopes\":\"f\",\"tenant.id\":\"g\"}",
+	"{\"exp\":2000,\"realm\":{\"scopes\":5},\"tenant\":{\"id\":[]}}",
+	"{\"exp\":2000,\"scp\":\"q r\",\"sub\":\"s\"}",
+	"{\"exp\":2000,\"sub\":5}",
+	"{\"exp\":2000,\"jti\":5}",
+	"{\"exp\":2000,\"iss\":[\"https://issuer.example\"]}",
+	"{\"exp\":2000,\"iss\":\"https://issuer.example\\u0000x\",\"aud\":\"scopegate\\u0000\"}",
+	"{\"exp\":5000,\"iat\":900}",
+	"{\"exp\":4600,\"iat\":1000}",
+	"{\"exp\":1000,\"nbf\":1031}",
+	"{\"exp\":1031,\"nbf\":1030,\"iat\":1030}",
+	"{\"exp\":970}",
+	"{\"exp\":969}",
+	"{}",
+	"[]",
+	"\"x\"",
+	"5",
+	"",
+	"{",
+	"{\"exp\":2000",
+	"{\"exp\":2000}x",
+	"{\"exp\":2000} ",
+	" \t\r\n{ \"exp\" : 2000 , \"sub\" : \"u\" } \n",
+	"{\"exp\":2000,}",
+	"{\"exp\" 2000}",
+	"{exp:2000}",
+	"{\"exp\":2000,\"a\":[1,2,]}",
+	"{\"exp\":2000,\"a\":tru}",
+	"{\"exp\":2000,\"a\":True}",
+	"{\"exp\":2000,\"a\":[[[[[[[[[1]]]]]]]]]}",
+	"{\"exp\":2000,\"a\":[[[[[[[1]]]]]]]}",
+	"{\"exp\":2000,\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{}}}}}}}}}",
+	"{\"exp\":2000,\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{}}}}}}}}",
+	"{\"exp\":2000,\"\":1}",
+	"{\"exp\":2000,\"a\":\"\\x\"}",
+	"{\"exp\":2000,\"a\":\"\\u12\"}",
+	"{\"exp\":2000,\"a\":\"\x01\"}",
+	"{\"exp\":2000,\"a\":\"\x7f\"}",
+};
+
+/* A token's payload made at random from pieces that cover every JSON
+ * type, the claims the checks read and the shapes the fast path leaves to
+ * jansson, then perhaps damaged. */
+static uint64_t lazy_rng = 0x9e3779b97f4a7c15ull;
+
+static unsigned
+lazy_rand(unsigned n)
+{
+	lazy_rng ^= lazy_rng << 13;
+	lazy_rng ^= lazy_rng >> 7;
+	lazy_rng ^= lazy_rng << 17;
+	return (unsigned)(lazy_rng % n);
+}
+
+static void
+lazy_value(char *buf, size_t cap, size_t *len, int depth)
+{
+	static const char *const scalars[] = {
+		"2000", "1000", "1031", "969", "0", "-1", "2000.0", "2e3", "-0", "1e400",
+		"123456789012345678", "1234567890123456789", "99999999999999999999",
+		"true", "false", "null", "\"\"", "\"u\"", "\"a b\"", "\" a\"", "\"a  b\"",
+		"\"scopegate\"", "\"other\"", "\"https://issuer.example\"", "\"i2\"",
+		"\"\\u0041\"", "\"a\\u0000b\"", "\"\\ud800\"", "\"\\ud83d\\ude00\"", "\"\xc3\xa9\"",
+		"\"\xff\"", "\"\xe2\x82\"", "\"\\/\"", "\"a\\\"b\"", "\"x y z\"",
+	};
+	unsigned k = lazy_rand(depth > 9 ? 1 : 8);
+
+	if (*len + 64 >= cap)
+		k = 0;
+	if (k < 5) {
+		const char *s = scalars[lazy_rand(sizeof(scalars) / sizeof(scalars[0]))];
+		size_t n = strlen(s);
+		if (*len + n < cap) {
+			memcpy(buf + *len, s, n);
+			*len += n;
+		}
+	} else if (k < 7) {
+		unsigned n = lazy_rand(4);
+		buf[(*len)++] = '[';
+		for (unsigned i = 0; i < n && *len + 64 < cap; i++) {
+			if (i > 0)
+				buf[(*len)++] = ',';
+			lazy_value(buf, cap, len, depth + 1);
+		}
+		buf[(*len)++] = ']';
+	} else {
+		static const char *const names[] = { "a", "b", "id", "scopes", "a" };
+		unsigned n = lazy_rand(4);
+		buf[(*len)++] = '{';
+		for (unsigned i = 0; i < n && *len + 64 < cap; i++) {
+			*len += (size_t)snprintf(buf + *len, cap - *len, "%s\"%s\":", i > 0 ? "," : "",
+			    names[lazy_rand(5)]);
+			lazy_value(buf, cap, len, depth + 1);
+		}
+		buf[(*len)++] = '}';
+	}
+}
+
+static size_t
+lazy_payload(char *buf, size_t cap)
+{
+	static const char *const names[] = {
+		"exp", "nbf", "iat", "iss", "sub", "aud", "jti", "scope", "scp", "realm",
+		"tenant", "realm.scopes", "tenant.id", "x", "y", "\\u0065xp", "s\xc3\xa9", "",
+	};
+	size_t len = 0;
+	unsigned n = lazy_rand(12), m;
+	static const char junk[] = "{}[]\",:\\ 09-.eEtu\x00\x80\xff\xc3\t\n";
+
+	buf[len++] = '{';
+	for (unsigned i = 0; i < n && len + 128 < cap; i++) {
+		/* exp first most of the time: most tokens then pass the checks */
+		const char *name = i == 0 && lazy_rand(4) != 0 ? "exp" :
+		    names[lazy_rand(sizeof(names) / sizeof(names[0]))];
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s\"%s\"%s:%s", i > 0 ? "," : "",
+		    lazy_rand(8) == 0 ? " " : "", name, lazy_rand(8) == 0 ? "\t" : "",
+		    lazy_rand(8) == 0 ? "\n" : "");
+		if (i == 0 && strcmp(name, "exp") == 0 && lazy_rand(4) != 0)
+			len += (size_t)snprintf(buf + len, cap - len, "2000");
+		else
+			lazy_value(buf, cap, &len, 1);
+	}
+	buf[len++] = '}';
+	/* Damage one in four: a byte changed, inserted, dropped, or the end
+	 * cut. */
+	for (m = lazy_rand(8) == 0 ? 1 + lazy_rand(3) : 0; m > 0 && len > 1; m--) {
+		size_t at = lazy_rand((unsigned)len);
+		switch (lazy_rand(4)) {
+		case 0:
+			buf[at] = junk[lazy_rand(sizeof(junk) - 1)];
+			break;
+		case 1:
+			if (len + 1 < cap) {
+				memmove(buf + at + 1, buf + at, len - at);
+				buf[at] = junk[lazy_rand(sizeof(junk) - 1)];
+				len++;
+			}
+			break;
+		case 2:
+			memmove(buf + at, buf + at + 1, len - at - 1);
+			len--;
+			break;
+		default:
+			len = at;
+			break;
+		}
+	}
+	return len;
+}
+
+static void
+test_lazy_claims(void)
+{
+	struct lazy_stats st = { 0, 0, 0 }, hand;
+	char buf[4096];
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(lazy_cases) / sizeof(lazy_cases[0]); i++)
+		for (unsigned v = 0; v < 512; v++)
+			lazy_compare((const unsigned char *)lazy_cases[i], strlen(lazy_cases[i]), v, &st);
+	hand = st;
+	/* More than 32 members: parsed at once, the same. */
+	len = (size_t)snprintf(buf, sizeof(buf), "{\"exp\":2000");
+	for (int i = 0; i < 40; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"m%d\":%d", i, i);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"m3\":1}");
+	lazy_compare((const unsigned char *)buf, len, 0, &st);
+	buf[len - 8] = '}';
+	lazy_compare((const unsigned char *)buf, len - 7, 0, &st);
+	for (int i = 0; i < 200000; i++) {
+		len = lazy_payload(buf, sizeof(buf));
+		lazy_compare((const unsigned char *)buf, len, lazy_rand(512), &st);
+	}
+	fprintf(stderr, "lazy claims: %zu checks (%zu hand-written: %zu accepted, %zu of them "
+	    "deferred), %zu accepted, %zu of them deferred\n", st.checked, hand.checked,
+	    hand.ok, hand.deferred, st.ok, st.deferred);
+	/* The test means something only if both paths were taken often. */
+	CU_ASSERT(hand.deferred > 1000 && hand.ok - hand.deferred > 1000);
+	CU_ASSERT(st.deferred - hand.deferred > 2000 && st.checked - st.ok > 5000);
+	CU_ASSERT(st.ok - st.deferred - (hand.ok - hand.deferred) > 2000);
+}
+
+/* Through jwt_verify: a signed token's claims are deferred when its
+ * payload is plain, parsed at once otherwise, and equal either way. */
+static void
+test_lazy_verify(void)
+{
+	static const char *const pls[] = {
+		"{\"exp\":2000,\"sub\":\"u\",\"jti\":\"j\",\"scope\":\"a b\",\"tenant\":{\"id\":\"t\"}}",
+		"{\"exp\":2000,\"sub\":\"\\u0075\",\"jti\":\"j\",\"scope\":\"a b\"}",
+		"{\"exp\":2000.5,\"sub\":\"u\"}",
+		"{\"exp\":2000,\"sub\":\"u\",\"sub\":\"v\"}",
+		"{\"exp\":2000,\"x\":{\"a\":1,\"a\":2}}",
+		"{\"exp\":2000,\"x\":\"\xff\"}",
+	};
+	static const enum jwt_status want[] = {
+		JWT_OK, JWT_OK, JWT_OK, JWT_MALFORMED, JWT_MALFORMED, JWT_MALFORMED,
+	};
+	static const int deferred[] = { 1, 0, 0, 0, 0, 0 };
+	struct jwt_opts o;
+
+	jwt_opts_init(&o);
+	for (size_t i = 0; i < sizeof(pls) / sizeof(pls[0]); i++) {
+		struct jwt_result *r = NULL, *e = xcalloc(1, sizeof(*e));
+		char *tok = sign(hs, "{\"alg\":\"HS256\",\"kid\":\"hs\"}", pls[i]), *da, *db;
+
+		CU_ASSERT_EQUAL(jwt_verify(hs_keys, &o, tok, strlen(tok), 1000, &r), want[i]);
+		CU_ASSERT_EQUAL(jwt_check_payload(e, &o, 1000, (const unsigned char *)pls[i],
+		    strlen(pls[i]), JWT_CLAIMS_EAGER), want[i]);
+		if (r != NULL) {
+			CU_ASSERT_EQUAL(r->claims_obj_ == NULL, deferred[i]);
+			CU_ASSERT_STRING_EQUAL(r->kid, "hs");
+			da = json_dumps(jwt_result_claims(r), JSON_COMPACT);
+			db = json_dumps(jwt_result_claims(e), JSON_COMPACT);
+			CU_ASSERT(da != NULL && db != NULL && strcmp(da, db) == 0);
+			free(da);
+			free(db);
+		}
+		jwt_result_free(r);
+		jwt_result_free(e);
+		free(tok);
+	}
+}
+
 int
 main(void)
 {
@@ -1117,6 +1491,8 @@ main(void)
 	CU_add_test(s, "scope claim forms", test_scopes);
 	CU_add_test(s, "id claim, sub, claim paths", test_id_claim);
 	CU_add_test(s, "status strings", test_status_strings);
+	CU_add_test(s, "lazy claims equal eager ones", test_lazy_claims);
+	CU_add_test(s, "lazy claims through jwt_verify", test_lazy_verify);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();

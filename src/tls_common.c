@@ -303,16 +303,6 @@ tls_connection_ssl(struct evhttp_connection *evcon)
 	return bufferevent_openssl_get_ssl(bev);
 }
 
-int
-tls_read_progress(SSL *ssl, uint64_t *seen)
-{
-	uint64_t n = BIO_number_read(SSL_get_rbio(ssl));
-	int moved = n != *seen;
-
-	*seen = n;
-	return moved;
-}
-
 void
 tls_connection_close_notify(struct evhttp_connection *evcon)
 {

@@ -61,6 +61,17 @@ ms_to_tv(int64_t ms, struct timeval *tv)
 	tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
 }
 
+/* Draining, and nothing left to wait for: no request in flight, no
+ * connection yet to send one, attached or accepted in this loop pass
+ * (attach_cb queued: the drain order against an accept in the same pass
+ * is not fixed, the wake-up comes through the mailbox's descriptor,
+ * ready in the same epoll_wait as the listener). */
+static int
+drained(const struct worker *w)
+{
+	return w->draining && w->inflight == 0 && w->fresh == 0 && w->naccepted == 0;
+}
+
 static void
 client_closed_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -69,8 +80,7 @@ client_closed_cb(struct evhttp_connection *evcon, void *arg)
 
 	ptrmap_del(w->conns, evcon);
 	metrics_connection_closed(w->metrics);
-	if (cc->fresh && --w->fresh == 0 && w->draining && w->inflight == 0 &&
-	    w->naccepted == 0)
+	if (cc->fresh && --w->fresh == 0 && drained(w))
 		event_base_loopexit(w->base, NULL);
 	__atomic_sub_fetch(&w->rt->connections, 1, __ATOMIC_ACQ_REL);
 	if (cc->group_counted)
@@ -818,7 +828,7 @@ attach_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_decref(bev);
 	}
 	/* Draining, and what was accepted is gone already. */
-	if (w->draining && w->inflight == 0 && w->fresh == 0 && w->naccepted == 0)
+	if (drained(w))
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -1292,12 +1302,7 @@ drain(struct worker *w)
 	}
 	runtime_worker_stopped_accepting(w->rt);
 	w->draining = 1;
-	/* Accepted in this loop pass but not attached yet (attach_cb is
-	 * queued): they count as connections yet to send a request. The
-	 * drain order against an accept in the same pass is not fixed (the
-	 * wake-up comes through the mailbox's descriptor, ready in the same
-	 * epoll_wait as the listener). */
-	if (w->inflight == 0 && w->fresh == 0 && w->naccepted == 0) {
+	if (drained(w)) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -1339,6 +1344,6 @@ worker_request_done(struct worker *w)
 		w->inflight--;
 	if (w->nretired > 0)
 		event_active(w->sweep_ev, EV_TIMEOUT, 0);
-	if (w->draining && w->inflight == 0 && w->fresh == 0 && w->naccepted == 0)
+	if (drained(w))
 		event_base_loopexit(w->base, NULL);
 }

@@ -728,13 +728,26 @@ upstream_head_cb(void *arg, const struct uresp *r)
 		    reason[0] != '\0' ? reason : headers_reason_phrase(pr->status));
 }
 
-/* The client took everything we had queued: read from the upstream again. */
+/*
+ * The client took everything we had queued: read from the upstream again.
+ * The argument is the connection (struct client_conn), not the request:
+ * evhttp keeps this callback on the connection after the answer ends, and
+ * OpenSSL's bufferevent runs its write callback deferred, so a call can
+ * come after the request it was set for is over and freed (proxy_finish)
+ * or while the connection serves the next one. The request is looked up
+ * at the call, and only an output that is really empty resumes it (a late
+ * call finds a later answer's bytes still queued; the real drain calls
+ * again).
+ */
 static void
 client_drained_cb(struct evhttp_connection *evcon, void *arg)
 {
-	struct proxy_req *pr = arg;
+	struct client_conn *cc = arg;
+	struct proxy_req *pr = cc->cur;
 
-	(void)evcon;
+	if (pr == NULL || evbuffer_get_length(bufferevent_get_output(
+	    evhttp_connection_get_bufferevent(evcon))) != 0)
+		return;
 	if (pr->paused && pr->ux != NULL) {
 		pr->paused = 0;
 		upstream_pause(pr->ux, 0);
@@ -760,13 +773,13 @@ upstream_body_cb(void *arg, const char *data, size_t len)
 	 * took, so that nothing of this answer can reach another use. */
 	if (evbuffer_get_length(pr->w->scratch) == 0) {
 		replyhead_http_piece(pr->w->scratch, pr->own_held, pr->own_chunked, data, len);
-		evhttp_send_reply_chunk_with_cb(pr->req, pr->w->scratch, client_drained_cb, pr);
+		evhttp_send_reply_chunk_with_cb(pr->req, pr->w->scratch, client_drained_cb, pr->cc);
 		evbuffer_drain(pr->w->scratch, evbuffer_get_length(pr->w->scratch));
 	} else {
 		if (pr->piece == NULL && (pr->piece = evbuffer_new()) == NULL)
 			fatalx("evbuffer_new: out of memory");
 		replyhead_http_piece(pr->piece, pr->own_held, pr->own_chunked, data, len);
-		evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr);
+		evhttp_send_reply_chunk_with_cb(pr->req, pr->piece, client_drained_cb, pr->cc);
 	}
 	pr->own_held = 0;
 	if (evbuffer_get_length(bufferevent_get_output(

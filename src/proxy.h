@@ -73,6 +73,7 @@ struct client_conn {
 	struct event watch;
 	unsigned watch_on:1;
 	unsigned watch_strikes:2;	/* passes in a row it fired unread */
+	uint64_t watch_tls_read;	/* TLS: bytes read when it last fired */
 };
 
 struct proxy_req {

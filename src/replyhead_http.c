@@ -16,6 +16,7 @@
 #include "headers.h"
 #include "log.h"
 #include "replyhead_http.h"
+#include "tls.h"
 
 void
 replyhead_http_begin(struct replyhead *h, struct evhttp_request *req)
@@ -133,7 +134,7 @@ replyhead_http_flush(struct evhttp_request *req, struct evbuffer *scratch)
  * out (EAGAIN, a short write) stays for the bufferevent, as before; on an
  * error nothing is taken and the bufferevent meets the same error on its
  * next write and reports it to evhttp as it did. A TLS connection's output
- * is plaintext for OpenSSL: left to its bufferevent.
+ * is plaintext for OpenSSL: tls_write_now encrypts and writes it.
  */
 static void
 write_now(struct evhttp_request *req)
@@ -142,13 +143,19 @@ write_now(struct evhttp_request *req)
 	struct bufferevent *bev;
 	struct evbuffer *out;
 	evutil_socket_t fd;
+	SSL *ssl;
 
 	if (evcon == NULL)
 		return;
 	bev = evhttp_connection_get_bufferevent(evcon);
 	out = bufferevent_get_output(bev);
-	if (evbuffer_get_length(out) == 0 || bufferevent_openssl_get_ssl(bev) != NULL ||
-	    (fd = bufferevent_getfd(bev)) < 0)
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL) {
+		tls_write_now(bev, ssl);
+		return;
+	}
+	if ((fd = bufferevent_getfd(bev)) < 0)
 		return;
 	/* A socket bufferevent keeps the start of its output frozen except
 	 * while it writes itself (bufferevent_sock.c): do the same. */

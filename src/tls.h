@@ -172,6 +172,15 @@ int64_t tls_server_chain_end(SSL *ssl);
  * evhttp connection over tls_upstream_bev_new); NULL for a plain one. */
 SSL *tls_connection_ssl(struct evhttp_connection *evcon);
 
+/* Encrypt and write what a client connection's output (bev, made by
+ * tls_server_bevcb) holds now, as its bufferevent would on the next
+ * EV_WRITE: see tls_common.c. What does not go out stays for it. */
+void tls_write_now(struct bufferevent *bev, SSL *ssl);
+
+/* Whether ssl took bytes from its socket since *seen, which it updates
+ * (worker.c client_watch_cb). */
+int tls_read_progress(SSL *ssl, uint64_t *seen);
+
 /* Send a TLS close_notify on a connection that evhttp is about to close
  * (call it from the evhttp_connection_set_closecb callback). libevent 2.1
  * closes the socket without one, which OpenSSL 3 clients report as

@@ -18,6 +18,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 
 #include "tls.h"
@@ -301,6 +303,53 @@ tls_connection_ssl(struct evhttp_connection *evcon)
 	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
 		return NULL;
 	return bufferevent_openssl_get_ssl(bev);
+}
+
+/*
+ * The bufferevent writes its output on the pass after EV_WRITE is armed:
+ * an EPOLL_CTL_MOD to arm it, a wakeup, the write, an EPOLL_CTL_MOD to
+ * disarm it, a request. Done here instead, the same records go out (one
+ * SSL_write a chain of at most 16 KB, as its do_write), and evhttp finds
+ * the output empty. Only on an open connection whose last SSL_read or
+ * SSL_write was not stopped by the socket (SSL_want): libevent keeps its
+ * own state of a write waiting for a read (or a read for a write), which
+ * it clears only through its own calls; a connection the client began
+ * to close is left to it too. On a stop (WANT_WRITE, an error) the rest
+ * stays in the output: the bufferevent retries the same bytes from the
+ * same start, at least as many (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+ * tls_server_bevcb), and meets an error again and reports it as before.
+ */
+/* What libevent's bufferevent writes at most at a time without a rate
+ * limit (MAX_TO_WRITE_DEFAULT): a chain longer goes out in pieces this long. */
+#define BEV_WRITE_MAX 16384
+
+void
+tls_write_now(struct bufferevent *bev, SSL *ssl)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	struct evbuffer_iovec v;
+	int r;
+
+	if (!SSL_is_init_finished(ssl) || SSL_get_shutdown(ssl) != 0 || SSL_want(ssl) != SSL_NOTHING)
+		return;
+	while (evbuffer_peek(out, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+		r = SSL_write(ssl, v.iov_base, v.iov_len > BEV_WRITE_MAX ? BEV_WRITE_MAX : (int)v.iov_len);
+		if (r <= 0) {
+			ERR_clear_error();
+			break;
+		}
+		evbuffer_drain(out, (size_t)r);
+	}
+}
+
+int
+tls_read_progress(SSL *ssl, uint64_t *seen)
+{
+	uint64_t n = BIO_number_read(SSL_get_rbio(ssl));
+	int moved = n != *seen;
+
+	*seen = n;
+	return moved;
 }
 
 void

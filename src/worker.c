@@ -159,16 +159,23 @@ client_group_count(struct worker *w, struct client_conn *cc)
  * second pass in a row that finds it readable and unread, the watch goes
  * (an EPOLL_CTL_DEL, as before), and comes back with the next request.
  * Read enabled is read pending on a plain socket bufferevent (no
- * watermarks, no rate limit here).
+ * watermarks, no rate limit here). Not on a TLS one: OpenSSL's bufferevent
+ * stops its own read event while a read waits to write (its enabled flags
+ * do not say so); there a pass counts as read only if the connection took
+ * bytes from the socket since the watch last fired (tls_read_progress).
  */
 static void
 client_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client_conn *cc = arg;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(cc->evcon);
+	SSL *ssl;
 
 	(void)fd;
 	(void)what;
-	if (bufferevent_get_enabled(evhttp_connection_get_bufferevent(cc->evcon)) & EV_READ) {
+	if ((bufferevent_get_enabled(bev) & EV_READ) &&
+	    ((ssl = tls_connection_ssl(cc->evcon)) == NULL ||
+	    tls_read_progress(ssl, &cc->watch_tls_read))) {
 		cc->watch_strikes = 0;
 		return;
 	}
@@ -226,15 +233,8 @@ client_conn_get(struct worker *w, struct evhttp_connection *evcon)
 	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
 	if (fd >= 0) {
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		/* Plain connections only: OpenSSL's bufferevent stops its own
-		 * read event while a read waits to write (its enabled flags
-		 * do not say so), and the watch would then wake the loop at
-		 * every pass. */
-		if (tls_connection_ssl(evcon) == NULL) {
-			event_assign(&cc->watch, w->base, fd, EV_READ | EV_PERSIST,
-			    client_watch_cb, cc);
-			client_watch_start(cc);
-		}
+		event_assign(&cc->watch, w->base, fd, EV_READ | EV_PERSIST, client_watch_cb, cc);
+		client_watch_start(cc);
 	}
 	ptrmap_put(w->conns, evcon, cc);
 	cc->fresh = 1;

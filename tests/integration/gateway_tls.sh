@@ -98,6 +98,39 @@ if [ -z "${UNDER_VALGRIND:-}" ]; then
 	check "TLS: the worker did not spin meanwhile ($((t1 - t0)) ticks of CPU)" [ $((t1 - t0)) -lt 30 ]
 fi
 
+# A client that half-closes its TCP side (no close_notify) while its
+# request is served: the socket stays in the worker's epoll set meanwhile
+# (worker.c client_watch_cb), readable at its end of stream, which must
+# not wake the worker at every pass; the answer still goes out.
+t0=$(tls_ticks)
+python3 - "$GW_PORT" "$PKI/ca.pem" > "$T/tls-half.out" <<'PY'
+import re, socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(b"GET /__test/slow?ms=600 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+time.sleep(0.1)
+socket.socket.shutdown(s, socket.SHUT_WR)
+s.settimeout(5)
+b = b""
+try:
+    while not b.endswith(b"}"):
+        d = s.recv(65536)
+        if not d:
+            break
+        b += d
+except (socket.timeout, ssl.SSLError, OSError):
+    pass
+print(len(re.findall(rb"HTTP/1\.1 200", b)))
+PY
+t1=$(tls_ticks)
+expect_eq "TLS: a client that half-closes while its request is served gets the answer" \
+    "1" "$(cat "$T/tls-half.out")"
+if [ -z "${UNDER_VALGRIND:-}" ]; then
+	check "TLS: the worker did not spin after the half-close ($((t1 - t0)) ticks of CPU in 600 ms)" \
+	    [ $((t1 - t0)) -lt 20 ]
+fi
+
 # --- mTLS: client certificates required, identity in the access log --------------
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 cp "$top_srcdir/tests/data/tls/client.sha256" "$PKI/"

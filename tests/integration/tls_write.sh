@@ -44,4 +44,50 @@ for v in 1.3 1.2; do
 	expect_eq "TLS $v: 40,000 bytes chunked by 100 arrive whole" '200 40000 True' \
 	    "$(json_get - '"%d %d %s" % (d["status"], d["body_length"], d["body_ok"])' <<<"$(a 5)")"
 done
+# Two large answers pipelined to a client with a 4 KB receive buffer that
+# stops reading a while: the gateway stops reading the upstream until the
+# client takes the bytes queued (proxy.c client_drained_cb), and OpenSSL's
+# bufferevent reports that drain deferred, possibly after the answer has
+# ended and its request been freed (an ASan build aborts on the late call
+# if it reaches the request; it goes through the connection). Every byte
+# of both answers arrives, in order, on every connection.
+python3 - "$GW_PORT" "$PKI/ca.pem" > "$T/pipe-big" 2> "$T/pipe-big.err" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+n = 2000000
+for i in range(6):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    r = b"GET /__test/bigcl?bytes=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % n
+    t.sendall(r + r)
+    got = b""
+    while len(got) < 65536:
+        got += t.recv(16384)
+    time.sleep(0.1 + 0.05 * i)
+    t.settimeout(10)
+    try:
+        while True:
+            d = t.recv(65536)
+            if not d:
+                break
+            got += d
+            if got.count(b"HTTP/1.1 200") == 2 and len(got) >= 2 * n + 2 * got.index(b"\r\n\r\n"):
+                break
+    except (socket.timeout, ssl.SSLError, OSError):
+        pass
+    # The second head starts right after the first body, and the
+    # second body is whole.
+    h1 = got.find(b"\r\n\r\n") + 4
+    second = got.find(b"HTTP/1.1 200", h1 + n)
+    h2 = got.find(b"\r\n\r\n", second) + 4
+    ok = got.startswith(b"HTTP/1.1 200") and second == h1 + n and len(got) == h2 + n
+    print(i, ok)
+    t.close()
+PY
+expect_eq "TLS: two pipelined 2 MB answers to a slow small-window client, 6 connections" \
+    6 "$(grep -c ' True$' "$T/pipe-big")"
+expect_eq "TLS: the gateway still answers" 200 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.pem" --resolve "localhost:$GW_PORT:127.0.0.1" "https://localhost:$GW_PORT/__test/echo/z")"
 finish

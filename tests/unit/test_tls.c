@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <openssl/pem.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -976,6 +978,152 @@ test_ticket_rotation(void)
 	loop_stop(&l);
 }
 
+/*
+ * tls_write_now: an answer larger than the socket takes at once, to a
+ * client that reads only later. The write stops with the socket full
+ * (asserted: else this would test nothing), the bufferevent sends the
+ * rest, the client gets every byte in order, and the connection serves
+ * the next request.
+ */
+
+#define LATE_BYTES (300 * 1000)
+
+struct late {
+	struct loop *l;
+	int want_after;		/* SSL_want() after tls_write_now, first answer */
+	int answers;
+	size_t got;		/* body bytes the client read, all in order */
+	int second_ok;
+	volatile int done;
+};
+
+static void
+late_server_cb(struct evhttp_request *req, void *arg)
+{
+	struct late *lt = arg;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = tls_connection_ssl(evcon);
+	struct evbuffer *b = evbuffer_new();
+	int small = 4096;
+	char len[32];
+	size_t n = lt->answers++ == 0 ? LATE_BYTES : 10;
+
+	(void)setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)('a' + i % 26);
+		evbuffer_add(b, &c, 1);
+	}
+	snprintf(len, sizeof(len), "%zu", n);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", len);
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_send_reply_chunk(req, b);
+	tls_write_now(bev, ssl);
+	if (n == LATE_BYTES)
+		lt->want_after = SSL_want(ssl);
+	evhttp_send_reply_end(req);
+	evbuffer_free(b);
+}
+
+/* Read one answer's head and its body of n bytes; the body bytes in the
+ * pattern, in order ('a' + i % 26), or -1. */
+static long
+late_read_answer(SSL *ssl, size_t n)
+{
+	char buf[16384];
+	size_t head = 0, body = 0;
+	int r;
+	char last4[4] = {0};
+
+	while (head < 4 || memcmp(last4, "\r\n\r\n", 4) != 0) {
+		if (SSL_read(ssl, buf, 1) != 1)
+			return -1;
+		memmove(last4, last4 + 1, 3);
+		last4[3] = buf[0];
+		head++;
+	}
+	while (body < n) {
+		size_t want = n - body < sizeof(buf) ? n - body : sizeof(buf);
+		if ((r = SSL_read(ssl, buf, (int)want)) <= 0)
+			return -1;
+		for (int i = 0; i < r; i++)
+			if (buf[i] != (char)('a' + (body + (size_t)i) % 26))
+				return -1;
+		body += (size_t)r;
+	}
+	return (long)body;
+}
+
+static void *
+late_client(void *arg)
+{
+	struct late *lt = arg;
+	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+	struct timeval limit = {5, 0};	/* a lost byte fails, not hangs */
+	long got;
+	SSL *ssl;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(lt->l->port);
+	ssl = SSL_new(ctx);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && SSL_set_fd(ssl, fd) == 1 &&
+	    SSL_connect(ssl) == 1 && SSL_write(ssl, get, sizeof(get) - 1) > 0) {
+		usleep(300 * 1000);	/* the server meets a full socket */
+		got = late_read_answer(ssl, LATE_BYTES);
+		lt->got = got > 0 ? (size_t)got : 0;
+		if (SSL_write(ssl, get, sizeof(get) - 1) > 0)
+			lt->second_ok = late_read_answer(ssl, 10) == 10;
+	}
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	lt->done = 1;
+	return NULL;
+}
+
+static void
+late_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct late *lt = arg;
+
+	(void)fd;
+	(void)what;
+	if (lt->done)
+		event_base_loopbreak(lt->l->base);
+}
+
+static void
+test_write_now_late_reader(void)
+{
+	struct loop l;
+	struct late lt = {.l = &l};
+	struct timeval tick = {0, 10000};
+	struct event *poll;
+	pthread_t t;
+	int i;
+
+	CU_ASSERT_FATAL(loop_start(&l, UPSTREAM_TLS) == 0);
+	evhttp_set_gencb(l.http, late_server_cb, &lt);
+	poll = event_new(l.base, -1, EV_PERSIST, late_poll_cb, &lt);
+	event_add(poll, &tick);
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, late_client, &lt) == 0);
+	for (i = 0; i < 1000 && !lt.done; i++)	/* 10 s at most */
+		event_base_loop(l.base, EVLOOP_ONCE);
+	pthread_join(t, NULL);
+	CU_ASSERT_EQUAL(lt.want_after, SSL_WRITING);
+	CU_ASSERT_EQUAL(lt.got, LATE_BYTES);
+	CU_ASSERT_TRUE(lt.second_ok);
+	CU_ASSERT_EQUAL(lt.answers, 2);
+	event_free(poll);
+	loop_stop(&l);
+}
+
 static int
 remove_tmp(void)
 {
@@ -1031,6 +1179,7 @@ main(void)
 	CU_add_test(s, "server replaced under live connections", test_server_replace);
 	CU_add_test(s, "a reconnect verifies the upstream again", test_upstream_reconnect_verifies);
 	CU_add_test(s, "session ticket key rotation", test_ticket_rotation);
+	CU_add_test(s, "an answer written at once to a late reader", test_write_now_late_reader);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	nfail = CU_get_number_of_failures();

@@ -58,10 +58,10 @@ FETCH_MS=8000
 # Under memcheck a reload alone takes seconds.
 SETTLE=0.3
 [ -n "${UNDER_VALGRIND:-}" ] && FETCH_MS=40000 SETTLE=2
-# gw_config FILE POLICY KEY-ENTRIES
+# gw_config FILE POLICY KEY-ENTRIES [MEMBERS]
 gw_config() {
 	write_config "$1" "\"workers\": 2, \"policy\": \"$2\",
-  \"tokens\": { \"keys\": [ $3 ] }"
+  \"tokens\": { \"keys\": [ $3 ] }${4:+, $4}"
 }
 PROVIDER="{ \"jwks_url\": \"http://127.0.0.1:$J_PORT/jwks\", \"allow_http_loopback\": true,
       \"fetch_timeout_ms\": $FETCH_MS, \"unknown_kid_cooldown_s\": 0, \"refresh_s\": 3600 }"
@@ -148,6 +148,13 @@ sleep "$SETTLE"	# the four requests are read and waiting
 check "reload while they wait" reload
 sleep "$SETTLE"
 check "after the reload they still wait (no answer yet)" test ! -e "$T/a.out"
+# A second reload moves them again; it also turns the failed-auth budget
+# off: what they took from it is given back as taken (a refund computed
+# from the new configuration divided by zero).
+gw_config "$T/gw.json" "$POLICY" "$PROVIDER" '"limits": { "failed_auth_per_client": 0 }'
+check "a second reload while they wait" reload
+sleep "$SETTLE"
+check "... they still wait" test ! -e "$T/a.out"
 cp "$T/jwks-a.json" "$T/jwks.json"
 rm -f "$T/hold"
 wait "$CALLS_PID"

@@ -9,7 +9,8 @@
 # snapshot, whose set gets no more keys: 401 unknown_kid). When the reload
 # drops the provider, the waiting requests get the new configuration's
 # answer at once (401, nothing forwarded), neither a hang nor a crash;
-# when it changes the policy, the new policy decides them.
+# when it changes the policy, the new policy decides them; when it moves
+# the provider to another URL, they wait for that URL's first fetch.
 . "$(dirname "$0")/lib.sh"
 
 KEYS="$top_srcdir/tests/data/keys"
@@ -18,8 +19,8 @@ TOK=5f1111111111111111111111
 ROUTE="/applications/$APP/tokens/$TOK"
 
 # The provider's keys: jwks-rs at first; the EC P-256 key of
-# tests/data/keys/ec256.key is published later under kids new-a, new-b
-# and new-d.
+# tests/data/keys/ec256.key is published later under kids new-a, new-b,
+# new-d and new-e.
 python3 - "$KEYS/jwks.json" "$T" <<'PY'
 import json, sys
 keys = json.load(open(sys.argv[1]))["keys"]
@@ -31,6 +32,7 @@ open(sys.argv[2] + "/jwks-0.json", "w").write(doc([]))
 open(sys.argv[2] + "/jwks-a.json", "w").write(doc(["new-a"]))
 open(sys.argv[2] + "/jwks-ab.json", "w").write(doc(["new-a", "new-b"]))
 open(sys.argv[2] + "/jwks-abd.json", "w").write(doc(["new-a", "new-b", "new-d"]))
+open(sys.argv[2] + "/jwks-e.json", "w").write(doc(["new-e"]))
 open(sys.argv[2] + "/local.json", "w").write(json.dumps({"keys": [rs]}))
 PY
 cp "$T/jwks-0.json" "$T/jwks.json"
@@ -49,6 +51,7 @@ mint() {
 TA=$(mint new-a)
 TB=$(mint new-b)
 TD=$(mint new-d)
+TE=$(mint new-e)
 
 start_upstream up
 GW_PORT=$(free_port)
@@ -220,6 +223,34 @@ sleep 0.3
 expect_eq "the provider's late answer (with the kid) is not used" 401 "$(curl -s -o /dev/null \
     -w '%{http_code}' -H "Authorization: Bearer $TD" "http://127.0.0.1:$GW_PORT$ROUTE")"
 expect_eq "... nothing reached the upstream" "$R0" "$(record_count)"
+
+# 4. The reload moves the provider to another URL (a new source, whose
+# first fetch starts with the reload): the waiting requests wait for that
+# fetch, within their wait limit, and get the key it brings.
+gw_config "$T/gw.json" "$POLICY" "$PROVIDER"
+N0=$(grep -c "key(s) in force" "$T/gateway.err")
+check "reload: the provider again" reload
+for i in $(seq 1 600); do
+	[ "$(grep -c "key(s) in force" "$T/gateway.err")" -gt "$N0" ] && break
+	sleep 0.05
+done
+touch "$T/hold"
+R0=$(record_count)
+H0=$(grep -c '^held' "$T/provider.log")
+wait_calls 3 "$TE" "$T/e.out"
+check "unknown kid: the refetch held" held_fetch $((H0 + 1))
+sleep "$SETTLE"
+gw_config "$T/gw.json" "$POLICY" "${PROVIDER/\/jwks/\/jwks-moved}"
+check "reload with the provider at another URL" reload
+check "... whose first fetch is held too" held_fetch $((H0 + 2))
+sleep "$SETTLE"
+check "... the requests still wait" test ! -e "$T/e.out"
+cp "$T/jwks-e.json" "$T/jwks.json"
+rm -f "$T/hold"
+wait "$CALLS_PID"
+expect_eq "the new URL's set has the kid: every waiting request 200" "200 200 200" \
+    "$(statuses "$T/e.out")"
+expect_eq "... and exactly those reached the upstream" $((R0 + 3)) "$(record_count)"
 check "the daemon is still running" kill -0 "$GW_PID"
 # A clean stop: exit status 0, and in the sanitizer build no report (the
 # snapshots the waiting requests held are freed by now).

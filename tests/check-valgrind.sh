@@ -47,6 +47,7 @@ suites=(
 	tls_keepalive
 	key_reload
 	ratelimit_batch
+	trailers
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -484,6 +484,12 @@ test_trailer_splits(void)
 		{ "A: b\r\n c\r\n\r\n", 400 },			/* obs-fold */
 		{ "A: b\r\n\tc\r\n\r\n", 400 },
 		{ " A: b\r\n\r\n", 400 },
+		/* Lines that look empty: whitespace, a lone colon, a lone CR. */
+		{ " \r\n\r\n", 400 },
+		{ "\t\r\n\r\n", 400 },
+		{ ":\r\n\r\n", 400 },
+		{ "\r\r\n", 400 },
+		{ "a:\r\n\r\n\r\n\r\n", 0 },	/* the first empty line ends it */
 		{ ": b\r\n\r\n", 400 },
 		{ "A : b\r\n\r\n", 400 },
 		{ "A: b\x01\r\n\r\n", 400 },

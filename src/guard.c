@@ -260,8 +260,8 @@ guard_body_refuse(struct client_conn *cc, int status, const char *reason, const 
 	pr->decision = "deny";
 	pr->reason = reason;
 	proxy_reply_error(pr, status, status == 408 ? "RequestTimeout" :
-	    status == 413 ? "PayloadTooLarge" : status == 501 ? "NotImplemented" : "BadRequest",
-	    message, NULL);
+	    status == 413 ? "PayloadTooLarge" : status == 431 ? "RequestHeaderFieldsTooLarge" :
+	    status == 501 ? "NotImplemented" : "BadRequest", message, NULL);
 }
 
 static void
@@ -366,7 +366,8 @@ guard_read_body(struct client_conn *cc)
 		n = reqscan_feed_body(&cc->scan, v.iov_base, room, &is_data, &done, &res);
 		if (res != REQSCAN_MORE) {
 			guard_body_refuse(cc, cc->scan.status, cc->scan.status == 413 ?
-			    "body_too_large" : "framing", cc->scan.message);
+			    "body_too_large" : cc->scan.status == 431 ? "trailer_too_large" :
+			    "framing", cc->scan.message);
 			return;
 		}
 		cc->body_raw += n;

@@ -86,6 +86,17 @@ reqscan_in_body(const struct reqscan *s)
 	    s->state == S_TRAILER_VALUE;
 }
 
+/* In the trailer section of a chunked body: after the last chunk's size
+ * line, to the empty line that ends it. Never stored, only skipped, but
+ * bounded as a head is (max_head, counted on its own, every byte and line
+ * end included: Envoy's max_request_headers_kb holds trailers to the same
+ * 431), or a client could hold its connection reading for ever. */
+static int
+in_trailer(const struct reqscan *s)
+{
+	return s->state == S_TRAILER_NAME || s->state == S_TRAILER_VALUE;
+}
+
 static void
 new_head(struct reqscan *s)
 {
@@ -503,6 +514,8 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 			if (j > 0) {
 				if (s->in_head && s->head_bytes + j > s->max_head)
 					return refuse(s, 431, "Request header fields too large");
+				if (in_trailer(s) && s->trailer_bytes + j > s->max_head)
+					return refuse(s, 431, "Request trailer fields too large");
 				if (name) {
 					/* Keep what fits: enough to know the framing fields. */
 					if (s->name_len < sizeof(s->name) - 1)
@@ -513,6 +526,8 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 				}
 				if (s->in_head)
 					s->head_bytes += j;
+				else if (in_trailer(s))
+					s->trailer_bytes += j;
 				s->pos += j;
 				*ip += j - 1;
 				return REQSCAN_MORE;
@@ -521,6 +536,8 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 		s->pos++;
 		if (s->in_head && ++s->head_bytes > s->max_head)
 			return refuse(s, 431, "Request header fields too large");
+		if (in_trailer(s) && ++s->trailer_bytes > s->max_head)
+			return refuse(s, 431, "Request trailer fields too large");
 
 		switch (s->state) {
 		case S_IDLE:
@@ -657,6 +674,7 @@ reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t *ip
 				if (s->remaining == 0) {
 					s->state = S_TRAILER_NAME;
 					s->name_len = 0;
+					s->trailer_bytes = 0;
 				} else
 					s->state = S_CHUNK_DATA;
 				break;

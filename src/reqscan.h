@@ -20,7 +20,7 @@ enum reqscan_result {
 struct reqscan {
 	int state;
 	size_t head_bytes;	/* bytes of the current request head */
-	size_t max_head;	/* limit: 431 past it */
+	size_t max_head;	/* limit of a head, and of a trailer section: 431 past it */
 	uint64_t max_body;	/* limit: 413 past it */
 	int line_start;		/* at the first byte of a line */
 	int cr;			/* saw CR, expecting LF */
@@ -46,6 +46,7 @@ struct reqscan {
 	uint64_t body_total;
 	int chunk_digits;
 	int chunk_ext;		/* bytes of a chunk extension so far (0: none) */
+	size_t trailer_bytes;	/* bytes of the trailer section so far, line ends included */
 	int requests;		/* request heads completed */
 	uint64_t pos;		/* bytes fed so far */
 	uint64_t head_start;	/* pos of the current (or last) head's first byte */

@@ -48,6 +48,7 @@ suites=(
 	key_reload
 	ratelimit_batch
 	jwks_kid_reload
+	trailers
 )
 for t in "${suites[@]}"; do
 	if bash "$top_srcdir/tests/integration/$t.sh" > "$VG_DIR/$t.out" 2>&1; then

@@ -2,7 +2,10 @@
  * paths (src/reqscan.c at f58bf6c), kept verbatim with its exported names
  * prefixed ref_ so that the differential test (test_reqscan_diff) and
  * fuzz target (fuzz_reqscan_diff) can hold the new one to every decision,
- * refusal offset and counter of the old. Never linked into the daemon. */
+ * refusal offset and counter of the old. Never linked into the daemon.
+ * One change since, made the same way in both (a change of behaviour, not
+ * of speed): the trailer section is bounded by max_head, counted in
+ * trailer_bytes (in_trailer and its four uses in ref_reqscan_step). */
 #include "config.h"
 
 #include <string.h>
@@ -77,6 +80,13 @@ ref_reqscan_in_body(const struct reqscan *s)
 	return s->state == S_BODY || s->state == S_CHUNK_SIZE || s->state == S_CHUNK_DATA ||
 	    s->state == S_CHUNK_CR || s->state == S_CHUNK_LF || s->state == S_TRAILER_NAME ||
 	    s->state == S_TRAILER_VALUE;
+}
+
+/* Added with the trailer bound (as in reqscan.c): the trailer section. */
+static int
+in_trailer(const struct reqscan *s)
+{
+	return s->state == S_TRAILER_NAME || s->state == S_TRAILER_VALUE;
 }
 
 static void
@@ -375,6 +385,8 @@ ref_reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t
 					j++;
 				if (s->in_head && s->head_bytes + j > s->max_head)
 					return refuse(s, 431, "Request header fields too large");
+				if (in_trailer(s) && s->trailer_bytes + j > s->max_head)
+					return refuse(s, 431, "Request trailer fields too large");
 				if (ok == tchar_ok) {
 					/* Keep what fits: enough to know the framing fields. */
 					for (size_t k = 0; k < j && s->name_len + k < sizeof(s->name) - 1; k++)
@@ -383,6 +395,8 @@ ref_reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t
 				}
 				if (s->in_head)
 					s->head_bytes += j;
+				else if (in_trailer(s))
+					s->trailer_bytes += j;
 				s->pos += j;
 				*ip += j - 1;
 				return REQSCAN_MORE;
@@ -391,6 +405,8 @@ ref_reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t
 		s->pos++;
 		if (s->in_head && ++s->head_bytes > s->max_head)
 			return refuse(s, 431, "Request header fields too large");
+		if (in_trailer(s) && ++s->trailer_bytes > s->max_head)
+			return refuse(s, 431, "Request trailer fields too large");
 
 		switch (s->state) {
 		case S_IDLE:
@@ -527,6 +543,7 @@ ref_reqscan_step(struct reqscan *s, const unsigned char *p, size_t avail, size_t
 				if (s->remaining == 0) {
 					s->state = S_TRAILER_NAME;
 					s->name_len = 0;
+					s->trailer_bytes = 0;
 				} else
 					s->state = S_CHUNK_DATA;
 				break;

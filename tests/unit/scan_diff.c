@@ -91,6 +91,7 @@ same_reqscan(struct ctx *c, const struct reqscan *a, const struct reqscan *b)
 	SAME(c, "body_total", a->body_total, b->body_total);
 	SAME(c, "chunk_digits", a->chunk_digits, b->chunk_digits);
 	SAME(c, "chunk_ext", a->chunk_ext, b->chunk_ext);
+	SAME(c, "trailer_bytes", a->trailer_bytes, b->trailer_bytes);
 	SAME(c, "requests", a->requests, b->requests);
 	SAME(c, "pos", a->pos, b->pos);
 	SAME(c, "head_start", a->head_start, b->head_start);

@@ -261,6 +261,261 @@ test_feed_body(void)
 		}
 }
 
+/*
+ * The trailer section of a chunked body (after the last chunk's size line,
+ * to the empty line that ends it, both line ends included) is bounded by
+ * max_head, counted on its own: exactly max_head bytes pass, one more is
+ * 431, whatever the shape of its lines and however the bytes are split.
+ */
+
+#define TR_HEAD "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+#define TR_NEXT "GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+
+/* A trailer section of exactly size bytes (size >= 8) at out, of one
+ * shape: 0 one long value, 1 lines "a:" (4 bytes each, half of them line
+ * ends), 2 one long name, 3 lines "x:" HTAB obs-text (6 bytes). Returns
+ * size. */
+static size_t
+trailer_section(char *out, size_t size, int shape)
+{
+	size_t o = 0;
+	static const char *const line[] = { NULL, "a:\r\n", NULL, "x:\t\xff\r\n" };
+
+	if (shape == 1 || shape == 3) {
+		size_t ll = strlen(line[shape]);
+
+		/* Whole lines while a last line of at least "a:CRLF" and the
+		 * empty line still fit, then that last line padded. */
+		while (o + ll + 4 + 2 <= size) {
+			memcpy(out + o, line[shape], ll);
+			o += ll;
+		}
+		out[o++] = 'a';
+		out[o++] = ':';
+		memset(out + o, 'b', size - o - 4);
+		o = size - 4;
+	} else if (shape == 0) {
+		memcpy(out, "X: ", 3);
+		memset(out + 3, 'v', size - 7);
+		o = size - 4;
+	} else {
+		memset(out, 'N', size - 5);
+		out[size - 5] = ':';
+		o = size - 4;
+	}
+	memcpy(out + o, "\r\n\r\n", 4);
+	return size;
+}
+
+/* Feed msg[0..len) as the guard does (feed_some to a head's end, then
+ * feed_body while in a body), cut at cuts[0..ncuts). Returns the refusal
+ * status, 0 when all was taken and no request is left open, -1 when one
+ * is. */
+static int
+guard_feed(struct reqscan *s, size_t max_head, const char *msg, size_t len, const size_t *cuts,
+    size_t ncuts)
+{
+	const unsigned char *p = (const unsigned char *)msg;
+	size_t start = 0;
+
+	reqscan_init(s, max_head, 1024 * 1024);
+	for (size_t k = 0; k <= ncuts; k++) {
+		size_t stop = k < ncuts ? cuts[k] : len, at = start;
+
+		while (at < stop) {
+			enum reqscan_result res;
+			int x1, x2;
+			size_t n = reqscan_in_body(s) ?
+			    reqscan_feed_body(s, p + at, stop - at, &x1, &x2, &res) :
+			    reqscan_feed_some(s, p + at, stop - at, &x1, &x2, &res);
+
+			if (res != REQSCAN_MORE)
+				return s->status;
+			CU_ASSERT_FATAL(n > 0);
+			at += n;
+		}
+		start = stop;
+	}
+	return reqscan_in_head(s) || reqscan_in_body(s) ? -1 : 0;
+}
+
+/* One request, TR_HEAD then a trailer section of tsize bytes of a shape,
+ * then TR_NEXT: accepted at max_head, 431 past it, refused no later than
+ * the byte past the limit, fed whole, byte by byte and as the guard does
+ * (whole and one byte per call). */
+static void
+trailer_case(size_t max_head, size_t tsize, int shape)
+{
+	size_t hl = sizeof(TR_HEAD) - 1, len, *cuts;
+	char *msg = malloc(hl + tsize + sizeof(TR_NEXT));
+	int want = tsize > max_head ? 431 : 0;
+	struct reqscan s;
+
+	memcpy(msg, TR_HEAD, hl);
+	len = hl + trailer_section(msg + hl, tsize, shape);
+	memcpy(msg + len, TR_NEXT, sizeof(TR_NEXT) - 1);
+	len += sizeof(TR_NEXT) - 1;
+	cuts = malloc(len * sizeof(*cuts));
+	for (size_t i = 0; i < len; i++)
+		cuts[i] = i + 1;
+	for (int way = 0; way < 4; way++) {
+		int got = 0;
+
+		reqscan_init(&s, max_head, 1024 * 1024);
+		if (way == 0 && reqscan_feed(&s, (const unsigned char *)msg, len) != REQSCAN_MORE)
+			got = s.status;
+		for (size_t i = 0; way == 1 && i < len && got == 0; i++)
+			if (reqscan_feed(&s, (const unsigned char *)msg + i, 1) != REQSCAN_MORE)
+				got = s.status;
+		if (way >= 2)
+			got = guard_feed(&s, max_head, msg, len, cuts, way == 2 ? 0 : len - 1);
+		if (got != want)
+			fprintf(stderr, "\ntrailer max_head %zu size %zu shape %d way %d: got %d\n",
+			    max_head, tsize, shape, way, got);
+		CU_ASSERT_EQUAL(got, want);
+		if (want == 431 && got == 431) {
+			CU_ASSERT_STRING_EQUAL(s.message, "Request trailer fields too large");
+			CU_ASSERT(s.refused_in_body);
+			CU_ASSERT(s.pos <= hl + max_head + 1);
+		} else
+			CU_ASSERT_EQUAL(s.requests, 2);	/* the next request's head */
+	}
+	free(cuts);
+	free(msg);
+}
+
+static void
+test_trailer_bound(void)
+{
+	static const size_t limits[] = { 256, 1000, 4096, 16384 };
+
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++)
+		for (int shape = 0; shape < 4; shape++)
+			for (size_t d = 0; d < 3; d++)
+				trailer_case(limits[l], limits[l] - 1 + d, shape);
+}
+
+/* A trailer section that never ends (one endless value, an endless name,
+ * endless short lines): refused within max_head + 1 of its bytes, as one
+ * piece and one byte at a time. Both limits are separate: a head and a
+ * trailer section of max_head bytes each pass, and each request of a
+ * connection has its own. */
+static void
+test_trailer_endless(void)
+{
+	size_t hl = sizeof(TR_HEAD) - 1, big = 200000, len;
+	char *msg = malloc(hl + big + 64), *p;
+	struct reqscan s;
+
+	for (int shape = 0; shape < 3; shape++) {
+		memcpy(msg, TR_HEAD, hl);
+		if (shape == 0) {
+			memcpy(msg + hl, "X: ", 3);
+			memset(msg + hl + 3, 'v', big - 3);
+		} else if (shape == 1)
+			memset(msg + hl, 'N', big);
+		else
+			for (size_t i = 0; i < big; i += 4)
+				memcpy(msg + hl + i, "a:\r\n", 4);
+		for (int bytewise = 0; bytewise < 2; bytewise++) {
+			enum reqscan_result r = REQSCAN_MORE;
+			size_t i = 0;
+
+			reqscan_init(&s, 1024, 1024 * 1024);
+			if (!bytewise)
+				r = reqscan_feed(&s, (const unsigned char *)msg, hl + big);
+			for (; bytewise && i < hl + big && r == REQSCAN_MORE; i++)
+				r = reqscan_feed(&s, (const unsigned char *)msg + i, 1);
+			CU_ASSERT_EQUAL(r, REQSCAN_REFUSE);
+			CU_ASSERT_EQUAL(s.status, 431);
+			CU_ASSERT(s.pos <= hl + 1024 + 1);
+			if (bytewise)
+				CU_ASSERT_EQUAL(i, hl + 1024 + 1);
+		}
+	}
+
+	/* A head of 1024 bytes exactly and a trailer section of 1024, twice;
+	 * then the second trailer section one byte longer. */
+	for (int over = 0; over < 2; over++) {
+		p = msg;
+		for (int r = 0; r < 2; r++) {
+			static const char h[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX: ";
+			size_t pad = 1024 - (sizeof(h) - 1) - 4;
+
+			memcpy(p, h, sizeof(h) - 1);
+			p += sizeof(h) - 1;
+			memset(p, 'h', pad);
+			p += pad;
+			memcpy(p, "\r\n\r\n0\r\n", 7);
+			p += 7;
+			p += trailer_section(p, 1024 + (size_t)(over && r == 1), r);
+		}
+		len = (size_t)(p - msg);
+		for (size_t cut = 0; cut < len; cut += 97) {
+			size_t c = cut;
+
+			CU_ASSERT_EQUAL(guard_feed(&s, 1024, msg, len, &c, cut ? 1 : 0), over ? 431 : 0);
+			CU_ASSERT_EQUAL(s.requests, 2);
+		}
+	}
+	free(msg);
+}
+
+/* A small case split in two and in three at every position, through the
+ * guard's calls: limits, line ends and field rules in a trailer section
+ * decide the same whatever the cuts (a client writing one byte at a time
+ * included). */
+static void
+test_trailer_splits(void)
+{
+	static const struct {
+		const char *trailer;
+		int status;
+	} tc[] = {
+		{ "A: b\r\nC: d\r\n\r\n", 0 },			/* 14 bytes: fits 64 */
+		{ "a:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:bb\r\n\r\n", 0 },
+		{ "a:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:\r\na:bbb\r\n\r\n", 431 },
+		{ "X-Long: 0123456789012345678901234567890123456789012345678901\r\n\r\n", 0 },	/* 64 */
+		{ "X-Long: 01234567890123456789012345678901234567890123456789012\r\n\r\n", 431 },
+		{ "A: b\nC: d\r\n\r\n", 400 },			/* bare LF */
+		{ "A: b\r\n\n", 400 },				/* bare LF as the end */
+		{ "A: b\r\rC: d\r\n\r\n", 400 },		/* bare CR */
+		{ "nocolon\r\n\r\n", 400 },
+		{ "A: b\r\n c\r\n\r\n", 400 },			/* obs-fold */
+		{ "A: b\r\n\tc\r\n\r\n", 400 },
+		{ " A: b\r\n\r\n", 400 },
+		/* Lines that look empty: whitespace, a lone colon, a lone CR. */
+		{ " \r\n\r\n", 400 },
+		{ "\t\r\n\r\n", 400 },
+		{ ":\r\n\r\n", 400 },
+		{ "\r\r\n", 400 },
+		{ "a:\r\n\r\n\r\n\r\n", 0 },	/* the first empty line ends it */
+		{ ": b\r\n\r\n", 400 },
+		{ "A : b\r\n\r\n", 400 },
+		{ "A: b\x01\r\n\r\n", 400 },
+		{ "Content-Length: 5\r\nTransfer-Encoding: x\r\n\r\n", 0 },	/* never read */
+	};
+	static const char head[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n";
+	char msg[256];
+
+	for (size_t t = 0; t < sizeof(tc) / sizeof(tc[0]); t++) {
+		size_t len = (size_t)snprintf(msg, sizeof(msg), "%s%s%s", head, tc[t].trailer, TR_NEXT);
+		struct reqscan s;
+
+		for (size_t a = 0; a < len; a++)
+			for (size_t b = a; b < len; b++) {
+				size_t cuts[2] = { a, b };
+				int got = guard_feed(&s, 64, msg, len, cuts + (a == 0), (a > 0) + (b > a));
+
+				if (got != tc[t].status && a < 2 && b < 2)
+					fprintf(stderr, "\ntrailer split case %zu: got %d\n", t, got);
+				CU_ASSERT_EQUAL(got, tc[t].status);
+				if (got == 0)
+					CU_ASSERT_EQUAL(s.requests, 2);
+			}
+	}
+}
+
 /* The head evhttp is given: framing and Expect gone, every other byte
  * the client's. */
 static void
@@ -379,6 +634,9 @@ main(void)
 	CU_add_test(su, "head without its framing", test_head_strip);
 	CU_add_test(su, "CRLF search", test_crlf_from);
 	CU_add_test(su, "runs of plain bytes", test_runs);
+	CU_add_test(su, "trailer section bound", test_trailer_bound);
+	CU_add_test(su, "endless trailer sections", test_trailer_endless);
+	CU_add_test(su, "trailer sections split anywhere", test_trailer_splits);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = (int)CU_get_number_of_failures();

@@ -166,7 +166,16 @@ request(unsigned char *m, size_t len)
 		len = put(m, len, "Transfer-Encoding: chunked\r\n\r\n", 30);
 		len = put(m, len, "5;a=b\r\nhello\r\n10\r\n", 18);
 		len = put_value(m, len, 16);
-		len = put(m, len, "\r\n0\r\nX-T: 1\r\n\r\n", 15);
+		len = put(m, len, "\r\n0\r\n", 5);
+		/* A trailer section of up to ~1,300 bytes, longer than the
+		 * head now and then: its own limit is met in the sweep of
+		 * head limits. */
+		for (unsigned k = rnd(7); k > 0; k--) {
+			len = put(m, len, k & 1 ? "X-T: " : "a:", k & 1 ? 5 : 2);
+			len = put_value(m, len, rnd(200));
+			len = put(m, len, "\r\n", 2);
+		}
+		len = put(m, len, "\r\n", 2);
 	} else
 		len = put(m, len, "\r\n", 2);
 	return len;
@@ -397,6 +406,48 @@ test_reqscan_diff(void)
 	CU_ASSERT_EQUAL(failures, 0);
 }
 
+/* Chunked requests whose trailer section (lines of every shape, now and
+ * then a bad byte) is longer than their head, the head limit swept from
+ * the head's length to past the whole: the trailer bound refuses at the
+ * same byte, with the same counters, as the reference. */
+static void
+test_reqscan_diff_trailers(void)
+{
+	static const char head[] = "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char *const name[] = { "a", "X-T", "Content-Length", "Expect", "N!#$%&'*+-.^_`|~" };
+	static unsigned char m[MAXMSG];
+
+	failures = 0;
+	for (int i = 0; i < 150; i++) {
+		size_t len = put(m, 0, head, sizeof(head) - 1), n;
+
+		len = put(m, len, "3;e\r\nabc\r\n0\r\n", 13);
+		for (unsigned k = 1 + rnd(12); k > 0; k--) {
+			const char *nm = name[rnd(5)];
+
+			len = put(m, len, nm, strlen(nm));
+			len = put(m, len, ": \t", 1 + rnd(3));
+			len = put_value(m, len, rnd(120));
+			len = put(m, len, "\r\n", 2);
+		}
+		len = put(m, len, "\r\n", 2);
+		if (rnd(2))
+			len = put(m, len, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 27);
+		for (size_t mh = sizeof(head) - 1; mh <= len + 2; mh++) {
+			struct scan_diff_req o = {(int)(mh % SCAN_DIFF_MODES), mh, 1 << 20, 0, 0};
+			size_t at = 1 + rnd((unsigned)(len - 1));
+
+			check_req(&o, m, len, NULL, 0);
+			check_req(&o, m, len, &at, 1);
+			if (mh % 16 == 0) {
+				n = scan_diff_cuts(1, len, cuts, MAXMSG);
+				check_req(&o, m, len, cuts, n);
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(failures, 0);
+}
+
 static void
 test_uresp_diff(void)
 {
@@ -500,6 +551,7 @@ main(void)
 		return 1;
 	su = CU_add_suite("scan_diff", NULL, NULL);
 	CU_add_test(su, "reqscan against its reference", test_reqscan_diff);
+	CU_add_test(su, "reqscan against its reference: trailer sections", test_reqscan_diff_trailers);
 	CU_add_test(su, "uresp against its reference", test_uresp_diff);
 	CU_add_test(su, "driver", test_driver_catches);
 	CU_add_test(su, "runs of one class", test_runs);

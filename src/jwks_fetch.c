@@ -50,12 +50,6 @@ struct jwks_live {
 	 * settled (under lock). */
 	struct event **kid_waiters;
 	size_t nkid_waiters, kid_waiters_cap;
-	/* Under lock: times the waiters were woken (a waiter's ticket is
-	 * the count when it registered: one worker event serves every set,
-	 * so a wake-up alone does not say which set settled), and whether a
-	 * reload bound another set in its place. */
-	uint64_t settles;
-	int replaced;
 };
 
 enum phase { PH_IDLE, PH_DISCOVERY, PH_JWKS };
@@ -178,21 +172,16 @@ jwks_live_unknown_kid(struct jwks_live *l, time_t now)
 	event_active(ev, EV_TIMEOUT, 0);
 }
 
-enum jwks_wait
-jwks_live_wait_kid(struct jwks_live *l, struct event *ev, uint64_t *ticket)
+int
+jwks_live_wait_kid(struct jwks_live *l, struct event *ev)
 {
 	struct event *kid;
 	size_t i;
 
 	pthread_mutex_lock(&l->lock);
-	*ticket = l->settles;
-	if (l->replaced) {
-		pthread_mutex_unlock(&l->lock);
-		return JWKS_WAIT_REPLACED;
-	}
 	if ((kid = __atomic_load_n(&l->kid_ev, __ATOMIC_ACQUIRE)) == NULL) {
 		pthread_mutex_unlock(&l->lock);
-		return JWKS_WAIT_NONE;
+		return 0;
 	}
 	for (i = 0; i < l->nkid_waiters && l->kid_waiters[i] != ev; i++)
 		;
@@ -208,29 +197,7 @@ jwks_live_wait_kid(struct jwks_live *l, struct event *ev, uint64_t *ticket)
 	/* Always: the main loop must answer this waiter, refetch or not
 	 * (an already active event is not queued twice). */
 	event_active(kid, EV_TIMEOUT, 0);
-	return JWKS_WAIT_FETCH;
-}
-
-int
-jwks_live_replaced(struct jwks_live *l)
-{
-	int r;
-
-	pthread_mutex_lock(&l->lock);
-	r = l->replaced;
-	pthread_mutex_unlock(&l->lock);
-	return r;
-}
-
-int
-jwks_live_settled(struct jwks_live *l, uint64_t ticket)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&l->lock);
-	n = l->settles;
-	pthread_mutex_unlock(&l->lock);
-	return n != ticket;
+	return 1;
 }
 
 /* Wake the workers waiting on an unknown kid. */
@@ -240,7 +207,6 @@ kid_wake(struct jwks_live *l)
 	if (l == NULL)
 		return;
 	pthread_mutex_lock(&l->lock);
-	l->settles++;
 	for (size_t i = 0; i < l->nkid_waiters; i++)
 		xwake_active(l->kid_waiters[i], EV_READ);	/* a worker's */
 	l->nkid_waiters = 0;
@@ -858,14 +824,11 @@ jwks_registry_bind(struct jwks_registry *r, struct token_config *tc)
 	free(r->src);
 	r->src = next;
 	r->nsrc = n;
-	/* The previous set gets no more keys: requests waiting on it wait
-	 * instead for their worker to take the snapshot that tc belongs to
-	 * (published after this call), and are decided under it
-	 * (worker.c kid_move). */
+	/* Requests waiting on the previous set decide again (with the new
+	 * one once their worker takes the new snapshot, else at their own
+	 * deadline). */
 	if (r->live != NULL && (tc == NULL || r->live != tc->live)) {
-		pthread_mutex_lock(&r->live->lock);
-		r->live->replaced = 1;
-		pthread_mutex_unlock(&r->live->lock);
+		/* No longer fetched for: its workers decide without waiting. */
 		__atomic_store_n(&r->live->kid_ev, NULL, __ATOMIC_RELEASE);
 		kid_wake(r->live);
 	}

@@ -40,26 +40,11 @@ void jwks_view_release(struct jwks_view *v);
 /* A token named a kid no key has: ask the main loop for one refetch (it
  * applies the cooldown and runs one fetch per source for all workers). */
 void jwks_live_unknown_kid(struct jwks_live *l, time_t now);
-/* How a request that named an unknown kid may wait (jwks_live_wait_kid). */
-enum jwks_wait {
-	JWKS_WAIT_NONE,		/* no registry fetches for l: decide now */
-	JWKS_WAIT_FETCH,	/* ev is activated when the refetch settled */
-	/* A reload bound the next configuration's set in l's place: l gets
-	 * no more keys; decide under that configuration once the worker
-	 * has it. */
-	JWKS_WAIT_REPLACED,
-};
 /* The same, for a request that waits for the refetch: ev (the worker's,
  * on its loop) is activated once no fetch of the live set is in progress
- * any more (at once when every source is in its cooldown), or when l is
- * replaced. *ticket is for jwks_live_settled. */
-enum jwks_wait jwks_live_wait_kid(struct jwks_live *l, struct event *ev, uint64_t *ticket);
-/* 1 when l's waiters were woken since jwks_live_wait_kid gave ticket
- * (ev is shared by every set a worker waits on: a wake-up alone does not
- * say whose refetch settled). A replaced set is never woken again. */
-int jwks_live_settled(struct jwks_live *l, uint64_t ticket);
-/* 1 once a reload bound another set in l's place (JWKS_WAIT_REPLACED). */
-int jwks_live_replaced(struct jwks_live *l);
+ * any more (at once when every source is in its cooldown). 0 when no
+ * registry fetches for l (then there is nothing to wait for). */
+int jwks_live_wait_kid(struct jwks_live *l, struct event *ev);
 
 /* Main thread. */
 

@@ -162,17 +162,11 @@ struct proxy_req {
 	struct introspect_waiter *iwait;
 	struct introspect_entry *ientry;
 	/* An unknown kid: waiting for the key set's refetch (at most until
-	 * kid_timer, set at the first wait), once per snapshot (a reload
-	 * moves a waiting request to the next one: worker.c kid_move);
-	 * kid_ticket for jwks_live_settled. */
+	 * kid_timer), once per request. */
 	struct event *kid_timer;
 	TAILQ_ENTRY(proxy_req) kid_link;
-	uint64_t kid_ticket;
-	unsigned kid_listed:1;		/* in w->kid_waiting */
-	unsigned kid_waited:1;		/* under pr->cf */
-	unsigned kid_expired:1;		/* kid_timer fired */
+	unsigned kid_waited:1;
 	unsigned fa_taken:1;		/* took from limits.failed_auth_per_client */
-	uint64_t fa_interval_us;	/* ... this much (the snapshot may change) */
 	unsigned tls:1;			/* came in over TLS */
 	unsigned reply_started:1;	/* status line and headers are out */
 	unsigned paused:1;		/* upstream reads stopped for a slow client */

@@ -421,7 +421,6 @@ failed_auth_take(struct worker *w, struct proxy_req *pr, int *taken)
 	if (ratelimit_take(w->rt->failed_auth, 'a', key, len, now,
 	    1000000 / (uint64_t)l->failed_auth_per_s, (uint32_t)l->failed_auth_burst, &retry)) {
 		*taken = 1;
-		pr->fa_interval_us = 1000000 / (uint64_t)l->failed_auth_per_s;
 		return 0;
 	}
 	reply_429(pr, retry, "failed_auth_limited",
@@ -441,8 +440,8 @@ failed_auth_settle(struct worker *w, struct proxy_req *pr, const struct gate_dec
 	if (d->jwt_verified && d->jwt != JWT_OK)
 		return;
 	client_budget_key(pr, &k, &key, &len);
-	/* What was taken, whatever the snapshot now says (kid_move). */
-	ratelimit_refund(w->rt->failed_auth, 'a', key, len, pr->fa_interval_us);
+	ratelimit_refund(w->rt->failed_auth, 'a', key, len,
+	    1000000 / (uint64_t)pr->cf->limits.failed_auth_per_s);
 }
 
 
@@ -557,104 +556,34 @@ worker_introspect(struct worker *w, struct proxy_req *pr)
 	return 1;
 }
 
-static void
-kid_list(struct worker *w, struct proxy_req *pr)
-{
-	TAILQ_INSERT_TAIL(&w->kid_waiting, pr, kid_link);
-	pr->kid_listed = 1;
-}
-
-static void
-kid_unlist(struct worker *w, struct proxy_req *pr)
-{
-	if (!pr->kid_listed)
-		return;
-	TAILQ_REMOVE(&w->kid_waiting, pr, kid_link);
-	pr->kid_listed = 0;
-}
-
 /* Stop waiting for the key set (decided, or the client went away). */
 void
 worker_kid_done(struct worker *w, struct proxy_req *pr)
 {
-	kid_unlist(w, pr);
-	if (pr->kid_timer != NULL)
-		event_free(pr->kid_timer);
+	if (pr->kid_timer == NULL)
+		return;
+	event_free(pr->kid_timer);
 	pr->kid_timer = NULL;
+	TAILQ_REMOVE(&w->kid_waiting, pr, kid_link);
 }
 
-/*
- * A request waiting for a key set when a reload came: its set gets no more
- * keys (jwks_registry_bind binds the new snapshot's set, which the fetch
- * in progress then fills). It has not been decided, so it is decided anew
- * and whole under the worker's current snapshot: keys, policy, scopes and
- * limits from one configuration, the one in force when the decision is
- * made, as for a request arriving then (old policy with new keys could
- * allow what neither configuration allows). What the request did before
- * its decision stays done: its head was read and its client address found
- * under the old snapshot, and rate_limit by client and the failed-auth
- * budget counted it once. The wait limit still counts from the first wait.
- * "In flight finishes on the old snapshot" is for decided requests.
- */
-static void
-kid_move(struct worker *w, struct proxy_req *pr)
-{
-	struct cfg *old = pr->cf;
-
-	pr->cf = cfg_ref(w->cf);
-	pr->kid_waited = 0;
-	admit_decide(w, pr);
-	/* Only now: the decision replaced above pointed into it. */
-	runtime_cfg_release(w->rt, old);
-}
-
-/* Decide a request that waited, under the worker's snapshot. */
-static void
-kid_decide(struct worker *w, struct proxy_req *pr)
-{
-	if (pr->cf != w->cf)
-		kid_move(w, pr);
-	else
-		admit_decide(w, pr);
-}
-
-/*
- * Decide again the waiting requests whose refetch settled (with the set
- * now in force: unknown_kid if it still has no such key), and those whose
- * snapshot is older than the worker's (kid_move). Runs when kid_ev fires
- * (one event for every set: a request's ticket says whether its own set
- * settled) and when the worker took a new snapshot.
- */
-static void
-kid_recheck(struct worker *w)
-{
-	struct proxy_req *pr;
-	size_t n = 0;
-
-	/* Each request listed now is looked at once: one still waiting goes
-	 * back to the tail, and a decision may put one back there too
-	 * (waiting on the new snapshot's set), behind the rest. */
-	TAILQ_FOREACH(pr, &w->kid_waiting, kid_link)
-		n++;
-	while (n-- > 0 && (pr = TAILQ_FIRST(&w->kid_waiting)) != NULL) {
-		kid_unlist(w, pr);
-		if (pr->cf == w->cf && !jwks_live_settled(pr->cf->tokens->live, pr->kid_ticket)) {
-			kid_list(w, pr);
-			continue;
-		}
-		kid_decide(w, pr);
-	}
-}
-
+/* The refetch settled: every waiting request decides again, with the set
+ * now in force (unknown_kid if it still has no such key). */
 static void
 kid_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct worker *w = arg;
+	struct proxy_req *pr;
+
 	(void)fd;
 	(void)what;
-	kid_recheck(arg);
+	while ((pr = TAILQ_FIRST(&w->kid_waiting)) != NULL) {
+		worker_kid_done(w, pr);
+		admit_decide(w, pr);
+	}
 }
 
-/* The wait limit passed: decide with what is in force. */
+/* fetch_timeout_ms passed: decide with what is in force. */
 static void
 kid_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -662,9 +591,8 @@ kid_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pr->kid_expired = 1;
-	kid_unlist(pr->w, pr);
-	kid_decide(pr->w, pr);
+	worker_kid_done(pr->w, pr);
+	admit_decide(pr->w, pr);
 }
 
 /*
@@ -672,8 +600,7 @@ kid_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * a new key may have just been published. Rather than refusing at once,
  * the request waits (suspended, the worker goes on) for the refetch the
  * main loop runs once for all workers, at most the entries' longest
- * fetch_timeout_ms, then decides again. 1 when it waits (or was decided
- * under a newer snapshot: kid_move).
+ * fetch_timeout_ms, then decides again. 1 when it waits.
  */
 static int
 worker_kid_wait(struct worker *w, struct proxy_req *pr)
@@ -682,33 +609,23 @@ worker_kid_wait(struct worker *w, struct proxy_req *pr)
 	int64_t ms = 0;
 	struct timeval tv;
 
-	if (tc == NULL || tc->live == NULL)
-		return 0;
-	if (pr->cf != w->cf) {
-		kid_move(w, pr);
-		return 1;
-	}
-	if (pr->kid_expired)
-		return 0;
-	/* Once per snapshot; but a replaced set's wake-up is no answer: the
-	 * request waits for the worker's next snapshot (kid_recheck). */
-	if (pr->kid_waited && !jwks_live_replaced(tc->live))
+	if (pr->kid_waited || tc == NULL || tc->live == NULL)
 		return 0;
 	pr->kid_waited = 1;
 	if (w->kid_ev == NULL && (w->kid_ev = event_new(w->base, -1, 0, kid_wake_cb, w)) == NULL)
 		return 0;
-	if (pr->kid_timer == NULL) {
-		for (size_t i = 0; i < tc->nremote; i++)
-			if (tc->remote[i]->fetch_timeout_ms > ms)
-				ms = tc->remote[i]->fetch_timeout_ms;
-		if ((pr->kid_timer = evtimer_new(w->base, kid_timeout_cb, pr)) == NULL)
-			return 0;
-		ms_to_tv(ms, &tv);
-		evtimer_add(pr->kid_timer, &tv);
-	}
-	if (jwks_live_wait_kid(tc->live, w->kid_ev, &pr->kid_ticket) == JWKS_WAIT_NONE)
+	for (size_t i = 0; i < tc->nremote; i++)
+		if (tc->remote[i]->fetch_timeout_ms > ms)
+			ms = tc->remote[i]->fetch_timeout_ms;
+	if ((pr->kid_timer = evtimer_new(w->base, kid_timeout_cb, pr)) == NULL)
 		return 0;
-	kid_list(w, pr);
+	ms_to_tv(ms, &tv);
+	evtimer_add(pr->kid_timer, &tv);
+	TAILQ_INSERT_TAIL(&w->kid_waiting, pr, kid_link);
+	if (!jwks_live_wait_kid(tc->live, w->kid_ev)) {
+		worker_kid_done(w, pr);
+		return 0;
+	}
 	return 1;
 }
 
@@ -774,8 +691,6 @@ admit_decide(struct worker *w, struct proxy_req *pr)
 		return;
 	if (d->jwt_verified && d->jwt == JWT_UNKNOWN_KID && worker_kid_wait(w, pr))
 		return;
-	/* Decided: no wait limit runs for it any more. */
-	worker_kid_done(w, pr);
 	if (pr->fa_taken)
 		failed_auth_settle(w, pr, d);
 	if (d->token_checked && d->jwt_verified) {
@@ -1179,8 +1094,6 @@ take_snapshot(struct worker *w)
 		w->tcache = token_config_new_cache(cf->tokens);
 	rlgate_configure(w);
 	runtime_cfg_release(w->rt, old);
-	/* Requests waiting for a key set are decided under this one. */
-	kid_recheck(w);
 }
 
 static void drain(struct worker *w);

@@ -66,8 +66,7 @@ struct worker {
 	struct tokencache *tcache;	/* verified tokens, this worker's own */
 	struct introspect_client *intro;	/* opaque tokens' calls, or NULL */
 	/* Requests whose token named an unknown kid, waiting for the
-	 * refetch (jwks_live_wait_kid activates kid_ev) or, after a reload,
-	 * for this worker's next snapshot (worker.c kid_recheck). */
+	 * refetch (jwks_live_wait_kid activates kid_ev). */
 	TAILQ_HEAD(, proxy_req) kid_waiting;
 	struct event *kid_ev;
 	struct metrics_shard *metrics;	/* written by this worker only */

@@ -47,7 +47,6 @@ suites=(
 	tls_keepalive
 	key_reload
 	ratelimit_batch
-	jwks_kid_reload
 	trailers
 )
 for t in "${suites[@]}"; do

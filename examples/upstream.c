@@ -43,10 +43,10 @@
  * read/write timeout (default 120 s; it does not cut answers in progress).
  * --quiet drops the one stderr line per request. --add-header (repeatable)
  * adds the field to every answer, in the order given, before the answer's
- * own (a test's upstream that states its own RateLimit-*, say); "Name:"
- * with an empty value is allowed, a name that is empty or holds a space,
- * tab or colon is refused. SIGTERM and SIGINT end the program with
- * status 0. */
+ * own (a test's upstream that states its own RateLimit-*, say); the name
+ * ends at the first colon, blanks after it are skipped, an empty value is
+ * allowed, an empty name or one with a space or tab is refused. SIGTERM
+ * and SIGINT end the program with status 0. */
 #include "config.h"
 
 #include <sys/queue.h>

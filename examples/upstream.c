@@ -36,12 +36,17 @@
  *
  * usage: example-upstream [--listen ADDR:PORT] [--record FILE]
  *            [--port-file FILE] [--timeout SEC] [--quiet]
+ *            [--add-header "Name: value"]...
  * --listen defaults to 127.0.0.1:8081 ([::1]:PORT for IPv6); port 0 binds a
  * free port, and --port-file then tells which: "PORT\n" is written to a
  * temporary file renamed to FILE once listening. --timeout is evhttp's
  * read/write timeout (default 120 s; it does not cut answers in progress).
- * --quiet drops the one stderr line per request. SIGTERM and SIGINT end
- * the program with status 0. */
+ * --quiet drops the one stderr line per request. --add-header (repeatable)
+ * adds the field to every answer, in the order given, before the answer's
+ * own (a test's upstream that states its own RateLimit-*, say); the name
+ * ends at the first colon, blanks after it are skipped, an empty value is
+ * allowed, an empty name or one with a space or tab is refused. SIGTERM
+ * and SIGINT end the program with status 0. */
 #include "config.h"
 
 #include <sys/queue.h>
@@ -124,6 +129,9 @@ struct upstream {
 	struct conn *conns[CONN_BUCKETS];
 	LIST_HEAD(, job) jobs;
 	struct upstream_tokens *tokens;
+	size_t nadd;		/* --add-header: fields added to every answer */
+	char **add_name;
+	char **add_value;
 };
 
 /* Byte i of the pattern is 'a' + i % 26. */
@@ -689,6 +697,9 @@ handle_request(struct evhttp_request *req, void *arg)
 		    conn->serial, upstream_method_name(req),
 		    evhttp_request_get_uri(req));
 
+	for (size_t i = 0; i < up->nadd; i++)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    up->add_name[i], up->add_value[i]);
 	if (strncmp(path, "/__test/", 8) == 0)
 		test_endpoint(up, req, conn, path + 8);
 	else if (!upstream_tokens_handle(up->tokens, req, path))
@@ -770,12 +781,38 @@ parse_listen(const char *s, char *host, size_t hostsz, uint16_t *port)
 	return 0;
 }
 
+/* Take "Name: value" (--add-header) into up's list; 0 or -1. */
+static int
+add_header_option(struct upstream *up, const char *s)
+{
+	const char *colon = strchr(s, ':'), *v;
+	size_t n;
+
+	if (colon == NULL || colon == s)
+		return -1;
+	n = (size_t)(colon - s);
+	if (strcspn(s, " \t") < n)
+		return -1;
+	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+		;
+	if ((up->add_name = realloc(up->add_name, (up->nadd + 1) * sizeof(char *))) == NULL ||
+	    (up->add_value = realloc(up->add_value, (up->nadd + 1) * sizeof(char *))) == NULL)
+		upstream_oom();
+	up->add_name[up->nadd] = upstream_xstrdup(s);
+	up->add_name[up->nadd][n] = '\0';
+	up->add_value[up->nadd] = upstream_xstrdup(v);
+	up->nadd++;
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: example-upstream [--listen ADDR:PORT] "
 	    "[--record FILE] [--port-file FILE] [--timeout SEC] [--quiet]\n"
-	    "  ADDR:PORT defaults to %s; port 0 picks a free port.\n",
+	    "           [--add-header \"Name: value\"]...\n"
+	    "  ADDR:PORT defaults to %s; port 0 picks a free port.\n"
+	    "  --add-header (repeatable) adds the field to every answer.\n",
 	    DEFAULT_LISTEN);
 }
 
@@ -788,6 +825,7 @@ main(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "add-header", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -808,27 +846,35 @@ main(int argc, char **argv)
 
 	memset(&up, 0, sizeof(up));
 	LIST_INIT(&up.jobs);
-	while ((ch = getopt_long(argc, argv, "l:r:p:t:qh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:r:p:t:qa:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': listen_spec = optarg; break;
 		case 'r': record = optarg; break;
 		case 'p': port_file = optarg; break;
 		case 'q': up.quiet = 1; break;
+		case 'a':
+			if (add_header_option(&up, optarg) != 0) {
+				fprintf(stderr, "example-upstream: --add-header "
+				    "\"%s\": want \"Name: value\"\n", optarg);
+				usage();
+				goto out_args;
+			}
+			break;
 		case 't':
 			timeout = strtoul(optarg, &end, 10);
 			if (*end != '\0' || timeout == 0 || timeout > 86400) {
 				usage();
-				return 1;
+				goto out_args;
 			}
 			break;
-		case 'h': usage(); return 0;
-		default: usage(); return 1;
+		case 'h': usage(); rv = 0; goto out_args;
+		default: usage(); goto out_args;
 		}
 	}
 	if (optind != argc || parse_listen(listen_spec, host, sizeof(host),
 	    &port) != 0) {
 		usage();
-		return 1;
+		goto out_args;
 	}
 	for (i = 0; i < sizeof(big_pattern); i++)
 		big_pattern[i] = (char)('a' + i % 26);
@@ -901,5 +947,12 @@ out:
 	if (sigint != NULL)
 		event_free(sigint);
 	event_base_free(up.base);
+out_args:
+	for (i = 0; i < up.nadd; i++) {
+		free(up.add_name[i]);
+		free(up.add_value[i]);
+	}
+	free(up.add_name);
+	free(up.add_value);
 	return rv;
 }

@@ -153,6 +153,19 @@ headers_drop_from_upstream(const char *name)
 	    strcasecmp(name, HEADERS_UPSTREAM_REQUEST_ID) == 0));
 }
 
+int
+headers_is_ratelimit(const char *name)
+{
+	/* Exact names only: RateLimit-Limitx or RateLimit-Policies are
+	 * other fields, and X-RateLimit-* another family (headers.h). */
+	if (strncasecmp(name, "RateLimit", 9) != 0)
+		return 0;
+	name += 9;
+	return name[0] == '\0' || (name[0] == '-' &&
+	    (strcasecmp(name + 1, "Limit") == 0 || strcasecmp(name + 1, "Remaining") == 0 ||
+	    strcasecmp(name + 1, "Reset") == 0 || strcasecmp(name + 1, "Policy") == 0));
+}
+
 const char *
 headers_upstream_rename(const char *name)
 {

@@ -40,6 +40,16 @@ int headers_drop_from_client(const char *name);
  * streamed body). */
 int headers_drop_from_upstream(const char *name);
 
+/* Non-zero for a field of the RateLimit family the gateway states when
+ * rate_limit_headers is on (draft-ietf-httpapi-ratelimit-headers: the
+ * older drafts' RateLimit-Limit, -Remaining, -Reset, the newer RateLimit
+ * and RateLimit-Policy), in any letter case, names only whole: an
+ * upstream's are dropped from an answer that carries the gateway's
+ * (proxy.c), two sets would contradict. X-RateLimit-* (GitHub's,
+ * Twitter's) are not of it: other names, read by clients as the
+ * upstream's own account, and passed on. */
+int headers_is_ratelimit(const char *name);
+
 /* The name a passed field of an upstream response takes instead of its
  * own (X-Request-Id -> HEADERS_UPSTREAM_REQUEST_ID), or NULL to keep it. */
 const char *headers_upstream_rename(const char *name);

@@ -536,12 +536,13 @@ proxy_revoke_learn(struct proxy_req *pr)
 #define PASSED_NAME_MAX		256
 #define PASSED_VALUE_MAX	8192
 
-/* The upstream's field f, as evhttp's list would get it (upstream_head_cb):
- * NULL when it is not passed on, else the name to give it (its own or the
- * gateway's rename); name is scratch for a C string copy of the name. */
+/* The upstream's field f of the answer to pr, as evhttp's list would get
+ * it (upstream_head_cb): NULL when it is not passed on, else the name to
+ * give it (its own or the gateway's rename); name is scratch for a C
+ * string copy of the name. */
 static const char *
-upstream_field_name(const struct uresp *r, const struct uresp_field *f,
-    const struct conn_names *cn,
+upstream_field_name(const struct proxy_req *pr, const struct uresp *r,
+    const struct uresp_field *f, const struct conn_names *cn,
     char *name, size_t name_size, size_t value_size)
 {
 	const char *rename;
@@ -554,6 +555,10 @@ upstream_field_name(const struct uresp *r, const struct uresp_field *f,
 	name[f->name_len] = '\0';
 	if (headers_drop_from_upstream(name) ||
 	    (cn != NULL && conn_names_has(r, cn, name, f->name_len)))
+		return NULL;
+	/* The gateway states the rate limit on this answer: a second,
+	 * contradicting account from the upstream is not passed on. */
+	if (pr->rl_headers && headers_is_ratelimit(name))
 		return NULL;
 	/* A 204 has no body (RFC 9110 8.6: no Content-Length either): a
 	 * client honouring the upstream's would take the start of the next
@@ -621,7 +626,7 @@ head_through_evhttp(struct proxy_req *pr, const struct uresp *r, const struct co
 
 	for (size_t i = 0; i < r->nfields; i++) {
 		const struct uresp_field *f = &r->fields[i];
-		const char *as = upstream_field_name(r, f, cn, name, sizeof(name), sizeof(value));
+		const char *as = upstream_field_name(pr, r, f, cn, name, sizeof(name), sizeof(value));
 
 		if (as == NULL)
 			continue;
@@ -662,7 +667,7 @@ head_own(struct proxy_req *pr, const struct uresp *r, const struct conn_names *c
 	replyhead_http_begin(&h, pr->req);
 	for (size_t i = 0; i < r->nfields; i++) {
 		const struct uresp_field *f = &r->fields[i];
-		const char *as = upstream_field_name(r, f, cn, name, sizeof(name), PASSED_VALUE_MAX);
+		const char *as = upstream_field_name(pr, r, f, cn, name, sizeof(name), PASSED_VALUE_MAX);
 
 		if (as != NULL)
 			replyhead_add(&h, as, as == f->name ? f->name_len : strlen(as),

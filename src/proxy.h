@@ -179,6 +179,9 @@ struct proxy_req {
 	unsigned own_head:1;
 	unsigned own_chunked:1;
 	unsigned own_held:1;	/* ... and its last CRLF waits for the first piece */
+	/* The gateway's RateLimit-* are on the answer (rlgate.c): the
+	 * upstream's of that family are not passed (headers_is_ratelimit). */
+	unsigned rl_headers:1;
 };
 
 /* Create the context for a new request; never NULL. */

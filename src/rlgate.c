@@ -67,7 +67,9 @@ now_us(void)
 }
 
 /* RateLimit-Limit/-Remaining/-Reset (draft-ietf-httpapi-ratelimit-headers):
- * the most constrained limit; Reset in whole seconds, rounded up. */
+ * the most constrained limit; Reset in whole seconds, rounded up. Marked
+ * on pr, so that the upstream's own of that family are not passed on
+ * (proxy.c): the client is to see one account of the limit, ours. */
 static void
 add_headers(struct proxy_req *pr, const struct ratelimits_result *res)
 {
@@ -82,6 +84,7 @@ add_headers(struct proxy_req *pr, const struct ratelimits_result *res)
 	evhttp_add_header(out, "RateLimit-Remaining", v);
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)((res->reset_us + 999999) / 1000000));
 	evhttp_add_header(out, "RateLimit-Reset", v);
+	pr->rl_headers = 1;
 }
 
 static void

@@ -42,6 +42,7 @@ suites=(
 	upstreams_health
 	head
 	ratelimits_spellings
+	ratelimit_fields
 	tls_write
 	tls_resume
 	tls_keepalive

@@ -158,13 +158,15 @@ EOT
 	chmod 600 "$PKI/inter.key" "$PKI/$name.key" "$PKI/$name-chain.key"
 }
 
-# start_upstream NAME: starts the example upstream; sets UP_PORT and
-# UP_PID, records requests into $T/NAME.record.
+# start_upstream [NAME [ARGS...]]: starts the example upstream with ARGS
+# (--add-header ...) added; sets UP_PORT and UP_PID, records requests into
+# $T/NAME.record.
 start_upstream() {
 	local name=${1:-up}
+	[ $# -gt 0 ] && shift
 	rm -f "$T/$name.port"
 	"$UPSTREAM_BIN" --listen 127.0.0.1:0 --port-file "$T/$name.port" \
-	    --record "$T/$name.record" --quiet 2>"$T/$name.err" &
+	    --record "$T/$name.record" --quiet "$@" 2>"$T/$name.err" &
 	UP_PID=$!
 	PIDS+=("$UP_PID")
 	local i

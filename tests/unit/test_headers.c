@@ -91,6 +91,43 @@ test_overrides(void)
 		CU_ASSERT(!headers_is_override(*h));
 }
 
+/* The RateLimit family: the five names whole, in any letter case; not a
+ * prefix, an extension, another family or the names of other fields. */
+static void
+test_ratelimit(void)
+{
+	static const char *const family[] = {"RateLimit-Limit", "RateLimit-Remaining",
+	    "RateLimit-Reset", "RateLimit", "RateLimit-Policy", "ratelimit-limit",
+	    "RATELIMIT-REMAINING", "rAtElImIt-rEsEt", "ratelimit", "RATELIMIT",
+	    "ratelimit-policy", "RateLimit-POLICY", NULL};
+	static const char *const other[] = {"RateLimit-Limitx", "RateLimit-Limit ",
+	    "RateLimit-Limit-", "RateLimit-Lim", "RateLimit-", "RateLimit-Policies",
+	    "RateLimit-Remain", "RateLimit-Resets", "RateLimits", "RateLimitx", "RateLimi",
+	    "Rate-Limit", "Rate-Limit-Limit", "RateLimit_Limit", "RateLimit Limit",
+	    "RateLimit--Limit", "RateLimit-Retry-After", "Retry-After",
+	    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit",
+	    "x-ratelimit-limit", "XRateLimit-Limit", " RateLimit", "-RateLimit-Limit",
+	    "Limit", "", NULL};
+	char buf[] = "RateLimit-Limit";
+
+	for (const char *const *h = family; *h; h++)
+		CU_ASSERT(headers_is_ratelimit(*h));
+	for (const char *const *h = other; *h; h++)
+		CU_ASSERT(!headers_is_ratelimit(*h));
+	/* A name cut inside "RateLimit" or after the dash is no member. */
+	for (size_t i = 0; i < sizeof(buf) - 1; i++) {
+		char c = buf[i];
+
+		buf[i] = '\0';
+		CU_ASSERT(headers_is_ratelimit(buf) == (i == 9));
+		buf[i] = c;
+	}
+	/* Only while the gateway states its own (proxy.c): not among what
+	 * headers_drop_from_upstream always drops. */
+	for (const char *const *h = family; *h; h++)
+		CU_ASSERT(!headers_drop_from_upstream(*h));
+}
+
 static void
 test_upstream_rename(void)
 {
@@ -127,6 +164,7 @@ main(void)
 	CU_add_test(s, "client and upstream drops", test_client_drop);
 	CU_add_test(s, "path, method and host overrides", test_overrides);
 	CU_add_test(s, "upstream X-Request-Id renamed", test_upstream_rename);
+	CU_add_test(s, "the RateLimit family", test_ratelimit);
 	CU_add_test(s, "reason phrases", test_reason_phrase);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

@@ -239,6 +239,21 @@ ms_since(const struct timespec *t)
 	    (uint64_t)((now.tv_nsec - t->tv_nsec) / 1000000);
 }
 
+/* The error type (Losant's shape) of a refusal the guard answers. */
+static const char *
+refusal_type(int status)
+{
+	switch (status) {
+	case 408: return "RequestTimeout";
+	case 413: return "PayloadTooLarge";
+	case 431: return "RequestHeaderFieldsTooLarge";
+	case 501: return "NotImplemented";
+	case 503: return "ServiceUnavailable";
+	case 505: return "HTTPVersionNotSupported";
+	}
+	return "BadRequest";
+}
+
 /* Refuse the request whose body is being read: answer it (in order: it
  * is the connection's current request) and close. */
 static void
@@ -259,9 +274,7 @@ guard_body_refuse(struct client_conn *cc, int status, const char *reason, const 
 	}
 	pr->decision = "deny";
 	pr->reason = reason;
-	proxy_reply_error(pr, status, status == 408 ? "RequestTimeout" :
-	    status == 413 ? "PayloadTooLarge" : status == 431 ? "RequestHeaderFieldsTooLarge" :
-	    status == 501 ? "NotImplemented" : "BadRequest", message, NULL);
+	proxy_reply_error(pr, status, refusal_type(status), message, NULL);
 }
 
 static void
@@ -603,11 +616,7 @@ guard_answer_refusal(struct proxy_req *pr)
 	pr->reason = status == 503 ? "connection_limit" : status == 431 ? "header_too_large" :
 	    status == 413 ? "body_too_large" : status == 408 ? "header_timeout" : "framing";
 	evhttp_add_header(evhttp_request_get_output_headers(pr->req), "Connection", "close");
-	proxy_reply_error(pr, status, status == 408 ? "RequestTimeout" :
-	    status == 503 ? "ServiceUnavailable" :
-	    status == 413 ? "PayloadTooLarge" : status == 431 ? "RequestHeaderFieldsTooLarge" :
-	    status == 501 ? "NotImplemented" : status == 505 ? "HTTPVersionNotSupported" :
-	    "BadRequest", pr->cc->refusal_message, NULL);
+	proxy_reply_error(pr, status, refusal_type(status), pr->cc->refusal_message, NULL);
 }
 
 void

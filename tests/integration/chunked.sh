@@ -16,15 +16,7 @@ raw() {
 	timeout 60 python3 "$RAWHTTP" --port "$GW_PORT" "$@"
 }
 
-REC="$T/chunk.record"
-touch "$REC"
-python3 "$top_srcdir/tests/integration/chunkupstream.py" "$T/chunk.port" "$REC" &
-PIDS+=("$!")
-for i in $(seq 1 100); do
-	[ -s "$T/chunk.port" ] && break
-	sleep 0.05
-done
-UP_PORT=$(cat "$T/chunk.port")
+start_chunk_upstream
 
 mkdir -p "$T/schemas"
 echo '{ "type": "object", "properties": { "name": { "type": "string" } } }' > "$T/schemas/named.json"
@@ -45,20 +37,10 @@ write_config "$T/gw.json" "\"policy\": \"$T/policy.json\", \"workers\": 1,
 check "config passes -t" "$SCOPEGATE" -t -c "$T/gw.json"
 start_gateway "$T/gw.json"
 
-nrec() { wc -l < "$REC" | tr -d ' '; }
 # rec N EXPR: EXPR (python, over d) of the N-th recorded request (1-based;
 # -1 the last).
 rec() {
 	python3 -c 'import json,sys; L=open(sys.argv[1]).read().splitlines(); n=int(sys.argv[2]); d=json.loads(L[n-1] if n > 0 else L[n]); v=eval(sys.argv[3]); print(json.dumps(v) if not isinstance(v,str) else v)' "$REC" "$@"
-}
-# wait_rec N: wait (3 s at most, 30 under valgrind) until N requests are
-# recorded.
-wait_rec() {
-	for i in $(seq 1 "${UNDER_VALGRIND:+600}${UNDER_VALGRIND:-60}"); do
-		[ "$(nrec)" -ge "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
 }
 H='Host: gw\r\n'
 TE='Transfer-Encoding: chunked\r\n'
@@ -67,10 +49,10 @@ NEXT='GET /next HTTP/1.1\r\nHost: gw\r\n\r\n'
 # --- the gateway's own framing ------------------------------------------------
 # Extensions, sizes with leading zeros and in upper case, a trailer, and a
 # request pipelined right after the last chunk, in one write.
-n0=$(nrec)
+n0=$(record_count)
 expect_eq "chunked POST with extensions, leading zeros and a trailer, then a pipelined GET" \
     "200 200 timeout" "$(raw --all "POST /up HTTP/1.1\\r\\n$H$TE\\r\\n005;ext=\"a;b\"\\r\\nhello\\r\\n00A;x\\r\\n, chunked!\\r\\n0000\\r\\nX-Trailer: evil\\r\\nContent-Length: 5\\r\\n\\r\\n$NEXT")"
-wait_rec $((n0 + 2))
+wait_record $((n0 + 2))
 i=$((n0 + 1))
 expect_eq "the upstream got the body as Transfer-Encoding: chunked, without a Content-Length" \
     "chunked None" "$(rec $i 'd["te"]') $(rec $i 'str(d["cl"])')"
@@ -87,18 +69,18 @@ expect_eq "the pipelined GET after the last chunk is a request of its own, witho
 
 # The last chunk split across TCP writes ("0", CR, LF, then the empty line
 # after a pause): the body ends when the client's does, not before.
-n0=$(nrec)
+n0=$(record_count)
 expect_eq "last chunk split across four writes" "200 timeout" \
     "$(raw --all --delay 150 "POST /up HTTP/1.1\\r\\n$H$TE\\r\\n4\\r\\nabcd\\r\\n0" "\\r" "\\n" "\\r\\n")"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... the upstream got one complete body of 4 bytes" "1 4 True 1" \
-    "$(( $(nrec) - n0 )) $(rec -1 'd["length"]') $(rec -1 'str(d["complete"])') $(rec -1 'd["chunks"]')"
+    "$(( $(record_count) - n0 )) $(rec -1 'd["length"]') $(rec -1 'str(d["complete"])') $(rec -1 'd["chunks"]')"
 
 # A size line of 16 digits (leading zeros) or 15 hex digits over the limit:
 # refused. The head may have gone to the upstream already (the body is
 # streamed), but none of the data did and that exchange was cut: the
 # upstream recorded nothing complete, no byte of data.
-n0=$(nrec)
+n0=$(record_count)
 expect_eq "a size line of 16 digits (leading zeros): 400, closed" "400 closed" \
     "$(raw --all "POST /up HTTP/1.1\\r\\n$H$TE\\r\\n0000000000000005\\r\\nhello\\r\\n0\\r\\n\\r\\n")"
 expect_eq "a size of fffffffffffffff: 413, closed" "413 closed" \
@@ -112,7 +94,7 @@ expect_eq "... the upstream got no data and no complete body of either" "0 0" \
 MIB=50
 [ -n "${UNDER_VALGRIND:-}" ] && MIB=4
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$GW_PID/status"; }
-n0=$(nrec)
+n0=$(record_count)
 got=$(timeout 120 python3 - "$GW_PORT" "$GW_PID" "$MIB" <<'PY'
 import socket, sys, threading, time
 port, pid, mib = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -152,11 +134,11 @@ print(got.split(b" ")[1].decode() if got.startswith(b"HTTP/1.1 ") else "none", r
 PY
 )
 read -r status rss0 peak <<< "$got"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 want=$(python3 -c 'import sys, zlib; print("%08x" % zlib.crc32((bytes(range(256)) * 4096) * int(sys.argv[1])))' "$MIB")
 expect_eq "$MIB MiB chunked upload to an action without body rules: the upstream's answer" 200 "$status"
 expect_eq "it reached the upstream once, chunked, complete" "1 chunked True" \
-    "$(( $(nrec) - n0 )) $(rec -1 'd["te"]') $(rec -1 'str(d["complete"])')"
+    "$(( $(record_count) - n0 )) $(rec -1 'd["te"]') $(rec -1 'str(d["complete"])')"
 expect_eq "with every byte (length)" $((MIB * 1048576)) "$(rec -1 'd["length"]')"
 expect_eq "with every byte (CRC-32)" "$want" "$(rec -1 'd["crc32"]')"
 expect_eq "in the gateway's framing only (no extension, zero, upper case or trailer)" \
@@ -169,17 +151,17 @@ echo "# $MIB MiB chunked upload: $(rec -1 'd["chunks"]') chunks upstream; gatewa
 # --- over the action's limit -------------------------------------------------------
 # /small takes 1000 bytes: 600, then a chunk of 600 more. The first is
 # forwarded, the second is refused at its size line: none of it crosses.
-n0=$(nrec)
+n0=$(record_count)
 B600=$(head -c 600 /dev/zero | tr '\0' s)
 expect_eq "/small: 600 + 600 bytes chunked: 413, closed" "413 closed" \
     "$(raw --all --delay 200 "POST /small HTTP/1.1\\r\\n$H$TE\\r\\n258\\r\\n$B600\\r\\n" "258\\r\\n$B600\\r\\n0\\r\\n\\r\\n")"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... the upstream got 600 bytes and the connection ended mid-body" "600 False" \
     "$(rec -1 'd["length"]') $(rec -1 'str(d["complete"])')"
 c_small=$(rec -1 'd["conn"]')
 expect_eq "/small: exactly 1000 bytes chunked pass" "200 timeout" \
     "$(raw --all "POST /small HTTP/1.1\\r\\n$H$TE\\r\\n258\\r\\n$B600\\r\\n190\\r\\n${B600:0:400}\\r\\n0\\r\\n\\r\\n")"
-wait_rec $((n0 + 2))
+wait_record $((n0 + 2))
 expect_eq "... whole, on another upstream connection than the cut one" "1000 True yes" \
     "$(rec -1 'd["length"]') $(rec -1 'str(d["complete"])') $([ "$(rec -1 'd["conn"]')" != "$c_small" ] && echo yes)"
 
@@ -187,7 +169,7 @@ expect_eq "... whole, on another upstream connection than the cut one" "1000 Tru
 # It answers 200 keep-alive on the head and reads on. The client's body is
 # made of requests; the gateway must end that connection (never give it to
 # the next request, which would go out behind the rest of the body).
-n0=$(nrec)
+n0=$(record_count)
 got=$(timeout 30 python3 - "$GW_PORT" <<'PY'
 import socket, sys, time
 port = int(sys.argv[1])
@@ -217,17 +199,17 @@ PY
 )
 expect_eq "early answer during a streamed chunked body: passed on, the client's connection closed" \
     "200 closed" "$got"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... the upstream's connection ended in the middle of that body" "/early False" \
     "$(rec -1 'd["path"]') $(rec -1 'str(d["complete"])')"
 c_early=$(rec -1 'd["conn"]')
 expect_eq "the next request is served" "200 timeout" "$(raw --all "$NEXT")"
-wait_rec $((n0 + 2))
+wait_record $((n0 + 2))
 expect_eq "... on another upstream connection, and nothing smuggled reached the upstream" \
-    "yes $((n0 + 2))" "$([ "$(rec -1 'd["conn"]')" != "$c_early" ] && echo yes) $(nrec)"
+    "yes $((n0 + 2))" "$([ "$(rec -1 'd["conn"]')" != "$c_early" ] && echo yes) $(record_count)"
 
 # --- the client goes away in the middle of the body --------------------------------
-n0=$(nrec)
+n0=$(record_count)
 timeout 10 python3 - "$GW_PORT" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -236,7 +218,7 @@ s.sendall(b"POST /gone HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\
 time.sleep(0.3)
 s.close()
 PY
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "client gone mid-body: the upstream's connection ended mid-body, data so far only" \
     "/gone False 1124" "$(rec -1 'd["path"]') $(rec -1 'str(d["complete"])') $(rec -1 'd["length"]')"
 c_gone=$(rec -1 'd["conn"]')
@@ -244,30 +226,30 @@ sleep 0.2
 check "... logged as client_closed (499)" \
     grep -q '"path":"/gone".*"reason":"client_closed".*"status":499\|"status":499.*"path":"/gone"' "$T/access.log"
 expect_eq "the next request is served" "200 timeout" "$(raw --all "$NEXT")"
-wait_rec $((n0 + 2))
+wait_record $((n0 + 2))
 check "... on another upstream connection" test "$(rec -1 'd["conn"]')" != "$c_gone"
 
 # --- a body that trickles ----------------------------------------------------------
 # One 1-byte chunk every 100 ms (about 60 B/s with the framing, under the
 # default 1024 B/s): 408 after the first second of grace, and the upstream
 # connection ends in the middle of the body.
-n0=$(nrec)
+n0=$(record_count)
 got=$(timeout 20 python3 "$top_srcdir/tests/integration/trickle_body.py" "$GW_PORT" 8 \
     "POST /up HTTP/1.1\\r\\nHost: gw\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n" "1;pad=xx\\r\\nz\\r\\n")
 expect_eq "chunked body trickled at 10 chunks/s: 408" 408 "${got% *}"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... the upstream got the bytes so far and the connection ended mid-body" \
     "/up False yes" "$(rec -1 'd["path"]') $(rec -1 'str(d["complete"])') $([ "$(rec -1 'd["length"]')" -le "${got#* }" ] && echo yes)"
 
 # --- a body a rule reads is held whole --------------------------------------------
-n0=$(nrec)
+n0=$(record_count)
 expect_eq "chunked body to an action with a schema: checked whole, forwarded" "200 timeout" \
     "$(raw --all "POST /named HTTP/1.1\\r\\n${H}Content-Type: application/json\\r\\n$TE\\r\\n3;x\\r\\n{\"n\\r\\nb\\r\\name\":\"abc\"}\\r\\n0\\r\\n\\r\\n")"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... with a Content-Length, not chunked" "14 None 14" \
     "$(rec -1 'd["cl"]') $(rec -1 'str(d["te"])') $(rec -1 'd["length"]')"
 expect_eq "chunked body failing the schema: 400, nothing forwarded" "400 0" \
-    "$(raw "POST /named HTTP/1.1\\r\\n${H}Content-Type: application/json\\r\\n$TE\\r\\n9\\r\\n{\"name\":1\\r\\n1\\r\\n}\\r\\n0\\r\\n\\r\\n") $(( $(nrec) - n0 - 1 ))"
+    "$(raw "POST /named HTTP/1.1\\r\\n${H}Content-Type: application/json\\r\\n$TE\\r\\n9\\r\\n{\"name\":1\\r\\n1\\r\\n}\\r\\n0\\r\\n\\r\\n") $(( $(record_count) - n0 - 1 ))"
 
 check "the gateway is still running" kill -0 "$GW_PID"
 finish

@@ -179,6 +179,35 @@ start_upstream() {
 	touch "$RECORD"
 }
 
+# start_chunk_upstream: tests/integration/chunkupstream.py, an upstream
+# that reads the request framing byte for byte, recording every request
+# into $RECORD (also $REC); sets UP_PORT.
+start_chunk_upstream() {
+	RECORD="$T/chunk.record"
+	REC=$RECORD
+	touch "$RECORD"
+	python3 "$top_srcdir/tests/integration/chunkupstream.py" "$T/chunk.port" "$RECORD" &
+	PIDS+=("$!")
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$T/chunk.port" ] && break
+		sleep 0.05
+	done
+	UP_PORT=$(cat "$T/chunk.port")
+}
+
+# wait_record N: wait (3 s at most, 30 under valgrind) until N requests
+# are in $RECORD.
+wait_record() {
+	local tries=60 i
+	[ -n "${UNDER_VALGRIND:-}" ] && tries=600
+	for i in $(seq 1 "$tries"); do
+		[ "$(record_count)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # The npm packages the tests run: installed by ./setup.sh deps (npm ci from
 # tests/node/package-lock.json) into this folder.
 NODE_MODULES=${SCOPEGATE_NODE_MODULES:-$top_srcdir/tests/node/node_modules}

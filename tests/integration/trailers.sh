@@ -21,15 +21,7 @@ raw() {
 	timeout 60 python3 "$RAWHTTP" --port "$GW_PORT" --timeout "$RT" "$@"
 }
 
-REC="$T/chunk.record"
-touch "$REC"
-python3 "$top_srcdir/tests/integration/chunkupstream.py" "$T/chunk.port" "$REC" &
-PIDS+=("$!")
-for i in $(seq 1 100); do
-	[ -s "$T/chunk.port" ] && break
-	sleep 0.05
-done
-UP_PORT=$(cat "$T/chunk.port")
+start_chunk_upstream
 
 mkdir -p "$T/schemas"
 echo '{ "type": "object", "properties": { "name": { "type": "string" } } }' > "$T/schemas/named.json"
@@ -47,22 +39,10 @@ write_config "$T/gw.json" "\"policy\": \"$T/policy.json\", \"workers\": 1,
 check "config passes -t" "$SCOPEGATE" -t -c "$T/gw.json"
 start_gateway "$T/gw.json"
 
-nrec() { wc -l < "$REC" | tr -d ' '; }
 # since N EXPR: EXPR (python, over L, the requests recorded after the
 # first N) printed.
 since() {
 	python3 -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):]]; print(eval(sys.argv[3]))' "$REC" "$@"
-}
-# wait_rec N: wait (3 s at most, 30 under valgrind) until N requests are
-# recorded.
-wait_rec() {
-	local tries=60
-	[ -n "${UNDER_VALGRIND:-}" ] && tries=600
-	for i in $(seq 1 "$tries"); do
-		[ "$(nrec)" -ge "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 # mkreq FILE PATH BODY SHAPE SIZE [NEXT]: a chunked POST of BODY (in two
@@ -104,7 +84,7 @@ FORBIDDEN='("content-length", "transfer-encoding", "x-scopegate-subject", "autho
 
 # --- one byte over the limit: 431, closed, no complete request upstream -----------
 for shape in long lines forbidden; do
-	n0=$(nrec)
+	n0=$(record_count)
 	mkreq "$T/over-$shape" /up hello "$shape" 1025 next
 	expect_eq "streamed body, trailer section of 1025 bytes ($shape): 431, closed" "431 closed" \
 	    "$(raw --all --out "$T/over-$shape.out" "@$T/over-$shape")"
@@ -120,15 +100,15 @@ check "... logged: status 431, reason trailer_too_large" \
     grep -q '"path":"/up".*"reason":"trailer_too_large".*"status":431' "$T/access.log"
 
 # A body held whole (the action has a schema): nothing reaches the upstream.
-n0=$(nrec)
+n0=$(record_count)
 mkreq "$T/over-held" /named "$JSON" lines 1025 next
 expect_eq "held body, trailer section of 1025 bytes: 431, closed" "431 closed" \
     "$(raw --all "@$T/over-held")"
 sleep 0.3
-expect_eq "... nothing reached the upstream" "$n0" "$(nrec)"
+expect_eq "... nothing reached the upstream" "$n0" "$(record_count)"
 
 # One byte per write (TCP_NODELAY, 1 ms apart): the bound holds across reads.
-n0=$(nrec)
+n0=$(record_count)
 mkreq "$T/over-trickle" /up hello lines 1025
 expect_eq "trailer section of 1025 bytes sent one byte per write: 431, closed" "431 closed" \
     "$(raw --all --trickle 1 "@$T/over-trickle")"
@@ -171,7 +151,7 @@ expect_eq "endless trailer lines: 431, the connection closed before 4 MiB were t
     "431 closed small" "$got"
 
 # Trailer lines the field grammar refuses: 400, closed, nothing complete.
-n0=$(nrec)
+n0=$(record_count)
 H='POST /up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n'
 expect_eq "trailer line ended by a bare LF: 400, closed" "400 closed" "$(raw --all "${H}A: b\\nC: d\\r\\n\\r\\n")"
 expect_eq "trailer section ended by a bare LF: 400, closed" "400 closed" "$(raw --all "${H}A: b\\r\\n\\n")"
@@ -182,11 +162,11 @@ expect_eq "... the upstream saw none of them complete" "0" "$(since "$n0" 'sum(1
 
 # --- exactly at the limit: forwarded, without a trailer field ---------------------
 for shape in long lines forbidden; do
-	n0=$(nrec)
+	n0=$(record_count)
 	mkreq "$T/at-$shape" /up hello "$shape" 1024 next
 	expect_eq "streamed body, trailer section of 1024 bytes ($shape), then a GET: 200 200" \
 	    "200 200 timeout" "$(raw --all "@$T/at-$shape")"
-	wait_rec $((n0 + 2))
+	wait_record $((n0 + 2))
 	expect_eq "... the upstream got the body whole, in its own chunks, without a trailer" \
 	    "/up 5 True False" \
 	    "$(since "$n0" 'L[0]["path"], L[0]["length"], L[0]["complete"], L[0]["trailer"]' | tr -d "(),'")"
@@ -195,22 +175,22 @@ for shape in long lines forbidden; do
 	    "$(since "$n0" "sum(1 for k, v in L[0][\"fields\"] if k.lower() in $FORBIDDEN and k.lower() != \"transfer-encoding\"), \",\".join(v for k, v in L[0][\"fields\"] if k.lower() == \"transfer-encoding\"), L[1][\"path\"]" | tr -d "(),'")"
 done
 
-n0=$(nrec)
+n0=$(record_count)
 mkreq "$T/at-held" /named "$JSON" forbidden 1024
 expect_eq "held body, trailer section of 1024 bytes with forbidden fields: 200" "200 timeout" \
     "$(raw --all "@$T/at-held")"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... forwarded with its length, no trailer field among the upstream's fields" \
     "14 None 14 0" \
     "$(since "$n0" "L[0][\"cl\"], L[0][\"te\"], L[0][\"length\"], sum(1 for k, v in L[0][\"fields\"] if k.lower() in $FORBIDDEN and k.lower() != \"content-length\")" | tr -d "(),'")"
 expect_eq "... and the gateway's Content-Length is the body's, not the trailer's 0" "14" \
     "$(since "$n0" 'sum(int(v) for k, v in L[0]["fields"] if k.lower() == "content-length")')"
 
-n0=$(nrec)
+n0=$(record_count)
 mkreq "$T/at-trickle" /up hello lines 1024
 expect_eq "trailer section of 1024 bytes sent one byte per write: 200" "200 timeout" \
     "$(raw --all --trickle 1 "@$T/at-trickle")"
-wait_rec $((n0 + 1))
+wait_record $((n0 + 1))
 expect_eq "... forwarded whole, without a trailer" "5 True False" \
     "$(since "$n0" 'L[0]["length"], L[0]["complete"], L[0]["trailer"]' | tr -d "(),'")"
 
